@@ -1,0 +1,47 @@
+/**
+ * The one registry of deliberate errors. Feature modules add their own file; this index
+ * concatenates them, checks that codes and names are unique, and is the source of both the
+ * SQL raises (through `raise`) and the TypeScript constants (src/generated/errors.ts).
+ */
+import type { ErrorDef } from './types.js';
+import { substrateErrors } from './substrate.js';
+import { lit } from '../lib/sql.js';
+
+export type { ErrorDef } from './types.js';
+
+const all: readonly ErrorDef[] = [...substrateErrors];
+
+export function allErrors(): readonly ErrorDef[] {
+  const codes = new Set<string>();
+  const names = new Set<string>();
+  for (const e of all) {
+    if (!/^BG[0-9A-Z]{3}$/.test(e.code)) throw new Error(`bad SQLSTATE ${e.code}`);
+    if (codes.has(e.code)) throw new Error(`duplicate SQLSTATE ${e.code}`);
+    if (names.has(e.name)) throw new Error(`duplicate error name ${e.name}`);
+    codes.add(e.code);
+    names.add(e.name);
+  }
+  return [...all].sort((a, b) => a.code.localeCompare(b.code));
+}
+
+export function errorByName(name: string): ErrorDef {
+  const e = all.find((x) => x.name === name);
+  if (!e) throw new Error(`unknown error name ${name}`);
+  return e;
+}
+
+/**
+ * A plpgsql RAISE for a registered error.
+ * `detail` is a SQL expression (usually a format(...) call with the values involved);
+ * `message` optionally overrides the registered message with a SQL expression.
+ */
+export function raise(name: string, detail: string, message?: string): string {
+  const e = errorByName(name);
+  return [
+    `RAISE EXCEPTION USING`,
+    `    ERRCODE = ${lit(e.code)},`,
+    `    MESSAGE = ${message ?? lit(e.message)},`,
+    `    DETAIL = ${detail},`,
+    `    HINT = ${lit(e.hint)};`,
+  ].join('\n');
+}

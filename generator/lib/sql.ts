@@ -1,0 +1,43 @@
+/**
+ * Small, dependency-free helpers for writing SQL text.
+ * Every identifier that reaches SQL goes through `qi`, every literal through `lit`.
+ */
+
+/** Quote an identifier the way PostgreSQL's quote_ident() does (always quoting is simpler to review). */
+export function qi(name: string): string {
+  if (name.length === 0 || name.length > 63) throw new Error(`invalid identifier length: ${JSON.stringify(name)}`);
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quote a string literal (standard_conforming_strings = on). */
+export function lit(value: string): string {
+  if (value.includes('\0')) throw new Error('NUL byte in literal');
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** SQL ARRAY/IN list of literals: ('a', 'b'). */
+export function litList(values: readonly string[]): string {
+  return `(${values.map(lit).join(', ')})`;
+}
+
+/**
+ * Tagged template that strips the common leading indentation and the first/last blank line,
+ * so plpgsql bodies can be written indented inside TypeScript and come out flush-left.
+ */
+export function sqlText(strings: TemplateStringsArray, ...values: unknown[]): string {
+  let raw = strings[0] ?? '';
+  for (let i = 0; i < values.length; i++) raw += String(values[i]) + (strings[i + 1] ?? '');
+  const lines = raw.replace(/^\n/, '').replace(/\n\s*$/, '').split('\n');
+  const indents = lines.filter((l) => l.trim().length > 0).map((l) => /^ */.exec(l)![0].length);
+  const cut = indents.length > 0 ? Math.min(...indents) : 0;
+  return lines.map((l) => l.slice(cut).trimEnd()).join('\n');
+}
+
+/** Indent every non-empty line of a block by n spaces (for splicing blocks into bodies). */
+export function indent(text: string, n: number): string {
+  const pad = ' '.repeat(n);
+  return text
+    .split('\n')
+    .map((l) => (l.length > 0 ? pad + l : l))
+    .join('\n');
+}

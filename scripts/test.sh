@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make test: vitest (TypeScript, migrations, multi-session) and pg_prove (pgTAP suites) against
+# the server DATABASE_URL points at; one green/red result from both.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+: "${DATABASE_URL:?DATABASE_URL must be set (scripts/with-pg sets it)}"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "== vitest"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json"
+vitest_rc=$?
+echo "== pg_prove"
+scripts/pgtap.sh 2>&1 | tee "$out/prove.txt"
+prove_rc=${PIPESTATUS[0]}
+
+read -r v_pass v_fail < <(node -e '
+  try { const r = require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0)); }
+  catch { console.log("0 1"); }' "$out/vitest.json")
+p_total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$out/prove.txt" | tail -1)
+p_fail=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$out/prove.txt" | awk '{s+=$1} END {print s+0}')
+p_total=${p_total:-0}
+if [ "$prove_rc" -ne 0 ] && [ "$p_fail" -eq 0 ]; then p_fail=1; fi
+p_pass=$(( p_total - p_fail )); [ $p_pass -lt 0 ] && p_pass=0
+echo
+echo "vitest:   $v_pass passed, $v_fail failed (exit $vitest_rc)"
+echo "pg_prove: $p_pass passed, $p_fail failed (exit $prove_rc)"
+if [ "$vitest_rc" -eq 0 ] && [ "$prove_rc" -eq 0 ]; then status=0; else status=1; fi
+echo "total: $(( v_pass + p_pass )) passed, $(( v_fail + p_fail )) failed"
+exit $status
