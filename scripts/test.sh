@@ -8,10 +8,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 echo "== vitest"
-npx vitest run --reporter=default --reporter=json --outputFile.json="$out/vitest.json"
+# BIRTHGATE_TEST_VITEST_ARGS / BIRTHGATE_TEST_PGTAP_FILES narrow the run (used by the test that
+# proves both results reach this script's exit code).
+# shellcheck disable=SC2086
+npx --no-install vitest run ${BIRTHGATE_TEST_VITEST_ARGS:-} --reporter=default --reporter=json --outputFile.json="$out/vitest.json"
 vitest_rc=$?
 echo "== pg_prove"
-scripts/pgtap.sh 2>&1 | tee "$out/prove.txt"
+# shellcheck disable=SC2086
+scripts/pgtap.sh ${BIRTHGATE_TEST_PGTAP_FILES:-} 2>&1 | tee "$out/prove.txt"
 prove_rc=${PIPESTATUS[0]}
 
 read -r v_pass v_fail < <(node -e '
