@@ -5,11 +5,12 @@
  */
 import type { ErrorDef } from './types.js';
 import { substrateErrors } from './substrate.js';
+import { driftErrors } from './drift.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
 
-const all: readonly ErrorDef[] = [...substrateErrors];
+const all: readonly ErrorDef[] = [...substrateErrors, ...driftErrors];
 
 export function allErrors(): readonly ErrorDef[] {
   const codes = new Set<string>();

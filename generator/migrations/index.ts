@@ -1,5 +1,6 @@
 /** The ordered list of migrations. Append only; never reorder or remove a released one. */
 import type { Migration } from '../lib/migration.js';
 import { substrate } from './000001_substrate.js';
+import { drift } from './000004_drift.js';
 
-export const migrations: readonly Migration[] = [substrate];
+export const migrations: readonly Migration[] = [substrate, drift];
