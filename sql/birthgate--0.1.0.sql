@@ -245,4 +245,1014 @@ COMMENT ON COLUMN "birthgate"."handoff_cursor"."stale_after" IS 'Heartbeat age p
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000001_substrate', now());
 
+-- 000003_handoff: governance handoff: set-based xid8-horizon cursor consumer, drain, lanes, governed activation, lag/status views
+
+CREATE FUNCTION "birthgate"."handoff_horizon"()
+RETURNS xid8
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
+                    pg_catalog.pg_snapshot_xmax(s.snap))
+    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."handoff_horizon"() IS 'The handoff horizon of the current snapshot: the oldest xid still running in another transaction (pg_snapshot_xmin without the caller), or xmax when none is. Changelog rows with txid below it can no longer change; rows at or above it are held back.';
+
+CREATE FUNCTION "birthgate"."handoff_holding_xact"()
+RETURNS TABLE (holding_txid xid8, holding_pid integer, holding_xact_start timestamptz, holding_application_name text, holding_state text)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH h AS (
+        SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    )
+    SELECT h.xid,
+           a.pid,
+           coalesce(a.xact_start, p.prepared),
+           coalesce(a.application_name, 'prepared transaction ' || p.gid),
+           coalesce(a.state, CASE WHEN p.gid IS NOT NULL THEN 'prepared' END)
+    FROM h
+    LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid = pg_catalog.xid(h.xid)
+    LEFT JOIN pg_catalog.pg_prepared_xacts AS p ON p.transaction = pg_catalog.xid(h.xid)
+    WHERE h.xid IS NOT NULL
+    LIMIT 1;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."handoff_holding_xact"() IS 'The open transaction that holds the handoff horizon back (oldest running xid of another session, or a prepared transaction): xid, pid, start, application. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats); otherwise only the xid is known.';
+
+CREATE FUNCTION "birthgate"."handoff_consume"(p_batch_size integer DEFAULT 5000)
+RETURNS TABLE (consumed integer, emitted integer, captured integer, lag bigint)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "TimeZone" = 'UTC'
+AS $fn$
+DECLARE
+    v_consumer constant text := 'governance_handoff';
+    v_event_type constant text := 'handoff.object_born';
+    v_pos_txid xid8;
+    v_pos_change_id bigint;
+    v_horizon xid8;
+    v_active boolean;
+    v_consumed integer;
+    v_events integer;
+    v_marked integer;
+    v_last_txid xid8;
+    v_last_change_id bigint;
+    v_lag bigint;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_consume(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+
+    -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
+    --    ("another consumer holds the cursor"), so overlapping cron runs never pile up.
+    SELECT hc.position_txid, hc.position_change_id
+    INTO v_pos_txid, v_pos_change_id
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = v_consumer
+    FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM "birthgate"."handoff_cursor" AS hc WHERE hc.consumer_name = v_consumer) THEN
+            RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG201',
+            MESSAGE = 'the handoff cursor row is missing',
+            DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
+            HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
+    END IF;
+
+    -- 2. The horizon, taken before the read: every transaction below it has finished.
+    v_horizon := "birthgate"."handoff_horizon"();
+
+    -- 3. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+    --    batch, so an event never lands in one lane while the other is being switched or drained.
+    SELECT et.active INTO v_active
+    FROM "birthgate"."event_type_registry" AS et
+    WHERE et.event_type = v_event_type
+    FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG202',
+            MESSAGE = 'event type is not registered',
+            DETAIL = format('handoff_consume needs event type %L in event_type_registry', v_event_type),
+            HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
+    END IF;
+
+    -- 4. The batch: one statement over all its rows.
+    IF v_active THEN
+        WITH batch AS MATERIALIZED (
+            SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                   l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+            FROM "birthgate"."registry_changelog" AS l
+            WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+              AND l.txid < v_horizon
+            ORDER BY l.txid, l.change_id
+            LIMIT p_batch_size
+        ),
+        latest AS (
+            SELECT DISTINCT ON (b.object_key) b.*
+            FROM batch AS b
+            ORDER BY b.object_key, b.change_id DESC
+        ),
+        candidates AS (
+            INSERT INTO "birthgate"."governance_candidate_state" AS g
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+            FROM latest AS t
+            ON CONFLICT (object_key) DO UPDATE
+            SET registry_status = EXCLUDED.registry_status,
+                born_at = EXCLUDED.born_at,
+                dirty = true,
+                marked_at = EXCLUDED.marked_at,
+                source_change_id = EXCLUDED.source_change_id,
+                source_txid = EXCLUDED.source_txid
+            WHERE g.source_change_id < EXCLUDED.source_change_id
+            RETURNING 1
+        ),
+        events AS (
+            INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+            SELECT v_event_type, b.object_key, b.born_at,
+                   jsonb_build_object(
+                       'change_id', b.change_id,
+                       'txid', b.txid::text,
+                       'op', b.op,
+                       'collection_name', b.collection_name,
+                       'entity_code', b.entity_code,
+                       'object_key', b.object_key,
+                       'registry_id', b.registry_id,
+                       'born_at', b.born_at,
+                       'changed_at', b.changed_at,
+                       'actor', b.actor,
+                       'detail', b.detail),
+                   b.change_id
+            FROM batch AS b
+            WHERE b.op = 'BORN'
+              AND NOT EXISTS (
+                  SELECT 1 FROM "birthgate"."event_pending" AS o
+                  WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+            ORDER BY b.txid, b.change_id
+            ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+            RETURNING 1
+        ),
+        last_row AS (
+            SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+        )
+        SELECT (SELECT count(*) FROM batch)::integer,
+               (SELECT count(*) FROM events)::integer,
+               (SELECT count(*) FROM candidates)::integer,
+               last_row.txid,
+               last_row.change_id
+        INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+        FROM (SELECT 1) AS one
+        LEFT JOIN last_row ON true;
+    ELSE
+        WITH batch AS MATERIALIZED (
+            SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                   l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+            FROM "birthgate"."registry_changelog" AS l
+            WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+              AND l.txid < v_horizon
+            ORDER BY l.txid, l.change_id
+            LIMIT p_batch_size
+        ),
+        latest AS (
+            SELECT DISTINCT ON (b.object_key) b.*
+            FROM batch AS b
+            ORDER BY b.object_key, b.change_id DESC
+        ),
+        candidates AS (
+            INSERT INTO "birthgate"."governance_candidate_state" AS g
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+            FROM latest AS t
+            ON CONFLICT (object_key) DO UPDATE
+            SET registry_status = EXCLUDED.registry_status,
+                born_at = EXCLUDED.born_at,
+                dirty = true,
+                marked_at = EXCLUDED.marked_at,
+                source_change_id = EXCLUDED.source_change_id,
+                source_txid = EXCLUDED.source_txid
+            WHERE g.source_change_id < EXCLUDED.source_change_id
+            RETURNING 1
+        ),
+        events AS (
+            INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+            SELECT v_event_type, b.object_key, b.born_at,
+                   jsonb_build_object(
+                       'change_id', b.change_id,
+                       'txid', b.txid::text,
+                       'op', b.op,
+                       'collection_name', b.collection_name,
+                       'entity_code', b.entity_code,
+                       'object_key', b.object_key,
+                       'registry_id', b.registry_id,
+                       'born_at', b.born_at,
+                       'changed_at', b.changed_at,
+                       'actor', b.actor,
+                       'detail', b.detail),
+                   b.change_id
+            FROM batch AS b
+            WHERE b.op = 'BORN'
+              AND NOT EXISTS (
+                  SELECT 1 FROM "birthgate"."event_outbox" AS o
+                  WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+            ORDER BY b.txid, b.change_id
+            ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+            RETURNING 1
+        ),
+        last_row AS (
+            SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+        )
+        SELECT (SELECT count(*) FROM batch)::integer,
+               (SELECT count(*) FROM events)::integer,
+               (SELECT count(*) FROM candidates)::integer,
+               last_row.txid,
+               last_row.change_id
+        INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+        FROM (SELECT 1) AS one
+        LEFT JOIN last_row ON true;
+    END IF;
+
+    -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
+    UPDATE "birthgate"."handoff_cursor" AS hc
+    SET position_txid = coalesce(v_last_txid, hc.position_txid),
+        position_change_id = coalesce(v_last_change_id, hc.position_change_id),
+        heartbeat_at = now(),
+        rows_consumed = hc.rows_consumed + v_consumed,
+        batches_run = hc.batches_run + 1,
+        last_batch_rows = v_consumed,
+        updated_at = now()
+    WHERE hc.consumer_name = v_consumer
+    RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
+
+    -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
+    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog.
+    SELECT count(*) INTO v_lag
+    FROM (
+        SELECT 1 FROM "birthgate"."registry_changelog" AS l
+        WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+        LIMIT p_batch_size + 1
+    ) AS ahead;
+    IF v_lag > p_batch_size THEN
+        v_lag := greatest(v_lag, (SELECT max(l.change_id) FROM "birthgate"."registry_changelog" AS l) - v_pos_change_id);
+    END IF;
+
+    consumed := v_consumed;
+    emitted := CASE WHEN v_active THEN v_events ELSE 0 END;
+    captured := CASE WHEN v_active THEN 0 ELSE v_events END;
+    lag := v_lag;
+    RETURN NEXT;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."handoff_consume"(integer) IS 'One handoff batch in the caller''s transaction, all or nothing: reads up to p_batch_size registry_changelog rows past the cursor in (txid, change_id) order, only from transactions below the horizon (handoff_horizon(), taken before the read), upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the cursor and heartbeat_at. Returns consumed rows, events emitted / captured, and lag: changelog rows past the new position (including rows held back by open transactions), exact up to p_batch_size, an estimate from change_id distance beyond. A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
+
+CREATE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_started timestamptz := clock_timestamp();
+    v_batch_started timestamptz;
+    v_batches integer := 0;
+    v_total bigint := 0;
+    v_emitted bigint := 0;
+    v_captured bigint := 0;
+    v_consumed integer;
+    v_e integer;
+    v_c integer;
+    v_lag bigint;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    LOOP
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
+        v_batch_started := clock_timestamp();
+        SELECT r.consumed, r.emitted, r.captured, r.lag
+        INTO v_consumed, v_e, v_c, v_lag
+        FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
+        COMMIT;
+        IF v_lag IS NULL THEN
+            RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
+            EXIT;
+        END IF;
+        v_batches := v_batches + 1;
+        v_total := v_total + v_consumed;
+        v_emitted := v_emitted + v_e;
+        v_captured := v_captured + v_c;
+        RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
+            v_batches, v_consumed, v_e, v_c,
+            round(extract(epoch FROM clock_timestamp() - v_batch_started) * 1000, 1),
+            v_total, v_lag, date_trunc('millisecond', clock_timestamp() - v_started);
+        EXIT WHEN v_consumed < p_batch_size;
+    END LOOP;
+    RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
+        v_batches, v_total, v_emitted, v_captured, date_trunc('millisecond', clock_timestamp() - v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+CREATE FUNCTION "birthgate"."set_event_type_active"(p_event_type text, p_active boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_was boolean;
+BEGIN
+    IF p_active IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('set_event_type_active(%L, NULL): p_active must be true or false', p_event_type),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    SELECT et.active INTO v_was
+    FROM "birthgate"."event_type_registry" AS et
+    WHERE et.event_type = p_event_type
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG202',
+            MESSAGE = 'event type is not registered',
+            DETAIL = format('event type %L is not in event_type_registry', p_event_type),
+            HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
+    END IF;
+    IF v_was IS DISTINCT FROM p_active THEN
+        UPDATE "birthgate"."event_type_registry" AS et
+        SET active = p_active, active_changed_at = now(), active_changed_by = session_user
+        WHERE et.event_type = p_event_type;
+    END IF;
+    RETURN v_was;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."set_event_type_active"(text, boolean) IS 'Switches an event type active (emit to event_outbox) or inactive (capture to event_pending); records who and when; returns the previous state. Waits for a running handoff batch. Activating does not move captured events: call release_pending(type) for that.';
+
+CREATE FUNCTION "birthgate"."release_pending"(p_event_type text)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_active boolean;
+    v_released integer;
+BEGIN
+    SELECT et.active INTO v_active
+    FROM "birthgate"."event_type_registry" AS et
+    WHERE et.event_type = p_event_type
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG202',
+            MESSAGE = 'event type is not registered',
+            DETAIL = format('event type %L is not in event_type_registry', p_event_type),
+            HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
+    END IF;
+    IF NOT v_active THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG203',
+            MESSAGE = 'event type is not active: its captured events stay in event_pending',
+            DETAIL = format('event type %L is inactive; %s captured events wait in event_pending', p_event_type, (SELECT count(*) FROM "birthgate"."event_pending" AS p WHERE p.event_type = p_event_type)),
+            HINT = 'Activate the type first (set_event_type_active(type, true)), then call release_pending(type) again.';
+    END IF;
+    WITH moved AS (
+        DELETE FROM "birthgate"."event_pending" AS p
+        WHERE p.event_type = p_event_type
+        RETURNING p.pending_id, p.event_type, p.object_key, p.born_at, p.payload, p.source_change_id
+    ),
+    released AS (
+        INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id, released_from_pending)
+        SELECT m.event_type, m.object_key, m.born_at, m.payload, m.source_change_id, true
+        FROM moved AS m
+        ORDER BY m.pending_id
+        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::integer INTO v_released FROM released;
+    RETURN v_released;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."release_pending"(text) IS 'Moves every captured event of an active type from event_pending to event_outbox (released_from_pending = true) in one statement, in capture order, exactly once: the pending row is deleted in the same statement, an event already in the outbox is not written twice. Returns how many were released; 0 on a repeat call. Unknown type: BG202; inactive type: BG203. Serialised with handoff_consume() on the event_type_registry row.';
+
+CREATE FUNCTION "birthgate"."activate_candidates"(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_ospa bigint;
+    v_heartbeat timestamptz;
+    v_stale_after interval;
+    v_age interval;
+    v_activated integer;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('activate_candidates(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    SELECT count(*) INTO v_ospa FROM "birthgate"."governance_build_authorization";
+    SELECT hc.heartbeat_at, hc.stale_after INTO v_heartbeat, v_stale_after
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = 'governance_handoff';
+    v_age := now() - v_heartbeat;
+    IF v_ospa < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG210',
+            MESSAGE = 'governed activation refused: the OSPA ledger (governance_build_authorization) is empty',
+            DETAIL = format('OSPA rows (governance_build_authorization): %s, needs >= 1; heartbeat_at: %s, age %s, stale_after %s', v_ospa, coalesce(v_heartbeat::text, 'never'), coalesce(v_age::text, 'n/a'), coalesce(v_stale_after::text, 'n/a (no cursor row)')),
+            HINT = 'Activation needs at least one human-recorded row in governance_build_authorization; capture continues meanwhile and births are never blocked.';
+    END IF;
+    IF v_heartbeat IS NULL OR v_stale_after IS NULL OR v_age > v_stale_after THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG211',
+            MESSAGE = 'governed activation refused: the handoff heartbeat is missing or stale',
+            DETAIL = format('OSPA rows (governance_build_authorization): %s, needs >= 1; heartbeat_at: %s, age %s, stale_after %s', v_ospa, coalesce(v_heartbeat::text, 'never'), coalesce(v_age::text, 'n/a'), coalesce(v_stale_after::text, 'n/a (no cursor row)')),
+            HINT = 'Run the consumer (birthgate consume, or CALL handoff_drain()) and check its schedule; activation fails closed until the heartbeat is younger than handoff_cursor.stale_after.';
+    END IF;
+    WITH pick AS (
+        SELECT g.object_key
+        FROM "birthgate"."governance_candidate_state" AS g
+        WHERE g.activation_state = 'CAPTURED'
+          AND g.registry_status = 'BORN'
+          AND EXISTS (
+              SELECT 1 FROM "birthgate"."birth_registry" AS r
+              WHERE r.object_key = g.object_key AND r.status = 'BORN')
+        ORDER BY g.marked_at, g.object_key
+        LIMIT p_limit
+        FOR UPDATE OF g SKIP LOCKED
+    )
+    UPDATE "birthgate"."governance_candidate_state" AS g
+    SET activation_state = 'ACTIVATED', activated_at = now(), activated_by = session_user
+    FROM pick
+    WHERE g.object_key = pick.object_key;
+    GET DIAGNOSTICS v_activated = ROW_COUNT;
+    RETURN v_activated;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."activate_candidates"(integer) IS 'Governed activation, fail-closed: refuses with BG210 while governance_build_authorization (OSPA) is empty and with BG211 while the handoff heartbeat is missing or older than handoff_cursor.stale_after (DETAIL: OSPA row count, heartbeat age vs threshold). Otherwise activates up to p_limit CAPTURED candidates of BORN objects, oldest mark first (activated_by = session_user). Capture and birth never depend on it.';
+
+CREATE VIEW "birthgate"."v_handoff_lag" AS
+SELECT r.registry_id,
+       r.collection_name,
+       r.entity_code,
+       r.object_key,
+       r.born_at,
+       r.born_txid,
+       now() - r.born_at AS waiting_for
+FROM "birthgate"."birth_registry" AS r
+WHERE r.status = 'BORN'
+  AND NOT EXISTS (
+      SELECT 1 FROM "birthgate"."governance_candidate_state" AS g WHERE g.object_key = r.object_key);
+COMMENT ON VIEW "birthgate"."v_handoff_lag" IS 'Reconciliation: BORN registry objects that have no governance_candidate_state row yet. SELECT count(*) must trend to 0; a row that stays means the consumer is behind, stale, or the birth wrote no changelog row.';
+
+CREATE VIEW "birthgate"."v_handoff_status" AS
+SELECT hc.consumer_name,
+       hc.position_txid,
+       hc.position_change_id,
+       hc.heartbeat_at,
+       now() - hc.heartbeat_at AS heartbeat_age,
+       hc.stale_after,
+       (hc.heartbeat_at IS NULL OR now() - hc.heartbeat_at > hc.stale_after) AS stale,
+       h.horizon_txid,
+       w.rows_waiting,
+       w.rows_held_back,
+       w.oldest_held_back_txid,
+       w.oldest_held_back_at,
+       now() - w.oldest_held_back_at AS oldest_held_back_age,
+       x.holding_txid,
+       x.holding_pid,
+       x.holding_xact_start,
+       now() - x.holding_xact_start AS holding_xact_age,
+       x.holding_application_name,
+       x.holding_state,
+       hc.rows_consumed,
+       hc.batches_run,
+       hc.last_batch_rows,
+       hc.updated_at
+FROM "birthgate"."handoff_cursor" AS hc
+CROSS JOIN LATERAL (SELECT "birthgate"."handoff_horizon"() AS horizon_txid) AS h
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE l.txid < h.horizon_txid) AS rows_waiting,
+           count(*) FILTER (WHERE l.txid >= h.horizon_txid) AS rows_held_back,
+           min(l.txid) FILTER (WHERE l.txid >= h.horizon_txid) AS oldest_held_back_txid,
+           min(l.changed_at) FILTER (WHERE l.txid >= h.horizon_txid) AS oldest_held_back_at
+    FROM "birthgate"."registry_changelog" AS l
+    WHERE (l.txid, l.change_id) > (hc.position_txid, hc.position_change_id)
+) AS w
+LEFT JOIN LATERAL "birthgate"."handoff_holding_xact"() AS x ON true;
+COMMENT ON VIEW "birthgate"."v_handoff_status" IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application).';
+
+    REVOKE ALL ON FUNCTION "birthgate"."handoff_horizon"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."handoff_holding_xact"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."handoff_consume"(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."set_event_type_active"(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."release_pending"(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."activate_candidates"(integer) FROM PUBLIC;
+    REVOKE ALL ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION "birthgate"."handoff_horizon"(), "birthgate"."handoff_holding_xact"() TO "birthgate_admin", "birthgate_reader";
+    GRANT EXECUTE ON FUNCTION "birthgate"."handoff_consume"(integer), "birthgate"."set_event_type_active"(text, boolean), "birthgate"."release_pending"(text), "birthgate"."activate_candidates"(integer) TO "birthgate_admin";
+    GRANT EXECUTE ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) TO "birthgate_admin";
+    REVOKE ALL ON "birthgate"."v_handoff_lag", "birthgate"."v_handoff_status" FROM PUBLIC;
+    GRANT SELECT ON "birthgate"."v_handoff_lag", "birthgate"."v_handoff_status" TO "birthgate_admin", "birthgate_reader";
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000003_handoff', now());
+
+-- 000004_drift: drift monitor: function/trigger hash baseline, trigger state, unborn objects, phantoms, stale heartbeat, v_drift_report
+
+CREATE TABLE "birthgate"."drift_baseline" (
+    "object_kind" text NOT NULL CHECK (object_kind IN ('function', 'trigger')),
+    "identity" text NOT NULL CHECK (identity <> ''),
+    "scope" text DEFAULT 'package' NOT NULL CHECK (scope IN ('package', 'family')),
+    "definition_hash" text NOT NULL CHECK (definition_hash ~ '^[0-9a-f]{64}$'),
+    "definition" text NOT NULL,
+    "captured_at" timestamptz DEFAULT now() NOT NULL,
+    "captured_by" name DEFAULT session_user NOT NULL,
+    CONSTRAINT "drift_baseline_pkey" PRIMARY KEY ("object_kind", "identity")
+);
+COMMENT ON TABLE "birthgate"."drift_baseline" IS 'The recorded hash of every function and trigger the package owns, written by drift_capture_baseline() at the end of every migration that changes one; the drift views compare the live catalog with it.';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."object_kind" IS 'function (every function/procedure of the package schema) or trigger (package-table triggers and the gate triggers of every family).';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."identity" IS 'schema.name(argument types) for a function (regprocedure); schema.table.trigger for a trigger.';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."scope" IS 'package: judged against this baseline; family: a gate trigger, recorded for the audit but judged against the definition derived from birth_family.';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."definition_hash" IS 'sha256 (hex) of the normalised definition (drift_normalize_definition).';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."definition" IS 'The definition as captured (pg_get_functiondef / pg_get_triggerdef), to diff against the live one.';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."captured_by" IS 'session_user of the capture (the migrating role, or the DBA who accepted a change).';
+
+CREATE FUNCTION "birthgate"."drift_normalize_definition"(p_definition text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.btrim(
+               pg_catalog.regexp_replace(
+                   pg_catalog.regexp_replace(p_definition, '\s+', ' ', 'g'),
+                   ' ?([^[:alnum:]_ ]) ?', '\1', 'g'))
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_normalize_definition"(text) IS 'Normalises a definition for hashing: whitespace runs collapse and whitespace next to punctuation goes, so re-indenting or re-spacing is not drift (a whitespace-only edit inside a string literal is not seen either).';
+
+CREATE FUNCTION "birthgate"."drift_definition_hash"(p_definition text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to("birthgate"."drift_normalize_definition"(p_definition), 'UTF8')), 'hex')
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_definition_hash"(text) IS 'sha256 (hex) of the normalised definition: the hash stored in drift_baseline and shown by the drift views.';
+
+CREATE FUNCTION "birthgate"."drift_current_functions"()
+RETURNS TABLE (identity text, function_oid oid, kind text, definition text, definition_hash text, public_execute boolean)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT p.oid::pg_catalog.regprocedure::text,
+           p.oid,
+           CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
+           d.definition,
+           "birthgate"."drift_definition_hash"(d.definition),
+           p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype
+               AND pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+      FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     CROSS JOIN LATERAL (SELECT pg_catalog.pg_get_functiondef(p.oid) AS definition) d
+     WHERE n.nspname = 'birthgate'
+       AND p.prokind IN ('f', 'p')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                        WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = p.oid AND e.deptype = 'e')
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_current_functions"() IS 'Every function and procedure now in the package schema (extension members excepted) with its definition, hash, and whether PUBLIC may execute it. Read-only.';
+
+CREATE FUNCTION "birthgate"."drift_current_triggers"()
+RETURNS TABLE (scope text, identity text, table_oid oid, trigger_name name, trigger_oid oid, enabled_mode "char", definition text, definition_hash text)
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT CASE WHEN f.collection_name IS NOT NULL AND t.tgname IN ('_100_birth_gate', '_900_birth_finalize')
+                THEN 'family' ELSE 'package' END,
+           pg_catalog.format('%I.%I.%I', n.nspname, c.relname, t.tgname),
+           c.oid,
+           t.tgname,
+           t.oid,
+           t.tgenabled,
+           d.definition,
+           "birthgate"."drift_definition_hash"(d.definition)
+      FROM pg_catalog.pg_trigger t
+      JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN "birthgate"."birth_family" f ON f.table_name::pg_catalog.oid = c.oid
+     CROSS JOIN LATERAL (SELECT pg_catalog.pg_get_triggerdef(t.oid) AS definition) d
+     WHERE NOT t.tgisinternal
+       AND (n.nspname = 'birthgate'
+            OR (f.collection_name IS NOT NULL AND t.tgname IN ('_100_birth_gate', '_900_birth_finalize')))
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_current_triggers"() IS 'Every trigger the package owns now: user triggers on package tables (scope package) and the gate triggers on family tables (scope family), with tgenabled, definition and hash. Read-only.';
+
+CREATE FUNCTION "birthgate"."drift_capture_baseline"()
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_count integer;
+BEGIN
+    -- one capture at a time; readers of the views are not blocked
+    LOCK TABLE "birthgate"."drift_baseline" IN SHARE ROW EXCLUSIVE MODE;
+    DELETE FROM "birthgate"."drift_baseline";
+    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition)
+    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition
+      FROM "birthgate"."drift_current_functions"() f
+    UNION ALL
+    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition
+      FROM "birthgate"."drift_current_triggers"() t;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_capture_baseline"() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one) and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
+
+CREATE VIEW "birthgate"."v_drift_function_hash" AS
+SELECT coalesce(b.identity, f.identity) AS identity,
+       CASE WHEN f.identity IS NULL THEN 'missing'
+            WHEN b.identity IS NULL THEN 'unexpected'
+            WHEN b.definition_hash <> f.definition_hash THEN 'drifted'
+            ELSE 'ok' END AS state,
+       b.definition_hash IS DISTINCT FROM f.definition_hash AS drifted,
+       b.definition_hash AS baseline_hash,
+       f.definition_hash AS current_hash,
+       coalesce(f.public_execute, false) AS public_execute,
+       b.captured_at,
+       b.captured_by,
+       b.definition AS baseline_definition,
+       f.definition AS current_definition
+  FROM (SELECT * FROM "birthgate"."drift_baseline" WHERE object_kind = 'function') b
+  FULL JOIN "birthgate"."drift_current_functions"() f ON f.identity = b.identity;
+COMMENT ON VIEW "birthgate"."v_drift_function_hash" IS 'Each function/procedure of the package: baseline hash vs current hash. state: ok | drifted | missing (in the baseline, gone now) | unexpected (now in the schema, not in the baseline).';
+
+CREATE VIEW "birthgate"."v_drift_trigger_state" AS
+WITH fam AS (
+    SELECT f.collection_name,
+           f.table_name::pg_catalog.oid AS table_oid,
+           f.code_column,
+           f.mode,
+           c.oid IS NOT NULL AS table_exists,
+           pg_catalog.format('%I.%I', n.nspname, c.relname) AS table_ident,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped) AS column_exists
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_catalog.pg_class c ON c.oid = f.table_name::pg_catalog.oid
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+), required AS (
+    SELECT fam.*, r.trigger_name,
+           CASE r.trigger_name WHEN '_100_birth_gate' THEN pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)', '_100_birth_gate', fam.code_column, fam.table_ident, 'birthgate', 'tg_birth_gate', fam.collection_name) ELSE pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)', '_900_birth_finalize', fam.code_column, fam.table_ident, 'birthgate', 'tg_birth_finalize', fam.collection_name) END AS expected_definition
+      FROM fam
+     CROSS JOIN (VALUES ('_100_birth_gate'::name), ('_900_birth_finalize'::name)) r(trigger_name)
+), cur AS (
+    SELECT * FROM "birthgate"."drift_current_triggers"()
+), family_rows AS (
+    SELECT 'family'::text AS scope,
+           q.collection_name,
+           coalesce(q.table_ident, q.table_oid::text) AS table_name,
+           q.trigger_name,
+           q.mode AS family_mode,
+           q.table_exists,
+           q.column_exists,
+           t.trigger_oid IS NOT NULL AS present,
+           t.enabled_mode,
+           q.expected_definition,
+           "birthgate"."drift_definition_hash"(q.expected_definition) AS expected_hash,
+           t.definition AS current_definition,
+           t.definition_hash AS current_hash,
+           b.definition_hash AS baseline_hash
+      FROM required q
+      LEFT JOIN cur t ON t.table_oid = q.table_oid AND t.trigger_name = q.trigger_name
+      LEFT JOIN "birthgate"."drift_baseline" b ON b.object_kind = 'trigger' AND b.identity = t.identity
+), package_rows AS (
+    SELECT 'package'::text,
+           NULL::text,
+           coalesce(pg_catalog.format('%I.%I', n.nspname, cl.relname),
+                    pg_catalog.regexp_replace(b.identity, '\.[^.]*$', '')),
+           coalesce(t.trigger_name, pg_catalog.regexp_replace(b.identity, '^.*\.', '')::name),
+           NULL::text,
+           true,
+           true,
+           t.trigger_oid IS NOT NULL,
+           t.enabled_mode,
+           b.definition,
+           b.definition_hash,
+           t.definition,
+           t.definition_hash,
+           b.definition_hash
+      FROM (SELECT * FROM cur WHERE cur.scope = 'package') t
+      FULL JOIN (SELECT * FROM "birthgate"."drift_baseline" WHERE object_kind = 'trigger' AND scope = 'package') b
+        ON b.identity = t.identity
+      LEFT JOIN pg_catalog.pg_class cl ON cl.oid = t.table_oid
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+)
+SELECT x.scope,
+       x.collection_name,
+       x.table_name,
+       x.trigger_name,
+       x.family_mode,
+       x.table_exists,
+       x.column_exists,
+       x.present,
+       x.present AND x.enabled_mode IN ('O', 'A') AS enabled,
+       CASE x.enabled_mode WHEN 'O' THEN 'origin' WHEN 'A' THEN 'always' WHEN 'R' THEN 'replica' WHEN 'D' THEN 'disabled' END AS enabled_mode,
+       x.present AND x.expected_hash IS NOT NULL AND x.current_hash IS DISTINCT FROM x.expected_hash AS drifted,
+       CASE WHEN NOT x.table_exists THEN 'table_missing'
+            WHEN NOT x.column_exists THEN 'column_missing'
+            WHEN x.expected_hash IS NULL THEN 'unexpected'
+            WHEN NOT x.present THEN 'missing'
+            WHEN x.enabled_mode = 'D' THEN 'disabled'
+            WHEN x.enabled_mode = 'R' THEN 'replica_only'
+            WHEN x.current_hash <> x.expected_hash THEN 'drifted'
+            ELSE 'ok' END AS state,
+       x.expected_hash,
+       x.current_hash,
+       x.baseline_hash,
+       x.expected_definition,
+       x.current_definition
+  FROM (SELECT * FROM family_rows UNION ALL SELECT * FROM package_rows) x;
+COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definition derived from birth_family), and the triggers on package tables (expected = baseline). present, enabled (fires in a normal session: tgenabled O or A; D = disabled, R = fires only under session_replication_role = replica), hashes, drifted, state.';
+
+CREATE FUNCTION "birthgate"."drift_family_objects"(p_collection text DEFAULT NULL)
+RETURNS TABLE (collection_name text, finding text, entity_code text)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_family record;
+BEGIN
+    IF p_collection IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG302',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection_name %L is not in birth_family', p_collection),
+            HINT = 'Pass a collection_name that is registered in birth_family, or NULL for every family.';
+    END IF;
+    -- one set-based statement per family; families whose table or code column is gone are
+    -- reported by v_drift_trigger_state instead of failing the scan
+    FOR v_family IN
+        SELECT f.collection_name AS collection, n.nspname AS table_schema, cl.relname AS table_name, f.code_column
+          FROM "birthgate"."birth_family" f
+          JOIN pg_catalog.pg_class cl ON cl.oid = f.table_name::pg_catalog.oid
+          JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+         WHERE (p_collection IS NULL OR f.collection_name = p_collection)
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid = cl.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped)
+         ORDER BY f.collection_name
+    LOOP
+        RETURN QUERY EXECUTE pg_catalog.format(
+            $q$
+            SELECT %1$L::text,
+                   CASE WHEN r.status IS NULL THEN 'unborn' ELSE 'retired_present' END,
+                   t.%4$I::text
+              FROM %2$I.%3$I t
+              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = %1$L AND r.entity_code = t.%4$I::text
+             WHERE r.status IS DISTINCT FROM 'BORN'
+            UNION ALL
+            SELECT %1$L::text, 'phantom', r.entity_code
+              FROM "birthgate"."birth_registry" r
+             WHERE r.collection_name = %1$L
+               AND r.status = 'BORN'
+               AND NOT EXISTS (SELECT 1 FROM %2$I.%3$I t WHERE t.%4$I::text = r.entity_code)
+            $q$,
+            v_family.collection, v_family.table_schema, v_family.table_name, v_family.code_column);
+    END LOOP;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_family_objects"(text) IS 'Scans the family tables (one family, or all with NULL): unborn = a row whose code has no registry row (what a superuser under session_replication_role = replica, a disabled gate or mode off leaves behind; NULL codes included); retired_present = a row whose code is RETIRED; phantom = a BORN registry row whose object is gone. Read-only.';
+
+CREATE VIEW "birthgate"."v_drift_report" AS
+WITH baseline AS (
+    SELECT count(*) AS objects, max(captured_at) AS captured_at FROM "birthgate"."drift_baseline"
+), findings AS (
+    -- the baseline itself
+    SELECT 'critical'::text AS severity, 'baseline_missing'::text AS kind, 'baseline'::text AS object_type,
+           'birthgate.drift_baseline'::text AS object_name,
+           'the drift baseline is empty: function and package-trigger drift cannot be judged'::text AS message,
+           'Review the live definitions, then record them: SELECT birthgate.drift_capture_baseline();'::text AS remedy,
+           '{}'::jsonb AS detail
+      FROM baseline WHERE baseline.objects = 0
+    UNION ALL
+    -- functions
+    SELECT CASE WHEN v.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'function_' || v.state,
+           'function',
+           v.identity,
+           CASE v.state
+               WHEN 'missing' THEN pg_catalog.format('function %s is in the baseline but no longer exists', v.identity)
+               WHEN 'drifted' THEN pg_catalog.format('function %s differs from its baseline (captured %s by %s)', v.identity, v.captured_at, v.captured_by)
+               ELSE pg_catalog.format('function %s is in the package schema but not in the baseline', v.identity) END,
+           CASE v.state
+               WHEN 'unexpected' THEN 'Find out who created it; drop it if it is not part of a reviewed migration, or record it: SELECT birthgate.drift_capture_baseline();'
+               ELSE 'Restore it by re-running the CREATE OR REPLACE from the migration that defines it (compare baseline_definition and current_definition in v_drift_function_hash); only if the change is reviewed and intended: SELECT birthgate.drift_capture_baseline();' END,
+           jsonb_build_object('baseline_hash', v.baseline_hash, 'current_hash', v.current_hash, 'captured_at', v.captured_at)
+      FROM "birthgate"."v_drift_function_hash" v, baseline
+     WHERE v.drifted AND (v.state <> 'unexpected' OR baseline.objects > 0)
+    UNION ALL
+    SELECT 'warning', 'function_public_execute', 'function', v.identity,
+           pg_catalog.format('PUBLIC may execute %s (the package grants nothing to PUBLIC)', v.identity),
+           pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC; then grant EXECUTE to the package role that needs it', v.identity),
+           '{}'::jsonb
+      FROM "birthgate"."v_drift_function_hash" v
+     WHERE v.public_execute
+    UNION ALL
+    -- family tables and their gate triggers
+    SELECT 'critical', 'family_table_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: its table (oid %s) no longer exists; the family is ungoverned', t.collection_name, pg_catalog.min(t.table_name)),
+           'Recreate the table and re-register the family (register_family is idempotent), or remove the family row if the collection is gone',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'table_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT 'critical', 'family_column_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: code column of %s no longer exists; the gate cannot see codes', t.collection_name, pg_catalog.min(t.table_name)),
+           'Restore the code column, or re-register the family with the new code column',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'column_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT CASE WHEN t.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'trigger_' || t.state,
+           'trigger',
+           pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           CASE t.state
+               WHEN 'missing' THEN pg_catalog.format('trigger %s on %s is missing%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'disabled' THEN pg_catalog.format('trigger %s on %s is disabled (tgenabled = D)%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'replica_only' THEN pg_catalog.format('trigger %s on %s fires only under session_replication_role = replica (tgenabled = R): it does not fire in normal sessions', t.trigger_name, t.table_name)
+               WHEN 'drifted' THEN pg_catalog.format('trigger %s on %s differs from its expected definition', t.trigger_name, t.table_name)
+               ELSE pg_catalog.format('trigger %s on package table %s is not in the baseline', t.trigger_name, t.table_name) END,
+           CASE
+               WHEN t.state IN ('disabled', 'replica_only') THEN pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name)
+               WHEN t.scope = 'family' THEN pg_catalog.format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s',
+                                                              t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
+               WHEN t.state = 'unexpected' THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Recreate it from the migration that defines it. Expected: %s', t.expected_definition) END,
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode,
+                              'expected_hash', t.expected_hash, 'current_hash', t.current_hash)
+      FROM "birthgate"."v_drift_trigger_state" t
+      LEFT JOIN "birthgate"."birth_family" bf ON bf.collection_name = t.collection_name
+     WHERE t.state IN ('missing', 'disabled', 'replica_only', 'drifted', 'unexpected')
+    UNION ALL
+    SELECT 'info', 'trigger_always', 'trigger', pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           pg_catalog.format('trigger %s on %s is ENABLE ALWAYS: it fires even under session_replication_role = replica (stricter than installed)', t.trigger_name, t.table_name),
+           pg_catalog.format('Nothing to do if intended; the installed state is: ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name),
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.present AND t.enabled_mode = 'always'
+    UNION ALL
+    -- the handoff heartbeat (the post-create guard treats coverage as unknown when stale)
+    SELECT 'critical', 'heartbeat_stale', 'handoff', h.consumer_name,
+           CASE WHEN h.heartbeat_at IS NULL
+                THEN pg_catalog.format('handoff %s has never run while %s changelog rows wait: governed activation fails closed until it runs (births are not affected)', h.consumer_name, w.waiting)
+                ELSE pg_catalog.format('handoff %s heartbeat is %s old (stale after %s; %s changelog rows waiting): governed activation fails closed until the consumer runs again (births are not affected)',
+                                       h.consumer_name, pg_catalog.date_trunc('second', now() - h.heartbeat_at), h.stale_after, w.waiting) END,
+           'Run the consumer (CALL birthgate.handoff_drain(); or birthgate consume) and check the scheduler that should run it',
+           jsonb_build_object('heartbeat_at', h.heartbeat_at, 'stale_after', h.stale_after, 'waiting', w.waiting,
+                              'position_txid', h.position_txid::text, 'position_change_id', h.position_change_id)
+      FROM "birthgate"."handoff_cursor" h
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS waiting FROM "birthgate"."registry_changelog" l
+            WHERE (l.txid, l.change_id) > (h.position_txid, h.position_change_id)) w
+     WHERE (h.heartbeat_at IS NULL AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog"))
+        OR h.heartbeat_at < now() - h.stale_after
+    UNION ALL
+    -- objects in family tables vs the registry
+    SELECT CASE WHEN o.finding = 'unborn' THEN CASE f.mode WHEN 'enforce' THEN 'critical' WHEN 'report' THEN 'warning' ELSE 'info' END
+                WHEN o.finding = 'phantom' THEN 'warning'
+                ELSE 'info' END,
+           CASE o.finding WHEN 'unborn' THEN 'unborn_objects' WHEN 'phantom' THEN 'phantom_objects' ELSE 'retired_objects_present' END,
+           'family',
+           o.collection_name,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('family %s (mode %s): %s row(s) in %s have no registry row (bypassed gate: session_replication_role = replica, disabled trigger or mode off)%s',
+                                                    o.collection_name, f.mode, o.n, tb.ident, CASE WHEN o.null_codes > 0 THEN pg_catalog.format(', %s with a NULL code', o.null_codes) ELSE '' END)
+               WHEN 'phantom' THEN pg_catalog.format('family %s: %s BORN registry row(s) have no object in %s (deleted without retire)', o.collection_name, o.n, tb.ident)
+               ELSE pg_catalog.format('family %s: %s row(s) in %s carry a RETIRED code', o.collection_name, o.n, tb.ident) END,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''unborn''; birth each through a permit (issue_permit, then rewrite its code) or remove it', o.collection_name)
+               WHEN 'phantom' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''phantom''; restore the object or retire the code with birthgate.retire()', o.collection_name)
+               ELSE pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''retired_present''', o.collection_name) END,
+           jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode)
+      FROM (SELECT s.collection_name, s.finding, count(*) AS n,
+                   count(*) FILTER (WHERE s.entity_code IS NULL) AS null_codes,
+                   (array_agg(s.entity_code ORDER BY s.entity_code) FILTER (WHERE s.entity_code IS NOT NULL))[1:5] AS sample
+              FROM "birthgate"."drift_family_objects"(NULL) s
+             GROUP BY s.collection_name, s.finding) o
+      JOIN "birthgate"."birth_family" f ON f.collection_name = o.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+)
+SELECT findings.severity,
+       pg_catalog.array_position(ARRAY['info', 'warning', 'critical']::text[], findings.severity) AS severity_rank,
+       findings.kind,
+       findings.object_type,
+       findings.object_name,
+       findings.message,
+       findings.remedy,
+       findings.detail
+  FROM findings
+ ORDER BY severity_rank DESC, findings.kind, findings.object_name;
+COMMENT ON VIEW "birthgate"."v_drift_report" IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family. severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing.';
+
+CREATE FUNCTION "birthgate"."drift_assert_clean"(p_min_severity text DEFAULT 'critical')
+RETURNS integer
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_rank integer := pg_catalog.array_position(ARRAY['info', 'warning', 'critical']::text[], p_min_severity);
+    v_count integer;
+    v_summary text;
+BEGIN
+    IF v_rank IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG301',
+            MESSAGE = 'unknown drift severity',
+            DETAIL = format('p_min_severity = %L; expected one of %s', p_min_severity, array_to_string(ARRAY['info', 'warning', 'critical']::text[], ', ')),
+            HINT = 'Use one of info, warning, critical.';
+    END IF;
+    SELECT count(*)::integer,
+           string_agg(pg_catalog.format('%s %s %s', r.severity, r.kind, r.object_name), '; ' ORDER BY r.severity_rank DESC, r.kind, r.object_name)
+      INTO v_count, v_summary
+      FROM "birthgate"."v_drift_report" r
+     WHERE r.severity_rank >= v_rank;
+    IF v_count > 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG300',
+            MESSAGE = 'the drift monitor has findings at or above the requested severity',
+            DETAIL = format('%s finding(s) at or above %s: %s', v_count, p_min_severity, v_summary),
+            HINT = 'Read the v_drift_report view (or run `birthgate status`), repair each finding as its remedy column says, then retry.';
+    END IF;
+    RETURN 0;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_assert_clean"(text) IS 'Raises BG300 (DETAIL lists the findings) when v_drift_report has a finding at or above p_min_severity (info | warning | critical); returns 0 otherwise. For migrations, cron jobs and CI; writes nothing.';
+
+REVOKE ALL ON FUNCTION "birthgate".drift_normalize_definition(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate".drift_definition_hash(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate".drift_current_functions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate".drift_current_triggers() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate".drift_family_objects(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate".drift_assert_clean(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate".drift_capture_baseline() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "birthgate".drift_normalize_definition(text) TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate".drift_definition_hash(text) TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate".drift_current_functions() TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate".drift_current_triggers() TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate".drift_family_objects(text) TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate".drift_assert_clean(text) TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate"."drift_capture_baseline"() TO "birthgate_admin";
+GRANT SELECT ON "birthgate"."drift_baseline", "birthgate"."v_drift_function_hash", "birthgate"."v_drift_trigger_state", "birthgate"."v_drift_report" TO "birthgate_admin", "birthgate_reader";
+
+-- record the baseline last, so it includes everything above and every earlier migration
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000004_drift', now());
+
 COMMIT;

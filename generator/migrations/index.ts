@@ -1,6 +1,7 @@
 /** The ordered list of migrations. Append only; never reorder or remove a released one. */
 import type { Migration } from '../lib/migration.js';
 import { substrate } from './000001_substrate.js';
+import { handoff } from './000003_handoff.js';
 import { drift } from './000004_drift.js';
 
-export const migrations: readonly Migration[] = [substrate, drift];
+export const migrations: readonly Migration[] = [substrate, handoff, drift];

@@ -4,6 +4,16 @@
 export const BgError = {
   CHANGELOG_APPEND_ONLY: "BG001",
   INVALID_ARGUMENT: "BG002",
+  HANDOFF_INVALID_ARGUMENT: "BG200",
+  HANDOFF_CURSOR_MISSING: "BG201",
+  EVENT_TYPE_UNKNOWN: "BG202",
+  EVENT_TYPE_INACTIVE: "BG203",
+  ACTIVATION_NOT_AUTHORIZED: "BG210",
+  ACTIVATION_HEARTBEAT_STALE: "BG211",
+  DRIFT_FINDINGS: "BG300",
+  DRIFT_INVALID_SEVERITY: "BG301",
+  DRIFT_UNKNOWN_FAMILY: "BG302",
+  PACKET_STATE_MISMATCH: "BG310",
 } as const;
 
 export type BgErrorName = keyof typeof BgError;
@@ -13,4 +23,14 @@ export type BgErrorCode = (typeof BgError)[BgErrorName];
 export const bgErrorCatalog: Record<BgErrorCode, { name: BgErrorName; message: string; hint: string }> = {
   "BG001": { name: "CHANGELOG_APPEND_ONLY", message: "registry_changelog is append-only", hint: "Record a correction as a new changelog row (e.g. retire()); never UPDATE, DELETE or TRUNCATE the changelog." },
   "BG002": { name: "INVALID_ARGUMENT", message: "invalid argument", hint: "Check the DETAIL for the argument and the value that was refused." },
+  "BG200": { name: "HANDOFF_INVALID_ARGUMENT", message: "invalid argument to a handoff function", hint: "p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused." },
+  "BG201": { name: "HANDOFF_CURSOR_MISSING", message: "the handoff cursor row is missing", hint: "Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES ('governance_handoff'); replaying from zero is harmless (upserts by object key, events deduplicated)." },
+  "BG202": { name: "EVENT_TYPE_UNKNOWN", message: "event type is not registered", hint: "Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL." },
+  "BG203": { name: "EVENT_TYPE_INACTIVE", message: "event type is not active: its captured events stay in event_pending", hint: "Activate the type first (set_event_type_active(type, true)), then call release_pending(type) again." },
+  "BG210": { name: "ACTIVATION_NOT_AUTHORIZED", message: "governed activation refused: the OSPA ledger (governance_build_authorization) is empty", hint: "Activation needs at least one human-recorded row in governance_build_authorization; capture continues meanwhile and births are never blocked." },
+  "BG211": { name: "ACTIVATION_HEARTBEAT_STALE", message: "governed activation refused: the handoff heartbeat is missing or stale", hint: "Run the consumer (birthgate consume, or CALL handoff_drain()) and check its schedule; activation fails closed until the heartbeat is younger than handoff_cursor.stale_after." },
+  "BG300": { name: "DRIFT_FINDINGS", message: "the drift monitor has findings at or above the requested severity", hint: "Read the v_drift_report view (or run `birthgate status`), repair each finding as its remedy column says, then retry." },
+  "BG301": { name: "DRIFT_INVALID_SEVERITY", message: "unknown drift severity", hint: "Use one of info, warning, critical." },
+  "BG302": { name: "DRIFT_UNKNOWN_FAMILY", message: "unknown family", hint: "Pass a collection_name that is registered in birth_family, or NULL for every family." },
+  "BG310": { name: "PACKET_STATE_MISMATCH", message: "the database is not in the state this operator packet was made for", hint: "Do not edit the packet: regenerate it against this database with `birthgate packet`, review it, and apply the new one." },
 };
