@@ -1,0 +1,153 @@
+/**
+ * birthgate status — a monitoring probe: migrations, the handoff (heartbeat, lag) and every drift
+ * finding. Exit 0 when nothing at or above --fail-on (default critical) was found, 3 when
+ * something was, 1 when the database cannot be reached or read, 2 for bad flags.
+ */
+import { z } from 'zod';
+import { connectionFromEnv } from '../../config.js';
+import { connect } from '../../db.js';
+import { Severity } from '../../generated/vocab.js';
+import { parseFlags } from '../../operator/args.js';
+import { age, table } from '../../operator/format.js';
+import { migrationState } from '../../operator/migrations.js';
+import { readFindings, readHandoff, severityRank, type Finding, type HandoffState } from '../../operator/report.js';
+import { printJson } from '../io.js';
+
+export const usage = `birthgate status [--json] [--fail-on info|warning|critical]
+  Shows the applied/pending migrations, the handoff heartbeat and lag, and every drift finding.
+  --json              one JSON document on stdout
+  --fail-on SEVERITY  exit 3 when a finding at or above SEVERITY exists (default critical)
+  exit codes: 0 ok, 3 findings at or above --fail-on, 1 database unreachable or unreadable, 2 bad flags`;
+
+const Flags = z.object({
+  json: z.boolean().default(false),
+  'fail-on': Severity.default('critical'),
+});
+
+export const EXIT_FINDINGS = 3;
+
+export interface StatusDocument {
+  ok: boolean;
+  exit_code: number;
+  fail_on: Severity;
+  checked_at: string;
+  database: string;
+  schema: string;
+  installed: boolean;
+  migrations: { applied: string[]; pending: string[]; unknown: string[] };
+  handoff: HandoffState[];
+  summary: Record<Severity, number>;
+  findings: Finding[];
+}
+
+export async function collectStatus(databaseUrl: string, schema: string, failOn: Severity): Promise<StatusDocument> {
+  const client = await connect(databaseUrl, 'birthgate status');
+  try {
+    // a probe must never hold locks or run long: read-only, short timeouts
+    await client.query(`SET statement_timeout = '30s'; SET lock_timeout = '5s'; SET default_transaction_read_only = on`);
+    const installed = (await client.query<{ ok: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS ok', [schema])).rows[0]!.ok;
+    const state = await migrationState(client, schema);
+    const findings: Finding[] = [];
+    let handoff: HandoffState[] = [];
+    if (!installed) {
+      findings.push({
+        severity: 'critical',
+        kind: 'not_installed',
+        object_type: 'schema',
+        object_name: schema,
+        message: `schema ${schema} does not exist in this database: nothing is gated`,
+        remedy: 'Install with `birthgate migrate up` (or the install script / an operator packet)',
+        detail: {},
+      });
+    } else {
+      handoff = await readHandoff(client, schema);
+      const report = await readFindings(client, schema);
+      if (report === null) {
+        findings.push({
+          severity: 'warning',
+          kind: 'monitor_missing',
+          object_type: 'view',
+          object_name: `${schema}.v_drift_report`,
+          message: 'the drift monitor is not installed: gate triggers, functions and heartbeat are not watched',
+          remedy: 'Apply the pending migrations (birthgate rehearse, then birthgate migrate up)',
+          detail: {},
+        });
+      } else findings.push(...report);
+    }
+    if (state.pending.length > 0) {
+      findings.push({
+        severity: 'warning',
+        kind: 'migrations_pending',
+        object_type: 'migrations',
+        object_name: state.table,
+        message: `${state.pending.length} migration(s) not applied: ${state.pending.map((m) => m.name).join(', ')}`,
+        remedy: 'Rehearse them (birthgate rehearse), then apply (birthgate migrate up, or birthgate packet for an operator)',
+        detail: { pending: state.pending.map((m) => m.name) },
+      });
+    }
+    if (state.unknown.length > 0) {
+      findings.push({
+        severity: 'info',
+        kind: 'migrations_unknown',
+        object_type: 'migrations',
+        object_name: state.table,
+        message: `the database has migrations this birthgate does not know: ${state.unknown.join(', ')}`,
+        remedy: 'Run the birthgate version that applied them',
+        detail: { unknown: state.unknown },
+      });
+    }
+    findings.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+    const summary = { info: 0, warning: 0, critical: 0 } as Record<Severity, number>;
+    for (const f of findings) summary[f.severity]++;
+    const failing = findings.some((f) => severityRank(f.severity) >= severityRank(failOn));
+    const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+    return {
+      ok: !failing,
+      exit_code: failing ? EXIT_FINDINGS : 0,
+      fail_on: failOn,
+      checked_at: new Date().toISOString(),
+      database: db,
+      schema,
+      installed,
+      migrations: { applied: state.applied, pending: state.pending.map((m) => m.name), unknown: state.unknown },
+      handoff,
+      summary,
+      findings,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+export function renderStatus(d: StatusDocument): string {
+  const lines: string[] = [];
+  lines.push(`birthgate status: database ${d.database}, schema ${d.schema}, ${d.checked_at}`);
+  lines.push(`migrations: ${d.migrations.applied.length} applied, ${d.migrations.pending.length} pending${d.migrations.pending.length ? ` (${d.migrations.pending.join(', ')})` : ''}`);
+  for (const h of d.handoff) {
+    const beat = h.heartbeatAt === null ? 'never ran' : `heartbeat ${age(h.heartbeatAgeSeconds)} ago`;
+    const lag = h.lag === null ? '' : `, ${h.lag} BORN object(s) without a candidate row`;
+    lines.push(`handoff ${h.consumer}: ${beat} (stale after ${h.staleAfter}) — ${h.stale ? 'STALE: governed activation fails closed' : 'fresh'}; ${h.waiting} changelog row(s) waiting${lag}`);
+  }
+  lines.push(`findings: ${d.summary.critical} critical, ${d.summary.warning} warning, ${d.summary.info} info`);
+  if (d.findings.length > 0) {
+    lines.push('');
+    lines.push(
+      table(
+        ['SEVERITY', 'KIND', 'OBJECT', 'MESSAGE / REMEDY'],
+        d.findings.map((f) => [f.severity, f.kind, f.object_name, `${f.message}. Remedy: ${f.remedy}`]),
+      ),
+    );
+  }
+  lines.push('');
+  lines.push(d.ok ? `OK: nothing at or above ${d.fail_on}` : `FAIL: finding(s) at or above ${d.fail_on} (exit ${d.exit_code})`);
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const flags = parseFlags('status', usage, argv, { json: { type: 'boolean' }, 'fail-on': { type: 'string' } }, Flags);
+  const cfg = connectionFromEnv();
+  const doc = await collectStatus(cfg.databaseUrl, cfg.schema, flags['fail-on']);
+  if (flags.json) printJson(doc);
+  else console.log(renderStatus(doc));
+  return doc.exit_code;
+}
