@@ -1,5 +1,5 @@
 /** Plain-text rendering for terminals: aligned tables, wrapped to the terminal width. */
-export function table(headers: string[], rows: string[][], width = process.stdout.columns || 160): string {
+export function table(headers: string[], rows: string[][], width = process.stdout.isTTY ? process.stdout.columns || 160 : 100_000): string {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   // let the last column take what is left, wrapped

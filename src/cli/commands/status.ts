@@ -126,7 +126,15 @@ export function renderStatus(d: StatusDocument): string {
   for (const h of d.handoff) {
     const beat = h.heartbeatAt === null ? 'never ran' : `heartbeat ${age(h.heartbeatAgeSeconds)} ago`;
     const lag = h.lag === null ? '' : `, ${h.lag} BORN object(s) without a candidate row`;
-    lines.push(`handoff ${h.consumer}: ${beat} (stale after ${h.staleAfter}) — ${h.stale ? 'STALE: governed activation fails closed' : 'fresh'}; ${h.waiting} changelog row(s) waiting${lag}`);
+    const verdict =
+      h.heartbeatAt === null
+        ? h.waiting > 0
+          ? 'STALE: governed activation fails closed'
+          : 'nothing handed off yet; governed activation stays closed until it runs'
+        : h.stale
+          ? 'STALE: governed activation fails closed'
+          : 'fresh';
+    lines.push(`handoff ${h.consumer}: ${beat} (stale after ${h.staleAfter}) — ${verdict}; ${h.waiting} changelog row(s) waiting${lag}`);
   }
   lines.push(`findings: ${d.summary.critical} critical, ${d.summary.warning} warning, ${d.summary.info} info`);
   if (d.findings.length > 0) {
