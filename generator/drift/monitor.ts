@@ -203,7 +203,7 @@ export function objectViews(c: Ctx): string {
                f.code_column,
                f.mode,
                c.oid IS NOT NULL AS table_exists,
-               pg_catalog.format('%I.%I', n.nspname, c.relname) AS table_ident,
+               CASE WHEN c.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, c.relname) END AS table_ident,
                EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                         WHERE a.attrelid = c.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped) AS column_exists
           FROM ${c.q('birth_family')} f
@@ -237,7 +237,7 @@ export function objectViews(c: Ctx): string {
     ), package_rows AS (
         SELECT 'package'::text,
                NULL::text,
-               coalesce(pg_catalog.format('%I.%I', n.nspname, cl.relname),
+               coalesce(CASE WHEN cl.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, cl.relname) END,
                         pg_catalog.regexp_replace(b.identity, '\\.[^.]*$', '')),
                coalesce(t.trigger_name, pg_catalog.regexp_replace(b.identity, '^.*\\.', '')::name),
                NULL::text,
@@ -258,7 +258,7 @@ export function objectViews(c: Ctx): string {
     )
     SELECT x.scope,
            x.collection_name,
-           x.table_name,
+           x.table_name COLLATE "default" AS table_name,
            x.trigger_name,
            x.family_mode,
            x.table_exists,
@@ -275,10 +275,10 @@ export function objectViews(c: Ctx): string {
                 WHEN x.enabled_mode = 'R' THEN 'replica_only'
                 WHEN x.current_hash <> x.expected_hash THEN 'drifted'
                 ELSE 'ok' END AS state,
-           x.expected_hash,
+           x.expected_hash COLLATE "default" AS expected_hash,
            x.current_hash,
            x.baseline_hash,
-           x.expected_definition,
+           x.expected_definition COLLATE "default" AS expected_definition,
            x.current_definition
       FROM (SELECT * FROM family_rows UNION ALL SELECT * FROM package_rows) x;
     ${comment('VIEW', trView, 'Each trigger the package needs: per family its gate triggers (expected definition derived from birth_family), and the triggers on package tables (expected = baseline). present, enabled (fires in a normal session: tgenabled O or A; D = disabled, R = fires only under session_replication_role = replica), hashes, drifted, state.')}`;
@@ -473,12 +473,12 @@ export function report(c: Ctx): string {
            pg_catalog.array_position(${sev}, findings.severity) AS severity_rank,
            findings.kind,
            findings.object_type,
-           findings.object_name,
-           findings.message,
-           findings.remedy,
+           findings.object_name COLLATE "default" AS object_name,
+           findings.message COLLATE "default" AS message,
+           findings.remedy COLLATE "default" AS remedy,
            findings.detail
       FROM findings
-     ORDER BY severity_rank DESC, findings.kind, findings.object_name;
+     ORDER BY 2 DESC, 3, 5;
     ${comment('VIEW', view, 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family. severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing.')}
 
     CREATE FUNCTION ${assert}(p_min_severity text DEFAULT 'critical')
