@@ -329,12 +329,15 @@ LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET row_security = off
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
     v_row jsonb := to_jsonb(NEW);
     v_code text;
+    v_type text;
+    v_present boolean;
     v_seen text[];
 BEGIN
     SELECT f.collection_name, f.table_name, f.mode, f.code_column,
@@ -371,7 +374,22 @@ BEGIN
         RETURN NULL;  -- the code did not change
     END IF;
 
-    -- not finalized: did layer 1 see this code in this transaction (bypass, report finding)?
+    -- not finalized. A version whose code is no longer in the table (row deleted or re-coded
+    -- before commit) leaves nothing unborn behind: skip it. NULL/empty codes cannot be told
+    -- apart, so they always count (fail closed).
+    IF v_code IS NOT NULL AND v_code <> '' THEN
+        SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
+          FROM pg_attribute a
+         WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))',
+                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+           INTO v_present USING v_code;
+        IF NOT v_present THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- did layer 1 see this code in this transaction (bypass, report finding)?
     IF v_code IS NULL THEN
         SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
          WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_current_xact_id() AND layer = 1;
@@ -402,7 +420,7 @@ BEGIN
     RETURN NULL;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."tg_birth_finalize"() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize, argument: collection name). At commit (or SET CONSTRAINTS ... IMMEDIATE) every row version that brought a code in this transaction must be finalized: a BORN registry row for that code, born in this transaction, from a CONSUMED permit for that code. Catches a code changed after layer 1, a registry row removed in the same transaction, layer 1 disabled. enforce: raises BG130 (unless layer 1 recorded a BYPASS of that code in this transaction); report: records UNFINALIZED unless layer 1 already recorded the code; off: nothing.';
+COMMENT ON FUNCTION "birthgate"."tg_birth_finalize"() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize, argument: collection name). At commit (or SET CONSTRAINTS ... IMMEDIATE) every row version that brought a code in this transaction must be finalized: a BORN registry row for that code, born in this transaction, from a CONSUMED permit for that code. Catches a code changed after layer 1, a registry row removed in the same transaction, layer 1 disabled; a version whose code is gone from the table by then (deleted or re-coded before commit) is not counted. enforce: raises BG130 (unless layer 1 recorded a BYPASS of that code in this transaction); report: records UNFINALIZED unless layer 1 already recorded the code; off: nothing.';
 
 CREATE FUNCTION "birthgate"."register_family"(
     p_collection text,
@@ -532,7 +550,7 @@ BEGIN
        AND NOT t.tgisinternal
        AND t.tgenabled = 'O'
        AND t.tgqual IS NULL
-       AND t.tgattr::int2[] = ARRAY[v_att.attnum]::int2[]
+       AND t.tgattr::text = v_att.attnum::text  -- int2vector: one column, space-separated text
        AND t.tgnargs = 1
        AND t.tgargs = convert_to(p_collection, 'UTF8') || '\x00'::bytea
        AND ((t.tgname = '_100_birth_gate' AND t.tgfoid = 'birthgate.tg_birth_gate()'::regprocedure

@@ -120,7 +120,7 @@ function registerFamily(c: Ctx): string {
            AND NOT t.tgisinternal
            AND t.tgenabled = 'O'
            AND t.tgqual IS NULL
-           AND t.tgattr::int2[] = ARRAY[v_att.attnum]::int2[]
+           AND t.tgattr::text = v_att.attnum::text  -- int2vector: one column, space-separated text
            AND t.tgnargs = 1
            AND t.tgargs = convert_to(p_collection, 'UTF8') || '\\x00'::bytea
            AND ((t.tgname = ${lit(GATE_TRIGGER)} AND t.tgfoid = ${lit(`${c.schema}.tg_birth_gate()`)}::regprocedure
