@@ -105,140 +105,242 @@ BEGIN
             HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
     END IF;
 
-    -- 4. The batch: one statement over all its rows.
-    IF v_active THEN
-        WITH batch AS MATERIALIZED (
-            SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                   l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-            FROM "birthgate"."registry_changelog" AS l
-            WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-              AND l.txid < v_horizon
-            ORDER BY l.txid, l.change_id
-            LIMIT p_batch_size
-        ),
-        latest AS (
-            SELECT DISTINCT ON (b.object_key) b.*
-            FROM batch AS b
-            ORDER BY b.object_key, b.change_id DESC
-        ),
-        candidates AS (
-            INSERT INTO "birthgate"."governance_candidate_state" AS g
-                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-            SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-            FROM latest AS t
-            ON CONFLICT (object_key) DO UPDATE
-            SET registry_status = EXCLUDED.registry_status,
-                born_at = EXCLUDED.born_at,
-                dirty = true,
-                marked_at = EXCLUDED.marked_at,
-                source_change_id = EXCLUDED.source_change_id,
-                source_txid = EXCLUDED.source_txid
-            WHERE g.source_change_id < EXCLUDED.source_change_id
-            RETURNING 1
-        ),
-        events AS (
-            INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-            SELECT v_event_type, b.object_key, b.born_at,
-                   jsonb_build_object(
-                       'change_id', b.change_id,
-                       'txid', b.txid::text,
-                       'op', b.op,
-                       'collection_name', b.collection_name,
-                       'entity_code', b.entity_code,
-                       'object_key', b.object_key,
-                       'registry_id', b.registry_id,
-                       'born_at', b.born_at,
-                       'changed_at', b.changed_at,
-                       'actor', b.actor,
-                       'detail', b.detail),
-                   b.change_id
-            FROM batch AS b
-            WHERE b.op = 'BORN'
-              AND NOT EXISTS (
-                  SELECT 1 FROM "birthgate"."event_pending" AS o
-                  WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-            ORDER BY b.txid, b.change_id
-            ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-            RETURNING 1
-        ),
-        last_row AS (
-            SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-        )
-        SELECT (SELECT count(*) FROM batch)::integer,
-               (SELECT count(*) FROM events)::integer,
-               (SELECT count(*) FROM candidates)::integer,
-               last_row.txid,
-               last_row.change_id
-        INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
-        FROM (SELECT 1) AS one
-        LEFT JOIN last_row ON true;
-    ELSE
-        WITH batch AS MATERIALIZED (
-            SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                   l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-            FROM "birthgate"."registry_changelog" AS l
-            WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-              AND l.txid < v_horizon
-            ORDER BY l.txid, l.change_id
-            LIMIT p_batch_size
-        ),
-        latest AS (
-            SELECT DISTINCT ON (b.object_key) b.*
-            FROM batch AS b
-            ORDER BY b.object_key, b.change_id DESC
-        ),
-        candidates AS (
-            INSERT INTO "birthgate"."governance_candidate_state" AS g
-                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-            SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-            FROM latest AS t
-            ON CONFLICT (object_key) DO UPDATE
-            SET registry_status = EXCLUDED.registry_status,
-                born_at = EXCLUDED.born_at,
-                dirty = true,
-                marked_at = EXCLUDED.marked_at,
-                source_change_id = EXCLUDED.source_change_id,
-                source_txid = EXCLUDED.source_txid
-            WHERE g.source_change_id < EXCLUDED.source_change_id
-            RETURNING 1
-        ),
-        events AS (
-            INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-            SELECT v_event_type, b.object_key, b.born_at,
-                   jsonb_build_object(
-                       'change_id', b.change_id,
-                       'txid', b.txid::text,
-                       'op', b.op,
-                       'collection_name', b.collection_name,
-                       'entity_code', b.entity_code,
-                       'object_key', b.object_key,
-                       'registry_id', b.registry_id,
-                       'born_at', b.born_at,
-                       'changed_at', b.changed_at,
-                       'actor', b.actor,
-                       'detail', b.detail),
-                   b.change_id
-            FROM batch AS b
-            WHERE b.op = 'BORN'
-              AND NOT EXISTS (
-                  SELECT 1 FROM "birthgate"."event_outbox" AS o
-                  WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-            ORDER BY b.txid, b.change_id
-            ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-            RETURNING 1
-        ),
-        last_row AS (
-            SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-        )
-        SELECT (SELECT count(*) FROM batch)::integer,
-               (SELECT count(*) FROM events)::integer,
-               (SELECT count(*) FROM candidates)::integer,
-               last_row.txid,
-               last_row.change_id
-        INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
-        FROM (SELECT 1) AS one
-        LEFT JOIN last_row ON true;
-    END IF;
+    -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
+    --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
+    --    it and the general, idempotent path runs instead.
+    BEGIN
+        IF v_active THEN
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state"
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                FROM batch AS b
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_pending" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        ELSE
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state"
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                FROM batch AS b
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_outbox" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        END IF;
+    EXCEPTION WHEN unique_violation THEN
+        IF v_active THEN
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            latest AS (
+                SELECT DISTINCT ON (b.object_key) b.*
+                FROM batch AS b
+                ORDER BY b.object_key, b.change_id DESC
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state" AS g
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                FROM latest AS t
+                ON CONFLICT (object_key) DO UPDATE
+                SET registry_status = EXCLUDED.registry_status,
+                    born_at = EXCLUDED.born_at,
+                    dirty = true,
+                    marked_at = EXCLUDED.marked_at,
+                    source_change_id = EXCLUDED.source_change_id,
+                    source_txid = EXCLUDED.source_txid
+                WHERE g.source_change_id < EXCLUDED.source_change_id
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_pending" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        ELSE
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            latest AS (
+                SELECT DISTINCT ON (b.object_key) b.*
+                FROM batch AS b
+                ORDER BY b.object_key, b.change_id DESC
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state" AS g
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                FROM latest AS t
+                ON CONFLICT (object_key) DO UPDATE
+                SET registry_status = EXCLUDED.registry_status,
+                    born_at = EXCLUDED.born_at,
+                    dirty = true,
+                    marked_at = EXCLUDED.marked_at,
+                    source_change_id = EXCLUDED.source_change_id,
+                    source_txid = EXCLUDED.source_txid
+                WHERE g.source_change_id < EXCLUDED.source_change_id
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_outbox" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        END IF;
+    END;
 
     -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
     UPDATE "birthgate"."handoff_cursor" AS hc
@@ -253,11 +355,13 @@ BEGIN
     RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
 
     -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
-    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog.
+    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog
+    --    (the ORDER BY keeps it an index range scan that stops after p_batch_size + 1 entries).
     SELECT count(*) INTO v_lag
     FROM (
         SELECT 1 FROM "birthgate"."registry_changelog" AS l
         WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+        ORDER BY l.txid, l.change_id
         LIMIT p_batch_size + 1
     ) AS ahead;
     IF v_lag > p_batch_size THEN

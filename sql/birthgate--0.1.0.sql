@@ -245,6 +245,913 @@ COMMENT ON COLUMN "birthgate"."handoff_cursor"."stale_after" IS 'Heartbeat age p
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000001_substrate', now());
 
+-- 000002_admission: admission control: permits, layer-1 BEFORE gate, layer-2 deferred finalize gate, per-family code rules, kill switch, retire
+
+CREATE TABLE "birthgate"."birth_admission_permit" (
+    "permit_id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    "collection_name" text NOT NULL REFERENCES "birthgate"."birth_family" ("collection_name") ON DELETE RESTRICT,
+    "entity_code" text NOT NULL CHECK (entity_code <> ''),
+    "state" text DEFAULT 'ISSUED' NOT NULL CHECK (state IN ('ISSUED', 'CONSUMED', 'EXPIRED', 'REVOKED')),
+    "issued_at" timestamptz DEFAULT now() NOT NULL,
+    "issued_by" name NOT NULL,
+    "expires_at" timestamptz NOT NULL,
+    "consumed_at" timestamptz,
+    "consumed_by" name,
+    "revoked_at" timestamptz,
+    "revoked_by" name,
+    "revoke_reason" text,
+    "expired_at" timestamptz,
+    CONSTRAINT "birth_admission_permit_lifetime" CHECK (expires_at > issued_at),
+    CONSTRAINT "birth_admission_permit_consumed_consistent" CHECK (num_nulls(consumed_at, consumed_by) = CASE WHEN state = 'CONSUMED' THEN 0 ELSE 2 END AND (consumed_at IS NULL OR (consumed_at >= issued_at AND consumed_at < expires_at))),
+    CONSTRAINT "birth_admission_permit_revoked_consistent" CHECK (num_nulls(revoked_at, revoked_by, revoke_reason) = CASE WHEN state = 'REVOKED' THEN 0 ELSE 3 END AND (revoked_at IS NULL OR revoked_at >= issued_at) AND (revoke_reason IS NULL OR btrim(revoke_reason) <> '')),
+    CONSTRAINT "birth_admission_permit_expired_consistent" CHECK (num_nulls(expired_at) = CASE WHEN state = 'EXPIRED' THEN 0 ELSE 1 END AND (expired_at IS NULL OR expired_at >= expires_at))
+);
+
+CREATE UNIQUE INDEX "birth_admission_permit_live_key" ON "birthgate"."birth_admission_permit" ("collection_name", "entity_code") WHERE state = 'ISSUED';
+
+CREATE INDEX "birth_admission_permit_code_idx" ON "birthgate"."birth_admission_permit" ("collection_name", "entity_code", "permit_id");
+
+CREATE INDEX "birth_admission_permit_expiry_idx" ON "birthgate"."birth_admission_permit" ("expires_at") WHERE state = 'ISSUED';
+
+ALTER TABLE "birthgate"."birth_registry"
+    ADD CONSTRAINT "birth_registry_permit_id_fkey" FOREIGN KEY ("permit_id")
+    REFERENCES "birthgate"."birth_admission_permit" ("permit_id") ON DELETE RESTRICT;
+
+CREATE TABLE "birthgate"."birth_gate_violation" (
+    "violation_id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    "kind" text NOT NULL CHECK (kind IN ('NO_PERMIT', 'PERMIT_EXPIRED', 'PERMIT_REVOKED', 'PATTERN_MISMATCH', 'NULL_CODE', 'BYPASS', 'UNFINALIZED')),
+    "collection_name" text NOT NULL REFERENCES "birthgate"."birth_family" ("collection_name") ON DELETE RESTRICT,
+    "entity_code" text,
+    "table_name" text NOT NULL,
+    "operation" text NOT NULL CHECK (operation IN ('INSERT', 'UPDATE')),
+    "mode" text NOT NULL CHECK (mode IN ('off', 'report', 'enforce')),
+    "layer" smallint NOT NULL CHECK (layer IN (1, 2)),
+    "actor" name NOT NULL,
+    "login_user" name DEFAULT session_user NOT NULL,
+    "txid" xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    "detail" jsonb DEFAULT '{}'::jsonb NOT NULL,
+    "recorded_at" timestamptz DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT "birth_gate_violation_layer_kind" CHECK ((layer = 2) = (kind = 'UNFINALIZED'))
+);
+
+CREATE INDEX "birth_gate_violation_code_txid_idx" ON "birthgate"."birth_gate_violation" ("collection_name", "entity_code", "txid");
+
+CREATE INDEX "birth_gate_violation_recorded_at_idx" ON "birthgate"."birth_gate_violation" ("recorded_at");
+
+CREATE FUNCTION "birthgate"."tg_birth_admission_permit_guard"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG116',
+            MESSAGE = 'permits are changed only by their lifecycle transitions',
+            DETAIL = format('DELETE of permit %s (%s:%s, %s) refused', OLD.permit_id, OLD.collection_name, OLD.entity_code, OLD.state),
+            HINT = 'Use issue_permit, revoke_permit and expire_permits; a permit is never deleted and its identity (collection, code, issue) never changes.';
+    END IF;
+    IF OLD.state <> 'ISSUED' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG112',
+            MESSAGE = 'the permit is not live (ISSUED); CONSUMED, EXPIRED and REVOKED are final',
+            DETAIL = format('permit %s (%s:%s) is %s; %s -> %s refused', OLD.permit_id, OLD.collection_name, OLD.entity_code, OLD.state, OLD.state, NEW.state),
+            HINT = 'Only an ISSUED permit can be consumed, revoked or expired; issue a new permit if the code still needs one.';
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = 'BG116',
+        MESSAGE = 'permits are changed only by their lifecycle transitions',
+        DETAIL = format('permit %s: permit_id, collection_name, entity_code, issued_at, issued_by and expires_at never change (attempted %s)', OLD.permit_id, to_jsonb(NEW)),
+        HINT = 'Use issue_permit, revoke_permit and expire_permits; a permit is never deleted and its identity (collection, code, issue) never changes.';
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_admission_permit_guard"() IS 'Trigger function: refuses DELETE of a permit, any change of a CONSUMED/EXPIRED/REVOKED permit, and any change of a permit''s identity or terms; fires only for such changes (see the trigger WHEN clause).';
+CREATE TRIGGER "_100_permit_transition_guard"
+    BEFORE UPDATE ON "birthgate"."birth_admission_permit"
+    FOR EACH ROW
+    WHEN (OLD.state <> 'ISSUED'
+          OR (OLD.permit_id, OLD.collection_name, OLD.entity_code, OLD.issued_at, OLD.issued_by, OLD.expires_at)
+             IS DISTINCT FROM (NEW.permit_id, NEW.collection_name, NEW.entity_code, NEW.issued_at, NEW.issued_by, NEW.expires_at))
+    EXECUTE FUNCTION "birthgate"."tg_birth_admission_permit_guard"();
+COMMENT ON TRIGGER "_100_permit_transition_guard" ON "birthgate"."birth_admission_permit" IS 'Only ISSUED -> CONSUMED | EXPIRED | REVOKED: final states never change, nor the permit''s identity and terms.';
+CREATE TRIGGER "_101_permit_no_delete"
+    BEFORE DELETE ON "birthgate"."birth_admission_permit"
+    FOR EACH ROW EXECUTE FUNCTION "birthgate"."tg_birth_admission_permit_guard"();
+COMMENT ON TRIGGER "_101_permit_no_delete" ON "birthgate"."birth_admission_permit" IS 'Permits are audit evidence: a permit is never deleted.';
+
+CREATE FUNCTION "birthgate"."tg_birth_gate_violation_append_only"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'BG150',
+        MESSAGE = 'birth_gate_violation is append-only',
+        DETAIL = format('%s on %I.%I refused (violation_id %s)', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN TG_LEVEL = 'ROW' THEN OLD.violation_id::text ELSE 'all' END),
+        HINT = 'Violations are audit evidence: never UPDATE, DELETE or TRUNCATE them.';
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_gate_violation_append_only"() IS 'Trigger function: refuses UPDATE, DELETE and TRUNCATE on birth_gate_violation (append-only audit evidence).';
+CREATE TRIGGER "_100_append_only"
+    BEFORE UPDATE OR DELETE ON "birthgate"."birth_gate_violation"
+    FOR EACH ROW EXECUTE FUNCTION "birthgate"."tg_birth_gate_violation_append_only"();
+COMMENT ON TRIGGER "_100_append_only" ON "birthgate"."birth_gate_violation" IS 'Keeps birth_gate_violation append-only: no row is ever updated or deleted.';
+CREATE TRIGGER "_101_append_only_truncate"
+    BEFORE TRUNCATE ON "birthgate"."birth_gate_violation"
+    FOR EACH STATEMENT EXECUTE FUNCTION "birthgate"."tg_birth_gate_violation_append_only"();
+COMMENT ON TRIGGER "_101_append_only_truncate" ON "birthgate"."birth_gate_violation" IS 'Keeps birth_gate_violation append-only: TRUNCATE is refused.';
+
+CREATE FUNCTION "birthgate"."tg_birth_gate"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_row jsonb;
+    v_code text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_findings text[] := '{}';
+    v_admit boolean;
+    v_permit_id bigint;
+    v_registry_id bigint;
+    v_prior_id bigint;
+    v_prior_status text;
+    v_last_id bigint;
+    v_last_state text;
+    v_last_expires timestamptz;
+    v_last_reason text;
+    v_detail jsonb;
+BEGIN
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
+            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NEW;
+    END IF;
+
+    v_row := to_jsonb(NEW);
+    IF NOT v_row ? v_family.code_column THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection),
+            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    v_code := v_row ->> v_family.code_column;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
+        RETURN NEW;  -- the code did not change: nothing is born
+    END IF;
+    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+
+    -- kill switch: honoured for members of the admin role only, and always recorded
+    v_switch := lower(COALESCE(current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        IF NOT pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, v_code),
+                HINT = 'RESET the bypass setting. In an emergency, a member of the admin role sets it with SET LOCAL inside the transaction that needs it; every bypassed birth is recorded.';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', current_setting('birthgate.bypass_gate', true)),
+            HINT = 'The bypass setting is on or off (empty means off).';
+    END IF;
+
+    -- the family code rule
+    IF v_code IS NULL OR v_code = '' THEN
+        v_findings := ARRAY['NULL_CODE'];
+    ELSIF v_code !~ v_family.code_pattern THEN
+        v_findings := ARRAY['PATTERN_MISMATCH'];
+    END IF;
+    IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
+        v_detail := jsonb_build_object('operation', TG_OP, 'code_pattern', v_family.code_pattern);
+        IF 'NULL_CODE' = ANY (v_findings) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
+        ELSIF 'PATTERN_MISMATCH' = ANY (v_findings) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, v_code, v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+        END IF;
+    END IF;
+
+    -- hot path: consume the live permit, birth the code, log it -- one statement
+    v_admit := v_bypassed OR v_family.mode = 'report';
+    IF v_code IS NOT NULL AND v_code <> '' THEN
+        WITH consumed AS (
+            UPDATE "birthgate"."birth_admission_permit"
+               SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
+             WHERE collection_name = v_collection
+               AND entity_code = v_code
+               AND state = 'ISSUED'
+               AND expires_at > now()
+            RETURNING permit_id
+        ), birth AS (
+            SELECT (SELECT permit_id FROM consumed) AS permit_id
+        ), born AS (
+            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+            SELECT v_collection, v_code, birth.permit_id, v_actor
+              FROM birth
+             WHERE birth.permit_id IS NOT NULL OR v_admit
+            ON CONFLICT (entity_code, collection_name) DO NOTHING
+            RETURNING registry_id, born_at, permit_id
+        ), logged AS (
+            INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+            SELECT 'BORN', v_collection, v_code, born.registry_id, born.born_at, v_actor,
+                   jsonb_build_object('permit_id', born.permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                                      'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed)
+              FROM born
+        )
+        SELECT birth.permit_id, born.registry_id INTO v_permit_id, v_registry_id
+          FROM birth LEFT JOIN born ON true;
+        IF v_registry_id IS NOT NULL AND v_permit_id IS NOT NULL AND NOT v_bypassed AND cardinality(v_findings) = 0 THEN
+            RETURN NEW;
+        END IF;
+
+        -- slow path: why was no permit consumed, or nothing born?
+        IF v_registry_id IS NULL THEN
+            SELECT registry_id, status INTO v_prior_id, v_prior_status
+              FROM "birthgate"."birth_registry" WHERE collection_name = v_collection AND entity_code = v_code;
+        END IF;
+        IF v_prior_id IS NOT NULL THEN
+            v_findings := v_findings || 'ALREADY_BORN'::text;
+        ELSIF v_permit_id IS NULL THEN
+            SELECT permit_id, state, expires_at, revoke_reason INTO v_last_id, v_last_state, v_last_expires, v_last_reason
+              FROM "birthgate"."birth_admission_permit" WHERE collection_name = v_collection AND entity_code = v_code
+             ORDER BY permit_id DESC LIMIT 1;
+            v_findings := v_findings || CASE
+                WHEN v_last_state IN ('ISSUED', 'EXPIRED') THEN 'PERMIT_EXPIRED'
+                WHEN v_last_state = 'REVOKED' THEN 'PERMIT_REVOKED'
+                ELSE 'NO_PERMIT' END;
+        END IF;
+    END IF;
+
+    v_detail := jsonb_strip_nulls(jsonb_build_object(
+        'operation', TG_OP,
+        'code_pattern', v_family.code_pattern,
+        'permit_id', v_permit_id,
+        'registry_id', v_registry_id,
+        'registered', v_registry_id IS NOT NULL,
+        'prior_registry_id', v_prior_id,
+        'prior_status', v_prior_status,
+        'latest_permit', CASE WHEN v_last_id IS NOT NULL THEN jsonb_build_object(
+            'permit_id', v_last_id, 'state', v_last_state, 'expires_at', v_last_expires,
+            'revoke_reason', v_last_reason) END,
+        'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END));
+
+    IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
+        IF 'ALREADY_BORN' = ANY (v_findings) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG125',
+                MESSAGE = 'birth refused: the code is already in the birth registry',
+                DETAIL = format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I', v_collection, v_code, v_prior_id, v_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'A code is born once: the object already exists (or existed). Use a new code with its own permit.';
+        ELSIF 'PERMIT_EXPIRED' = ANY (v_findings) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG121',
+                MESSAGE = 'birth refused: the admission permit for this code has expired',
+                DETAIL = format('collection %s, code %L: permit %s expired at %s (now %s); table %I.%I', v_collection, v_code, v_last_id, v_last_expires, now(), TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Issue a new permit with issue_permit(collection, code, ttl) and retry within its lifetime.';
+        ELSIF 'PERMIT_REVOKED' = ANY (v_findings) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG122',
+                MESSAGE = 'birth refused: the admission permit for this code was revoked',
+                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, v_code, v_last_id, v_last_reason, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Find out why it was revoked (revoke_reason in birth_admission_permit); issue a new permit only if the birth is still wanted.';
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG120',
+                MESSAGE = 'birth refused: no live admission permit for this code',
+                DETAIL = format('collection %s, code %L, table %I.%I, %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_detail),
+                HINT = 'Issue a permit first: SELECT issue_permit(collection, code); then insert the row within the permit''s lifetime.';
+        END IF;
+    END IF;
+
+    -- report mode or bypass: the row is admitted, and what the gate saw is recorded
+    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+    SELECT f.kind, v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 1, v_actor, f.detail
+      FROM (SELECT 'BYPASS' AS kind, v_detail || jsonb_build_object('findings', to_jsonb(v_findings)) AS detail
+             WHERE v_bypassed
+            UNION ALL
+            SELECT CASE x.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE x.finding END,
+                   v_detail || jsonb_build_object('finding', x.finding)
+              FROM unnest(v_findings) AS x(finding)
+             WHERE NOT v_bypassed) AS f;
+    RETURN NEW;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_gate"() IS 'Layer 1 birth gate (trigger _100_birth_gate, argument: collection name). Consumes the live permit for the row''s code and writes the BORN registry and changelog rows in the same transaction. enforce: no/lapsed/revoked permit, pattern mismatch, NULL/empty code or an already born code raise BG120-BG125 and nothing is written; report: admitted and recorded in birth_gate_violation; off: nothing. birthgate.bypass_gate = on bypasses it for members of birthgate_admin only (recorded as BYPASS, and the code is registered); set by anyone else it raises BG126.';
+
+CREATE FUNCTION "birthgate"."tg_birth_finalize"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_row jsonb := to_jsonb(NEW);
+    v_code text;
+    v_type text;
+    v_present boolean;
+    v_seen text[];
+BEGIN
+    SELECT f.collection_name, f.table_name, f.mode, f.code_column,
+           v_row ? f.code_column AS has_column,
+           v_row ->> f.code_column AS code,
+           r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+           (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
+            AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN "birthgate"."birth_registry" r
+        ON r.collection_name = f.collection_name AND r.entity_code = v_row ->> f.code_column
+      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
+            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF v_family.mode = 'off' OR v_family.finalized THEN
+        RETURN NULL;
+    END IF;
+    IF NOT v_family.has_column THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection),
+            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    v_code := v_family.code;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
+        RETURN NULL;  -- the code did not change
+    END IF;
+
+    -- not finalized. A version whose code is no longer in the table (row deleted or re-coded
+    -- before commit) leaves nothing unborn behind: skip it. NULL/empty codes cannot be told
+    -- apart, so they always count (fail closed).
+    IF v_code IS NOT NULL AND v_code <> '' THEN
+        SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
+          FROM pg_attribute a
+         WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))',
+                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+           INTO v_present USING v_code;
+        IF NOT v_present THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- did layer 1 see this code in this transaction (bypass, report finding)?
+    IF v_code IS NULL THEN
+        SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_current_xact_id() AND layer = 1;
+    ELSE
+        SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_current_xact_id() AND layer = 1;
+    END IF;
+
+    IF v_family.mode = 'enforce' THEN
+        IF 'BYPASS' = ANY (v_seen) THEN
+            RETURN NULL;  -- an authorised, recorded bypass
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG130',
+            MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_family.registry_id IS NULL THEN 'no birth_registry row' WHEN v_family.status <> 'BORN' THEN format('registry row %s is %s', v_family.registry_id, v_family.status) WHEN v_family.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_family.registry_id, v_family.born_txid) WHEN v_family.permit_id IS NULL THEN format('registry row %s consumed no permit', v_family.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_family.registry_id, v_family.permit_id, v_family.permit_state) END),
+            HINT = 'Before commit, birth the code through a permit (or restore the code/registry row that was changed); check that the BEFORE gate trigger is enabled.';
+    END IF;
+
+    IF v_seen IS NULL THEN
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        VALUES ('UNFINALIZED', v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                jsonb_strip_nulls(jsonb_build_object(
+                    'registry_id', v_family.registry_id, 'status', v_family.status, 'permit_id', v_family.permit_id,
+                    'permit_state', v_family.permit_state, 'born_txid', v_family.born_txid::text,
+                    'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END)));
+    END IF;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_finalize"() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize, argument: collection name). At commit (or SET CONSTRAINTS ... IMMEDIATE) every row version that brought a code in this transaction must be finalized: a BORN registry row for that code, born in this transaction, from a CONSUMED permit for that code. Catches a code changed after layer 1, a registry row removed in the same transaction, layer 1 disabled; a version whose code is gone from the table by then (deleted or re-coded before commit) is not counted. enforce: raises BG130 (unless layer 1 recorded a BYPASS of that code in this transaction); report: records UNFINALIZED unless layer 1 already recorded the code; off: nothing.';
+
+CREATE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text DEFAULT 'report'
+)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_rel record;
+    v_att record;
+    v_old "birthgate"."birth_family"%ROWTYPE;
+    v_other text;
+    v_ok integer;
+    v_trigger name;
+BEGIN
+    IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG101',
+            MESSAGE = 'invalid collection name',
+            DETAIL = format('collection %L', p_collection),
+            HINT = 'A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools).';
+    END IF;
+    IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG105',
+            MESSAGE = 'invalid family mode',
+            DETAIL = format('mode %L for collection %s', p_mode, p_collection),
+            HINT = 'Use one of off, report, enforce.';
+    END IF;
+
+    SELECT c.oid, c.relkind, c.relpersistence, c.relowner, n.nspname, c.relname INTO v_rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't'
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' ELSE format('lives in schema %I', v_rel.nspname) END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    IF NOT pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG107',
+            MESSAGE = 'only the owner of a table can register it as a family',
+            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_get_userbyid(v_rel.relowner), v_actor),
+            HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
+    END IF;
+
+    SELECT a.attnum, a.attgenerated, t.typcategory, format_type(a.atttypid, a.atttypmod) AS type_name,
+           COALESCE(NULLIF(t.typbasetype, 0), t.oid) AS base_type
+      INTO v_att
+      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR v_att.typcategory <> 'S' OR v_att.base_type = 'bpchar'::regtype THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text-like (text, varchar, name or a domain over them)', v_att.type_name) END),
+            HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+
+    IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s is empty', p_code_pattern, p_collection),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END IF;
+    BEGIN
+        PERFORM '' ~ p_code_pattern;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s: %s', p_code_pattern, p_collection, SQLERRM),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END;
+    IF left(p_code_pattern, 1) <> '^' OR right(p_code_pattern, 1) <> '$' THEN
+        RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
+    END IF;
+
+    SELECT collection_name INTO v_other FROM "birthgate"."birth_family" WHERE table_name = p_table AND collection_name <> p_collection;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, v_other, p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+
+    SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by)
+        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor);
+    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode)
+          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode) THEN
+        IF v_old.table_name <> p_table AND EXISTS (SELECT 1 FROM pg_class WHERE oid = v_old.table_name) THEN
+            FOR v_trigger IN
+                SELECT tgname FROM pg_trigger WHERE tgrelid = v_old.table_name AND tgname IN ('_100_birth_gate', '_900_birth_finalize')
+            LOOP
+                EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, v_old.table_name);
+            END LOOP;
+        END IF;
+        UPDATE "birthgate"."birth_family"
+           SET table_name = p_table,
+               code_column = p_code_column,
+               code_pattern = p_code_pattern,
+               mode = p_mode,
+               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE now() END,
+               mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
+         WHERE collection_name = p_collection;
+    END IF;
+
+    -- (re)attach both gate triggers unless they are already there exactly as required
+    SELECT count(*) INTO v_ok
+      FROM pg_trigger t
+     WHERE t.tgrelid = p_table
+       AND NOT t.tgisinternal
+       AND t.tgenabled = 'O'
+       AND t.tgqual IS NULL
+       AND t.tgattr::text = v_att.attnum::text  -- int2vector: one column, space-separated text
+       AND t.tgnargs = 1
+       AND t.tgargs = convert_to(p_collection, 'UTF8') || '\x00'::bytea
+       AND ((t.tgname = '_100_birth_gate' AND t.tgfoid = 'birthgate.tg_birth_gate()'::regprocedure
+             AND t.tgtype = 23 AND t.tgconstraint = 0)
+         OR (t.tgname = '_900_birth_finalize' AND t.tgfoid = 'birthgate.tg_birth_finalize()'::regprocedure
+             AND t.tgtype = 21 AND t.tgconstraint <> 0 AND t.tgdeferrable AND t.tginitdeferred));
+    IF v_ok <> 2 THEN
+        FOR v_trigger IN
+            SELECT tgname FROM pg_trigger WHERE tgrelid = p_table AND tgname IN ('_100_birth_gate', '_900_birth_finalize')
+        LOOP
+            EXECUTE format('DROP TRIGGER %I ON %I.%I', v_trigger, v_rel.nspname, v_rel.relname);
+        END LOOP;
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %I.%I FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)',
+                       '_100_birth_gate', p_code_column, v_rel.nspname, v_rel.relname, 'birthgate', 'tg_birth_gate', p_collection);
+        EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OF %I ON %I.%I DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)',
+                       '_900_birth_finalize', p_code_column, v_rel.nspname, v_rel.relname, 'birthgate', 'tg_birth_finalize', p_collection);
+        EXECUTE format('COMMENT ON TRIGGER %I ON %I.%I IS %L', '_100_birth_gate', v_rel.nspname, v_rel.relname,
+                       'birthgate layer 1: consumes the live admission permit for the row''s code and records the birth (registry + changelog); refuses (enforce) or records (report) anything else. Attached by register_family; do not disable.' || format(' Collection %s.', p_collection));
+        EXECUTE format('COMMENT ON TRIGGER %I ON %I.%I IS %L', '_900_birth_finalize', v_rel.nspname, v_rel.relname,
+                       'birthgate layer 2 (deferred to commit): every new or re-coded row must be BORN from a consumed permit; blocking for enforce families, recorded for report families. Attached by register_family; do not disable.' || format(' Collection %s.', p_collection));
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text) IS 'Registers (or updates) a governed family: validates the table (an existing ordinary table the caller owns), the code column (text-like, not generated), the code pattern (a valid regex) and the mode (off | report | enforce), records it in birth_family and attaches the gate triggers _100_birth_gate and _900_birth_finalize. Idempotent: the same arguments change nothing (missing or altered triggers are re-attached); changed arguments update the family and re-attach the triggers. A table belongs to one collection.';
+
+CREATE FUNCTION "birthgate"."set_family_mode"(p_collection text, p_mode text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG105',
+            MESSAGE = 'invalid family mode',
+            DETAIL = format('mode %L for collection %s', p_mode, p_collection),
+            HINT = 'Use one of off, report, enforce.';
+    END IF;
+    UPDATE "birthgate"."birth_family"
+       SET mode = p_mode, mode_changed_at = now(), mode_changed_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name
+     WHERE collection_name = p_collection AND mode <> p_mode;
+    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" WHERE collection_name = p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', p_collection),
+            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."set_family_mode"(text, text) IS 'Switches one family between off, report and enforce; records who and when (birth_family.mode_changed_at/by). Setting the current mode again changes nothing.';
+
+CREATE FUNCTION "birthgate"."issue_permit"(p_collection text, p_entity_code text, p_ttl interval DEFAULT '24 hours')
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_permit_id bigint;
+    v_live record;
+    v_born record;
+BEGIN
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', p_collection),
+            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+    END IF;
+    IF p_entity_code IS NULL OR p_entity_code = '' OR p_entity_code !~ v_family.code_pattern THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG114',
+            MESSAGE = 'the code does not satisfy the family code rule',
+            DETAIL = format('collection %s, code %L, pattern %L', p_collection, p_entity_code, v_family.code_pattern),
+            HINT = 'Issue permits only for non-empty codes that match the family code_pattern (SELECT code_pattern FROM birth_family WHERE collection_name = ...).';
+    END IF;
+    IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG113',
+            MESSAGE = 'invalid permit lifetime',
+            DETAIL = format('ttl %L for collection %s, code %L', p_ttl, p_collection, p_entity_code),
+            HINT = 'Give a positive interval, e.g. issue_permit(collection, code, interval ''24 hours'').';
+    END IF;
+    SELECT registry_id, status, born_at INTO v_born
+      FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG115',
+            MESSAGE = 'the code is already in the birth registry',
+            DETAIL = format('collection %s, code %L: registry_id %s, %s since %s', p_collection, p_entity_code, v_born.registry_id, v_born.status, v_born.born_at),
+            HINT = 'A code is born once; an object that already exists needs no permit. Pick a new code.';
+    END IF;
+
+    -- a permit whose lifetime ran out becomes EXPIRED now, so it does not block a new one
+    UPDATE "birthgate"."birth_admission_permit" SET state = 'EXPIRED', expired_at = now()
+     WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED' AND expires_at <= now();
+
+    INSERT INTO "birthgate"."birth_admission_permit" (collection_name, entity_code, issued_by, expires_at)
+    VALUES (p_collection, p_entity_code, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, now() + p_ttl)
+    ON CONFLICT (collection_name, entity_code) WHERE state = 'ISSUED' DO NOTHING
+    RETURNING permit_id INTO v_permit_id;
+    IF v_permit_id IS NULL THEN
+        SELECT permit_id, issued_by, expires_at INTO v_live
+          FROM "birthgate"."birth_admission_permit" WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED';
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG110',
+            MESSAGE = 'a live permit already exists for this code',
+            DETAIL = format('collection %s, code %L: permit %s issued by %I, expires %s', p_collection, p_entity_code, v_live.permit_id, v_live.issued_by, v_live.expires_at),
+            HINT = 'Use the live permit (see DETAIL), or revoke it with revoke_permit(permit_id, reason) before issuing another.';
+    END IF;
+    RETURN v_permit_id;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."issue_permit"(text, text, interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id. Refuses an unknown family, a NULL/empty code or one that fails the family pattern, a non-positive lifetime, a code already in the registry and a second live permit (a lapsed ISSUED permit is marked EXPIRED first).';
+
+CREATE FUNCTION "birthgate"."revoke_permit"(p_permit_id bigint, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_permit "birthgate"."birth_admission_permit"%ROWTYPE;
+BEGIN
+    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('revoke_permit(%s, %L)', p_permit_id, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_permit FROM "birthgate"."birth_admission_permit" WHERE permit_id = p_permit_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG111',
+            MESSAGE = 'no such permit',
+            DETAIL = format('permit_id %s', p_permit_id),
+            HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birth_admission_permit WHERE ...).';
+    END IF;
+    IF v_permit.state <> 'ISSUED' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG112',
+            MESSAGE = 'the permit is not live (ISSUED); CONSUMED, EXPIRED and REVOKED are final',
+            DETAIL = format('permit %s (%s:%s) is %s; ISSUED -> REVOKED refused', p_permit_id, v_permit.collection_name, v_permit.entity_code, v_permit.state),
+            HINT = 'Only an ISSUED permit can be consumed, revoked or expired; issue a new permit if the code still needs one.';
+    END IF;
+    UPDATE "birthgate"."birth_admission_permit"
+       SET state = 'REVOKED', revoked_at = now(), revoked_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, revoke_reason = p_reason
+     WHERE permit_id = p_permit_id;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."revoke_permit"(bigint, text) IS 'ISSUED -> REVOKED with a required reason, recording who and when. Any other state is an error (BG112); an unknown permit is BG111.';
+
+CREATE FUNCTION "birthgate"."expire_permits"()
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_count integer;
+BEGIN
+    UPDATE "birthgate"."birth_admission_permit"
+       SET state = 'EXPIRED', expired_at = now()
+     WHERE state = 'ISSUED' AND expires_at <= now();
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."expire_permits"() IS 'Marks every ISSUED permit past expires_at as EXPIRED and returns how many (run it from a scheduler; the gate already refuses lapsed permits without it).';
+
+CREATE FUNCTION "birthgate"."retire_gate_check"(p_collection text, p_entity_code text)
+RETURNS TABLE (allowed boolean, reason text)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_reg record;
+    v_rel record;
+    v_live boolean;
+BEGIN
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, format('unknown family %L', p_collection);
+        RETURN;
+    END IF;
+    SELECT registry_id, status, retired_at INTO v_reg
+      FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, format('not born: no registry row for %s:%s', p_collection, p_entity_code);
+        RETURN;
+    END IF;
+    IF v_reg.status <> 'BORN' THEN
+        RETURN QUERY SELECT false, format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
+        RETURN;
+    END IF;
+    SELECT n.nspname, c.relname, format_type(a.atttypid, a.atttypmod) AS type_name, a.attnum IS NOT NULL AS has_column
+      INTO v_rel
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE c.oid = v_family.table_name;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT true, format('phantom: the family table (oid %s) no longer exists', v_family.table_name::oid);
+        RETURN;
+    END IF;
+    IF NOT v_rel.has_column THEN
+        RETURN QUERY SELECT false, format('cannot check: %I.%I has no column %I; re-register the family', v_rel.nspname, v_rel.relname, v_family.code_column);
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))', v_rel.nspname, v_rel.relname, v_family.code_column, v_rel.type_name)
+       INTO v_live USING p_entity_code;
+    IF v_live THEN
+        RETURN QUERY SELECT false, format('live: %I.%I still has a row with %I = %L', v_rel.nspname, v_rel.relname, v_family.code_column, p_entity_code);
+    ELSE
+        RETURN QUERY SELECT true, format('phantom: no row of %I.%I has %I = %L', v_rel.nspname, v_rel.relname, v_family.code_column, p_entity_code);
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."retire_gate_check"(text, text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Runs with row_security = off, so a row-level policy can never hide a live row (it raises instead).';
+
+CREATE FUNCTION "birthgate"."retire"(p_collection text, p_entity_code text, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_reg "birthgate"."birth_registry"%ROWTYPE;
+    v_check record;
+BEGIN
+    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('retire(%L, %L, %L)', p_collection, p_entity_code, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG142',
+            MESSAGE = 'retire needs READ COMMITTED isolation',
+            DETAIL = format('transaction_isolation is %s', current_setting('transaction_isolation')),
+            HINT = 'Call retire() in a READ COMMITTED transaction, so its phantom check sees every row committed before its table lock.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', p_collection),
+            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+    END IF;
+    SELECT * INTO v_reg FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code FOR UPDATE;
+    IF NOT FOUND OR v_reg.status <> 'BORN' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG140',
+            MESSAGE = 'only a BORN object can be retired',
+            DETAIL = format('%s:%s is %s', p_collection, p_entity_code, COALESCE(v_reg.status, 'not in the registry')),
+            HINT = 'Check the registry row (SELECT status FROM birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
+    END IF;
+    -- hold off writers of the family table, so the phantom check below sees every committed row
+    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v_family.table_name) THEN
+        EXECUTE format('LOCK TABLE %s IN SHARE MODE', v_family.table_name);
+    END IF;
+    SELECT * INTO v_check FROM "birthgate"."retire_gate_check"(p_collection, p_entity_code);
+    IF NOT v_check.allowed THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG141',
+            MESSAGE = 'retire refused by retire_gate_check',
+            DETAIL = format('%s:%s: %s', p_collection, p_entity_code, v_check.reason),
+            HINT = 'retire() only retires phantoms: remove the object from its table first (or fix its code), then retry; see retire_gate_check(collection, code).';
+    END IF;
+    WITH retired AS (
+        UPDATE "birthgate"."birth_registry"
+           SET status = 'RETIRED', retired_at = now(), retired_by = v_actor, retire_reason = p_reason
+         WHERE registry_id = v_reg.registry_id
+        RETURNING registry_id, collection_name, entity_code, born_at
+    )
+    INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+    SELECT 'RETIRED', r.collection_name, r.entity_code, r.registry_id, r.born_at, v_actor,
+           jsonb_build_object('reason', p_reason, 'check', v_check.reason)
+      FROM retired r;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."retire"(text, text, text) IS 'BORN -> RETIRED for one object, only when retire_gate_check allows it (a phantom): locks the registry row and the family table (SHARE, so no writer can slip in during the check), then updates the registry and writes a RETIRED changelog row carrying the object''s born_at. Needs READ COMMITTED; refuses everything else with BG140/BG141/BG142 and a HINT.';
+
+COMMENT ON TABLE "birthgate"."birth_admission_permit" IS 'Admission permits: one per planned birth of (collection, code). ISSUED -> CONSUMED (by the birth gate) | EXPIRED (expire_permits, time) | REVOKED (revoke_permit). At most one ISSUED permit per (collection, code); empty at install.';
+
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."permit_id" IS 'Permit number; birth_registry.permit_id names the permit a birth consumed.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."collection_name" IS 'The family the permit admits a birth into.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."entity_code" IS 'The code the permit admits; it matched the family code_pattern when issued.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."state" IS 'ISSUED (live), CONSUMED, EXPIRED or REVOKED; only ISSUED -> final transitions exist.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."issued_at" IS 'When issue_permit created the permit.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."issued_by" IS 'Role that issued it (SET ROLE role, else the session user).';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."expires_at" IS 'End of the permit lifetime: a birth needs expires_at > now().';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."consumed_at" IS 'When the birth gate consumed it (the birth transaction start time).';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."consumed_by" IS 'Role whose insert or update consumed it.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."revoked_at" IS 'When revoke_permit revoked it.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."revoked_by" IS 'Role that revoked it.';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."revoke_reason" IS 'Why it was revoked (required).';
+COMMENT ON COLUMN "birthgate"."birth_admission_permit"."expired_at" IS 'When it was marked EXPIRED (expire_permits, or issue_permit replacing a lapsed permit).';
+
+COMMENT ON TABLE "birthgate"."birth_gate_violation" IS 'Append-only evidence of what the gates saw and let through: report-mode findings (layer 1: NO_PERMIT, PERMIT_EXPIRED, PERMIT_REVOKED, PATTERN_MISMATCH, NULL_CODE), bypassed births (BYPASS) and objects the deferred gate found not finalized (UNFINALIZED, layer 2). In enforce mode a refusal is an error and leaves no row (the transaction rolls back).';
+
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."kind" IS 'What was seen; NO_PERMIT with detail.finding = ALREADY_BORN means the code was already in the registry.';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."entity_code" IS 'The code of the row as the gate saw it (NULL or empty for NULL_CODE).';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."table_name" IS 'The governed table (schema.table) the row was written to.';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."operation" IS 'INSERT, or UPDATE of the code column.';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."mode" IS 'The family mode when the gate ran.';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."layer" IS '1: the BEFORE gate (_100_birth_gate); 2: the deferred finalize gate (_900_birth_finalize).';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."actor" IS 'The role that wrote the row (SET ROLE role, else the session user).';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."login_user" IS 'The session user (the login behind actor).';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."txid" IS 'xid8 of the writing transaction.';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."detail" IS 'What the gate knew: finding, permit, registry row, bypass, the latest permit for the code.';
+COMMENT ON COLUMN "birthgate"."birth_gate_violation"."recorded_at" IS 'When the row was recorded (clock_timestamp()).';
+
+REVOKE ALL ON TABLE "birthgate"."birth_admission_permit" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."birth_gate_violation" FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."set_family_mode"(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."issue_permit"(text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."revoke_permit"(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."expire_permits"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."retire_gate_check"(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."retire"(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."tg_birth_gate"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."tg_birth_finalize"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."tg_birth_admission_permit_guard"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."tg_birth_gate_violation_append_only"() FROM PUBLIC;
+
+GRANT SELECT ON TABLE "birthgate"."birth_family", "birthgate"."birth_registry", "birthgate"."registry_changelog", "birthgate"."birth_admission_permit", "birthgate"."birth_gate_violation" TO "birthgate_reader", "birthgate_admin";
+GRANT SELECT ON TABLE "birthgate"."birth_family", "birthgate"."birth_registry", "birthgate"."birth_admission_permit" TO "birthgate_issuer";
+GRANT EXECUTE ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text) TO "birthgate_admin";
+GRANT EXECUTE ON FUNCTION "birthgate"."set_family_mode"(text, text) TO "birthgate_admin";
+GRANT EXECUTE ON FUNCTION "birthgate"."retire"(text, text, text) TO "birthgate_admin";
+GRANT EXECUTE ON FUNCTION "birthgate"."retire_gate_check"(text, text) TO "birthgate_admin";
+GRANT EXECUTE ON FUNCTION "birthgate"."expire_permits"() TO "birthgate_admin";
+GRANT EXECUTE ON FUNCTION "birthgate"."revoke_permit"(bigint, text) TO "birthgate_admin", "birthgate_issuer";
+GRANT EXECUTE ON FUNCTION "birthgate"."issue_permit"(text, text, interval) TO "birthgate_issuer";
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000002_admission', now());
+
 -- 000003_handoff: governance handoff: set-based xid8-horizon cursor consumer, drain, lanes, governed activation, lag/status views
 
 CREATE FUNCTION "birthgate"."handoff_horizon"()
@@ -348,140 +1255,242 @@ BEGIN
             HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
     END IF;
 
-    -- 4. The batch: one statement over all its rows.
-    IF v_active THEN
-        WITH batch AS MATERIALIZED (
-            SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                   l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-            FROM "birthgate"."registry_changelog" AS l
-            WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-              AND l.txid < v_horizon
-            ORDER BY l.txid, l.change_id
-            LIMIT p_batch_size
-        ),
-        latest AS (
-            SELECT DISTINCT ON (b.object_key) b.*
-            FROM batch AS b
-            ORDER BY b.object_key, b.change_id DESC
-        ),
-        candidates AS (
-            INSERT INTO "birthgate"."governance_candidate_state" AS g
-                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-            SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-            FROM latest AS t
-            ON CONFLICT (object_key) DO UPDATE
-            SET registry_status = EXCLUDED.registry_status,
-                born_at = EXCLUDED.born_at,
-                dirty = true,
-                marked_at = EXCLUDED.marked_at,
-                source_change_id = EXCLUDED.source_change_id,
-                source_txid = EXCLUDED.source_txid
-            WHERE g.source_change_id < EXCLUDED.source_change_id
-            RETURNING 1
-        ),
-        events AS (
-            INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-            SELECT v_event_type, b.object_key, b.born_at,
-                   jsonb_build_object(
-                       'change_id', b.change_id,
-                       'txid', b.txid::text,
-                       'op', b.op,
-                       'collection_name', b.collection_name,
-                       'entity_code', b.entity_code,
-                       'object_key', b.object_key,
-                       'registry_id', b.registry_id,
-                       'born_at', b.born_at,
-                       'changed_at', b.changed_at,
-                       'actor', b.actor,
-                       'detail', b.detail),
-                   b.change_id
-            FROM batch AS b
-            WHERE b.op = 'BORN'
-              AND NOT EXISTS (
-                  SELECT 1 FROM "birthgate"."event_pending" AS o
-                  WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-            ORDER BY b.txid, b.change_id
-            ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-            RETURNING 1
-        ),
-        last_row AS (
-            SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-        )
-        SELECT (SELECT count(*) FROM batch)::integer,
-               (SELECT count(*) FROM events)::integer,
-               (SELECT count(*) FROM candidates)::integer,
-               last_row.txid,
-               last_row.change_id
-        INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
-        FROM (SELECT 1) AS one
-        LEFT JOIN last_row ON true;
-    ELSE
-        WITH batch AS MATERIALIZED (
-            SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                   l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-            FROM "birthgate"."registry_changelog" AS l
-            WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-              AND l.txid < v_horizon
-            ORDER BY l.txid, l.change_id
-            LIMIT p_batch_size
-        ),
-        latest AS (
-            SELECT DISTINCT ON (b.object_key) b.*
-            FROM batch AS b
-            ORDER BY b.object_key, b.change_id DESC
-        ),
-        candidates AS (
-            INSERT INTO "birthgate"."governance_candidate_state" AS g
-                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-            SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-            FROM latest AS t
-            ON CONFLICT (object_key) DO UPDATE
-            SET registry_status = EXCLUDED.registry_status,
-                born_at = EXCLUDED.born_at,
-                dirty = true,
-                marked_at = EXCLUDED.marked_at,
-                source_change_id = EXCLUDED.source_change_id,
-                source_txid = EXCLUDED.source_txid
-            WHERE g.source_change_id < EXCLUDED.source_change_id
-            RETURNING 1
-        ),
-        events AS (
-            INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-            SELECT v_event_type, b.object_key, b.born_at,
-                   jsonb_build_object(
-                       'change_id', b.change_id,
-                       'txid', b.txid::text,
-                       'op', b.op,
-                       'collection_name', b.collection_name,
-                       'entity_code', b.entity_code,
-                       'object_key', b.object_key,
-                       'registry_id', b.registry_id,
-                       'born_at', b.born_at,
-                       'changed_at', b.changed_at,
-                       'actor', b.actor,
-                       'detail', b.detail),
-                   b.change_id
-            FROM batch AS b
-            WHERE b.op = 'BORN'
-              AND NOT EXISTS (
-                  SELECT 1 FROM "birthgate"."event_outbox" AS o
-                  WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-            ORDER BY b.txid, b.change_id
-            ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-            RETURNING 1
-        ),
-        last_row AS (
-            SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-        )
-        SELECT (SELECT count(*) FROM batch)::integer,
-               (SELECT count(*) FROM events)::integer,
-               (SELECT count(*) FROM candidates)::integer,
-               last_row.txid,
-               last_row.change_id
-        INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
-        FROM (SELECT 1) AS one
-        LEFT JOIN last_row ON true;
-    END IF;
+    -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
+    --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
+    --    it and the general, idempotent path runs instead.
+    BEGIN
+        IF v_active THEN
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state"
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                FROM batch AS b
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_pending" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        ELSE
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state"
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                FROM batch AS b
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_outbox" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        END IF;
+    EXCEPTION WHEN unique_violation THEN
+        IF v_active THEN
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            latest AS (
+                SELECT DISTINCT ON (b.object_key) b.*
+                FROM batch AS b
+                ORDER BY b.object_key, b.change_id DESC
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state" AS g
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                FROM latest AS t
+                ON CONFLICT (object_key) DO UPDATE
+                SET registry_status = EXCLUDED.registry_status,
+                    born_at = EXCLUDED.born_at,
+                    dirty = true,
+                    marked_at = EXCLUDED.marked_at,
+                    source_change_id = EXCLUDED.source_change_id,
+                    source_txid = EXCLUDED.source_txid
+                WHERE g.source_change_id < EXCLUDED.source_change_id
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_pending" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        ELSE
+            WITH batch AS MATERIALIZED (
+                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
+                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                FROM "birthgate"."registry_changelog" AS l
+                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+                  AND l.txid < v_horizon
+                ORDER BY l.txid, l.change_id
+                LIMIT p_batch_size
+            ),
+            latest AS (
+                SELECT DISTINCT ON (b.object_key) b.*
+                FROM batch AS b
+                ORDER BY b.object_key, b.change_id DESC
+            ),
+            candidates AS (
+                INSERT INTO "birthgate"."governance_candidate_state" AS g
+                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                FROM latest AS t
+                ON CONFLICT (object_key) DO UPDATE
+                SET registry_status = EXCLUDED.registry_status,
+                    born_at = EXCLUDED.born_at,
+                    dirty = true,
+                    marked_at = EXCLUDED.marked_at,
+                    source_change_id = EXCLUDED.source_change_id,
+                    source_txid = EXCLUDED.source_txid
+                WHERE g.source_change_id < EXCLUDED.source_change_id
+                RETURNING 1
+            ),
+            events AS (
+                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                SELECT v_event_type, b.object_key, b.born_at,
+                       jsonb_build_object(
+                           'change_id', b.change_id,
+                           'txid', b.txid::text,
+                           'op', b.op,
+                           'collection_name', b.collection_name,
+                           'entity_code', b.entity_code,
+                           'object_key', b.object_key,
+                           'registry_id', b.registry_id,
+                           'born_at', b.born_at,
+                           'changed_at', b.changed_at,
+                           'actor', b.actor,
+                           'detail', b.detail),
+                       b.change_id
+                FROM batch AS b
+                WHERE b.op = 'BORN'
+                  AND NOT EXISTS (
+                      SELECT 1 FROM "birthgate"."event_outbox" AS o
+                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                RETURNING 1
+            ),
+            stats AS (
+                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+            )
+            SELECT stats.n,
+                   (SELECT count(*) FROM events)::integer,
+                   (SELECT count(*) FROM candidates)::integer,
+                   stats.last_txid,
+                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
+            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            FROM stats;
+        END IF;
+    END;
 
     -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
     UPDATE "birthgate"."handoff_cursor" AS hc
@@ -496,11 +1505,13 @@ BEGIN
     RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
 
     -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
-    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog.
+    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog
+    --    (the ORDER BY keeps it an index range scan that stops after p_batch_size + 1 entries).
     SELECT count(*) INTO v_lag
     FROM (
         SELECT 1 FROM "birthgate"."registry_changelog" AS l
         WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+        ORDER BY l.txid, l.change_id
         LIMIT p_batch_size + 1
     ) AS ahead;
     IF v_lag > p_batch_size THEN
@@ -930,7 +1941,7 @@ WITH fam AS (
            f.code_column,
            f.mode,
            c.oid IS NOT NULL AS table_exists,
-           pg_catalog.format('%I.%I', n.nspname, c.relname) AS table_ident,
+           CASE WHEN c.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, c.relname) END AS table_ident,
            EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                     WHERE a.attrelid = c.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped) AS column_exists
       FROM "birthgate"."birth_family" f
@@ -964,7 +1975,7 @@ WITH fam AS (
 ), package_rows AS (
     SELECT 'package'::text,
            NULL::text,
-           coalesce(pg_catalog.format('%I.%I', n.nspname, cl.relname),
+           coalesce(CASE WHEN cl.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, cl.relname) END,
                     pg_catalog.regexp_replace(b.identity, '\.[^.]*$', '')),
            coalesce(t.trigger_name, pg_catalog.regexp_replace(b.identity, '^.*\.', '')::name),
            NULL::text,
@@ -985,7 +1996,7 @@ WITH fam AS (
 )
 SELECT x.scope,
        x.collection_name,
-       x.table_name,
+       x.table_name COLLATE "default" AS table_name,
        x.trigger_name,
        x.family_mode,
        x.table_exists,
@@ -1002,10 +2013,10 @@ SELECT x.scope,
             WHEN x.enabled_mode = 'R' THEN 'replica_only'
             WHEN x.current_hash <> x.expected_hash THEN 'drifted'
             ELSE 'ok' END AS state,
-       x.expected_hash,
+       x.expected_hash COLLATE "default" AS expected_hash,
        x.current_hash,
        x.baseline_hash,
-       x.expected_definition,
+       x.expected_definition COLLATE "default" AS expected_definition,
        x.current_definition
   FROM (SELECT * FROM family_rows UNION ALL SELECT * FROM package_rows) x;
 COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definition derived from birth_family), and the triggers on package tables (expected = baseline). present, enabled (fires in a normal session: tgenabled O or A; D = disabled, R = fires only under session_replication_role = replica), hashes, drifted, state.';
@@ -1191,12 +2202,12 @@ SELECT findings.severity,
        pg_catalog.array_position(ARRAY['info', 'warning', 'critical']::text[], findings.severity) AS severity_rank,
        findings.kind,
        findings.object_type,
-       findings.object_name,
-       findings.message,
-       findings.remedy,
+       findings.object_name COLLATE "default" AS object_name,
+       findings.message COLLATE "default" AS message,
+       findings.remedy COLLATE "default" AS remedy,
        findings.detail
   FROM findings
- ORDER BY severity_rank DESC, findings.kind, findings.object_name;
+ ORDER BY 2 DESC, 3, 5;
 COMMENT ON VIEW "birthgate"."v_drift_report" IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family. severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing.';
 
 CREATE FUNCTION "birthgate"."drift_assert_clean"(p_min_severity text DEFAULT 'critical')

@@ -68,14 +68,68 @@ export function holdingFunction(c: Ctx): string {
     )}`;
 }
 
+/** The payload of handoff.object_born: the changelog row itself (timestamps in UTC, see SET TimeZone). */
+function payload(b: string): string {
+  return sqlText`
+    jsonb_build_object(
+        'change_id', ${b}.change_id,
+        'txid', ${b}.txid::text,
+        'op', ${b}.op,
+        'collection_name', ${b}.collection_name,
+        'entity_code', ${b}.entity_code,
+        'object_key', ${b}.object_key,
+        'registry_id', ${b}.registry_id,
+        'born_at', ${b}.born_at,
+        'changed_at', ${b}.changed_at,
+        'actor', ${b}.actor,
+        'detail', ${b}.detail)`;
+}
+
 /**
  * The one batch statement: read up to p_batch_size changelog rows past the cursor and below the
- * horizon, upsert one candidate row per object key (only when the change is newer than the one
- * stored), write one event per BORN row into `lane` unless the other lane already holds it, and
- * return the counts and the last (txid, change_id) of the batch.
+ * horizon, write one candidate row per object key and one event per BORN row into `lane` unless
+ * the other lane already holds it, and return the counts and the last (txid, change_id).
+ *
+ * `fast`: plain INSERTs, for the normal case where nothing of the batch has been handed off
+ * before; the unique indexes are the arbiter: any conflict (a replay, an object changed twice)
+ * raises unique_violation and the caller retries the batch with `general`.
+ * `general`: one candidate per key (the newest change), upserted only when newer than the stored
+ * one, events ON CONFLICT DO NOTHING: idempotent under any replay.
  */
-function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox'): string {
+function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'fast' | 'general'): string {
   const other = lane === 'event_pending' ? 'event_outbox' : 'event_pending';
+  const candidates =
+    mode === 'fast'
+      ? sqlText`
+          candidates AS (
+              INSERT INTO ${c.q('governance_candidate_state')}
+                  (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+              SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+              FROM batch AS b
+              RETURNING 1
+          ),`
+      : sqlText`
+          latest AS (
+              SELECT DISTINCT ON (b.object_key) b.*
+              FROM batch AS b
+              ORDER BY b.object_key, b.change_id DESC
+          ),
+          candidates AS (
+              INSERT INTO ${c.q('governance_candidate_state')} AS g
+                  (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+              SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+              FROM latest AS t
+              ON CONFLICT (object_key) DO UPDATE
+              SET registry_status = EXCLUDED.registry_status,
+                  born_at = EXCLUDED.born_at,
+                  dirty = true,
+                  marked_at = EXCLUDED.marked_at,
+                  source_change_id = EXCLUDED.source_change_id,
+                  source_txid = EXCLUDED.source_txid
+              WHERE g.source_change_id < EXCLUDED.source_change_id
+              RETURNING 1
+          ),`;
+  const onConflict = mode === 'fast' ? '' : '\n    ON CONFLICT (event_type, object_key, born_at) DO NOTHING';
   return sqlText`
     WITH batch AS MATERIALIZED (
         SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
@@ -86,62 +140,29 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox'): string 
         ORDER BY l.txid, l.change_id
         LIMIT p_batch_size
     ),
-    latest AS (
-        SELECT DISTINCT ON (b.object_key) b.*
-        FROM batch AS b
-        ORDER BY b.object_key, b.change_id DESC
-    ),
-    candidates AS (
-        INSERT INTO ${c.q('governance_candidate_state')} AS g
-            (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-        SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-        FROM latest AS t
-        ON CONFLICT (object_key) DO UPDATE
-        SET registry_status = EXCLUDED.registry_status,
-            born_at = EXCLUDED.born_at,
-            dirty = true,
-            marked_at = EXCLUDED.marked_at,
-            source_change_id = EXCLUDED.source_change_id,
-            source_txid = EXCLUDED.source_txid
-        WHERE g.source_change_id < EXCLUDED.source_change_id
-        RETURNING 1
-    ),
+    ${candidates.replaceAll('\n', '\n    ')}
     events AS (
         INSERT INTO ${c.q(lane)} (event_type, object_key, born_at, payload, source_change_id)
         SELECT v_event_type, b.object_key, b.born_at,
-               jsonb_build_object(
-                   'change_id', b.change_id,
-                   'txid', b.txid::text,
-                   'op', b.op,
-                   'collection_name', b.collection_name,
-                   'entity_code', b.entity_code,
-                   'object_key', b.object_key,
-                   'registry_id', b.registry_id,
-                   'born_at', b.born_at,
-                   'changed_at', b.changed_at,
-                   'actor', b.actor,
-                   'detail', b.detail),
+               ${payload('b').replaceAll('\n', '\n               ')},
                b.change_id
         FROM batch AS b
         WHERE b.op = 'BORN'
           AND NOT EXISTS (
               SELECT 1 FROM ${c.q(other)} AS o
-              WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-        ORDER BY b.txid, b.change_id
-        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+              WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)${onConflict.replaceAll('\n', '\n        ')}
         RETURNING 1
     ),
-    last_row AS (
-        SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+    stats AS (
+        SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
     )
-    SELECT (SELECT count(*) FROM batch)::integer,
+    SELECT stats.n,
            (SELECT count(*) FROM events)::integer,
            (SELECT count(*) FROM candidates)::integer,
-           last_row.txid,
-           last_row.change_id
+           stats.last_txid,
+           (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
     INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
-    FROM (SELECT 1) AS one
-    LEFT JOIN last_row ON true;`;
+    FROM stats;`;
 }
 
 export function consumeFunction(c: Ctx): string {
@@ -202,12 +223,22 @@ export function consumeFunction(c: Ctx): string {
             ${raiseAt(12, 'EVENT_TYPE_UNKNOWN', `format('handoff_consume needs event type %L in event_type_registry', v_event_type)`)}
         END IF;
 
-        -- 4. The batch: one statement over all its rows.
-        IF v_active THEN
-            ${pad(batchStatement(c, 'event_outbox'), 12)}
-        ELSE
-            ${pad(batchStatement(c, 'event_pending'), 12)}
-        END IF;
+        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
+        --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
+        --    it and the general, idempotent path runs instead.
+        BEGIN
+            IF v_active THEN
+                ${pad(batchStatement(c, 'event_outbox', 'fast'), 16)}
+            ELSE
+                ${pad(batchStatement(c, 'event_pending', 'fast'), 16)}
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_active THEN
+                ${pad(batchStatement(c, 'event_outbox', 'general'), 16)}
+            ELSE
+                ${pad(batchStatement(c, 'event_pending', 'general'), 16)}
+            END IF;
+        END;
 
         -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
         UPDATE ${c.q('handoff_cursor')} AS hc
@@ -222,11 +253,13 @@ export function consumeFunction(c: Ctx): string {
         RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
 
         -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
-        --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog.
+        --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog
+        --    (the ORDER BY keeps it an index range scan that stops after p_batch_size + 1 entries).
         SELECT count(*) INTO v_lag
         FROM (
             SELECT 1 FROM ${c.q('registry_changelog')} AS l
             WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
+            ORDER BY l.txid, l.change_id
             LIMIT p_batch_size + 1
         ) AS ahead;
         IF v_lag > p_batch_size THEN

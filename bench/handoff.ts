@@ -1,0 +1,167 @@
+/**
+ * bench/handoff.ts — the governance handoff at the live scale of the seeds (make bench, BENCH=handoff).
+ *
+ * 1. Builds a backlog of 1,037,716 BORN changelog rows (+ their birth_registry rows) in a fresh
+ *    database, in 50,000-row transactions (so the backlog spans many xids, as in production).
+ * 2. Ceiling: plain INSERT ... SELECT of the same rows (same columns, same payload expression)
+ *    into the same candidate and event tables, no cursor, no upsert, no dedup: the fastest the
+ *    tables can take these rows. Measured twice (before and after the consumer); the faster counts.
+ * 3. Consumer: CALL handoff_drain(5000) from an empty candidate/event state, committing per batch;
+ *    every batch's time is taken from its NOTICE. Prints total, rows/s, per-batch p50/p99/max and
+ *    the ratio consumer/ceiling (throughput; target >= 0.85), and checks the drain was complete.
+ *
+ * Env: DATABASE_URL (a server where we may create a database), BENCH_ROWS (default 1037716),
+ * BENCH_BATCH (default 5000). Progress goes to stderr.
+ */
+import pg from 'pg';
+import { migrate } from '../src/migrate.js';
+import { withDatabase } from '../src/db.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_037_716);
+const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
+const CHUNK = 50_000;
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) throw new Error('DATABASE_URL is not set (make bench sets it)');
+
+const dbName = `bg_bench_handoff_${process.pid}`;
+const tty = process.stderr.isTTY;
+function progress(text: string): void {
+  if (tty) process.stderr.write(`\r\x1b[2K${text}`);
+}
+function note(text: string): void {
+  if (tty) process.stderr.write('\r\x1b[2K');
+  process.stderr.write(`${text}\n`);
+}
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+const S = 'birthgate';
+const PAYLOAD = `jsonb_build_object(
+  'change_id', l.change_id, 'txid', l.txid::text, 'op', l.op, 'collection_name', l.collection_name,
+  'entity_code', l.entity_code, 'object_key', l.object_key, 'registry_id', l.registry_id,
+  'born_at', l.born_at, 'changed_at', l.changed_at, 'actor', l.actor, 'detail', l.detail)`;
+
+async function resetLanes(c: pg.Client): Promise<void> {
+  await c.query(`TRUNCATE ${S}.governance_candidate_state, ${S}.event_pending, ${S}.event_outbox`);
+  await c.query(`UPDATE ${S}.handoff_cursor SET position_txid = '0', position_change_id = 0, heartbeat_at = NULL,
+                 rows_consumed = 0, batches_run = 0, last_batch_rows = 0`);
+  await c.query(`VACUUM ANALYZE ${S}.governance_candidate_state, ${S}.event_pending, ${S}.event_outbox, ${S}.handoff_cursor`);
+  await c.query('CHECKPOINT');
+}
+
+async function ceiling(c: pg.Client): Promise<{ candidatesMs: number; eventsMs: number; totalMs: number }> {
+  await resetLanes(c);
+  progress('ceiling: INSERT ... SELECT into governance_candidate_state');
+  let t0 = process.hrtime.bigint();
+  await c.query(`INSERT INTO ${S}.governance_candidate_state
+                   (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                 SELECT l.object_key, l.collection_name, l.entity_code, l.op, l.born_at, true, l.changed_at, l.change_id, l.txid
+                 FROM ${S}.registry_changelog AS l ORDER BY l.txid, l.change_id`);
+  const candidatesMs = ms(t0);
+  progress('ceiling: INSERT ... SELECT into event_pending');
+  t0 = process.hrtime.bigint();
+  await c.query(`INSERT INTO ${S}.event_pending (event_type, object_key, born_at, payload, source_change_id)
+                 SELECT 'handoff.object_born', l.object_key, l.born_at, ${PAYLOAD}, l.change_id
+                 FROM ${S}.registry_changelog AS l WHERE l.op = 'BORN' ORDER BY l.txid, l.change_id`);
+  const eventsMs = ms(t0);
+  return { candidatesMs, eventsMs, totalMs: candidatesMs + eventsMs };
+}
+
+async function main(): Promise<void> {
+  const admin = new pg.Client(adminUrl);
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName}`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = withDatabase(adminUrl!, dbName);
+  const c = new pg.Client({ connectionString: url, application_name: 'bench handoff' });
+  try {
+    await migrate({ databaseUrl: url, direction: 'up' });
+    await c.connect();
+    await c.query(`SET TimeZone = 'UTC'`);
+    const server = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+    note(`bench handoff: PostgreSQL ${server}, ${fmt(ROWS)} BORN changelog rows, batch ${BATCH}`);
+
+    // 1. backlog
+    await c.query(`INSERT INTO ${S}.birth_family (collection_name, table_name, code_column, code_pattern)
+                   VALUES ('bench_objects', 'pg_catalog.pg_class', 'relname', '^B-[0-9]+$')`);
+    let t0 = process.hrtime.bigint();
+    for (let from = 1; from <= ROWS; from += CHUNK) {
+      const to = Math.min(ROWS, from + CHUNK - 1);
+      await c.query(
+        `WITH r AS (
+           INSERT INTO ${S}.birth_registry (collection_name, entity_code)
+           SELECT 'bench_objects', 'B-' || g FROM generate_series($1::int, $2::int) AS g
+           RETURNING registry_id, collection_name, entity_code, born_at)
+         INSERT INTO ${S}.registry_changelog (op, collection_name, entity_code, registry_id, born_at)
+         SELECT 'BORN', r.collection_name, r.entity_code, r.registry_id, r.born_at FROM r ORDER BY r.registry_id`,
+        [from, to],
+      );
+      progress(`backlog: ${fmt(to)} / ${fmt(ROWS)} rows`);
+    }
+    await c.query(`VACUUM ANALYZE ${S}.birth_registry, ${S}.registry_changelog`);
+    const backlogMs = ms(t0);
+    const lag0 = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.v_handoff_lag`)).rows[0]!.n;
+    note(`backlog: ${fmt(ROWS)} registry + changelog rows in ${fmt(backlogMs / 1000, 1)} s; v_handoff_lag = ${fmt(Number(lag0))}`);
+
+    // 2. ceiling (first measurement)
+    const ceil1 = await ceiling(c);
+    note(`ceiling #1: candidates ${fmt(ceil1.candidatesMs)} ms + events ${fmt(ceil1.eventsMs)} ms = ${fmt(ceil1.totalMs)} ms`);
+
+    // 3. consumer: handoff_drain(BATCH), one COMMIT per batch
+    await resetLanes(c);
+    const batchMs: number[] = [];
+    let consumedTotal = 0;
+    c.on('notice', (n) => {
+      const m = /batch (\d+) consumed (\d+) rows .* in ([\d.]+) ms; total (\d+) rows; lag (\d+)/.exec(n.message ?? '');
+      if (!m) return;
+      batchMs.push(Number(m[3]));
+      consumedTotal = Number(m[4]);
+      progress(`consumer: batch ${m[1]}, ${fmt(consumedTotal)} / ${fmt(ROWS)} rows, last batch ${m[3]} ms, lag ${m[5]}`);
+    });
+    t0 = process.hrtime.bigint();
+    await c.query(`CALL ${S}.handoff_drain($1)`, [BATCH]);
+    const consumerMs = ms(t0);
+    c.removeAllListeners('notice');
+    const after = (
+      await c.query<{ lag: string; cand: string; ev: string; waiting: string }>(
+        `SELECT (SELECT count(*) FROM ${S}.v_handoff_lag) AS lag,
+                (SELECT count(*) FROM ${S}.governance_candidate_state) AS cand,
+                (SELECT count(*) FROM ${S}.event_pending) + (SELECT count(*) FROM ${S}.event_outbox) AS ev,
+                (SELECT rows_waiting FROM ${S}.v_handoff_status) AS waiting`,
+      )
+    ).rows[0]!;
+    note(
+      `consumer: handoff_drain(${BATCH}) ${fmt(consumedTotal)} rows in ${batchMs.length} batches, ${fmt(consumerMs)} ms; ` +
+        `after: v_handoff_lag = ${after.lag}, candidates = ${after.cand}, events = ${after.ev}, rows_waiting = ${after.waiting}`,
+    );
+
+    // 4. ceiling again (warm), keep the faster one
+    const ceil2 = await ceiling(c);
+    note(`ceiling #2: candidates ${fmt(ceil2.candidatesMs)} ms + events ${fmt(ceil2.eventsMs)} ms = ${fmt(ceil2.totalMs)} ms`);
+    const ceilMs = Math.min(ceil1.totalMs, ceil2.totalMs);
+
+    const sorted = [...batchMs].sort((a, b) => a - b);
+    const ratio = ceilMs / consumerMs;
+    const ok = Number(after.lag) === 0 && Number(after.cand) === ROWS && Number(after.ev) === ROWS && consumedTotal === ROWS;
+    console.log('');
+    console.log(`handoff bench — ${fmt(ROWS)} BORN changelog rows, batch ${BATCH}, PostgreSQL ${server}`);
+    console.log(`  consumer (CALL handoff_drain(${BATCH})): ${fmt(consumerMs / 1000, 2)} s, ${fmt(ROWS / (consumerMs / 1000))} rows/s, ${batchMs.length} batches`);
+    console.log(`    per batch: p50 ${fmt(quantile(sorted, 0.5), 1)} ms, p99 ${fmt(quantile(sorted, 0.99), 1)} ms, max ${fmt(sorted.at(-1) ?? NaN, 1)} ms (budget 5000 ms)`);
+    console.log(`  ceiling (plain INSERT ... SELECT, same rows and tables): ${fmt(ceilMs / 1000, 2)} s, ${fmt(ROWS / (ceilMs / 1000))} rows/s` +
+      ` (runs: ${fmt(ceil1.totalMs)} ms, ${fmt(ceil2.totalMs)} ms)`);
+    console.log(`  ratio consumer/ceiling (throughput): ${ratio.toFixed(3)} (target >= 0.85)`);
+    console.log(`  drain complete: ${ok ? 'yes' : 'NO'} (v_handoff_lag ${after.lag}, candidates ${after.cand}, events ${after.ev})`);
+    if (!ok) process.exitCode = 1;
+  } finally {
+    await c.end().catch(() => {});
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+await main();
