@@ -8,6 +8,7 @@ import pg from 'pg';
 import { catalogSnapshot, diffCatalog, rowsWritten, type CatalogDiff } from './catalog.js';
 import { compareFingerprints, fingerprint, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import { migrationState, type MigrationState } from './migrations.js';
+import { splitStatements } from './split.js';
 import type { Finding } from './report.js';
 import { readFindings, severityRank, type SeverityName } from './report.js';
 
@@ -79,6 +80,33 @@ function pgError(e: unknown, sql: string | null, lineOffset: number): PgErrorInf
   };
 }
 
+/**
+ * PostgreSQL gives no position for many errors (e.g. "already exists"): replay the section
+ * statement by statement from the savepoint to find the one that fails, for its line number.
+ */
+async function locate(client: pg.Client, sql: string, lineOffset: number, error: PgErrorInfo): Promise<PgErrorInfo> {
+  try {
+    await client.query('ROLLBACK TO SAVEPOINT birthgate_rehearse_migration');
+    for (const st of splitStatements(sql)) {
+      try {
+        await client.query(st.text);
+      } catch (e) {
+        const again = e as { code?: string };
+        if (again.code !== error.sqlstate) return error;
+        const lead = /^(?:\s|--[^\n]*\n)*/.exec(st.text)![0].length;
+        return {
+          ...error,
+          line: lineOffset + sql.slice(0, st.offset + lead).split('\n').length,
+          statement: st.text.slice(lead).trim().slice(0, 400),
+        };
+      }
+    }
+  } catch {
+    // the diagnosis is best effort; the original error stands
+  }
+  return error;
+}
+
 export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
   const before = await fingerprint(o.databaseUrl);
   const client = new pg.Client({ connectionString: o.databaseUrl, application_name: 'birthgate rehearse' });
@@ -107,6 +135,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
         const started = process.hrtime.bigint();
         const lineOffset = m.text.slice(0, m.text.indexOf(m.up)).split('\n').length - 1;
         try {
+          await client.query('SAVEPOINT birthgate_rehearse_migration');
           await client.query(m.up);
           // the bookkeeping row, as node-pg-migrate writes it; the id is computed so that no
           // sequence value is consumed (nextval would survive the ROLLBACK)
@@ -118,7 +147,10 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
           migrations.push({ name: m.name, sha256: m.sha256, status: 'ok', ms: Number(process.hrtime.bigint() - started) / 1e6, error: null });
         } catch (e) {
           failed = true;
-          migrations.push({ name: m.name, sha256: m.sha256, status: 'failed', ms: Number(process.hrtime.bigint() - started) / 1e6, error: pgError(e, m.up, lineOffset) });
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          let error = pgError(e, m.up, lineOffset);
+          if (error.line === null) error = await locate(client, m.up, lineOffset, error);
+          migrations.push({ name: m.name, sha256: m.sha256, status: 'failed', ms, error });
         }
       }
       if (!failed) {
