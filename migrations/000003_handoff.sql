@@ -56,7 +56,6 @@ DECLARE
     v_active boolean;
     v_consumed integer;
     v_events integer;
-    v_marked integer;
     v_last_txid xid8;
     v_last_change_id bigint;
     v_lag bigint;
@@ -124,7 +123,6 @@ BEGIN
                     (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
                 SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
                 FROM batch AS b
-                RETURNING 1
             ),
             events AS (
                 INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
@@ -154,10 +152,9 @@ BEGIN
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
-                   (SELECT count(*) FROM candidates)::integer,
                    stats.last_txid,
                    (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            INTO v_consumed, v_events, v_last_txid, v_last_change_id
             FROM stats;
         ELSE
             WITH batch AS MATERIALIZED (
@@ -174,7 +171,6 @@ BEGIN
                     (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
                 SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
                 FROM batch AS b
-                RETURNING 1
             ),
             events AS (
                 INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
@@ -204,10 +200,9 @@ BEGIN
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
-                   (SELECT count(*) FROM candidates)::integer,
                    stats.last_txid,
                    (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            INTO v_consumed, v_events, v_last_txid, v_last_change_id
             FROM stats;
         END IF;
     EXCEPTION WHEN unique_violation THEN
@@ -239,7 +234,6 @@ BEGIN
                     source_change_id = EXCLUDED.source_change_id,
                     source_txid = EXCLUDED.source_txid
                 WHERE g.source_change_id < EXCLUDED.source_change_id
-                RETURNING 1
             ),
             events AS (
                 INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
@@ -270,10 +264,9 @@ BEGIN
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
-                   (SELECT count(*) FROM candidates)::integer,
                    stats.last_txid,
                    (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            INTO v_consumed, v_events, v_last_txid, v_last_change_id
             FROM stats;
         ELSE
             WITH batch AS MATERIALIZED (
@@ -303,7 +296,6 @@ BEGIN
                     source_change_id = EXCLUDED.source_change_id,
                     source_txid = EXCLUDED.source_txid
                 WHERE g.source_change_id < EXCLUDED.source_change_id
-                RETURNING 1
             ),
             events AS (
                 INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
@@ -334,10 +326,9 @@ BEGIN
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
-                   (SELECT count(*) FROM candidates)::integer,
                    stats.last_txid,
                    (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+            INTO v_consumed, v_events, v_last_txid, v_last_change_id
             FROM stats;
         END IF;
     END;
@@ -588,7 +579,7 @@ SELECT r.registry_id,
        r.object_key,
        r.born_at,
        r.born_txid,
-       now() - r.born_at AS waiting_for
+       clock_timestamp() - r.born_at AS waiting_for
 FROM "birthgate"."birth_registry" AS r
 WHERE r.status = 'BORN'
   AND NOT EXISTS (
@@ -600,19 +591,19 @@ SELECT hc.consumer_name,
        hc.position_txid,
        hc.position_change_id,
        hc.heartbeat_at,
-       now() - hc.heartbeat_at AS heartbeat_age,
+       clock_timestamp() - hc.heartbeat_at AS heartbeat_age,
        hc.stale_after,
-       (hc.heartbeat_at IS NULL OR now() - hc.heartbeat_at > hc.stale_after) AS stale,
+       (hc.heartbeat_at IS NULL OR clock_timestamp() - hc.heartbeat_at > hc.stale_after) AS stale,
        h.horizon_txid,
        w.rows_waiting,
        w.rows_held_back,
        w.oldest_held_back_txid,
        w.oldest_held_back_at,
-       now() - w.oldest_held_back_at AS oldest_held_back_age,
+       clock_timestamp() - w.oldest_held_back_at AS oldest_held_back_age,
        x.holding_txid,
        x.holding_pid,
        x.holding_xact_start,
-       now() - x.holding_xact_start AS holding_xact_age,
+       clock_timestamp() - x.holding_xact_start AS holding_xact_age,
        x.holding_application_name,
        x.holding_state,
        hc.rows_consumed,
@@ -630,7 +621,7 @@ CROSS JOIN LATERAL (
     WHERE (l.txid, l.change_id) > (hc.position_txid, hc.position_change_id)
 ) AS w
 LEFT JOIN LATERAL "birthgate"."handoff_holding_xact"() AS x ON true;
-COMMENT ON VIEW "birthgate"."v_handoff_status" IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application).';
+COMMENT ON VIEW "birthgate"."v_handoff_status" IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application). Ages are wall-clock (clock_timestamp()), also inside a long transaction.';
 
     REVOKE ALL ON FUNCTION "birthgate"."handoff_horizon"() FROM PUBLIC;
 REVOKE ALL ON FUNCTION "birthgate"."handoff_holding_xact"() FROM PUBLIC;

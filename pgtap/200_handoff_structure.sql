@@ -4,7 +4,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(58);
+SELECT plan(59);
 
 -- functions and their signatures
 SELECT has_function('birthgate', 'handoff_consume', ARRAY['integer'], 'handoff_consume(integer) exists');
@@ -19,7 +19,7 @@ SELECT is_definer('birthgate', 'handoff_consume', ARRAY['integer'], 'handoff_con
 
 SELECT is_procedure('birthgate', 'handoff_drain', ARRAY['integer', 'integer'], 'handoff_drain(integer, integer) is a procedure');
 SELECT is(pg_get_function_arguments('birthgate.handoff_drain(integer, integer)'::regprocedure),
-          'p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer',
+          'IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer',
           'handoff_drain(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)');
 SELECT isnt_definer('birthgate', 'handoff_drain', ARRAY['integer', 'integer'],
                     'handoff_drain is security invoker (a procedure that COMMITs cannot be SECURITY DEFINER)');

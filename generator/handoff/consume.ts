@@ -106,7 +106,6 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'f
                   (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
               SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
               FROM batch AS b
-              RETURNING 1
           ),`
       : sqlText`
           latest AS (
@@ -127,7 +126,6 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'f
                   source_change_id = EXCLUDED.source_change_id,
                   source_txid = EXCLUDED.source_txid
               WHERE g.source_change_id < EXCLUDED.source_change_id
-              RETURNING 1
           ),`;
   const onConflict = mode === 'fast' ? '' : '\n    ON CONFLICT (event_type, object_key, born_at) DO NOTHING';
   return sqlText`
@@ -158,10 +156,9 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'f
     )
     SELECT stats.n,
            (SELECT count(*) FROM events)::integer,
-           (SELECT count(*) FROM candidates)::integer,
            stats.last_txid,
            (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-    INTO v_consumed, v_events, v_marked, v_last_txid, v_last_change_id
+    INTO v_consumed, v_events, v_last_txid, v_last_change_id
     FROM stats;`;
 }
 
@@ -186,7 +183,6 @@ export function consumeFunction(c: Ctx): string {
         v_active boolean;
         v_consumed integer;
         v_events integer;
-        v_marked integer;
         v_last_txid xid8;
         v_last_change_id bigint;
         v_lag bigint;

@@ -13,7 +13,7 @@ export function lagView(c: Ctx): string {
            r.object_key,
            r.born_at,
            r.born_txid,
-           now() - r.born_at AS waiting_for
+           clock_timestamp() - r.born_at AS waiting_for
     FROM ${c.q('birth_registry')} AS r
     WHERE r.status = 'BORN'
       AND NOT EXISTS (
@@ -33,19 +33,19 @@ export function statusView(c: Ctx): string {
            hc.position_txid,
            hc.position_change_id,
            hc.heartbeat_at,
-           now() - hc.heartbeat_at AS heartbeat_age,
+           clock_timestamp() - hc.heartbeat_at AS heartbeat_age,
            hc.stale_after,
-           (hc.heartbeat_at IS NULL OR now() - hc.heartbeat_at > hc.stale_after) AS stale,
+           (hc.heartbeat_at IS NULL OR clock_timestamp() - hc.heartbeat_at > hc.stale_after) AS stale,
            h.horizon_txid,
            w.rows_waiting,
            w.rows_held_back,
            w.oldest_held_back_txid,
            w.oldest_held_back_at,
-           now() - w.oldest_held_back_at AS oldest_held_back_age,
+           clock_timestamp() - w.oldest_held_back_at AS oldest_held_back_age,
            x.holding_txid,
            x.holding_pid,
            x.holding_xact_start,
-           now() - x.holding_xact_start AS holding_xact_age,
+           clock_timestamp() - x.holding_xact_start AS holding_xact_age,
            x.holding_application_name,
            x.holding_state,
            hc.rows_consumed,
@@ -66,6 +66,6 @@ export function statusView(c: Ctx): string {
     ${comment(
       'VIEW',
       v,
-      'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application).',
+      'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application). Ages are wall-clock (clock_timestamp()), also inside a long transaction.',
     )}`;
 }

@@ -9,6 +9,7 @@ import { CliError, describeError } from './io.js';
 type Command = { usage: string; run(argv: string[]): Promise<number> };
 const commands: Record<string, () => Promise<Command>> = {
   migrate: () => import('./commands/migrate.js'),
+  consume: () => import('./commands/consume.js'),
   status: () => import('./commands/status.js'),
   rehearse: () => import('./commands/rehearse.js'),
   packet: () => import('./commands/packet.js'),

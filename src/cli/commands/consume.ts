@@ -1,0 +1,216 @@
+/**
+ * `birthgate consume` — the governance handoff consumer for crontab, systemd timers and
+ * Kubernetes CronJobs. Each batch is one call of handoff_consume() in its own committed
+ * transaction, so a killed run loses nothing: the next run resumes from the stored cursor.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type pg from 'pg';
+import { connectionFromEnv } from '../../config.js';
+import { connect } from '../../db.js';
+import { CliError, describeError, printJson, progress, progressDone } from '../io.js';
+
+export const MAX_BATCH_SIZE = 100_000;
+
+export const usage = `birthgate consume [--batch-size N] [--max-batches N] [--until-empty] [--json]
+  Runs the governance handoff consumer (handoff_consume) against DATABASE_URL, one committed
+  transaction per batch; a run that is killed resumes from the stored cursor next time.
+  --batch-size N    changelog rows per batch, 1..${MAX_BATCH_SIZE} (default 5000)
+  --max-batches N   run at most N batches (default 1; no limit with --until-empty)
+  --until-empty     keep going until a batch comes back short: the backlog below the horizon is drained
+  --json            print exactly one JSON line on stdout:
+                    {"ok","consumed","emitted","captured","lag","batches","elapsed_ms","skipped","interrupted"}
+  SIGINT/SIGTERM stop after the batch in flight (its work is committed).
+Exit codes: 0 ok (also when another consumer holds the cursor: "skipped": true), 1 database
+failure (printed with SQLSTATE, DETAIL and HINT), 2 bad flags or configuration.`;
+
+function wholeNumber(flag: string, min: number, max: number) {
+  return z
+    .string()
+    .regex(/^[0-9]+$/, `${flag} must be a whole number`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, `${flag} must be at least ${min}`)
+        .max(max, `${flag} must be at most ${max}`),
+    );
+}
+
+export const ConsumeOptions = z.object({
+  batchSize: wholeNumber('--batch-size', 1, MAX_BATCH_SIZE).default(5000),
+  maxBatches: wholeNumber('--max-batches', 1, Number.MAX_SAFE_INTEGER).optional(),
+  untilEmpty: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+export type ConsumeOptions = z.infer<typeof ConsumeOptions>;
+
+/** Flags → validated options; anything wrong is a usage error (exit 2). */
+export function parseConsumeArgs(argv: string[]): ConsumeOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'batch-size': { type: 'string' },
+        'max-batches': { type: 'string' },
+        'until-empty': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
+    }));
+  } catch (e) {
+    throw new CliError(`consume: ${(e as Error).message}\n${usage}`, 2);
+  }
+  const parsed = ConsumeOptions.safeParse({
+    batchSize: values['batch-size'],
+    maxBatches: values['max-batches'],
+    untilEmpty: values['until-empty'] ?? false,
+    json: values.json ?? false,
+  });
+  if (!parsed.success) {
+    const flagOf: Record<string, string> = { batchSize: 'batch-size', maxBatches: 'max-batches' };
+    const what = parsed.error.issues
+      .map((i) => {
+        const flag = flagOf[String(i.path[0])];
+        return flag ? `${i.message} (got ${JSON.stringify(values[flag])})` : i.message;
+      })
+      .join('; ');
+    throw new CliError(`consume: ${what}`, 2);
+  }
+  return parsed.data;
+}
+
+export interface ConsumeResult {
+  ok: boolean;
+  consumed: number;
+  emitted: number;
+  captured: number;
+  /** handoff_consume's lag after the last batch: changelog rows past the cursor (exact up to one batch, estimated beyond). */
+  lag: number | null;
+  batches: number;
+  elapsed_ms: number;
+  /** true when another consumer held the cursor: nothing was processed, by design. */
+  skipped: boolean;
+  /** true when a signal stopped the run after the batch in flight. */
+  interrupted: boolean;
+  error?: ReturnType<typeof describeError>;
+}
+
+interface BatchRow {
+  consumed: number;
+  emitted: number;
+  captured: number;
+  lag: string | null;
+}
+
+export async function runConsumer(
+  client: pg.Client,
+  schema: string,
+  o: ConsumeOptions,
+  shouldStop: () => boolean = () => false,
+  onBatch: (r: ConsumeResult, batchMs: number) => void = () => {},
+): Promise<ConsumeResult> {
+  const fn = `"${schema}".handoff_consume`;
+  const limit = o.maxBatches ?? (o.untilEmpty ? Infinity : 1);
+  const started = performance.now();
+  const r: ConsumeResult = {
+    ok: true,
+    consumed: 0,
+    emitted: 0,
+    captured: 0,
+    lag: null,
+    batches: 0,
+    elapsed_ms: 0,
+    skipped: false,
+    interrupted: false,
+  };
+  while (r.batches < limit) {
+    if (shouldStop()) {
+      r.interrupted = true;
+      break;
+    }
+    const t0 = performance.now();
+    const row = (await client.query<BatchRow>(`SELECT consumed, emitted, captured, lag FROM ${fn}($1)`, [o.batchSize])).rows[0]!;
+    if (row.lag === null) {
+      r.skipped = true;
+      break;
+    }
+    r.batches++;
+    r.consumed += row.consumed;
+    r.emitted += row.emitted;
+    r.captured += row.captured;
+    r.lag = Number(row.lag);
+    r.elapsed_ms = Math.round(performance.now() - started);
+    onBatch(r, performance.now() - t0);
+    if (row.consumed < o.batchSize) break;
+  }
+  r.elapsed_ms = Math.round(performance.now() - started);
+  return r;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const o = parseConsumeArgs(argv);
+  const cfg = connectionFromEnv();
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const started = performance.now();
+  let client: pg.Client | undefined;
+  let result: ConsumeResult = {
+    ok: false,
+    consumed: 0,
+    emitted: 0,
+    captured: 0,
+    lag: null,
+    batches: 0,
+    elapsed_ms: 0,
+    skipped: false,
+    interrupted: false,
+  };
+  try {
+    client = await connect(cfg.databaseUrl, 'birthgate consume');
+    result = await runConsumer(
+      client,
+      cfg.schema,
+      o,
+      () => stop,
+      (r, batchMs) => {
+        const rate = r.elapsed_ms > 0 ? Math.round((r.consumed * 1000) / r.elapsed_ms) : 0;
+        progress(`consume: batch ${r.batches} (${Math.round(batchMs)} ms), ${r.consumed} rows, ${rate} rows/s, lag ${r.lag}`);
+      },
+    );
+  } catch (e) {
+    progressDone();
+    const err = describeError(e);
+    result = { ...result, ok: false, elapsed_ms: Math.round(performance.now() - started), error: err };
+    if (o.json) printJson(result);
+    const lines = [`birthgate consume: ${err.message}${err.code ? ` [SQLSTATE ${err.code}]` : ''}`];
+    if (err.detail) lines.push(`DETAIL: ${err.detail}`);
+    if (err.hint) lines.push(`HINT: ${err.hint}`);
+    if (result.batches > 0) lines.push(`(${result.batches} batches, ${result.consumed} rows were committed before the failure)`);
+    console.error(lines.join('\n'));
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await client?.end().catch(() => {});
+  }
+  progressDone();
+  if (o.json) printJson(result);
+  else if (result.skipped && result.batches === 0) {
+    console.log('consume: skipped: another consumer holds the handoff cursor');
+  } else {
+    console.log(
+      `consume: ${result.consumed} rows in ${result.batches} batch${result.batches === 1 ? '' : 'es'} ` +
+        `(${result.emitted} emitted, ${result.captured} captured), lag ${result.lag}, ${result.elapsed_ms} ms` +
+        `${result.skipped ? '; stopped: another consumer holds the cursor' : ''}${result.interrupted ? '; interrupted by a signal' : ''}`,
+    );
+  }
+  return 0;
+}
