@@ -107,6 +107,25 @@ function tsErrors(): string {
   return lines.join('\n');
 }
 
+/** The first migration that has the drift baseline; every later one must keep it current. */
+const DRIFT_BASELINE_FROM = '000004';
+const TOUCHES_OWNED_CODE = /\b(CREATE|DROP|ALTER)\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|TRIGGER|CONSTRAINT\s+TRIGGER)\b/i;
+
+/**
+ * A migration after the drift baseline exists that creates, replaces, alters or drops a function,
+ * procedure or trigger must end its Up and its Down section by re-capturing the baseline
+ * (recaptureDriftBaseline), or a clean upgrade/rollback would report drift.
+ */
+function checkBaselineRecapture(c: Ctx, m: Migration): void {
+  if (m.id <= DRIFT_BASELINE_FROM) return;
+  const recapture = `SELECT ${c.q('drift_capture_baseline')}();`;
+  for (const [dir, blocks] of [['up', m.up(c)], ['down', m.down(c)]] as const) {
+    if (blocks.some((b) => TOUCHES_OWNED_CODE.test(b)) && blocks[blocks.length - 1]?.trim() !== recapture) {
+      throw new Error(`migration ${m.id}_${m.slug}: its ${dir} section changes functions/triggers but does not end with recaptureDriftBaseline(c)`);
+    }
+  }
+}
+
 /** All generated files, keyed by path relative to the project root. */
 export function generate(opts: GenerateOptions): Map<string, string> {
   const c = makeCtx(opts.schema, opts.version);
@@ -115,6 +134,7 @@ export function generate(opts: GenerateOptions): Map<string, string> {
     if (!/^\d{6}$/.test(m.id) || !/^[a-z0-9_]+$/.test(m.slug)) throw new Error(`bad migration id/slug ${m.id} ${m.slug}`);
     if (ids.has(m.id)) throw new Error(`duplicate migration id ${m.id}`);
     ids.add(m.id);
+    checkBaselineRecapture(c, m);
   }
   const out = new Map<string, string>();
   for (const m of migrations) out.set(`migrations/${migrationFileName(m)}.sql`, migrationFile(c, m));
