@@ -116,7 +116,7 @@ const TOUCHES_OWNED_CODE = /\b(CREATE|DROP|ALTER)\s+(OR\s+REPLACE\s+)?(FUNCTION|
  * procedure or trigger must end its Up and its Down section by re-capturing the baseline
  * (recaptureDriftBaseline), or a clean upgrade/rollback would report drift.
  */
-function checkBaselineRecapture(c: Ctx, m: Migration): void {
+export function checkBaselineRecapture(c: Ctx, m: Migration): void {
   if (m.id <= DRIFT_BASELINE_FROM) return;
   const recapture = `SELECT ${c.q('drift_capture_baseline')}();`;
   for (const [dir, blocks] of [['up', m.up(c)], ['down', m.down(c)]] as const) {
