@@ -20,7 +20,8 @@
  *   consumed; never for a NULL/empty code or a code already in the registry.)
  *
  * Layer 2, tg_birth_finalize (CONSTRAINT TRIGGER AFTER INSERT OR UPDATE OF <code> DEFERRABLE
- * INITIALLY DEFERRED, trigger _900_birth_finalize): 1 SQL statement per row on the hot path. At
+ * INITIALLY DEFERRED, trigger _900_birth_finalize): 2 SQL statements per row on the hot path (the
+ * family, then the registry row + its permit, both by unique index with the code as a parameter). At
  * commit, every row version that brought a code in this transaction must be finalized: a BORN
  * registry row for that code, born in this transaction, from a CONSUMED permit for that code.
  * Catches a code changed after layer 1 ran (later BEFORE trigger, or layer 1 disabled on UPDATE),
@@ -229,36 +230,39 @@ export function finalizeFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_reg record;
         v_row jsonb := to_jsonb(NEW);
         v_code text;
         v_type text;
         v_present boolean;
         v_seen text[];
     BEGIN
-        SELECT f.collection_name, f.table_name, f.mode, f.code_column,
-               v_row ? f.code_column AS has_column,
-               v_row ->> f.code_column AS code,
-               r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
-               (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
-                AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
-          INTO v_family
-          FROM ${c.q('birth_family')} f
-          LEFT JOIN ${c.q('birth_registry')} r
-            ON r.collection_name = f.collection_name AND r.entity_code = v_row ->> f.code_column
-          LEFT JOIN ${c.q('birth_admission_permit')} p ON p.permit_id = r.permit_id
-         WHERE f.collection_name = v_collection;
+        SELECT collection_name, table_name, mode, code_column INTO v_family
+          FROM ${c.q('birth_family')} WHERE collection_name = v_collection;
         IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
             ${misconfigured(c, 12)}
         END IF;
-        IF v_family.mode = 'off' OR v_family.finalized THEN
+        IF v_family.mode = 'off' THEN
             RETURN NULL;
         END IF;
-        IF NOT v_family.has_column THEN
+        IF NOT v_row ? v_family.code_column THEN
             ${raiseAt(12, 'GATE_MISCONFIGURED', `format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection)`)}
         END IF;
-        v_code := v_family.code;
+        v_code := v_row ->> v_family.code_column;
         IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
             RETURN NULL;  -- the code did not change
+        END IF;
+
+        -- finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+        SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+               (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
+                AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
+          INTO v_reg
+          FROM ${c.q('birth_registry')} r
+          LEFT JOIN ${c.q('birth_admission_permit')} p ON p.permit_id = r.permit_id
+         WHERE r.collection_name = v_collection AND r.entity_code = v_code;
+        IF v_reg.finalized THEN
+            RETURN NULL;
         END IF;
 
         -- not finalized. A version whose code is no longer in the table (row deleted or re-coded
@@ -289,15 +293,15 @@ export function finalizeFunction(c: Ctx): string {
             IF 'BYPASS' = ANY (v_seen) THEN
                 RETURN NULL;  -- an authorised, recorded bypass
             END IF;
-            ${raiseAt(12, 'GATE_UNFINALIZED', `format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_family.registry_id IS NULL THEN 'no birth_registry row' WHEN v_family.status <> 'BORN' THEN format('registry row %s is %s', v_family.registry_id, v_family.status) WHEN v_family.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_family.registry_id, v_family.born_txid) WHEN v_family.permit_id IS NULL THEN format('registry row %s consumed no permit', v_family.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_family.registry_id, v_family.permit_id, v_family.permit_state) END)`)}
+            ${raiseAt(12, 'GATE_UNFINALIZED', `format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END)`)}
         END IF;
 
         IF v_seen IS NULL THEN
             INSERT INTO ${violation} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
             VALUES ('UNFINALIZED', v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, ${ACTOR},
                     jsonb_strip_nulls(jsonb_build_object(
-                        'registry_id', v_family.registry_id, 'status', v_family.status, 'permit_id', v_family.permit_id,
-                        'permit_state', v_family.permit_state, 'born_txid', v_family.born_txid::text,
+                        'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
+                        'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
                         'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END)));
         END IF;
         RETURN NULL;
