@@ -200,7 +200,6 @@ BEGIN
         v_findings := ARRAY['PATTERN_MISMATCH'];
     END IF;
     IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        v_detail := jsonb_build_object('operation', TG_OP, 'code_pattern', v_family.code_pattern);
         IF 'NULL_CODE' = ANY (v_findings) THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG124',
@@ -303,7 +302,7 @@ BEGIN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG120',
                 MESSAGE = 'birth refused: no live admission permit for this code',
-                DETAIL = format('collection %s, code %L, table %I.%I, %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_detail),
+                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last_id, v_last_state) END),
                 HINT = 'Issue a permit first: SELECT issue_permit(collection, code); then insert the row within the permit''s lifetime.';
         END IF;
     END IF;
@@ -911,6 +910,30 @@ GRANT EXECUTE ON FUNCTION "birthgate"."revoke_permit"(bigint, text) TO "birthgat
 GRANT EXECUTE ON FUNCTION "birthgate"."issue_permit"(text, text, interval) TO "birthgate_issuer";
 
 -- Down Migration
+
+DO $guard$
+DECLARE
+    v_permits bigint;
+    v_violations bigint;
+    v_linked bigint;
+BEGIN
+    SELECT count(*) INTO v_permits FROM "birthgate"."birth_admission_permit";
+    SELECT count(*) INTO v_violations FROM "birthgate"."birth_gate_violation";
+    SELECT count(*) INTO v_linked FROM "birthgate"."birth_registry" WHERE permit_id IS NOT NULL;
+    IF v_permits + v_violations = 0 THEN
+        RETURN;
+    END IF;
+    IF COALESCE(pg_catalog.current_setting('birthgate.down_discard_admission_data', true), '') <> 'on' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG151',
+            MESSAGE = 'the admission down migration would discard permits and gate violations',
+            DETAIL = pg_catalog.format('%s permits and %s gate violations would be dropped, %s registry rows name a permit; to go ahead set %s = on', v_permits, v_violations, v_linked, 'birthgate.down_discard_admission_data'),
+            HINT = 'Export birth_admission_permit and birth_gate_violation first; then run the down migration with the setting named in DETAIL set to on (e.g. ALTER DATABASE ... SET it, or options=-c... in the connection URL). birth_registry.permit_id references are cleared.';
+    END IF;
+    UPDATE "birthgate"."birth_registry" SET permit_id = NULL WHERE permit_id IS NOT NULL;
+    RAISE NOTICE 'birthgate: discarding % permits and % gate violations; permit_id cleared on % registry rows', v_permits, v_violations, v_linked;
+END
+$guard$;
 
 DO $detach$
 DECLARE

@@ -50,7 +50,7 @@ export function gateFunction(c: Ctx): string {
   const registry = c.q('birth_registry');
   const changelog = c.q('registry_changelog');
   const violation = c.q('birth_gate_violation');
-  const detailCode = `format('collection %s, code %L, table %I.%I, %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_detail)`;
+  const detailCode = `format('collection %s, code %L, table %I.%I: %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last_id, v_last_state) END)`;
   return sqlText`
     CREATE FUNCTION ${fn}()
     RETURNS trigger
@@ -115,7 +115,6 @@ export function gateFunction(c: Ctx): string {
             v_findings := ARRAY['PATTERN_MISMATCH'];
         END IF;
         IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-            v_detail := jsonb_build_object('operation', TG_OP, 'code_pattern', v_family.code_pattern);
             IF 'NULL_CODE' = ANY (v_findings) THEN
                 ${raiseAt(16, 'GATE_NULL_CODE', `format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL THEN 'NULL' ELSE 'empty' END)`)}
             ELSIF 'PATTERN_MISMATCH' = ANY (v_findings) THEN

@@ -1,6 +1,6 @@
 /**
  * Admission control errors (issue 3), SQLSTATE range BG100–BG199.
- * BG10x families, BG11x permits, BG12x layer-1 gate, BG13x layer-2 gate, BG14x retire, BG15x audit trail.
+ * BG10x families, BG11x permits, BG12x layer-1 gate, BG13x layer-2 gate, BG14x retire, BG15x audit trail and down migration.
  */
 import type { ErrorDef } from './types.js';
 
@@ -190,5 +190,11 @@ export const admissionErrors = [
     name: 'VIOLATION_APPEND_ONLY',
     message: 'birth_gate_violation is append-only',
     hint: 'Violations are audit evidence: never UPDATE, DELETE or TRUNCATE them.',
+  },
+  {
+    code: 'BG151',
+    name: 'ADMISSION_DOWN_DATA_LOSS',
+    message: 'the admission down migration would discard permits and gate violations',
+    hint: 'Export birth_admission_permit and birth_gate_violation first; then run the down migration with the setting named in DETAIL set to on (e.g. ALTER DATABASE ... SET it, or options=-c... in the connection URL). birth_registry.permit_id references are cleared.',
   },
 ] as const satisfies readonly ErrorDef[];

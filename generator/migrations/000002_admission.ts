@@ -6,7 +6,7 @@
 import type { Ctx } from '../lib/ctx.js';
 import type { Migration } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
-import { FINALIZE_TRIGGER, GATE_TRIGGER } from '../admission/common.js';
+import { FINALIZE_TRIGGER, GATE_TRIGGER, raiseAt } from '../admission/common.js';
 import { admissionFunctions } from '../admission/functions.js';
 import { finalizeFunction, gateFunction } from '../admission/gate.js';
 import { functionRefs, grants, revokeGrants } from '../admission/privileges.js';
@@ -33,6 +33,35 @@ function detachGates(c: Ctx): string {
     $detach$;`;
 }
 
+/**
+ * Down: permits and violations are audit evidence that no later up can restore. With any such
+ * rows the down migration refuses (BG151) unless <schema>.down_discard_admission_data = on; then
+ * it clears birth_registry.permit_id (the permits it named are about to be dropped) and goes on.
+ */
+function downGuard(c: Ctx): string {
+  const setting = `${c.schema}.down_discard_admission_data`;
+  return sqlText`
+    DO $guard$
+    DECLARE
+        v_permits bigint;
+        v_violations bigint;
+        v_linked bigint;
+    BEGIN
+        SELECT count(*) INTO v_permits FROM ${c.q('birth_admission_permit')};
+        SELECT count(*) INTO v_violations FROM ${c.q('birth_gate_violation')};
+        SELECT count(*) INTO v_linked FROM ${c.q('birth_registry')} WHERE permit_id IS NOT NULL;
+        IF v_permits + v_violations = 0 THEN
+            RETURN;
+        END IF;
+        IF COALESCE(pg_catalog.current_setting(${lit(setting)}, true), '') <> 'on' THEN
+            ${raiseAt(12, 'ADMISSION_DOWN_DATA_LOSS', `pg_catalog.format('%s permits and %s gate violations would be dropped, %s registry rows name a permit; to go ahead set %s = on', v_permits, v_violations, v_linked, ${lit(setting)})`)}
+        END IF;
+        UPDATE ${c.q('birth_registry')} SET permit_id = NULL WHERE permit_id IS NOT NULL;
+        RAISE NOTICE 'birthgate: discarding % permits and % gate violations; permit_id cleared on % registry rows', v_permits, v_violations, v_linked;
+    END
+    $guard$;`;
+}
+
 export const admission: Migration = {
   id: '000002',
   slug: 'admission',
@@ -47,6 +76,7 @@ export const admission: Migration = {
     ...grants(c),
   ],
   down: (c) => [
+    downGuard(c),
     detachGates(c),
     ...revokeGrants(c),
     ...functionRefs(c)
