@@ -443,7 +443,6 @@ BEGIN
         v_findings := ARRAY['PATTERN_MISMATCH'];
     END IF;
     IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        v_detail := jsonb_build_object('operation', TG_OP, 'code_pattern', v_family.code_pattern);
         IF 'NULL_CODE' = ANY (v_findings) THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG124',
@@ -546,7 +545,7 @@ BEGIN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG120',
                 MESSAGE = 'birth refused: no live admission permit for this code',
-                DETAIL = format('collection %s, code %L, table %I.%I, %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_detail),
+                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last_id, v_last_state) END),
                 HINT = 'Issue a permit first: SELECT issue_permit(collection, code); then insert the row within the permit''s lifetime.';
         END IF;
     END IF;
@@ -577,24 +576,15 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_reg record;
     v_row jsonb := to_jsonb(NEW);
     v_code text;
     v_type text;
     v_present boolean;
     v_seen text[];
 BEGIN
-    SELECT f.collection_name, f.table_name, f.mode, f.code_column,
-           v_row ? f.code_column AS has_column,
-           v_row ->> f.code_column AS code,
-           r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
-           (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
-            AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
-      INTO v_family
-      FROM "birthgate"."birth_family" f
-      LEFT JOIN "birthgate"."birth_registry" r
-        ON r.collection_name = f.collection_name AND r.entity_code = v_row ->> f.code_column
-      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
-     WHERE f.collection_name = v_collection;
+    SELECT collection_name, table_name, mode, code_column INTO v_family
+      FROM "birthgate"."birth_family" WHERE collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
@@ -602,19 +592,31 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
             HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
-    IF v_family.mode = 'off' OR v_family.finalized THEN
+    IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
-    IF NOT v_family.has_column THEN
+    IF NOT v_row ? v_family.code_column THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
             DETAIL = format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection),
             HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
-    v_code := v_family.code;
+    v_code := v_row ->> v_family.code_column;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
         RETURN NULL;  -- the code did not change
+    END IF;
+
+    -- finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+    SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+           (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
+            AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
+      INTO v_reg
+      FROM "birthgate"."birth_registry" r
+      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+     WHERE r.collection_name = v_collection AND r.entity_code = v_code;
+    IF v_reg.finalized THEN
+        RETURN NULL;
     END IF;
 
     -- not finalized. A version whose code is no longer in the table (row deleted or re-coded
@@ -648,7 +650,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG130',
             MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
-            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_family.registry_id IS NULL THEN 'no birth_registry row' WHEN v_family.status <> 'BORN' THEN format('registry row %s is %s', v_family.registry_id, v_family.status) WHEN v_family.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_family.registry_id, v_family.born_txid) WHEN v_family.permit_id IS NULL THEN format('registry row %s consumed no permit', v_family.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_family.registry_id, v_family.permit_id, v_family.permit_state) END),
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
             HINT = 'Before commit, birth the code through a permit (or restore the code/registry row that was changed); check that the BEFORE gate trigger is enabled.';
     END IF;
 
@@ -656,8 +658,8 @@ BEGIN
         INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
         VALUES ('UNFINALIZED', v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
                 jsonb_strip_nulls(jsonb_build_object(
-                    'registry_id', v_family.registry_id, 'status', v_family.status, 'permit_id', v_family.permit_id,
-                    'permit_state', v_family.permit_state, 'born_txid', v_family.born_txid::text,
+                    'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
+                    'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
                     'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END)));
     END IF;
     RETURN NULL;
