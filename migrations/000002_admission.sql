@@ -140,6 +140,7 @@ DECLARE
     v_admit boolean;
     v_permit_id bigint;
     v_registry_id bigint;
+    v_born_at timestamptz;
     v_prior_id bigint;
     v_prior_status text;
     v_last_id bigint;
@@ -215,35 +216,29 @@ BEGIN
         END IF;
     END IF;
 
-    -- hot path: consume the live permit, birth the code, log it -- one statement
+    -- hot path: consume the live permit, birth the code, log it (3 statements; measured faster
+    -- than one data-modifying CTE doing the same)
     v_admit := v_bypassed OR v_family.mode = 'report';
     IF v_code IS NOT NULL AND v_code <> '' THEN
-        WITH consumed AS (
-            UPDATE "birthgate"."birth_admission_permit"
-               SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
-             WHERE collection_name = v_collection
-               AND entity_code = v_code
-               AND state = 'ISSUED'
-               AND expires_at > now()
-            RETURNING permit_id
-        ), birth AS (
-            SELECT (SELECT permit_id FROM consumed) AS permit_id
-        ), born AS (
+        UPDATE "birthgate"."birth_admission_permit"
+           SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
+         WHERE collection_name = v_collection
+           AND entity_code = v_code
+           AND state = 'ISSUED'
+           AND expires_at > now()
+        RETURNING permit_id INTO v_permit_id;
+        IF v_permit_id IS NOT NULL OR v_admit THEN
             INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
-            SELECT v_collection, v_code, birth.permit_id, v_actor
-              FROM birth
-             WHERE birth.permit_id IS NOT NULL OR v_admit
+            VALUES (v_collection, v_code, v_permit_id, v_actor)
             ON CONFLICT (entity_code, collection_name) DO NOTHING
-            RETURNING registry_id, born_at, permit_id
-        ), logged AS (
-            INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-            SELECT 'BORN', v_collection, v_code, born.registry_id, born.born_at, v_actor,
-                   jsonb_build_object('permit_id', born.permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                                      'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed)
-              FROM born
-        )
-        SELECT birth.permit_id, born.registry_id INTO v_permit_id, v_registry_id
-          FROM birth LEFT JOIN born ON true;
+            RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
+            IF v_registry_id IS NOT NULL THEN
+                INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+                VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
+                        jsonb_build_object('permit_id', v_permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                                           'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed));
+            END IF;
+        END IF;
         IF v_registry_id IS NOT NULL AND v_permit_id IS NOT NULL AND NOT v_bypassed AND cardinality(v_findings) = 0 THEN
             RETURN NEW;
         END IF;

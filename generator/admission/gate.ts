@@ -2,10 +2,12 @@
  * The two gate trigger functions register_family attaches to a family table.
  *
  * Layer 1, tg_birth_gate (BEFORE INSERT OR UPDATE OF <code> FOR EACH ROW, trigger _100_birth_gate):
- *   hot path = 2 SQL statements per row: read the family, then one statement that consumes the live
- *   permit (UPDATE ... WHERE state = 'ISSUED' AND expires_at > now() RETURNING: two sessions racing
- *   for one permit cannot both consume it), writes birth_registry (BORN, permit_id) and the BORN
- *   registry_changelog row. Anything else takes the slow path (diagnosis, then raise or record).
+ *   hot path = 4 SQL statements per row: read the family; consume the live permit (UPDATE ...
+ *   WHERE state = 'ISSUED' AND expires_at > now() RETURNING: two sessions racing for one permit
+ *   cannot both consume it, the loser waits on the row lock and then finds it CONSUMED); write
+ *   birth_registry (BORN, permit_id); write the BORN registry_changelog row. (The registry insert
+ *   adds the two foreign-key checks of birth_registry.) Anything else takes the slow path
+ *   (diagnosis, then raise or record).
  *
  *   input                       off      report                          enforce
  *   no live permit              nothing  admit, register, NO_PERMIT      BG120
@@ -71,6 +73,7 @@ export function gateFunction(c: Ctx): string {
         v_admit boolean;
         v_permit_id bigint;
         v_registry_id bigint;
+        v_born_at timestamptz;
         v_prior_id bigint;
         v_prior_status text;
         v_last_id bigint;
@@ -122,35 +125,29 @@ export function gateFunction(c: Ctx): string {
             END IF;
         END IF;
 
-        -- hot path: consume the live permit, birth the code, log it -- one statement
+        -- hot path: consume the live permit, birth the code, log it (3 statements; measured faster
+        -- than one data-modifying CTE doing the same)
         v_admit := v_bypassed OR v_family.mode = 'report';
         IF v_code IS NOT NULL AND v_code <> '' THEN
-            WITH consumed AS (
-                UPDATE ${permit}
-                   SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
-                 WHERE collection_name = v_collection
-                   AND entity_code = v_code
-                   AND state = 'ISSUED'
-                   AND expires_at > now()
-                RETURNING permit_id
-            ), birth AS (
-                SELECT (SELECT permit_id FROM consumed) AS permit_id
-            ), born AS (
+            UPDATE ${permit}
+               SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
+             WHERE collection_name = v_collection
+               AND entity_code = v_code
+               AND state = 'ISSUED'
+               AND expires_at > now()
+            RETURNING permit_id INTO v_permit_id;
+            IF v_permit_id IS NOT NULL OR v_admit THEN
                 INSERT INTO ${registry} (collection_name, entity_code, permit_id, born_by)
-                SELECT v_collection, v_code, birth.permit_id, v_actor
-                  FROM birth
-                 WHERE birth.permit_id IS NOT NULL OR v_admit
+                VALUES (v_collection, v_code, v_permit_id, v_actor)
                 ON CONFLICT (entity_code, collection_name) DO NOTHING
-                RETURNING registry_id, born_at, permit_id
-            ), logged AS (
-                INSERT INTO ${changelog} (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-                SELECT 'BORN', v_collection, v_code, born.registry_id, born.born_at, v_actor,
-                       jsonb_build_object('permit_id', born.permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                                          'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed)
-                  FROM born
-            )
-            SELECT birth.permit_id, born.registry_id INTO v_permit_id, v_registry_id
-              FROM birth LEFT JOIN born ON true;
+                RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
+                IF v_registry_id IS NOT NULL THEN
+                    INSERT INTO ${changelog} (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+                    VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
+                            jsonb_build_object('permit_id', v_permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                                               'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed));
+                END IF;
+            END IF;
             IF v_registry_id IS NOT NULL AND v_permit_id IS NOT NULL AND NOT v_bypassed AND cardinality(v_findings) = 0 THEN
                 RETURN NEW;
             END IF;
