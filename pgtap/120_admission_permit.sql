@@ -1,12 +1,13 @@
 -- 120 admission permits: every transition of ISSUED -> CONSUMED | EXPIRED | REVOKED, allowed and
--- refused (by the functions, by the guard trigger and by the CHECKs), the one-live-permit rule, and
+-- refused (by the functions, by the guard trigger and by the CHECKs), the one-live-permit rule, the
+-- composite unique (entity_code, collection_name) of the registry, and
 -- that a permit is consumed at most once: in one transaction, and by two dblink sessions racing for
 -- the same permit (the loser waits on the winner's row lock, then is refused; if the winner rolls
 -- back, the loser gets the permit). The race uses committed fixtures and removes them at the end.
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(57);
+SELECT plan(60);
 
 CREATE SCHEMA pilot;
 CREATE TABLE pilot.dot_tools (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code text, name text);
@@ -60,6 +61,17 @@ SELECT results_eq($$SELECT (SELECT count(*)::int FROM birthgate.birth_registry W
                            (SELECT count(*)::int FROM pilot.dot_tools WHERE code = 'DOT-1')$$,
                   $$VALUES (1, 1, 1)$$, 'one permit, one birth: one registry row, one changelog row, one object');
 SELECT throws_ok($$SELECT birthgate.issue_permit('dot_tools', 'DOT-1')$$, 'BG115', NULL, 'no permit is issued for a code already born (BG115)');
+
+-- the composite unique (entity_code, collection_name): one birth per code per family, the same code in two families
+CREATE TABLE pilot.other_tools (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code text);
+SELECT birthgate.register_family('other_tools', 'pilot.other_tools', 'code', '^[A-Z]+-[0-9]+$', 'enforce');
+SELECT birthgate.issue_permit('other_tools', 'DOT-1');
+SELECT lives_ok($$INSERT INTO pilot.other_tools (code) VALUES ('DOT-1')$$, 'the same code is born in another family with that family''s permit');
+SELECT results_eq($$SELECT collection_name, object_key FROM birthgate.birth_registry WHERE entity_code = 'DOT-1' ORDER BY 1$$,
+                  $$VALUES ('dot_tools'::text, 'dot_tools:DOT-1'::text), ('other_tools', 'other_tools:DOT-1')$$,
+                  'one code, two families: two registry rows with distinct object keys');
+SELECT throws_ok($$INSERT INTO birthgate.birth_registry (collection_name, entity_code) VALUES ('dot_tools', 'DOT-1')$$, '23505', NULL,
+                 'UNIQUE (entity_code, collection_name) refuses a second registry row even from the owner');
 
 -- ISSUED -> REVOKED
 SELECT lives_ok($$SELECT birthgate.revoke_permit((SELECT permit_id FROM p WHERE code = 'DOT-2'), 'order cancelled')$$,
