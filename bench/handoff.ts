@@ -5,10 +5,13 @@
  *    database, in 50,000-row transactions (so the backlog spans many xids, as in production).
  * 2. Ceiling: plain INSERT ... SELECT of the same rows (same columns, same payload expression)
  *    into the same candidate and event tables, no cursor, no upsert, no dedup: the fastest the
- *    tables can take these rows. Measured twice (before and after the consumer); the faster counts.
+ *    tables can take these rows (tables truncated in between). Two variants, the faster counts:
+ *    one statement per table over all rows, and the same in BATCH-row chunks, each committed.
  * 3. Consumer: CALL handoff_drain(5000) from an empty candidate/event state, committing per batch;
- *    every batch's time is taken from its NOTICE. Prints total, rows/s, per-batch p50/p99/max and
- *    the ratio consumer/ceiling (throughput; target >= 0.85), and checks the drain was complete.
+ *    every batch's time is taken from its NOTICE. Run twice, alternating with the ceilings
+ *    (ceilings, consumer, ceilings, consumer); the fastest run of each is compared. Prints total,
+ *    rows/s, per-batch p50/p99/max and the ratio consumer/ceiling (throughput; target >= 0.85),
+ *    and checks both drains were complete.
  *
  * Env: DATABASE_URL (a server where we may create a database), BENCH_ROWS (default 1037716),
  * BENCH_BATCH (default 5000). Progress goes to stderr.
@@ -72,6 +75,68 @@ async function ceiling(c: pg.Client): Promise<{ candidatesMs: number; eventsMs: 
   return { candidatesMs, eventsMs, totalMs: candidatesMs + eventsMs };
 }
 
+/** The same plain INSERT ... SELECTs, in BATCH-row chunks (change_id ranges), each committed: the per-batch ceiling. */
+async function chunkedCeiling(c: pg.Client): Promise<{ candidatesMs: number; eventsMs: number; totalMs: number }> {
+  await resetLanes(c);
+  const { lo, hi } = (await c.query<{ lo: string; hi: string }>(`SELECT min(change_id) AS lo, max(change_id) AS hi FROM ${S}.registry_changelog`)).rows[0]!;
+  let candidatesMs = 0;
+  let eventsMs = 0;
+  for (let from = Number(lo) - 1; from < Number(hi); from += BATCH) {
+    let t0 = process.hrtime.bigint();
+    await c.query(`INSERT INTO ${S}.governance_candidate_state
+                     (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                   SELECT l.object_key, l.collection_name, l.entity_code, l.op, l.born_at, true, l.changed_at, l.change_id, l.txid
+                   FROM ${S}.registry_changelog AS l WHERE l.change_id > $1 AND l.change_id <= $2`, [from, from + BATCH]);
+    candidatesMs += ms(t0);
+    t0 = process.hrtime.bigint();
+    await c.query(`INSERT INTO ${S}.event_pending (event_type, object_key, born_at, payload, source_change_id)
+                   SELECT 'handoff.object_born', l.object_key, l.born_at, ${PAYLOAD}, l.change_id
+                   FROM ${S}.registry_changelog AS l WHERE l.op = 'BORN' AND l.change_id > $1 AND l.change_id <= $2`, [from, from + BATCH]);
+    eventsMs += ms(t0);
+    progress(`chunked ceiling: ${fmt(from + BATCH - Number(lo) + 1)} / ${fmt(ROWS)} rows`);
+  }
+  return { candidatesMs, eventsMs, totalMs: candidatesMs + eventsMs };
+}
+
+interface ConsumerRun {
+  ms: number;
+  batchMs: number[];
+  consumed: number;
+  after: { lag: string; cand: string; ev: string; waiting: string };
+}
+
+async function consumer(c: pg.Client): Promise<ConsumerRun> {
+  await resetLanes(c);
+  const batchMs: number[] = [];
+  let consumed = 0;
+  c.on('notice', (n) => {
+    const m = /batch (\d+) consumed (\d+) rows .* in ([\d.]+) ms; total (\d+) rows; lag (\d+)/.exec(n.message ?? '');
+    if (!m) return;
+    batchMs.push(Number(m[3]));
+    consumed = Number(m[4]);
+    progress(`consumer: batch ${m[1]}, ${fmt(consumed)} / ${fmt(ROWS)} rows, last batch ${m[3]} ms, lag ${m[5]}`);
+  });
+  const t0 = process.hrtime.bigint();
+  await c.query(`CALL ${S}.handoff_drain($1)`, [BATCH]);
+  const elapsed = ms(t0);
+  c.removeAllListeners('notice');
+  const after = (
+    await c.query<{ lag: string; cand: string; ev: string; waiting: string }>(
+      `SELECT (SELECT count(*) FROM ${S}.v_handoff_lag) AS lag,
+              (SELECT count(*) FROM ${S}.governance_candidate_state) AS cand,
+              (SELECT count(*) FROM ${S}.event_pending) + (SELECT count(*) FROM ${S}.event_outbox) AS ev,
+              (SELECT rows_waiting FROM ${S}.v_handoff_status) AS waiting`,
+    )
+  ).rows[0]!;
+  const sorted = [...batchMs].sort((a, b) => a - b);
+  note(
+    `consumer: handoff_drain(${BATCH}) ${fmt(consumed)} rows in ${batchMs.length} batches, ${fmt(elapsed)} ms ` +
+      `(batch p50 ${fmt(quantile(sorted, 0.5), 1)} / max ${fmt(sorted.at(-1) ?? NaN, 1)} ms); ` +
+      `after: v_handoff_lag = ${after.lag}, candidates = ${after.cand}, events = ${after.ev}, rows_waiting = ${after.waiting}`,
+  );
+  return { ms: elapsed, batchMs, consumed, after };
+}
+
 async function main(): Promise<void> {
   const admin = new pg.Client(adminUrl);
   await admin.connect();
@@ -108,54 +173,39 @@ async function main(): Promise<void> {
     const lag0 = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.v_handoff_lag`)).rows[0]!.n;
     note(`backlog: ${fmt(ROWS)} registry + changelog rows in ${fmt(backlogMs / 1000, 1)} s; v_handoff_lag = ${fmt(Number(lag0))}`);
 
-    // 2. ceiling (first measurement)
-    const ceil1 = await ceiling(c);
-    note(`ceiling #1: candidates ${fmt(ceil1.candidatesMs)} ms + events ${fmt(ceil1.eventsMs)} ms = ${fmt(ceil1.totalMs)} ms`);
-
-    // 3. consumer: handoff_drain(BATCH), one COMMIT per batch
-    await resetLanes(c);
-    const batchMs: number[] = [];
-    let consumedTotal = 0;
-    c.on('notice', (n) => {
-      const m = /batch (\d+) consumed (\d+) rows .* in ([\d.]+) ms; total (\d+) rows; lag (\d+)/.exec(n.message ?? '');
-      if (!m) return;
-      batchMs.push(Number(m[3]));
-      consumedTotal = Number(m[4]);
-      progress(`consumer: batch ${m[1]}, ${fmt(consumedTotal)} / ${fmt(ROWS)} rows, last batch ${m[3]} ms, lag ${m[5]}`);
-    });
-    t0 = process.hrtime.bigint();
-    await c.query(`CALL ${S}.handoff_drain($1)`, [BATCH]);
-    const consumerMs = ms(t0);
-    c.removeAllListeners('notice');
-    const after = (
-      await c.query<{ lag: string; cand: string; ev: string; waiting: string }>(
-        `SELECT (SELECT count(*) FROM ${S}.v_handoff_lag) AS lag,
-                (SELECT count(*) FROM ${S}.governance_candidate_state) AS cand,
-                (SELECT count(*) FROM ${S}.event_pending) + (SELECT count(*) FROM ${S}.event_outbox) AS ev,
-                (SELECT rows_waiting FROM ${S}.v_handoff_status) AS waiting`,
-      )
-    ).rows[0]!;
-    note(
-      `consumer: handoff_drain(${BATCH}) ${fmt(consumedTotal)} rows in ${batchMs.length} batches, ${fmt(consumerMs)} ms; ` +
-        `after: v_handoff_lag = ${after.lag}, candidates = ${after.cand}, events = ${after.ev}, rows_waiting = ${after.waiting}`,
-    );
-
-    // 4. ceiling again (warm), keep the faster one
-    const ceil2 = await ceiling(c);
-    note(`ceiling #2: candidates ${fmt(ceil2.candidatesMs)} ms + events ${fmt(ceil2.eventsMs)} ms = ${fmt(ceil2.totalMs)} ms`);
-    const ceilMs = Math.min(ceil1.totalMs, ceil2.totalMs);
+    // 2./3. ceilings and consumer, alternated twice so the machine's noise hits all alike:
+    //      one-statement ceiling, chunked ceiling, consumer; again; the fastest run of each counts.
+    const ceilings: { name: string; totalMs: number }[] = [];
+    const runs: ConsumerRun[] = [];
+    for (let round = 1; round <= 2; round++) {
+      const one = await ceiling(c);
+      note(`ceiling #${round} (one statement per table): candidates ${fmt(one.candidatesMs)} ms + events ${fmt(one.eventsMs)} ms = ${fmt(one.totalMs)} ms`);
+      const chunked = await chunkedCeiling(c);
+      note(`ceiling #${round} (${BATCH}-row chunks, committed): candidates ${fmt(chunked.candidatesMs)} ms + events ${fmt(chunked.eventsMs)} ms = ${fmt(chunked.totalMs)} ms`);
+      ceilings.push({ name: 'one statement', totalMs: one.totalMs }, { name: `${BATCH}-row chunks`, totalMs: chunked.totalMs });
+      runs.push(await consumer(c));
+    }
+    const best = runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const consumerMs = best.ms;
+    const batchMs = best.batchMs;
+    const after = best.after;
+    const bestCeiling = ceilings.reduce((a, b) => (b.totalMs < a.totalMs ? b : a));
+    const ceilMs = bestCeiling.totalMs;
 
     const sorted = [...batchMs].sort((a, b) => a - b);
     const ratio = ceilMs / consumerMs;
-    const ok = Number(after.lag) === 0 && Number(after.cand) === ROWS && Number(after.ev) === ROWS && consumedTotal === ROWS;
+    const complete = (r: ConsumerRun) =>
+      Number(r.after.lag) === 0 && Number(r.after.cand) === ROWS && Number(r.after.ev) === ROWS && r.consumed === ROWS;
+    const ok = runs.every(complete);
     console.log('');
     console.log(`handoff bench — ${fmt(ROWS)} BORN changelog rows, batch ${BATCH}, PostgreSQL ${server}`);
-    console.log(`  consumer (CALL handoff_drain(${BATCH})): ${fmt(consumerMs / 1000, 2)} s, ${fmt(ROWS / (consumerMs / 1000))} rows/s, ${batchMs.length} batches`);
-    console.log(`    per batch: p50 ${fmt(quantile(sorted, 0.5), 1)} ms, p99 ${fmt(quantile(sorted, 0.99), 1)} ms, max ${fmt(sorted.at(-1) ?? NaN, 1)} ms (budget 5000 ms)`);
+    console.log(`  consumer (CALL handoff_drain(${BATCH})): ${fmt(consumerMs / 1000, 2)} s, ${fmt(ROWS / (consumerMs / 1000))} rows/s, ${batchMs.length} batches` +
+      ` (runs: ${runs.map((r) => `${fmt(r.ms)} ms`).join(', ')}; the fastest is reported)`);
+    console.log(`    per batch: p50 ${fmt(quantile(sorted, 0.5), 1)} ms, p99 ${fmt(quantile(sorted, 0.99), 1)} ms, max ${fmt(sorted.at(-1) ?? NaN, 1)} ms; max over all runs ${fmt(Math.max(...runs.flatMap((r) => r.batchMs)), 1)} ms (budget 5000 ms)`);
     console.log(`  ceiling (plain INSERT ... SELECT, same rows and tables): ${fmt(ceilMs / 1000, 2)} s, ${fmt(ROWS / (ceilMs / 1000))} rows/s` +
-      ` (runs: ${fmt(ceil1.totalMs)} ms, ${fmt(ceil2.totalMs)} ms)`);
+      ` (fastest of: ${ceilings.map((x) => `${x.name} ${fmt(x.totalMs)} ms`).join(', ')})`);
     console.log(`  ratio consumer/ceiling (throughput): ${ratio.toFixed(3)} (target >= 0.85)`);
-    console.log(`  drain complete: ${ok ? 'yes' : 'NO'} (v_handoff_lag ${after.lag}, candidates ${after.cand}, events ${after.ev})`);
+    console.log(`  drain complete in every run: ${ok ? 'yes' : 'NO'} (v_handoff_lag ${after.lag}, candidates ${after.cand}, events ${after.ev})`);
     if (!ok) process.exitCode = 1;
   } finally {
     await c.end().catch(() => {});
