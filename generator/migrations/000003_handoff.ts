@@ -7,7 +7,7 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import type { Migration } from '../lib/migration.js';
-import { qi, sqlText } from '../lib/sql.js';
+import { qi } from '../lib/sql.js';
 import { activateFunction } from '../handoff/activation.js';
 import { consumeFunction, drainProcedure, holdingFunction, horizonFunction } from '../handoff/consume.js';
 import { releasePendingFunction, setEventTypeActiveFunction } from '../handoff/lanes.js';
@@ -29,14 +29,15 @@ function grants(c: Ctx): string {
   const revokes = (Object.keys(functions) as (keyof typeof functions)[]).map(
     (name) => `REVOKE ALL ON FUNCTION ${fn(name)} FROM PUBLIC;`,
   );
-  return sqlText`
-    ${revokes.join('\n')}
-    REVOKE ALL ON PROCEDURE ${c.q('handoff_drain')}(integer, integer) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION ${fn('handoff_horizon')}, ${fn('handoff_holding_xact')} TO ${qi(admin)}, ${qi(reader)};
-    GRANT EXECUTE ON FUNCTION ${fn('handoff_consume')}, ${fn('set_event_type_active')}, ${fn('release_pending')}, ${fn('activate_candidates')} TO ${qi(admin)};
-    GRANT EXECUTE ON PROCEDURE ${c.q('handoff_drain')}(integer, integer) TO ${qi(admin)};
-    REVOKE ALL ON ${c.q('v_handoff_lag')}, ${c.q('v_handoff_status')} FROM PUBLIC;
-    GRANT SELECT ON ${c.q('v_handoff_lag')}, ${c.q('v_handoff_status')} TO ${qi(admin)}, ${qi(reader)};`;
+  return [
+    ...revokes,
+    `REVOKE ALL ON PROCEDURE ${c.q('handoff_drain')}(integer, integer) FROM PUBLIC;`,
+    `GRANT EXECUTE ON FUNCTION ${fn('handoff_horizon')}, ${fn('handoff_holding_xact')} TO ${qi(admin)}, ${qi(reader)};`,
+    `GRANT EXECUTE ON FUNCTION ${fn('handoff_consume')}, ${fn('set_event_type_active')}, ${fn('release_pending')}, ${fn('activate_candidates')} TO ${qi(admin)};`,
+    `GRANT EXECUTE ON PROCEDURE ${c.q('handoff_drain')}(integer, integer) TO ${qi(admin)};`,
+    `REVOKE ALL ON ${c.q('v_handoff_lag')}, ${c.q('v_handoff_status')} FROM PUBLIC;`,
+    `GRANT SELECT ON ${c.q('v_handoff_lag')}, ${c.q('v_handoff_status')} TO ${qi(admin)}, ${qi(reader)};`,
+  ].join('\n');
 }
 
 export const handoff: Migration = {
