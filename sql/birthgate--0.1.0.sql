@@ -1770,18 +1770,18 @@ CROSS JOIN LATERAL (
 LEFT JOIN LATERAL "birthgate"."handoff_holding_xact"() AS x ON true;
 COMMENT ON VIEW "birthgate"."v_handoff_status" IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application). Ages are wall-clock (clock_timestamp()), also inside a long transaction.';
 
-    REVOKE ALL ON FUNCTION "birthgate"."handoff_horizon"() FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."handoff_horizon"() FROM PUBLIC;
 REVOKE ALL ON FUNCTION "birthgate"."handoff_holding_xact"() FROM PUBLIC;
 REVOKE ALL ON FUNCTION "birthgate"."handoff_consume"(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION "birthgate"."set_event_type_active"(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION "birthgate"."release_pending"(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION "birthgate"."activate_candidates"(integer) FROM PUBLIC;
-    REVOKE ALL ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION "birthgate"."handoff_horizon"(), "birthgate"."handoff_holding_xact"() TO "birthgate_admin", "birthgate_reader";
-    GRANT EXECUTE ON FUNCTION "birthgate"."handoff_consume"(integer), "birthgate"."set_event_type_active"(text, boolean), "birthgate"."release_pending"(text), "birthgate"."activate_candidates"(integer) TO "birthgate_admin";
-    GRANT EXECUTE ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) TO "birthgate_admin";
-    REVOKE ALL ON "birthgate"."v_handoff_lag", "birthgate"."v_handoff_status" FROM PUBLIC;
-    GRANT SELECT ON "birthgate"."v_handoff_lag", "birthgate"."v_handoff_status" TO "birthgate_admin", "birthgate_reader";
+REVOKE ALL ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "birthgate"."handoff_horizon"(), "birthgate"."handoff_holding_xact"() TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate"."handoff_consume"(integer), "birthgate"."set_event_type_active"(text, boolean), "birthgate"."release_pending"(text), "birthgate"."activate_candidates"(integer) TO "birthgate_admin";
+GRANT EXECUTE ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) TO "birthgate_admin";
+REVOKE ALL ON "birthgate"."v_handoff_lag", "birthgate"."v_handoff_status" FROM PUBLIC;
+GRANT SELECT ON "birthgate"."v_handoff_lag", "birthgate"."v_handoff_status" TO "birthgate_admin", "birthgate_reader";
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000003_handoff', now());
 
