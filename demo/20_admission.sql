@@ -2,7 +2,7 @@
 -- A birth without a permit is refused; with a permit it is admitted, and the birth leaves a
 -- CONSUMED permit, a BORN registry row and a BORN changelog row, all in the inserting transaction.
 -- Re-runnable: the pilot table is created only if missing, registering again is a no-op, and each
--- run uses a fresh code (the next number after the codes already born).
+-- run uses a fresh code (the lowest DOT-1001..DOT-1999 that has neither a birth nor a permit).
 \set SHOW_CONTEXT never
 
 \echo '=== the pilot table belongs to the organisation; the DBA registers it as a governed family'
@@ -14,7 +14,10 @@ SELECT tgname AS trigger, pg_get_triggerdef(oid) AS definition
   FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND NOT tgisinternal ORDER BY tgname;
 
 \echo '=== this run uses a fresh code'
-SELECT 'DOT-' || (1001 + count(*)) AS code FROM birthgate.birth_registry WHERE collection_name = 'dot_tools' \gset
+SELECT 'DOT-' || min(g) AS code
+  FROM generate_series(1001, 1999) AS g
+ WHERE NOT EXISTS (SELECT 1 FROM birthgate.birth_registry r WHERE r.collection_name = 'dot_tools' AND r.entity_code = 'DOT-' || g)
+   AND NOT EXISTS (SELECT 1 FROM birthgate.birth_admission_permit p WHERE p.collection_name = 'dot_tools' AND p.entity_code = 'DOT-' || g) \gset
 SELECT :'code' AS code;
 
 \echo '=== a birth without a permit is refused (enforce mode): SQLSTATE BG120, DETAIL and HINT'
