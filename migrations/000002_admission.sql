@@ -130,9 +130,9 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
-    v_family "birthgate"."birth_family"%ROWTYPE;
-    v_row jsonb;
+    v_family record;
     v_code text;
+    v_old_code text;
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
@@ -149,7 +149,13 @@ DECLARE
     v_last_reason text;
     v_detail jsonb;
 BEGIN
-    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = v_collection;
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode,
+           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_type t ON t.oid = a.atttypid
+     WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
@@ -161,16 +167,19 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    v_row := to_jsonb(NEW);
-    IF NOT v_row ? v_family.code_column THEN
+    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection),
+            DETAIL = format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
             HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
-    v_code := v_row ->> v_family.code_column;
-    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSE
+        EXECUTE format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NEW;  -- the code did not change: nothing is born
     END IF;
     v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
@@ -272,7 +281,7 @@ BEGIN
         'latest_permit', CASE WHEN v_last_id IS NOT NULL THEN jsonb_build_object(
             'permit_id', v_last_id, 'state', v_last_state, 'expires_at', v_last_expires,
             'revoke_reason', v_last_reason) END,
-        'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END));
+        'old_code', v_old_code));
 
     IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
         IF 'ALREADY_BORN' = ANY (v_findings) THEN
@@ -329,14 +338,19 @@ DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
     v_reg record;
-    v_row jsonb := to_jsonb(NEW);
     v_code text;
+    v_old_code text;
     v_type text;
     v_present boolean;
     v_seen text[];
 BEGIN
-    SELECT collection_name, table_name, mode, code_column INTO v_family
-      FROM "birthgate"."birth_family" WHERE collection_name = v_collection;
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode,
+           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_type t ON t.oid = a.atttypid
+     WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
@@ -347,15 +361,19 @@ BEGIN
     IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
-    IF NOT v_row ? v_family.code_column THEN
+    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection),
+            DETAIL = format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
             HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
-    v_code := v_row ->> v_family.code_column;
-    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSE
+        EXECUTE format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NULL;  -- the code did not change
     END IF;
 
@@ -375,8 +393,8 @@ BEGIN
     -- before commit) leaves nothing unborn behind: skip it. NULL/empty codes cannot be told
     -- apart, so they always count (fail closed).
     IF v_code IS NOT NULL AND v_code <> '' THEN
-        SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
-          FROM pg_attribute a
+        SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
+          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))',
                        TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
@@ -412,7 +430,7 @@ BEGIN
                 jsonb_strip_nulls(jsonb_build_object(
                     'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
                     'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
-                    'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END)));
+                    'old_code', v_old_code)));
     END IF;
     RETURN NULL;
 END;
@@ -475,16 +493,15 @@ BEGIN
             HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
     END IF;
 
-    SELECT a.attnum, a.attgenerated, t.typcategory, format_type(a.atttypid, a.atttypmod) AS type_name,
-           COALESCE(NULLIF(t.typbasetype, 0), t.oid) AS base_type
+    SELECT a.attnum, a.attgenerated, format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
       INTO v_att
       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND OR v_att.attgenerated <> '' OR v_att.typcategory <> 'S' OR v_att.base_type = 'bpchar'::regtype THEN
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG103',
             MESSAGE = 'invalid code column',
-            DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text-like (text, varchar, name or a domain over them)', v_att.type_name) END),
+            DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
             HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
 
@@ -756,18 +773,20 @@ BEGIN
         RETURN QUERY SELECT false, format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
         RETURN;
     END IF;
-    SELECT n.nspname, c.relname, format_type(a.atttypid, a.atttypmod) AS type_name, a.attnum IS NOT NULL AS has_column
+    SELECT n.nspname, c.relname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) AS type_name, a.attnum IS NOT NULL AS has_column,
+           COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
       INTO v_rel
       FROM pg_class c
       JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE c.oid = v_family.table_name;
     IF NOT FOUND THEN
         RETURN QUERY SELECT true, format('phantom: the family table (oid %s) no longer exists', v_family.table_name::oid);
         RETURN;
     END IF;
-    IF NOT v_rel.has_column THEN
-        RETURN QUERY SELECT false, format('cannot check: %I.%I has no column %I; re-register the family', v_rel.nspname, v_rel.relname, v_family.code_column);
+    IF NOT v_rel.has_column OR NOT v_rel.safe_type THEN
+        RETURN QUERY SELECT false, format('cannot check: column %I of %I.%I is missing or not text, varchar or name; re-register the family', v_family.code_column, v_rel.nspname, v_rel.relname);
         RETURN;
     END IF;
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))', v_rel.nspname, v_rel.relname, v_family.code_column, v_rel.type_name)

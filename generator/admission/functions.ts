@@ -6,7 +6,7 @@
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
-import { ACTOR, FINALIZE_TGTYPE, FINALIZE_TRIGGER, GATE_TGTYPE, GATE_TRIGGER, MODES, PINNED, raiseAt } from './common.js';
+import { ACTOR, CODE_BASE_TYPE, FINALIZE_TGTYPE, FINALIZE_TRIGGER, GATE_TGTYPE, GATE_TRIGGER, MODES, PINNED, SAFE_CODE_TYPE, raiseAt } from './common.js';
 import { triggerComments } from './gate.js';
 
 export const signatures = {
@@ -64,13 +64,12 @@ function registerFamily(c: Ctx): string {
             ${raiseAt(12, 'FAMILY_TABLE_NOT_OWNED', `format('table %s is owned by %I; caller %I', p_table, pg_get_userbyid(v_rel.relowner), v_actor)`)}
         END IF;
 
-        SELECT a.attnum, a.attgenerated, t.typcategory, format_type(a.atttypid, a.atttypmod) AS type_name,
-               COALESCE(NULLIF(t.typbasetype, 0), t.oid) AS base_type
+        SELECT a.attnum, a.attgenerated, format_type(a.atttypid, a.atttypmod) AS type_name, ${SAFE_CODE_TYPE} AS safe_type
           INTO v_att
           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND OR v_att.attgenerated <> '' OR v_att.typcategory <> 'S' OR v_att.base_type = 'bpchar'::regtype THEN
-            ${raiseAt(12, 'FAMILY_CODE_COLUMN_INVALID', `format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text-like (text, varchar, name or a domain over them)', v_att.type_name) END)`)}
+        IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+            ${raiseAt(12, 'FAMILY_CODE_COLUMN_INVALID', `format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END)`)}
         END IF;
 
         IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
@@ -312,18 +311,20 @@ function retireGateCheck(c: Ctx): string {
             RETURN QUERY SELECT false, format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
             RETURN;
         END IF;
-        SELECT n.nspname, c.relname, format_type(a.atttypid, a.atttypmod) AS type_name, a.attnum IS NOT NULL AS has_column
+        SELECT n.nspname, c.relname, ${CODE_BASE_TYPE} AS type_name, a.attnum IS NOT NULL AS has_column,
+               COALESCE(${SAFE_CODE_TYPE}, false) AS safe_type
           INTO v_rel
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped
+          LEFT JOIN pg_type t ON t.oid = a.atttypid
          WHERE c.oid = v_family.table_name;
         IF NOT FOUND THEN
             RETURN QUERY SELECT true, format('phantom: the family table (oid %s) no longer exists', v_family.table_name::oid);
             RETURN;
         END IF;
-        IF NOT v_rel.has_column THEN
-            RETURN QUERY SELECT false, format('cannot check: %I.%I has no column %I; re-register the family', v_rel.nspname, v_rel.relname, v_family.code_column);
+        IF NOT v_rel.has_column OR NOT v_rel.safe_type THEN
+            RETURN QUERY SELECT false, format('cannot check: column %I of %I.%I is missing or not text, varchar or name; re-register the family', v_family.code_column, v_rel.nspname, v_rel.relname);
             RETURN;
         END IF;
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))', v_rel.nspname, v_rel.relname, v_family.code_column, v_rel.type_name)

@@ -36,7 +36,9 @@
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
-import { ACTOR, PINNED, bypassSetting, raiseAt } from './common.js';
+import { ACTOR, CODE_BASE_TYPE, PINNED, READ_CODE, at, bypassSetting, familyLookup, raiseAt } from './common.js';
+
+const CODE_COLUMN_DETAIL = `format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END)`;
 
 function misconfigured(c: Ctx, pad: number): string {
   return raiseAt(
@@ -63,9 +65,9 @@ export function gateFunction(c: Ctx): string {
     AS $fn$
     DECLARE
         v_collection text := TG_ARGV[0];
-        v_family ${c.q('birth_family')}%ROWTYPE;
-        v_row jsonb;
+        v_family record;
         v_code text;
+        v_old_code text;
         v_actor name;
         v_switch text;
         v_bypassed boolean := false;
@@ -82,7 +84,7 @@ export function gateFunction(c: Ctx): string {
         v_last_reason text;
         v_detail jsonb;
     BEGIN
-        SELECT * INTO v_family FROM ${c.q('birth_family')} WHERE collection_name = v_collection;
+        ${at(8, familyLookup(c, 'v_family'))}
         IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
             ${misconfigured(c, 12)}
         END IF;
@@ -90,12 +92,11 @@ export function gateFunction(c: Ctx): string {
             RETURN NEW;
         END IF;
 
-        v_row := to_jsonb(NEW);
-        IF NOT v_row ? v_family.code_column THEN
-            ${raiseAt(12, 'GATE_MISCONFIGURED', `format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection)`)}
+        IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+            ${raiseAt(12, 'GATE_MISCONFIGURED', CODE_COLUMN_DETAIL)}
         END IF;
-        v_code := v_row ->> v_family.code_column;
-        IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
+        ${at(8, READ_CODE)}
+        IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
             RETURN NEW;  -- the code did not change: nothing is born
         END IF;
         v_actor := ${ACTOR};
@@ -181,7 +182,7 @@ export function gateFunction(c: Ctx): string {
             'latest_permit', CASE WHEN v_last_id IS NOT NULL THEN jsonb_build_object(
                 'permit_id', v_last_id, 'state', v_last_state, 'expires_at', v_last_expires,
                 'revoke_reason', v_last_reason) END,
-            'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END));
+            'old_code', v_old_code));
 
         IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
             IF 'ALREADY_BORN' = ANY (v_findings) THEN
@@ -227,25 +228,24 @@ export function finalizeFunction(c: Ctx): string {
         v_collection text := TG_ARGV[0];
         v_family record;
         v_reg record;
-        v_row jsonb := to_jsonb(NEW);
         v_code text;
+        v_old_code text;
         v_type text;
         v_present boolean;
         v_seen text[];
     BEGIN
-        SELECT collection_name, table_name, mode, code_column INTO v_family
-          FROM ${c.q('birth_family')} WHERE collection_name = v_collection;
+        ${at(8, familyLookup(c, 'v_family'))}
         IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
             ${misconfigured(c, 12)}
         END IF;
         IF v_family.mode = 'off' THEN
             RETURN NULL;
         END IF;
-        IF NOT v_row ? v_family.code_column THEN
-            ${raiseAt(12, 'GATE_MISCONFIGURED', `format('table %I.%I has no column %I (family %s): re-register the family', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection)`)}
+        IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+            ${raiseAt(12, 'GATE_MISCONFIGURED', CODE_COLUMN_DETAIL)}
         END IF;
-        v_code := v_row ->> v_family.code_column;
-        IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM (to_jsonb(OLD) ->> v_family.code_column) THEN
+        ${at(8, READ_CODE)}
+        IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
             RETURN NULL;  -- the code did not change
         END IF;
 
@@ -265,8 +265,8 @@ export function finalizeFunction(c: Ctx): string {
         -- before commit) leaves nothing unborn behind: skip it. NULL/empty codes cannot be told
         -- apart, so they always count (fail closed).
         IF v_code IS NOT NULL AND v_code <> '' THEN
-            SELECT format_type(a.atttypid, a.atttypmod) INTO v_type
-              FROM pg_attribute a
+            SELECT ${CODE_BASE_TYPE} INTO v_type
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
              WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))',
                            TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
@@ -298,7 +298,7 @@ export function finalizeFunction(c: Ctx): string {
                     jsonb_strip_nulls(jsonb_build_object(
                         'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
                         'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
-                        'old_code', CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) -> v_family.code_column END)));
+                        'old_code', v_old_code)));
         END IF;
         RETURN NULL;
     END;
