@@ -76,8 +76,8 @@ function classify(text: string): string {
   if (/^\s*UPDATE "[^"]+"\."birth_admission_permit"/.test(text)) return 'layer 1: consume the permit (UPDATE ... RETURNING)';
   if (/^\s*INSERT INTO "[^"]+"\."birth_registry"/.test(text)) return 'layer 1: birth_registry INSERT';
   if (/^\s*INSERT INTO "[^"]+"\."registry_changelog"/.test(text)) return 'layer 1: registry_changelog INSERT';
-  if (/SELECT \*\s+FROM "[^"]+"\."birth_family"/.test(text)) return 'layer 1: read the family';
-  if (/SELECT collection_name, table_name, mode, code_column/.test(text)) return 'layer 2: read the family';
+  if (/^\s*SELECT f\.collection_name, f\.table_name, f\.code_column/.test(text)) return 'layers 1 and 2: read the family + its code column type (one each)';
+  if (/^\s*SELECT \(\$1\)\./.test(text)) return 'layers 1 and 2: read the code column of NEW by name (EXECUTE, one each)';
   if (/FROM "[^"]+"\."birth_registry" r/.test(text)) return 'layer 2: registry row + its permit';
   return `other: ${text.replace(/\s+/g, ' ').slice(0, 80)}`;
 }
