@@ -4,10 +4,10 @@
  */
 import { makeCtx, type Ctx } from './lib/ctx.js';
 import type { Migration } from './lib/migration.js';
-import { lit, qi } from './lib/sql.js';
+import { indent, lit, qi } from './lib/sql.js';
 import { migrations } from './migrations/index.js';
 import { vocab, transitions } from './vocab.js';
-import { allErrors } from './errors/index.js';
+import { allErrors, raise } from './errors/index.js';
 
 export interface GenerateOptions {
   schema: string;
@@ -63,10 +63,7 @@ function installScript(c: Ctx, ms: readonly Migration[]): string {
     `DO $install$`,
     'BEGIN',
     `    IF to_regnamespace(${lit(c.schema)}) IS NOT NULL THEN`,
-    `        RAISE EXCEPTION 'schema % already exists', ${lit(c.schema)}`,
-    `            USING ERRCODE = 'BG003',`,
-    `                  DETAIL = 'The install script only installs into a database without the ${c.schema} schema.',`,
-    `                  HINT = 'Upgrade an existing installation with the migrator (birthgate migrate up), or drop the schema first.';`,
+    indent(raise('INSTALL_SCHEMA_EXISTS', `format('schema %s exists; the install script only installs into a database without it', ${lit(c.schema)})`), 8),
     '    END IF;',
     'END',
     '$install$;',

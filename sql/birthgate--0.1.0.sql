@@ -12,10 +12,11 @@ BEGIN;
 DO $install$
 BEGIN
     IF to_regnamespace('birthgate') IS NOT NULL THEN
-        RAISE EXCEPTION 'schema % already exists', 'birthgate'
-            USING ERRCODE = 'BG003',
-                  DETAIL = 'The install script only installs into a database without the birthgate schema.',
-                  HINT = 'Upgrade an existing installation with the migrator (birthgate migrate up), or drop the schema first.';
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG003',
+            MESSAGE = 'the package schema already exists',
+            DETAIL = format('schema %s exists; the install script only installs into a database without it', 'birthgate'),
+            HINT = 'Upgrade an existing installation with the migrator (birthgate migrate up), or drop the schema first.';
     END IF;
 END
 $install$;

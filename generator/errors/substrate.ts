@@ -8,9 +8,9 @@ export const substrateErrors = [
     hint: 'Record a correction as a new changelog row (e.g. retire()); never UPDATE, DELETE or TRUNCATE the changelog.',
   },
   {
-    code: 'BG002',
-    name: 'INVALID_ARGUMENT',
-    message: 'invalid argument',
-    hint: 'Check the DETAIL for the argument and the value that was refused.',
+    code: 'BG003',
+    name: 'INSTALL_SCHEMA_EXISTS',
+    message: 'the package schema already exists',
+    hint: 'Upgrade an existing installation with the migrator (birthgate migrate up), or drop the schema first.',
   },
 ] as const satisfies readonly ErrorDef[];

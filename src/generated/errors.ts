@@ -3,7 +3,7 @@
 /** SQLSTATEs the package raises on purpose (class BG). */
 export const BgError = {
   CHANGELOG_APPEND_ONLY: "BG001",
-  INVALID_ARGUMENT: "BG002",
+  INSTALL_SCHEMA_EXISTS: "BG003",
   FAMILY_UNKNOWN: "BG100",
   FAMILY_COLLECTION_INVALID: "BG101",
   FAMILY_TABLE_INVALID: "BG102",
@@ -53,7 +53,7 @@ export type BgErrorCode = (typeof BgError)[BgErrorName];
 /** Message and hint of every error, by SQLSTATE. */
 export const bgErrorCatalog: Record<BgErrorCode, { name: BgErrorName; message: string; hint: string }> = {
   "BG001": { name: "CHANGELOG_APPEND_ONLY", message: "registry_changelog is append-only", hint: "Record a correction as a new changelog row (e.g. retire()); never UPDATE, DELETE or TRUNCATE the changelog." },
-  "BG002": { name: "INVALID_ARGUMENT", message: "invalid argument", hint: "Check the DETAIL for the argument and the value that was refused." },
+  "BG003": { name: "INSTALL_SCHEMA_EXISTS", message: "the package schema already exists", hint: "Upgrade an existing installation with the migrator (birthgate migrate up), or drop the schema first." },
   "BG100": { name: "FAMILY_UNKNOWN", message: "unknown family", hint: "Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family)." },
   "BG101": { name: "FAMILY_COLLECTION_INVALID", message: "invalid collection name", hint: "A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools)." },
   "BG102": { name: "FAMILY_TABLE_INVALID", message: "the table cannot be governed", hint: "Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema)." },
