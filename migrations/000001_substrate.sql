@@ -146,6 +146,7 @@ BEGIN
         HINT = 'Record a correction as a new changelog row (e.g. retire()); never UPDATE, DELETE or TRUNCATE the changelog.';
 END;
 $fn$;
+REVOKE ALL ON FUNCTION "birthgate"."tg_registry_changelog_append_only"() FROM PUBLIC;
 COMMENT ON FUNCTION "birthgate"."tg_registry_changelog_append_only"() IS 'Trigger function: refuses UPDATE, DELETE and TRUNCATE on registry_changelog (append-only tail).';
 CREATE TRIGGER "_100_append_only"
     BEFORE UPDATE OR DELETE ON "birthgate"."registry_changelog"

@@ -3,7 +3,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(70);
+SELECT plan(73);
 
 SELECT has_schema('birthgate', 'the package schema exists');
 SELECT tables_are('birthgate', ARRAY[
@@ -104,6 +104,17 @@ SELECT is_empty($$SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid =
                 'every function of the schema has a COMMENT');
 SELECT isnt(col_description('birthgate.registry_changelog'::regclass,
            (SELECT attnum::int FROM pg_attribute WHERE attrelid = 'birthgate.registry_changelog'::regclass AND attname = 'txid')), NULL, 'registry_changelog.txid is commented');
+
+-- nothing granted to PUBLIC
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                  WHERE p.pronamespace = 'birthgate'::regnamespace
+                    AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0))$$,
+                'no function of the schema is executable by PUBLIC');
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                  WHERE c.relnamespace = 'birthgate'::regnamespace
+                    AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) a WHERE a.grantee = 0)$$,
+                'no table, view or sequence of the schema is granted to PUBLIC');
+SELECT ok(NOT has_schema_privilege('public', 'birthgate', 'USAGE'), 'PUBLIC has no USAGE on the schema');
 
 -- the changelog is append-only
 INSERT INTO birthgate.birth_family (collection_name, table_name, code_column, code_pattern)

@@ -185,6 +185,7 @@ function changelogAppendOnly(c: Ctx): string {
         ${raise('CHANGELOG_APPEND_ONLY', `format('%s on %I.%I refused (change_id %s)', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN TG_LEVEL = 'ROW' THEN OLD.change_id::text ELSE 'all' END)`).replaceAll('\n', '\n        ')}
     END;
     $fn$;
+    REVOKE ALL ON FUNCTION ${fn}() FROM PUBLIC;
     ${comment('FUNCTION', `${fn}()`, 'Trigger function: refuses UPDATE, DELETE and TRUNCATE on registry_changelog (append-only tail).')}
     CREATE TRIGGER "_100_append_only"
         BEFORE UPDATE OR DELETE ON ${c.q('registry_changelog')}
