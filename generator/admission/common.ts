@@ -2,7 +2,6 @@
  * Shared names and SQL fragments of the admission feature (issue 3).
  */
 import type { Ctx } from '../lib/ctx.js';
-import { raise } from '../errors/index.js';
 import { litList } from '../lib/sql.js';
 import { vocab } from '../vocab.js';
 
@@ -25,15 +24,12 @@ export const bypassSetting = (c: Ctx) => `${c.schema}.bypass_gate`;
 export const ACTOR = `COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name`;
 
 /** SET clause of every function: pinned search_path (mandatory for SECURITY DEFINER). */
-export const PINNED = 'SET search_path = pg_catalog, pg_temp';
+export { PINNED_SEARCH_PATH as PINNED } from '../lib/sql.js';
 
 /** `('off', 'report', 'enforce')` */
 export const MODES = litList(vocab.familyMode);
 
-/** A RAISE for a registered error, indented so that it can sit at column `pad` of a sqlText body. */
-export function raiseAt(pad: number, name: string, detail: string, message?: string): string {
-  return raise(name, detail, message).split('\n').join(`\n${' '.repeat(pad)}`);
-}
+export { raiseAt } from '../errors/index.js';
 
 /**
  * The code column types the gates read: text, varchar, name, or a domain directly over one of them.

@@ -16,7 +16,7 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { lit, qi, sqlText } from '../lib/sql.js';
+import { PINNED_SEARCH_PATH, lit, qi, sqlText } from '../lib/sql.js';
 import { vocab } from '../vocab.js';
 import { raise } from '../errors/index.js';
 
@@ -24,7 +24,7 @@ import { raise } from '../errors/index.js';
 export const GATE_TRIGGER = '_100_birth_gate';
 export const FINALIZE_TRIGGER = '_900_birth_finalize';
 
-const PINNED = 'SET search_path = pg_catalog, pg_temp';
+const PINNED = PINNED_SEARCH_PATH;
 
 /** SQL array of the severity vocabulary, lowest first: array_position() gives the rank. */
 function severityArray(): string {

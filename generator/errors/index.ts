@@ -33,6 +33,11 @@ export function errorByName(name: string): ErrorDef {
   return e;
 }
 
+/** A RAISE for a registered error, spliced into a plpgsql body at column `pad` (continuation lines indented to match). */
+export function raiseAt(pad: number, name: string, detail: string, message?: string): string {
+  return raise(name, detail, message).replaceAll('\n', `\n${' '.repeat(pad)}`);
+}
+
 /**
  * A plpgsql RAISE for a registered error.
  * `detail` is a SQL expression (usually a format(...) call with the values involved);

@@ -1,5 +1,4 @@
 /** Shared bits of the handoff generator modules (issue 4). */
-import { raise } from '../errors/index.js';
 
 /** The one cursor row the consumer advances (seeded by 000001). */
 export const CONSUMER = 'governance_handoff';
@@ -10,7 +9,4 @@ export const MAX_BATCH = 100_000;
 /** Upper bound for activate_candidates(p_limit). */
 export const MAX_ACTIVATE = 1_000_000;
 
-/** A registered RAISE spliced into a plpgsql body at indentation `n` (continuation lines indented to match). */
-export function raiseAt(n: number, name: string, detail: string, message?: string): string {
-  return raise(name, detail, message).replaceAll('\n', `\n${' '.repeat(n)}`);
-}
+export { raiseAt } from '../errors/index.js';

@@ -9,6 +9,9 @@ export function qi(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** The SET clause of every package function: a pinned search_path (mandatory with SECURITY DEFINER). */
+export const PINNED_SEARCH_PATH = 'SET search_path = pg_catalog, pg_temp';
+
 /** Quote a string literal (standard_conforming_strings = on). */
 export function lit(value: string): string {
   if (value.includes('\0')) throw new Error('NUL byte in literal');
