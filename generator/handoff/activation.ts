@@ -5,7 +5,7 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { lit, sqlText } from '../lib/sql.js';
+import { PINNED_SEARCH_PATH, lit, sqlText } from '../lib/sql.js';
 import { CONSUMER, MAX_ACTIVATE, raiseAt } from './common.js';
 
 export function activateFunction(c: Ctx): string {
@@ -17,7 +17,7 @@ export function activateFunction(c: Ctx): string {
     LANGUAGE plpgsql
     VOLATILE
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     AS $fn$
     DECLARE
         v_ospa bigint;

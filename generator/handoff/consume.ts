@@ -12,7 +12,7 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { lit, sqlText } from '../lib/sql.js';
+import { PINNED_SEARCH_PATH, lit, sqlText } from '../lib/sql.js';
 import { BORN_EVENT, CONSUMER, MAX_BATCH, raiseAt } from './common.js';
 
 /** The horizon: the oldest xid still running in another transaction, or xmax when none is. */
@@ -23,7 +23,7 @@ export function horizonFunction(c: Ctx): string {
     RETURNS xid8
     LANGUAGE sql
     STABLE
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     AS $fn$
         SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
                         pg_catalog.pg_snapshot_xmax(s.snap))
@@ -45,7 +45,7 @@ export function holdingFunction(c: Ctx): string {
     LANGUAGE sql
     STABLE
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     AS $fn$
         WITH h AS (
             SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
@@ -171,7 +171,7 @@ export function consumeFunction(c: Ctx): string {
     LANGUAGE plpgsql
     VOLATILE
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     SET "TimeZone" = 'UTC'
     AS $fn$
     DECLARE

@@ -5,7 +5,7 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { sqlText } from '../lib/sql.js';
+import { PINNED_SEARCH_PATH, sqlText } from '../lib/sql.js';
 import { raiseAt } from './common.js';
 
 export function setEventTypeActiveFunction(c: Ctx): string {
@@ -16,7 +16,7 @@ export function setEventTypeActiveFunction(c: Ctx): string {
     LANGUAGE plpgsql
     VOLATILE
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     AS $fn$
     DECLARE
         v_was boolean;
@@ -54,7 +54,7 @@ export function releasePendingFunction(c: Ctx): string {
     LANGUAGE plpgsql
     VOLATILE
     SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     AS $fn$
     DECLARE
         v_active boolean;

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import type { Ctx } from '../lib/ctx.js';
 import { compileDdl, ddl } from '../lib/ddl.js';
 import { columnComments, comment, commentTrigger, type Migration } from '../lib/migration.js';
-import { lit, qi, sqlText } from '../lib/sql.js';
+import { PINNED_SEARCH_PATH, lit, qi, sqlText } from '../lib/sql.js';
 import { checkIn } from '../vocab.js';
 import { raise } from '../errors/index.js';
 
@@ -179,7 +179,7 @@ function changelogAppendOnly(c: Ctx): string {
     CREATE FUNCTION ${fn}()
     RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
+    ${PINNED_SEARCH_PATH}
     AS $fn$
     BEGIN
         ${raise('CHANGELOG_APPEND_ONLY', `format('%s on %I.%I refused (change_id %s)', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN TG_LEVEL = 'ROW' THEN OLD.change_id::text ELSE 'all' END)`).replaceAll('\n', '\n        ')}
