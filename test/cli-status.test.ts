@@ -3,22 +3,18 @@
  * something does (per severity: info, warning, critical), 1 when the database cannot be reached,
  * 2 for bad flags; one JSON document with --json, a table otherwise.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyDatabase, freshDatabase, type TestDb } from './helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 import { withDatabase } from '../src/db.js';
 import { cli } from './drift-helpers.js';
 import type pg from 'pg';
 
 let d: TestDb;
 let c: pg.Client;
-const dbs: TestDb[] = [];
+const databases = databasesDroppedAfterAll();
 beforeAll(async () => {
-  d = await freshDatabase();
-  dbs.push(d);
+  d = await databases.fresh();
   c = await d.client();
-});
-afterAll(async () => {
-  await Promise.all(dbs.map((x) => x.drop()));
 });
 
 const status = (...args: string[]) => cli(['status', ...args], { DATABASE_URL: d.url });
@@ -118,8 +114,7 @@ describe('birthgate status', () => {
   });
 
   it('a database without birthgate is critical; one without the monitor warns', async () => {
-    const e = await emptyDatabase();
-    dbs.push(e);
+    const e = await databases.empty();
     const r = await cli(['status', '--json'], { DATABASE_URL: e.url });
     expect(r.code).toBe(3);
     expect(doc(r).findings.map((f) => f.kind)).toContain('not_installed');

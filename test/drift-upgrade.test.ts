@@ -4,25 +4,18 @@
  * 000004 (so a later migration that changes a package function without re-capturing the
  * baseline fails here), and down to zero and up again: zero findings each time.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { migrate } from '../src/migrate.js';
 import { packageVersion, projectRoot } from '../src/paths.js';
-import { emptyDatabase, freshDatabase, type TestDb } from './helpers/db.js';
+import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 import { beforeDrift, migrationNames, report } from './drift-helpers.js';
 
 const run = promisify(execFile);
-const dbs: TestDb[] = [];
-async function db(fresh = false): Promise<TestDb> {
-  const d = fresh ? await freshDatabase() : await emptyDatabase();
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-});
+const databases = databasesDroppedAfterAll();
+const db = (fresh = false): Promise<TestDb> => (fresh ? databases.fresh() : databases.empty());
 
 describe('drift monitor after install and upgrade', () => {
   it('000004_drift exists and has predecessors', () => {

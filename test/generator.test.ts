@@ -3,7 +3,7 @@
  * schema installs there and nowhere else), generated TypeScript in step with the SQL vocabularies,
  * a unique error registry, and the drift-baseline rule for later migrations.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,13 +16,10 @@ import { vocab } from '../generator/vocab.js';
 import * as generatedVocab from '../src/generated/vocab.js';
 import { BgError } from '../src/generated/errors.js';
 import { packageVersion } from '../src/paths.js';
-import { emptyDatabase, type TestDb } from './helpers/db.js';
+import { databasesDroppedAfterAll } from './helpers/db.js';
 
 const run = promisify(execFile);
-const dbs: TestDb[] = [];
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-});
+const databases = databasesDroppedAfterAll();
 
 describe('generator', () => {
   it('is deterministic and marks every file as generated', () => {
@@ -59,8 +56,7 @@ describe('generator', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bg-gen-'));
     try {
       writeFileSync(join(dir, 'install.sql'), script);
-      const d = await emptyDatabase();
-      dbs.push(d);
+      const d = await databases.empty();
       await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', join(dir, 'install.sql'), d.url]);
       const c = await d.client();
       const r = await c.query(`SELECT to_regnamespace('birthgate') IS NULL AS no_default,

@@ -4,7 +4,7 @@
  * re-running up is a no-op, two migrators at once corrupt nothing, and the install script
  * produces the same schema as the migrations.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { migrate } from '../src/migrate.js';
 import { dumpSchema } from '../src/schema-dump.js';
 import { packageVersion, projectRoot } from '../src/paths.js';
-import { emptyDatabase, type TestDb } from './helpers/db.js';
+import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 
 const run = promisify(execFile);
 const migrationNames = readdirSync(join(projectRoot, 'migrations'))
@@ -20,15 +20,7 @@ const migrationNames = readdirSync(join(projectRoot, 'migrations'))
   .sort()
   .map((f) => f.replace(/\.sql$/, ''));
 
-const dbs: TestDb[] = [];
-async function db(): Promise<TestDb> {
-  const d = await emptyDatabase();
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-});
+const { empty: db } = databasesDroppedAfterAll();
 
 async function appliedNames(d: TestDb): Promise<string[]> {
   const c = await d.client();

@@ -3,7 +3,7 @@
  * migrator produces (schema and bookkeeping), keeps the migrator in sync, has correct checksums,
  * refuses a database in another state (BG310) without changing it, and its rollback undoes it.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -13,20 +13,12 @@ import { promisify } from 'node:util';
 import { migrate } from '../src/migrate.js';
 import { migrationsDir } from '../src/paths.js';
 import { dumpSchema } from '../src/schema-dump.js';
-import { emptyDatabase, type TestDb } from './helpers/db.js';
+import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 import { beforeDrift, cli, migrationNames, report } from './drift-helpers.js';
 
 const run = promisify(execFile);
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
-const dbs: TestDb[] = [];
-async function db(): Promise<TestDb> {
-  const d = await emptyDatabase();
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-});
+const { empty: db } = databasesDroppedAfterAll();
 const out = () => join(mkdtempSync(join(tmpdir(), 'bg-packet-')), 'packet');
 const psql = (file: string, url: string) =>
   run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file, url]).then(

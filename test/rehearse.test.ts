@@ -4,7 +4,7 @@
  * command's own fingerprints), and a failure a real apply would hit is reported with its SQLSTATE,
  * DETAIL, HINT and line, with a non-zero exit.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,18 +12,11 @@ import { migrate } from '../src/migrate.js';
 import { migrationsDir } from '../src/paths.js';
 import { dumpDatabaseSchema } from '../src/operator/fingerprint.js';
 import { rehearse, type RehearsalReport } from '../src/operator/rehearse.js';
-import { emptyDatabase, freshDatabase, type TestDb } from './helpers/db.js';
+import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 import { beforeDrift, cli, migrationNames, report, rowCounts } from './drift-helpers.js';
 
-const dbs: TestDb[] = [];
-async function db(fresh = false): Promise<TestDb> {
-  const d = fresh ? await freshDatabase() : await emptyDatabase();
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-});
+const databases = databasesDroppedAfterAll();
+const db = (fresh = false): Promise<TestDb> => (fresh ? databases.fresh() : databases.empty());
 
 async function state(d: TestDb) {
   const c = await d.client();

@@ -2,7 +2,7 @@
  * Test databases: every test file gets its own copy of the migrated template (fast, isolated),
  * or an empty database for tests that migrate themselves. Real PostgreSQL, never a mock.
  */
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import pg from 'pg';
 import { withDatabase } from '../../src/db.js';
 
@@ -59,4 +59,21 @@ export function freshDatabase(): Promise<TestDb> {
 /** An empty database (nothing installed). */
 export function emptyDatabase(): Promise<TestDb> {
   return create(null);
+}
+
+/**
+ * For a test file's top level: databases made through the returned functions are all dropped
+ * after the file's tests (afterAll), whichever test created them.
+ */
+export function databasesDroppedAfterAll(): { empty(): Promise<TestDb>; fresh(): Promise<TestDb> } {
+  const made: TestDb[] = [];
+  afterAll(async () => {
+    await Promise.all(made.map((d) => d.drop()));
+  });
+  const keep = async (p: Promise<TestDb>) => {
+    const d = await p;
+    made.push(d);
+    return d;
+  };
+  return { empty: () => keep(emptyDatabase()), fresh: () => keep(freshDatabase()) };
 }
