@@ -2275,4 +2275,495 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000004_drift', now());
 
+-- 000007_security_least_privilege: security: family tables read without owner code (family_read_source), BG320/BG321, pinned handoff_drain, consumer role, status for readers
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'birthgate_consumer') THEN
+        EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', 'birthgate_consumer');
+    END IF;
+END
+$roles$;
+
+GRANT USAGE ON SCHEMA "birthgate" TO "birthgate_consumer";
+GRANT EXECUTE ON FUNCTION "birthgate"."handoff_consume"(integer) TO "birthgate_consumer";
+GRANT EXECUTE ON FUNCTION "birthgate"."handoff_horizon"() TO "birthgate_consumer";
+GRANT EXECUTE ON FUNCTION "birthgate"."handoff_holding_xact"() TO "birthgate_consumer";
+GRANT EXECUTE ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) TO "birthgate_consumer";
+GRANT SELECT ON "birthgate"."v_handoff_status", "birthgate"."handoff_cursor" TO "birthgate_consumer";
+
+GRANT SELECT ON "birthgate"."handoff_cursor" TO "birthgate_admin", "birthgate_reader";
+DO $grants$
+BEGIN
+    IF pg_catalog.to_regclass('"birthgate_migrations"."pgmigrations"') IS NOT NULL THEN
+        EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I, %I', 'birthgate_migrations', 'birthgate_admin', 'birthgate_reader');
+        EXECUTE pg_catalog.format('GRANT SELECT ON %I.%I TO %I, %I', 'birthgate_migrations', 'pgmigrations', 'birthgate_admin', 'birthgate_reader');
+    END IF;
+END
+$grants$;
+
+CREATE FUNCTION "birthgate"."family_read_source"(p_table oid, p_code_column name)
+RETURNS TABLE (state text, reason text, relation text, source text)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_rel record;
+    v_leaf record;
+    v_parts text[];
+    v_locks text[];
+    v_reason text;
+    v_bypass boolean;
+    v_lock text;
+BEGIN
+    SELECT r.rolsuper OR r.rolbypassrls INTO v_bypass FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    FOR v_pass IN 1..2 LOOP
+        v_parts := '{}';
+        v_locks := '{}';
+        v_reason := NULL;
+        SELECT cl.oid, cl.relkind, n.nspname, cl.relname INTO v_rel
+          FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+         WHERE cl.oid OPERATOR(pg_catalog.=) p_table;
+        IF NOT FOUND THEN
+            state := 'missing';
+            reason := pg_catalog.format('the table (oid %s) no longer exists', p_table);
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        relation := pg_catalog.format('%I.%I', v_rel.nspname, v_rel.relname);
+        IF v_rel.relkind NOT IN ('r', 'p') THEN
+            v_reason := pg_catalog.format('%s is %s, not an ordinary or partitioned table', relation,
+                CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
+                                   WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+                                   ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSE
+            FOR v_leaf IN
+                SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
+                       a.attnum, a.attgenerated, a.atttypid,
+                       (WITH RECURSIVE d (oid, typtype, typbasetype) AS (
+                            SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                            UNION ALL
+                            SELECT t.oid, t.typtype, t.typbasetype FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                             WHERE d.typtype OPERATOR(pg_catalog.=) 'd')
+                        SELECT d.oid FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd') AS base_type
+                  FROM (SELECT p_table AS relid WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'r'
+                        UNION ALL
+                        SELECT t.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(p_table) t
+                         WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'p' AND t.isleaf) l
+                  JOIN pg_catalog.pg_class cl ON cl.oid OPERATOR(pg_catalog.=) l.relid
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) cl.oid AND a.attname OPERATOR(pg_catalog.=) p_code_column
+                                                     AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                 ORDER BY n.nspname, cl.relname
+            LOOP
+                v_reason := CASE
+                    WHEN v_leaf.relkind OPERATOR(pg_catalog.<>) 'r' THEN pg_catalog.format('partition %I.%I is %s, not an ordinary table', v_leaf.nspname, v_leaf.relname,
+                                                         CASE v_leaf.relkind WHEN 'f' THEN 'a foreign table' ELSE pg_catalog.format('of relkind %s', v_leaf.relkind) END)
+                    WHEN v_leaf.attnum IS NULL THEN pg_catalog.format('code column %I of %I.%I does not exist', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.attgenerated OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('code column %I of %I.%I is a generated column', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.base_type IS NULL OR v_leaf.base_type NOT IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype)
+                        THEN pg_catalog.format('code column %I of %I.%I has type %s, which is not text, varchar or name (nor a domain over one)',
+                                               p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
+                    WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
+                                                                     v_leaf.nspname, v_leaf.relname, current_user)
+                    WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    END;
+                EXIT WHEN v_reason IS NOT NULL;
+                v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
+                    'SELECT CAST(CAST(x.%I AS pg_catalog.%s) AS pg_catalog.text) COLLATE pg_catalog."default" AS code FROM ONLY %I.%I x',
+                    p_code_column, CASE v_leaf.base_type WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
+                                                         WHEN 'pg_catalog.varchar'::pg_catalog.regtype THEN 'varchar' ELSE 'name' END,
+                    v_leaf.nspname, v_leaf.relname);
+                v_locks := v_locks OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', v_leaf.nspname, v_leaf.relname);
+            END LOOP;
+        END IF;
+        IF v_reason IS NOT NULL THEN
+            state := 'unsafe';
+            reason := v_reason;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        EXIT WHEN v_pass OPERATOR(pg_catalog.=) 2;
+        -- lock what will be read (no code runs: a lock is not a read), then check again: until the
+        -- end of the transaction nobody can change its kind, columns, types or policies
+        IF v_rel.relkind OPERATOR(pg_catalog.=) 'p' THEN
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', relation);
+        END IF;
+        FOREACH v_lock IN ARRAY v_locks LOOP
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', v_lock);
+        END LOOP;
+    END LOOP;
+    state := 'ok';
+    reason := NULL;
+    source := CASE WHEN pg_catalog.cardinality(v_parts) OPERATOR(pg_catalog.=) 0 THEN 'SELECT NULL::pg_catalog.text AS code WHERE false'
+                   ELSE pg_catalog.array_to_string(v_parts, ' UNION ALL ') END;
+    RETURN NEXT;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."family_read_source"(oid, name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no SELECT for the owner); missing: the table is gone.';
+
+REVOKE ALL ON FUNCTION "birthgate"."family_read_source"(oid, name) FROM PUBLIC;
+
+DROP VIEW "birthgate"."v_drift_report";
+DROP FUNCTION "birthgate"."drift_family_objects"(text);
+
+CREATE FUNCTION "birthgate"."drift_family_objects"(p_collection text DEFAULT NULL)
+RETURNS TABLE (collection_name text, finding text, entity_code text, code_hidden boolean, note text)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_family record;
+    v_src record;
+    v_actor name := COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), session_user)::name;
+    v_visible boolean;
+BEGIN
+    IF p_collection IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG302',
+            MESSAGE = 'unknown family',
+            DETAIL = pg_catalog.format('collection_name %L is not in birth_family', pg_catalog.left(p_collection, 100)),
+            HINT = 'Pass a collection_name that is registered in birth_family, or NULL for every family.';
+    END IF;
+    FOR v_family IN
+        SELECT f.collection_name AS collection, f.table_name::pg_catalog.oid AS table_oid, f.code_column
+          FROM "birthgate"."birth_family" f
+         WHERE (p_collection IS NULL OR f.collection_name OPERATOR(pg_catalog.=) p_collection)
+           -- a family whose table or code column is gone is reported by v_drift_trigger_state
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) f.table_name::pg_catalog.oid AND a.attname OPERATOR(pg_catalog.=) f.code_column
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
+         ORDER BY f.collection_name
+    LOOP
+        SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_oid, v_family.code_column) s;
+        IF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+            CONTINUE;  -- dropped since the loop started: family_table_missing
+        ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            collection_name := v_family.collection;
+            finding := 'unsafe_table';
+            entity_code := NULL;
+            code_hidden := false;
+            note := v_src.reason;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        -- the codes of the family table itself only for a caller that may read that column
+        v_visible := pg_catalog.has_column_privilege(v_actor, v_family.table_oid, v_family.code_column, 'SELECT');
+        RETURN QUERY EXECUTE pg_catalog.format(
+            $q$
+            SELECT %1$L::pg_catalog.text,
+                   CASE WHEN r.status IS NULL THEN 'unborn' ELSE 'retired_present' END::pg_catalog.text,
+                   CASE WHEN %3$L::boolean THEN t.code END,
+                   t.code IS NOT NULL AND NOT %3$L::boolean,
+                   NULL::pg_catalog.text
+              FROM (%2$s) t
+              LEFT JOIN "birthgate"."birth_registry" r
+                     ON r.collection_name OPERATOR(pg_catalog.=) %1$L AND r.entity_code OPERATOR(pg_catalog.=) t.code
+             WHERE r.status IS DISTINCT FROM 'BORN'
+            UNION ALL
+            SELECT %1$L::pg_catalog.text, 'phantom'::pg_catalog.text, r.entity_code, false, NULL::pg_catalog.text
+              FROM "birthgate"."birth_registry" r
+             WHERE r.collection_name OPERATOR(pg_catalog.=) %1$L
+               AND r.status OPERATOR(pg_catalog.=) 'BORN'
+               AND NOT EXISTS (SELECT 1 FROM (%2$s) t WHERE t.code OPERATOR(pg_catalog.=) r.entity_code)
+            $q$,
+            v_family.collection, v_src.source, v_visible);
+    END LOOP;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_family_objects"(text) IS 'Scans the family tables (one family, or all with NULL): unborn = a row whose code has no registry row (NULL codes included); retired_present = a row whose code is RETIRED; phantom = a BORN registry row whose object is gone; unsafe_table = the table cannot be read without running code of its owner (note says why; nothing was read). Codes read from a family table are shown only to a caller with SELECT on its code column (otherwise entity_code is NULL and code_hidden true); phantom codes come from birth_registry. Reads through family_read_source, never owner code. Read-only.';
+
+REVOKE ALL ON FUNCTION "birthgate"."drift_family_objects"(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "birthgate"."drift_family_objects"(text) TO "birthgate_admin", "birthgate_reader";
+
+CREATE VIEW "birthgate"."v_drift_report" AS
+WITH baseline AS (
+    SELECT count(*) AS objects, max(captured_at) AS captured_at FROM "birthgate"."drift_baseline"
+), findings AS (
+    -- the baseline itself
+    SELECT 'critical'::text AS severity, 'baseline_missing'::text AS kind, 'baseline'::text AS object_type,
+           'birthgate.drift_baseline'::text AS object_name,
+           'the drift baseline is empty: function and package-trigger drift cannot be judged'::text AS message,
+           'Review the live definitions, then record them: SELECT birthgate.drift_capture_baseline();'::text AS remedy,
+           '{}'::jsonb AS detail
+      FROM baseline WHERE baseline.objects = 0
+    UNION ALL
+    -- functions
+    SELECT CASE WHEN v.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'function_' || v.state,
+           'function',
+           v.identity,
+           CASE v.state
+               WHEN 'missing' THEN pg_catalog.format('function %s is in the baseline but no longer exists', v.identity)
+               WHEN 'drifted' THEN pg_catalog.format('function %s differs from its baseline (captured %s by %s)', v.identity, v.captured_at, v.captured_by)
+               ELSE pg_catalog.format('function %s is in the package schema but not in the baseline', v.identity) END,
+           CASE v.state
+               WHEN 'unexpected' THEN 'Find out who created it; drop it if it is not part of a reviewed migration, or record it: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Compare baseline_definition and current_definition in birthgate.v_drift_function_hash. Only if the change was reviewed and is intended, accept it: SELECT birthgate.drift_capture_baseline(); Otherwise re-apply the recorded definition as the package owner, in psql%s: SELECT baseline_definition FROM birthgate.v_drift_function_hash WHERE identity = %L \gexec',
+                                      CASE WHEN v.state = 'missing' THEN pg_catalog.format(' (it comes back without its grants: then run REVOKE ALL ON FUNCTION %s FROM PUBLIC; and GRANT EXECUTE to the roles the README role table lists)', v.identity) ELSE '' END,
+                                      v.identity) END,
+           jsonb_build_object('baseline_hash', v.baseline_hash, 'current_hash', v.current_hash, 'captured_at', v.captured_at)
+      FROM "birthgate"."v_drift_function_hash" v, baseline
+     WHERE v.drifted AND (v.state <> 'unexpected' OR baseline.objects > 0)
+    UNION ALL
+    SELECT 'warning', 'function_public_execute', 'function', v.identity,
+           pg_catalog.format('PUBLIC may execute %s (the package grants nothing to PUBLIC)', v.identity),
+           pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC; then grant EXECUTE to the package role that needs it', v.identity),
+           '{}'::jsonb
+      FROM "birthgate"."v_drift_function_hash" v
+     WHERE v.public_execute
+    UNION ALL
+    -- family tables and their gate triggers
+    SELECT 'critical', 'family_table_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: its table (oid %s) no longer exists; the family is ungoverned', t.collection_name, pg_catalog.min(t.table_name)),
+           'Recreate the table and re-register the family (register_family is idempotent), or remove the family row if the collection is gone',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'table_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT 'critical', 'family_column_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: code column of %s no longer exists; the gate cannot see codes', t.collection_name, pg_catalog.min(t.table_name)),
+           'Restore the code column, or re-register the family with the new code column',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'column_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT CASE WHEN t.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'trigger_' || t.state,
+           'trigger',
+           pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           CASE t.state
+               WHEN 'missing' THEN pg_catalog.format('trigger %s on %s is missing%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'disabled' THEN pg_catalog.format('trigger %s on %s is disabled (tgenabled = D)%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'replica_only' THEN pg_catalog.format('trigger %s on %s fires only under session_replication_role = replica (tgenabled = R): it does not fire in normal sessions', t.trigger_name, t.table_name)
+               WHEN 'drifted' THEN pg_catalog.format('trigger %s on %s differs from its expected definition', t.trigger_name, t.table_name)
+               ELSE pg_catalog.format('trigger %s on package table %s is not in the baseline', t.trigger_name, t.table_name) END,
+           CASE
+               WHEN t.state IN ('disabled', 'replica_only') THEN pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name)
+               WHEN t.scope = 'family' THEN pg_catalog.format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s',
+                                                              t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
+               WHEN t.state = 'unexpected' THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Recreate it as recorded in the baseline, as the package owner: DROP TRIGGER IF EXISTS %I ON %s; %s;', t.trigger_name, t.table_name, t.expected_definition) END,
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode,
+                              'expected_hash', t.expected_hash, 'current_hash', t.current_hash)
+      FROM "birthgate"."v_drift_trigger_state" t
+      LEFT JOIN "birthgate"."birth_family" bf ON bf.collection_name = t.collection_name
+     WHERE t.state IN ('missing', 'disabled', 'replica_only', 'drifted', 'unexpected')
+    UNION ALL
+    SELECT 'info', 'trigger_always', 'trigger', pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           pg_catalog.format('trigger %s on %s is ENABLE ALWAYS: it fires even under session_replication_role = replica (stricter than installed)', t.trigger_name, t.table_name),
+           pg_catalog.format('Nothing to do if intended; the installed state is: ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name),
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.present AND t.enabled_mode = 'always'
+    UNION ALL
+    -- the handoff heartbeat (the post-create guard treats coverage as unknown when stale)
+    SELECT 'critical', 'heartbeat_stale', 'handoff', h.consumer_name,
+           CASE WHEN h.heartbeat_at IS NULL
+                THEN pg_catalog.format('handoff %s has never run while %s changelog rows wait: governed activation fails closed until it runs (births are not affected)', h.consumer_name, w.waiting)
+                ELSE pg_catalog.format('handoff %s heartbeat is %s old (stale after %s; %s changelog rows waiting): governed activation fails closed until the consumer runs again (births are not affected)',
+                                       h.consumer_name, pg_catalog.date_trunc('second', now() - h.heartbeat_at), h.stale_after, w.waiting) END,
+           'Run the consumer (CALL birthgate.handoff_drain(); or birthgate consume) and check the scheduler that should run it',
+           jsonb_build_object('heartbeat_at', h.heartbeat_at, 'stale_after', h.stale_after, 'waiting', w.waiting,
+                              'position_txid', h.position_txid::text, 'position_change_id', h.position_change_id)
+      FROM "birthgate"."handoff_cursor" h
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS waiting FROM "birthgate"."registry_changelog" l
+            WHERE (l.txid, l.change_id) > (h.position_txid, h.position_change_id)) w
+     WHERE (h.heartbeat_at IS NULL AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog"))
+        OR h.heartbeat_at < now() - h.stale_after
+    UNION ALL
+    -- family tables the package cannot read without running code of their owner: nothing was read
+    SELECT 'critical', 'family_table_unsafe', 'table', tb.ident,
+           pg_catalog.format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked',
+                             u.collection_name, tb.ident, u.note),
+           pg_catalog.format('Find out who changed %s (owner %I); make it an ordinary table whose code column %I is text, varchar or name again, then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);',
+                             tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode),
+           jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode)
+      FROM "birthgate"."drift_family_objects"(NULL) u
+      JOIN "birthgate"."birth_family" f ON f.collection_name = u.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident, pg_catalog.pg_get_userbyid(cl.relowner) AS owner
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+     WHERE u.finding = 'unsafe_table'
+    UNION ALL
+    -- objects in family tables vs the registry (codes of a family table only for a caller who may read it)
+    SELECT CASE WHEN o.finding = 'unborn' THEN CASE f.mode WHEN 'enforce' THEN 'critical' WHEN 'report' THEN 'warning' ELSE 'info' END
+                WHEN o.finding = 'phantom' THEN 'warning'
+                ELSE 'info' END,
+           CASE o.finding WHEN 'unborn' THEN 'unborn_objects' WHEN 'phantom' THEN 'phantom_objects' ELSE 'retired_objects_present' END,
+           'family',
+           o.collection_name,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('family %s (mode %s): %s row(s) in %s have no registry row (bypassed gate: session_replication_role = replica, disabled trigger or mode off)%s',
+                                                    o.collection_name, f.mode, o.n, tb.ident, CASE WHEN o.null_codes > 0 THEN pg_catalog.format(', %s with a NULL code', o.null_codes) ELSE '' END)
+               WHEN 'phantom' THEN pg_catalog.format('family %s: %s BORN registry row(s) have no object in %s (deleted without retire)', o.collection_name, o.n, tb.ident)
+               ELSE pg_catalog.format('family %s: %s row(s) in %s carry a RETIRED code', o.collection_name, o.n, tb.ident) END,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''unborn''; birth each through a permit (issue_permit, then rewrite its code) or remove it', o.collection_name)
+               WHEN 'phantom' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''phantom''; restore the object or retire the code with birthgate.retire()', o.collection_name)
+               ELSE pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''retired_present''', o.collection_name) END,
+           jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode, 'codes_hidden', o.hidden_codes)
+      FROM (SELECT s.collection_name, s.finding, count(*) AS n,
+                   count(*) FILTER (WHERE s.entity_code IS NULL AND NOT s.code_hidden) AS null_codes,
+                   count(*) FILTER (WHERE s.code_hidden) AS hidden_codes,
+                   (array_agg(s.entity_code ORDER BY s.entity_code) FILTER (WHERE s.entity_code IS NOT NULL))[1:5] AS sample
+              FROM "birthgate"."drift_family_objects"(NULL) s
+             WHERE s.finding <> 'unsafe_table'
+             GROUP BY s.collection_name, s.finding) o
+      JOIN "birthgate"."birth_family" f ON f.collection_name = o.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+)
+SELECT findings.severity,
+       pg_catalog.array_position(ARRAY['info', 'warning', 'critical']::text[], findings.severity) AS severity_rank,
+       findings.kind,
+       findings.object_type,
+       findings.object_name COLLATE "default" AS object_name,
+       findings.message COLLATE "default" AS message,
+       findings.remedy COLLATE "default" AS remedy,
+       findings.detail
+  FROM findings
+ ORDER BY 2 DESC, 3, 5;
+COMMENT ON VIEW "birthgate"."v_drift_report" IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, family tables that cannot be read without running code of their owner (family_table_unsafe), a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family (sample codes only for a caller with SELECT on the code column). severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing and never runs code of a table owner.';
+
+GRANT SELECT ON "birthgate"."v_drift_report" TO "birthgate_admin", "birthgate_reader";
+
+CREATE OR REPLACE FUNCTION "birthgate"."retire_gate_check"(p_collection text, p_entity_code text)
+RETURNS TABLE (allowed boolean, reason text)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_reg record;
+    v_src record;
+    v_live boolean;
+BEGIN
+    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG320',
+            MESSAGE = 'the entity code is longer than the family allows',
+            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit 256) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), pg_catalog.left(p_entity_code, 100)),
+            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, pg_catalog.format('unknown family %L', pg_catalog.left(p_collection, 100));
+        RETURN;
+    END IF;
+    SELECT r.registry_id, r.status, r.retired_at INTO v_reg
+      FROM "birthgate"."birth_registry" r
+     WHERE r.collection_name OPERATOR(pg_catalog.=) p_collection AND r.entity_code OPERATOR(pg_catalog.=) p_entity_code;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, p_entity_code);
+        RETURN;
+    END IF;
+    IF v_reg.status OPERATOR(pg_catalog.<>) 'BORN' THEN
+        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
+        RETURN;
+    END IF;
+    SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_name::pg_catalog.oid, v_family.code_column) s;
+    IF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: the family table (oid %s) no longer exists', v_family.table_name::pg_catalog.oid);
+        RETURN;
+    ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG321',
+            MESSAGE = 'the family table cannot be read safely with the package rights',
+            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, p_entity_code, v_src.reason),
+            HINT = 'Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
+       INTO v_live USING p_entity_code;
+    IF v_live THEN
+        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, p_entity_code);
+    ELSE
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, p_entity_code);
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."retire_gate_check"(text, text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than 256 characters and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
+
+CREATE OR REPLACE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_started timestamptz;
+    v_batch_started timestamptz;
+    v_batches integer := 0;
+    v_total bigint := 0;
+    v_emitted bigint := 0;
+    v_captured bigint := 0;
+    v_consumed integer;
+    v_e integer;
+    v_c integer;
+    v_lag bigint;
+BEGIN
+    -- pin the search_path first: the caller's path must not resolve anything below
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', COALESCE(p_batch_size::pg_catalog.text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    LOOP
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
+        SELECT r.consumed, r.emitted, r.captured, r.lag
+        INTO v_consumed, v_e, v_c, v_lag
+        FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
+        COMMIT;
+        -- a new transaction: the local setting ended with the old one
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF v_lag IS NULL THEN
+            RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
+            EXIT;
+        END IF;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
+        RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
+            v_batches, v_consumed, v_e, v_c,
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
+    END LOOP;
+    RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; it pins search_path = pg_catalog, pg_temp with set_config(..., true) at the top and after every COMMIT, and every name in it is schema-qualified, so nothing on the caller''s search_path is ever resolved.';
+
+ALTER FUNCTION "birthgate"."drift_current_functions"() SECURITY INVOKER;
+ALTER FUNCTION "birthgate"."drift_current_triggers"() SECURITY INVOKER;
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000007_security_least_privilege', now());
+
 COMMIT;

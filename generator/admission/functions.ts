@@ -279,7 +279,7 @@ function expirePermits(c: Ctx): string {
     ${comment('FUNCTION', `${fn}()`, 'Marks every ISSUED permit past expires_at as EXPIRED and returns how many (run it from a scheduler; the gate already refuses lapsed permits without it).')}`;
 }
 
-function retireGateCheck(c: Ctx): string {
+export function retireGateCheck(c: Ctx): string {
   const fn = c.q('retire_gate_check');
   return sqlText`
     CREATE FUNCTION ${fn}(p_collection text, p_entity_code text)

@@ -8,11 +8,12 @@ import { substrateErrors } from './substrate.js';
 import { admissionErrors } from './admission.js';
 import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
+import { securityErrors } from './security.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
 
-const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors];
+const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors, ...securityErrors];
 
 export function allErrors(): readonly ErrorDef[] {
   const codes = new Set<string>();
@@ -34,22 +35,23 @@ export function errorByName(name: string): ErrorDef {
 }
 
 /** A RAISE for a registered error, spliced into a plpgsql body at column `pad` (continuation lines indented to match). */
-export function raiseAt(pad: number, name: string, detail: string, message?: string): string {
-  return raise(name, detail, message).replaceAll('\n', `\n${' '.repeat(pad)}`);
+export function raiseAt(pad: number, name: string, detail: string, message?: string, hintSuffix?: string): string {
+  return raise(name, detail, message, hintSuffix).replaceAll('\n', `\n${' '.repeat(pad)}`);
 }
 
 /**
  * A plpgsql RAISE for a registered error.
  * `detail` is a SQL expression (usually a format(...) call with the values involved);
  * `message` optionally overrides the registered message with a SQL expression.
+ * `hintSuffix` optionally appends a SQL expression (a concrete, copyable command) to the registered hint.
  */
-export function raise(name: string, detail: string, message?: string): string {
+export function raise(name: string, detail: string, message?: string, hintSuffix?: string): string {
   const e = errorByName(name);
   return [
     `RAISE EXCEPTION USING`,
     `    ERRCODE = ${lit(e.code)},`,
     `    MESSAGE = ${message ?? lit(e.message)},`,
     `    DETAIL = ${detail},`,
-    `    HINT = ${lit(e.hint)};`,
+    hintSuffix === undefined ? `    HINT = ${lit(e.hint)};` : `    HINT = ${lit(e.hint)} || ' ' || ${hintSuffix};`,
   ].join('\n');
 }

@@ -11,7 +11,7 @@ export interface Ctx {
   /** Schema that holds the migration bookkeeping table. */
   readonly migrationsSchema: string;
   /** Role names derived from the schema name. */
-  readonly roles: { readonly admin: string; readonly issuer: string; readonly reader: string };
+  readonly roles: { readonly admin: string; readonly issuer: string; readonly reader: string; readonly consumer: string };
   /** Schema-qualified, quoted name of an object in the package schema. */
   q(name: string): string;
 }
@@ -29,7 +29,7 @@ export function makeCtx(schema: string, version: string): Ctx {
     s,
     version,
     migrationsSchema: `${schema}_migrations`,
-    roles: { admin: `${schema}_admin`, issuer: `${schema}_issuer`, reader: `${schema}_reader` },
+    roles: { admin: `${schema}_admin`, issuer: `${schema}_issuer`, reader: `${schema}_reader`, consumer: `${schema}_consumer` },
     q: (name: string) => `${s}.${qi(name)}`,
   };
 }

@@ -45,6 +45,8 @@ export const BgError = {
   DRIFT_INVALID_SEVERITY: "BG301",
   DRIFT_UNKNOWN_FAMILY: "BG302",
   PACKET_STATE_MISMATCH: "BG310",
+  RETIRE_CODE_TOO_LONG: "BG320",
+  FAMILY_TABLE_UNSAFE: "BG321",
 } as const;
 
 export type BgErrorName = keyof typeof BgError;
@@ -95,4 +97,6 @@ export const bgErrorCatalog: Record<BgErrorCode, { name: BgErrorName; message: s
   "BG301": { name: "DRIFT_INVALID_SEVERITY", message: "unknown drift severity", hint: "Use one of info, warning, critical." },
   "BG302": { name: "DRIFT_UNKNOWN_FAMILY", message: "unknown family", hint: "Pass a collection_name that is registered in birth_family, or NULL for every family." },
   "BG310": { name: "PACKET_STATE_MISMATCH", message: "the database is not in the state this operator packet was made for", hint: "Do not edit the packet: regenerate it against this database with `birthgate packet`, review it, and apply the new one." },
+  "BG320": { name: "RETIRE_CODE_TOO_LONG", message: "the entity code is longer than the family allows", hint: "Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;" },
+  "BG321": { name: "FAMILY_TABLE_UNSAFE", message: "the family table cannot be read safely with the package rights", hint: "Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family." },
 };
