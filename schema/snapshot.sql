@@ -122,7 +122,7 @@ $$;
 COMMENT ON FUNCTION birthgate.drift_capture_baseline() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one) and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
 
 CREATE FUNCTION birthgate.drift_current_functions() RETURNS TABLE(identity text, function_oid oid, kind text, definition text, definition_hash text, public_execute boolean)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT p.oid::pg_catalog.regprocedure::text,
@@ -144,7 +144,7 @@ $$;
 COMMENT ON FUNCTION birthgate.drift_current_functions() IS 'Every function and procedure now in the package schema (extension members excepted) with its definition, hash, and whether PUBLIC may execute it. Read-only.';
 
 CREATE FUNCTION birthgate.drift_current_triggers() RETURNS TABLE(scope text, identity text, table_oid oid, trigger_name name, trigger_oid oid, enabled_mode "char", definition text, definition_hash text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT CASE WHEN f.collection_name IS NOT NULL AND t.tgname IN ('_100_birth_gate', '_900_birth_finalize')
@@ -177,54 +177,73 @@ $$;
 
 COMMENT ON FUNCTION birthgate.drift_definition_hash(p_definition text) IS 'sha256 (hex) of the normalised definition: the hash stored in drift_baseline and shown by the drift views.';
 
-CREATE FUNCTION birthgate.drift_family_objects(p_collection text DEFAULT NULL::text) RETURNS TABLE(collection_name text, finding text, entity_code text)
+CREATE FUNCTION birthgate.drift_family_objects(p_collection text DEFAULT NULL::text) RETURNS TABLE(collection_name text, finding text, entity_code text, code_hidden boolean, note text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET row_security TO 'off'
     AS $_$
 DECLARE
     v_family record;
+    v_src record;
+    v_actor name := COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), session_user)::name;
+    v_visible boolean;
 BEGIN
     IF p_collection IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection) THEN
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG302',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection_name %L is not in birth_family', p_collection),
+            DETAIL = pg_catalog.format('collection_name %L is not in birth_family', pg_catalog.left(p_collection, 100)),
             HINT = 'Pass a collection_name that is registered in birth_family, or NULL for every family.';
     END IF;
-    -- one set-based statement per family; families whose table or code column is gone are
-    -- reported by v_drift_trigger_state instead of failing the scan
     FOR v_family IN
-        SELECT f.collection_name AS collection, n.nspname AS table_schema, cl.relname AS table_name, f.code_column
+        SELECT f.collection_name AS collection, f.table_name::pg_catalog.oid AS table_oid, f.code_column
           FROM "birthgate"."birth_family" f
-          JOIN pg_catalog.pg_class cl ON cl.oid = f.table_name::pg_catalog.oid
-          JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
-         WHERE (p_collection IS NULL OR f.collection_name = p_collection)
+         WHERE (p_collection IS NULL OR f.collection_name OPERATOR(pg_catalog.=) p_collection)
+           -- a family whose table or code column is gone is reported by v_drift_trigger_state
            AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid = cl.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped)
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) f.table_name::pg_catalog.oid AND a.attname OPERATOR(pg_catalog.=) f.code_column
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
          ORDER BY f.collection_name
     LOOP
+        SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_oid, v_family.code_column) s;
+        IF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+            CONTINUE;  -- dropped since the loop started: family_table_missing
+        ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            collection_name := v_family.collection;
+            finding := 'unsafe_table';
+            entity_code := NULL;
+            code_hidden := false;
+            note := v_src.reason;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        -- the codes of the family table itself only for a caller that may read that column
+        v_visible := pg_catalog.has_column_privilege(v_actor, v_family.table_oid, v_family.code_column, 'SELECT');
         RETURN QUERY EXECUTE pg_catalog.format(
             $q$
-            SELECT %1$L::text,
-                   CASE WHEN r.status IS NULL THEN 'unborn' ELSE 'retired_present' END,
-                   t.%4$I::text
-              FROM %2$I.%3$I t
-              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = %1$L AND r.entity_code = t.%4$I::text
+            SELECT %1$L::pg_catalog.text,
+                   CASE WHEN r.status IS NULL THEN 'unborn' ELSE 'retired_present' END::pg_catalog.text,
+                   CASE WHEN %3$L::boolean THEN t.code END,
+                   t.code IS NOT NULL AND NOT %3$L::boolean,
+                   NULL::pg_catalog.text
+              FROM (%2$s) t
+              LEFT JOIN "birthgate"."birth_registry" r
+                     ON r.collection_name OPERATOR(pg_catalog.=) %1$L AND r.entity_code OPERATOR(pg_catalog.=) t.code
              WHERE r.status IS DISTINCT FROM 'BORN'
             UNION ALL
-            SELECT %1$L::text, 'phantom', r.entity_code
+            SELECT %1$L::pg_catalog.text, 'phantom'::pg_catalog.text, r.entity_code, false, NULL::pg_catalog.text
               FROM "birthgate"."birth_registry" r
-             WHERE r.collection_name = %1$L
-               AND r.status = 'BORN'
-               AND NOT EXISTS (SELECT 1 FROM %2$I.%3$I t WHERE t.%4$I::text = r.entity_code)
+             WHERE r.collection_name OPERATOR(pg_catalog.=) %1$L
+               AND r.status OPERATOR(pg_catalog.=) 'BORN'
+               AND NOT EXISTS (SELECT 1 FROM (%2$s) t WHERE t.code OPERATOR(pg_catalog.=) r.entity_code)
             $q$,
-            v_family.collection, v_family.table_schema, v_family.table_name, v_family.code_column);
+            v_family.collection, v_src.source, v_visible);
     END LOOP;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.drift_family_objects(p_collection text) IS 'Scans the family tables (one family, or all with NULL): unborn = a row whose code has no registry row (what a superuser under session_replication_role = replica, a disabled gate or mode off leaves behind; NULL codes included); retired_present = a row whose code is RETIRED; phantom = a BORN registry row whose object is gone. Read-only.';
+COMMENT ON FUNCTION birthgate.drift_family_objects(p_collection text) IS 'Scans the family tables (one family, or all with NULL): unborn = a row whose code has no registry row (NULL codes included); retired_present = a row whose code is RETIRED; phantom = a BORN registry row whose object is gone; unsafe_table = the table cannot be read without running code of its owner (note says why; nothing was read). Codes read from a family table are shown only to a caller with SELECT on its code column (otherwise entity_code is NULL and code_hidden true); phantom codes come from birth_registry. Reads through family_read_source, never owner code. Read-only.';
 
 CREATE FUNCTION birthgate.drift_normalize_definition(p_definition text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -254,6 +273,106 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.expire_permits() IS 'Marks every ISSUED permit past expires_at as EXPIRED and returns how many (run it from a scheduler; the gate already refuses lapsed permits without it).';
+
+CREATE FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) RETURNS TABLE(state text, reason text, relation text, source text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_rel record;
+    v_leaf record;
+    v_parts text[];
+    v_locks text[];
+    v_reason text;
+    v_bypass boolean;
+    v_lock text;
+BEGIN
+    SELECT r.rolsuper OR r.rolbypassrls INTO v_bypass FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    FOR v_pass IN 1..2 LOOP
+        v_parts := '{}';
+        v_locks := '{}';
+        v_reason := NULL;
+        SELECT cl.oid, cl.relkind, n.nspname, cl.relname INTO v_rel
+          FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+         WHERE cl.oid OPERATOR(pg_catalog.=) p_table;
+        IF NOT FOUND THEN
+            state := 'missing';
+            reason := pg_catalog.format('the table (oid %s) no longer exists', p_table);
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        relation := pg_catalog.format('%I.%I', v_rel.nspname, v_rel.relname);
+        IF v_rel.relkind NOT IN ('r', 'p') THEN
+            v_reason := pg_catalog.format('%s is %s, not an ordinary or partitioned table', relation,
+                CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
+                                   WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+                                   ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSE
+            FOR v_leaf IN
+                SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
+                       a.attnum, a.attgenerated, a.atttypid,
+                       (WITH RECURSIVE d (oid, typtype, typbasetype) AS (
+                            SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                            UNION ALL
+                            SELECT t.oid, t.typtype, t.typbasetype FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                             WHERE d.typtype OPERATOR(pg_catalog.=) 'd')
+                        SELECT d.oid FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd') AS base_type
+                  FROM (SELECT p_table AS relid WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'r'
+                        UNION ALL
+                        SELECT t.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(p_table) t
+                         WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'p' AND t.isleaf) l
+                  JOIN pg_catalog.pg_class cl ON cl.oid OPERATOR(pg_catalog.=) l.relid
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) cl.oid AND a.attname OPERATOR(pg_catalog.=) p_code_column
+                                                     AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                 ORDER BY n.nspname, cl.relname
+            LOOP
+                v_reason := CASE
+                    WHEN v_leaf.relkind OPERATOR(pg_catalog.<>) 'r' THEN pg_catalog.format('partition %I.%I is %s, not an ordinary table', v_leaf.nspname, v_leaf.relname,
+                                                         CASE v_leaf.relkind WHEN 'f' THEN 'a foreign table' ELSE pg_catalog.format('of relkind %s', v_leaf.relkind) END)
+                    WHEN v_leaf.attnum IS NULL THEN pg_catalog.format('code column %I of %I.%I does not exist', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.attgenerated OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('code column %I of %I.%I is a generated column', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.base_type IS NULL OR v_leaf.base_type NOT IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype)
+                        THEN pg_catalog.format('code column %I of %I.%I has type %s, which is not text, varchar or name (nor a domain over one)',
+                                               p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
+                    WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
+                                                                     v_leaf.nspname, v_leaf.relname, current_user)
+                    WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    END;
+                EXIT WHEN v_reason IS NOT NULL;
+                v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
+                    'SELECT CAST(CAST(x.%I AS pg_catalog.%s) AS pg_catalog.text) COLLATE pg_catalog."default" AS code FROM ONLY %I.%I x',
+                    p_code_column, CASE v_leaf.base_type WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
+                                                         WHEN 'pg_catalog.varchar'::pg_catalog.regtype THEN 'varchar' ELSE 'name' END,
+                    v_leaf.nspname, v_leaf.relname);
+                v_locks := v_locks OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', v_leaf.nspname, v_leaf.relname);
+            END LOOP;
+        END IF;
+        IF v_reason IS NOT NULL THEN
+            state := 'unsafe';
+            reason := v_reason;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        EXIT WHEN v_pass OPERATOR(pg_catalog.=) 2;
+        -- lock what will be read (no code runs: a lock is not a read), then check again: until the
+        -- end of the transaction nobody can change its kind, columns, types or policies
+        IF v_rel.relkind OPERATOR(pg_catalog.=) 'p' THEN
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', relation);
+        END IF;
+        FOREACH v_lock IN ARRAY v_locks LOOP
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', v_lock);
+        END LOOP;
+    END LOOP;
+    state := 'ok';
+    reason := NULL;
+    source := CASE WHEN pg_catalog.cardinality(v_parts) OPERATOR(pg_catalog.=) 0 THEN 'SELECT NULL::pg_catalog.text AS code WHERE false'
+                   ELSE pg_catalog.array_to_string(v_parts, ' UNION ALL ') END;
+    RETURN NEXT;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no SELECT for the owner); missing: the table is gone.';
 
 CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RETURNS TABLE(consumed integer, emitted integer, captured integer, lag bigint)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -586,7 +705,7 @@ CREATE PROCEDURE birthgate.handoff_drain(IN p_batch_size integer DEFAULT 5000, I
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_started timestamptz := clock_timestamp();
+    v_started timestamptz;
     v_batch_started timestamptz;
     v_batches integer := 0;
     v_total bigint := 0;
@@ -597,47 +716,52 @@ DECLARE
     v_c integer;
     v_lag bigint;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+    -- pin the search_path first: the caller's path must not resolve anything below
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', COALESCE(p_batch_size::pg_catalog.text, 'NULL')),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
-    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
     LOOP
-        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
-        v_batch_started := clock_timestamp();
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
         SELECT r.consumed, r.emitted, r.captured, r.lag
         INTO v_consumed, v_e, v_c, v_lag
         FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
         COMMIT;
+        -- a new transaction: the local setting ended with the old one
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         IF v_lag IS NULL THEN
             RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
             EXIT;
         END IF;
-        v_batches := v_batches + 1;
-        v_total := v_total + v_consumed;
-        v_emitted := v_emitted + v_e;
-        v_captured := v_captured + v_c;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
         RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
             v_batches, v_consumed, v_e, v_c,
-            round(extract(epoch FROM clock_timestamp() - v_batch_started) * 1000, 1),
-            v_total, v_lag, date_trunc('millisecond', clock_timestamp() - v_started);
-        EXIT WHEN v_consumed < p_batch_size;
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;
     RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
-        v_batches, v_total, v_emitted, v_captured, date_trunc('millisecond', clock_timestamp() - v_started);
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
 END;
 $$;
 
-COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; it pins search_path = pg_catalog, pg_temp with set_config(..., true) at the top and after every COMMIT, and every name in it is schema-qualified, so nothing on the caller''s search_path is ever resolved.';
 
 CREATE FUNCTION birthgate.handoff_holding_xact() RETURNS TABLE(holding_txid xid8, holding_pid integer, holding_xact_start timestamp with time zone, holding_application_name text, holding_state text)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -1002,51 +1126,54 @@ CREATE FUNCTION birthgate.retire_gate_check(p_collection text, p_entity_code tex
 DECLARE
     v_family "birthgate"."birth_family"%ROWTYPE;
     v_reg record;
-    v_rel record;
+    v_src record;
     v_live boolean;
 BEGIN
-    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) 256 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG320',
+            MESSAGE = 'the entity code is longer than the family allows',
+            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit 256) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), pg_catalog.left(p_entity_code, 100)),
+            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT false, format('unknown family %L', p_collection);
+        RETURN QUERY SELECT false, pg_catalog.format('unknown family %L', pg_catalog.left(p_collection, 100));
         RETURN;
     END IF;
-    SELECT registry_id, status, retired_at INTO v_reg
-      FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
+    SELECT r.registry_id, r.status, r.retired_at INTO v_reg
+      FROM "birthgate"."birth_registry" r
+     WHERE r.collection_name OPERATOR(pg_catalog.=) p_collection AND r.entity_code OPERATOR(pg_catalog.=) p_entity_code;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT false, format('not born: no registry row for %s:%s', p_collection, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, p_entity_code);
         RETURN;
     END IF;
-    IF v_reg.status <> 'BORN' THEN
-        RETURN QUERY SELECT false, format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
+    IF v_reg.status OPERATOR(pg_catalog.<>) 'BORN' THEN
+        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
         RETURN;
     END IF;
-    SELECT n.nspname, c.relname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) AS type_name, a.attnum IS NOT NULL AS has_column,
-           COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
-      INTO v_rel
-      FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
-     WHERE c.oid = v_family.table_name;
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT true, format('phantom: the family table (oid %s) no longer exists', v_family.table_name::oid);
+    SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_name::pg_catalog.oid, v_family.code_column) s;
+    IF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: the family table (oid %s) no longer exists', v_family.table_name::pg_catalog.oid);
         RETURN;
+    ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG321',
+            MESSAGE = 'the family table cannot be read safely with the package rights',
+            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, p_entity_code, v_src.reason),
+            HINT = 'Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
-    IF NOT v_rel.has_column OR NOT v_rel.safe_type THEN
-        RETURN QUERY SELECT false, format('cannot check: column %I of %I.%I is missing or not text, varchar or name; re-register the family', v_family.code_column, v_rel.nspname, v_rel.relname);
-        RETURN;
-    END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))', v_rel.nspname, v_rel.relname, v_family.code_column, v_rel.type_name)
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
        INTO v_live USING p_entity_code;
     IF v_live THEN
-        RETURN QUERY SELECT false, format('live: %I.%I still has a row with %I = %L', v_rel.nspname, v_rel.relname, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, p_entity_code);
     ELSE
-        RETURN QUERY SELECT true, format('phantom: no row of %I.%I has %I = %L', v_rel.nspname, v_rel.relname, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, p_entity_code);
     END IF;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.retire_gate_check(p_collection text, p_entity_code text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Runs with row_security = off, so a row-level policy can never hide a live row (it raises instead).';
+COMMENT ON FUNCTION birthgate.retire_gate_check(p_collection text, p_entity_code text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than 256 characters and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
 
 CREATE FUNCTION birthgate.revoke_permit(p_permit_id bigint, p_reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2135,8 +2262,12 @@ CREATE VIEW birthgate.v_drift_report AS
                 END AS format,
                 CASE v.state
                     WHEN 'unexpected'::text THEN 'Find out who created it; drop it if it is not part of a reviewed migration, or record it: SELECT birthgate.drift_capture_baseline();'::text
-                    ELSE 'Restore it by re-running the CREATE OR REPLACE from the migration that defines it (compare baseline_definition and current_definition in v_drift_function_hash); only if the change is reviewed and intended: SELECT birthgate.drift_capture_baseline();'::text
-                END AS "case",
+                    ELSE format('Compare baseline_definition and current_definition in birthgate.v_drift_function_hash. Only if the change was reviewed and is intended, accept it: SELECT birthgate.drift_capture_baseline(); Otherwise re-apply the recorded definition as the package owner, in psql%s: SELECT baseline_definition FROM birthgate.v_drift_function_hash WHERE identity = %L \gexec'::text,
+                    CASE
+                        WHEN (v.state = 'missing'::text) THEN format(' (it comes back without its grants: then run REVOKE ALL ON FUNCTION %s FROM PUBLIC; and GRANT EXECUTE to the roles the README role table lists)'::text, v.identity)
+                        ELSE ''::text
+                    END, v.identity)
+                END AS format,
             jsonb_build_object('baseline_hash', v.baseline_hash, 'current_hash', v.current_hash, 'captured_at', v.captured_at) AS jsonb_build_object
            FROM birthgate.v_drift_function_hash v,
             baseline
@@ -2201,7 +2332,7 @@ CREATE VIEW birthgate.v_drift_report AS
                     WHEN (t.state = ANY (ARRAY['disabled'::text, 'replica_only'::text])) THEN format('ALTER TABLE %s ENABLE TRIGGER %I;'::text, t.table_name, t.trigger_name)
                     WHEN (t.scope = 'family'::text) THEN format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s'::text, t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
                     WHEN (t.state = 'unexpected'::text) THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'::text
-                    ELSE format('Recreate it from the migration that defines it. Expected: %s'::text, t.expected_definition)
+                    ELSE format('Recreate it as recorded in the baseline, as the package owner: DROP TRIGGER IF EXISTS %I ON %s; %s;'::text, t.trigger_name, t.table_name, t.expected_definition)
                 END AS format,
             jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode, 'expected_hash', t.expected_hash, 'current_hash', t.current_hash) AS jsonb_build_object
            FROM (birthgate.v_drift_trigger_state t
@@ -2235,6 +2366,22 @@ CREATE VIEW birthgate.v_drift_report AS
           WHERE (((h.heartbeat_at IS NULL) AND (EXISTS ( SELECT 1
                    FROM birthgate.registry_changelog))) OR (h.heartbeat_at < (now() - h.stale_after)))
         UNION ALL
+         SELECT 'critical'::text,
+            'family_table_unsafe'::text,
+            'table'::text,
+            tb.ident,
+            format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked'::text, u.collection_name, tb.ident, u.note) AS format,
+            format('Find out who changed %s (owner %I); make it an ordinary table whose code column %I is text, varchar or name again, then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);'::text, tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode) AS format,
+            jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode) AS jsonb_build_object
+           FROM ((birthgate.drift_family_objects(NULL::text) u(collection_name, finding, entity_code, code_hidden, note)
+             JOIN birthgate.birth_family f ON ((f.collection_name = u.collection_name)))
+             CROSS JOIN LATERAL ( SELECT format('%I.%I'::text, n.nspname, cl.relname) AS ident,
+                    pg_get_userbyid(cl.relowner) AS owner
+                   FROM (pg_class cl
+                     JOIN pg_namespace n ON ((n.oid = cl.relnamespace)))
+                  WHERE (cl.oid = (f.table_name)::oid)) tb)
+          WHERE (u.finding = 'unsafe_table'::text)
+        UNION ALL
          SELECT
                 CASE
                     WHEN (o.finding = 'unborn'::text) THEN
@@ -2267,13 +2414,15 @@ CREATE VIEW birthgate.v_drift_report AS
                     WHEN 'phantom'::text THEN format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''phantom''; restore the object or retire the code with birthgate.retire()'::text, o.collection_name)
                     ELSE format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''retired_present'''::text, o.collection_name)
                 END AS format,
-            jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode) AS jsonb_build_object
+            jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode, 'codes_hidden', o.hidden_codes) AS jsonb_build_object
            FROM ((( SELECT s.collection_name,
                     s.finding,
                     count(*) AS n,
-                    count(*) FILTER (WHERE (s.entity_code IS NULL)) AS null_codes,
+                    count(*) FILTER (WHERE ((s.entity_code IS NULL) AND (NOT s.code_hidden))) AS null_codes,
+                    count(*) FILTER (WHERE s.code_hidden) AS hidden_codes,
                     (array_agg(s.entity_code ORDER BY s.entity_code) FILTER (WHERE (s.entity_code IS NOT NULL)))[1:5] AS sample
-                   FROM birthgate.drift_family_objects(NULL::text) s(collection_name, finding, entity_code)
+                   FROM birthgate.drift_family_objects(NULL::text) s(collection_name, finding, entity_code, code_hidden, note)
+                  WHERE (s.finding <> 'unsafe_table'::text)
                   GROUP BY s.collection_name, s.finding) o
              JOIN birthgate.birth_family f ON ((f.collection_name = o.collection_name)))
              CROSS JOIN LATERAL ( SELECT format('%I.%I'::text, n.nspname, cl.relname) AS ident
@@ -2292,7 +2441,7 @@ CREATE VIEW birthgate.v_drift_report AS
    FROM findings
   ORDER BY (array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], findings.severity)) DESC, findings.kind, (findings.object_name COLLATE "default");
 
-COMMENT ON VIEW birthgate.v_drift_report IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family. severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing.';
+COMMENT ON VIEW birthgate.v_drift_report IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, family tables that cannot be read without running code of their owner (family_table_unsafe), a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family (sample codes only for a caller with SELECT on the code column). severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing and never runs code of a table owner.';
 
 CREATE VIEW birthgate.v_handoff_lag AS
  SELECT r.registry_id,
