@@ -4,5 +4,6 @@ import { substrate } from './000001_substrate.js';
 import { admission } from './000002_admission.js';
 import { handoff } from './000003_handoff.js';
 import { drift } from './000004_drift.js';
+import { sweeps } from './000009_sweeps_adopt_backfill.js';
 
-export const migrations: readonly Migration[] = [substrate, admission, handoff, drift];
+export const migrations: readonly Migration[] = [substrate, admission, handoff, drift, sweeps];
