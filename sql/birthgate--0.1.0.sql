@@ -2766,4 +2766,1026 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000007_security_least_privilege', now());
 
+-- 000009_sweeps_adopt_backfill: live-scale sweeps: adoption of existing rows, candidate-seed backfill, worker cursors, load guard, rate limits, findings
+
+CREATE SEQUENCE "birthgate"."sweep_run_id_seq" AS bigint;
+
+CREATE TABLE "birthgate"."sweep_cursor" (
+    sweep_name text PRIMARY KEY CHECK (sweep_name ~ '^(adopt|adopt_dry_run|backfill|consume)(:[a-z][a-z0-9_]{0,62})?$'),
+    kind text NOT NULL CHECK (kind IN ('adopt', 'adopt_dry_run', 'backfill', 'consume')),
+    collection_name text REFERENCES "birthgate"."birth_family" (collection_name) ON DELETE CASCADE,
+    run_id bigint NOT NULL DEFAULT 0,
+    run_started_at timestamptz,
+    run_started_by name,
+    finished_at timestamptz,
+    position_code text,
+    position_id bigint,
+    batch_size integer,
+    batches_done bigint NOT NULL DEFAULT 0,
+    batches_total_estimated bigint,
+    rows_done bigint NOT NULL DEFAULT 0,
+    rows_total_estimated bigint,
+    rows_applied bigint NOT NULL DEFAULT 0,
+    rows_skipped bigint NOT NULL DEFAULT 0,
+    findings bigint NOT NULL DEFAULT 0,
+    error_count bigint NOT NULL DEFAULT 0,
+    last_error text,
+    last_error_at timestamptz,
+    dead_lettered bigint NOT NULL DEFAULT 0,
+    heartbeat_at timestamptz,
+    stale_after interval NOT NULL DEFAULT '15 minutes'::interval CHECK (stale_after > '0'::interval),
+    last_batch_at timestamptz,
+    last_batch_ms numeric,
+    max_batch_ms numeric,
+    paused_reason text,
+    paused_until timestamptz,
+    pauses_rate_limit bigint NOT NULL DEFAULT 0,
+    pauses_load bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT sweep_cursor_collection_consistent CHECK ((kind IN ('adopt', 'adopt_dry_run')) = (collection_name IS NOT NULL))
+);
+
+CREATE TABLE "birthgate"."sweep_finding" (
+    finding_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sweep_name text NOT NULL REFERENCES "birthgate"."sweep_cursor" (sweep_name) ON DELETE CASCADE,
+    run_id bigint NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('null_code', 'empty_code', 'pattern_mismatch', 'duplicate_code', 'oversize_code', 'retired_present', 'retired_skipped', 'dead_lettered', 'deferred', 'rate_limited', 'load_paused', 'slow_batch')),
+    collection_name text,
+    entity_code text,
+    code_length integer,
+    code_md5 text,
+    occurrences bigint NOT NULL DEFAULT 1 CHECK (occurrences >= 0),
+    detail jsonb NOT NULL DEFAULT '{}'::jsonb,
+    found_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE UNIQUE INDEX sweep_finding_code_key ON "birthgate"."sweep_finding" (sweep_name, run_id, kind, code_md5) WHERE code_md5 IS NOT NULL;
+
+CREATE INDEX sweep_finding_sweep_kind_idx ON "birthgate"."sweep_finding" (sweep_name, kind, finding_id);
+
+COMMENT ON TABLE "birthgate"."sweep_cursor" IS 'One row per sweep worker cursor (adopt:<collection>, adopt_dry_run:<collection>, backfill; consume records the consumer CLI pauses): run, keyset position, batches done / estimated total, rows done / applied / skipped, errors, dead-lettered keys, heartbeat, rate-limit and load-guard pauses. One worker per cursor (FOR UPDATE SKIP LOCKED).';
+
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."run_id" IS 'Current run (from sweep_run_id_seq); 0 = never run. A call on a finished cursor starts a new run.';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."position_code" IS 'Adoption keyset: the last code (as text, in the column collation) swept in this run.';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."position_id" IS 'Backfill keyset: the last birth_registry.registry_id swept in this run.';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."batches_total_estimated" IS 'Estimated batches for the whole run (pg_class.reltuples / batch size at run start).';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."rows_applied" IS 'Objects adopted (registry + changelog rows written; for a dry run: objects that would be) or candidates seeded.';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."rows_skipped" IS 'Backfill: registry rows left alone (already handed off, or RETIRED).';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."findings" IS 'Finding rows written in this run (sweep_finding).';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."dead_lettered" IS 'Keys skipped after repeated failures. The sweeps never skip a key: a batch that keeps failing stops the run (BG606 from the procedures, exit 1 from the CLI) with the error in last_error, so this stays 0; kept for the shape shared with the other worker cursors.';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."paused_reason" IS 'Why the last call did not run a batch (rate_limit or load guard); NULL once a batch ran.';
+COMMENT ON COLUMN "birthgate"."sweep_cursor"."paused_until" IS 'When the worker may try again.';
+
+COMMENT ON TABLE "birthgate"."sweep_finding" IS 'What the sweeps could not do or deferred ("no silent caps"): one row per code that cannot be adopted (NULL/empty code as one row with occurrences, pattern mismatch, duplicate, oversize, retired), per dead-lettered key, and one summary row per bound that left work undone (deferred, rate_limited, load_paused, slow_batch). Kept for the latest run of each sweep.';
+
+COMMENT ON COLUMN "birthgate"."sweep_finding"."entity_code" IS 'The code (at most its first 256 characters; code_length and code_md5 identify longer ones); NULL for summary rows and NULL codes.';
+COMMENT ON COLUMN "birthgate"."sweep_finding"."occurrences" IS 'Rows of the family table with this code (duplicates), or the amount a summary row counts.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."sweep_load_guard"(p_max_lock_waiters integer DEFAULT NULL, p_max_lock_wait interval DEFAULT NULL, p_max_replication_lag interval DEFAULT NULL)
+RETURNS TABLE (pause boolean, reason text, lock_waiters integer, longest_lock_wait interval, replication_lag interval,
+               max_lock_waiters integer, max_lock_wait interval, max_replication_lag interval)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_setting text;
+    v_waiters integer;
+    v_longest interval;
+    v_lag interval;
+    v_reasons text[] := '{}';
+BEGIN
+    BEGIN
+        v_setting := 'birthgate.sweep_max_lock_waiters';
+        max_lock_waiters := coalesce(p_max_lock_waiters, NULLIF(pg_catalog.current_setting('birthgate.sweep_max_lock_waiters', true), '')::integer, 0);
+        v_setting := 'birthgate.sweep_max_lock_wait';
+        max_lock_wait := coalesce(p_max_lock_wait, NULLIF(pg_catalog.current_setting('birthgate.sweep_max_lock_wait', true), '')::interval, '1 second'::interval);
+        v_setting := 'birthgate.sweep_max_replication_lag';
+        max_replication_lag := coalesce(p_max_replication_lag, NULLIF(pg_catalog.current_setting('birthgate.sweep_max_replication_lag', true), '')::interval, '30 seconds'::interval);
+    EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR numeric_value_out_of_range THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG605',
+            MESSAGE = 'a load-guard setting cannot be read',
+            DETAIL = pg_catalog.format('%s = %L: %s', v_setting, pg_catalog.left(pg_catalog.current_setting(v_setting, true), 100), SQLERRM),
+            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+    END;
+    IF max_lock_waiters < 0 OR max_lock_wait < '0'::interval OR max_replication_lag < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_load_guard: max_lock_waiters %s, max_lock_wait %s, max_replication_lag %s: none may be negative', max_lock_waiters, max_lock_wait, max_replication_lag),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+
+    -- sessions of this database that wait for a lock while holding or wanting one on a governed table
+    WITH governed AS (
+        SELECT g.oid
+          FROM pg_catalog.unnest(ARRAY[pg_catalog.to_regclass('birthgate.birth_family'),
+                                pg_catalog.to_regclass('birthgate.birth_registry'),
+                                pg_catalog.to_regclass('birthgate.registry_changelog'),
+                                pg_catalog.to_regclass('birthgate.birth_admission_permit'),
+                                pg_catalog.to_regclass('birthgate.governance_candidate_state'),
+                                pg_catalog.to_regclass('birthgate.event_pending'),
+                                pg_catalog.to_regclass('birthgate.event_outbox'),
+                                pg_catalog.to_regclass('birthgate.handoff_cursor')]::pg_catalog.oid[]) AS g (oid)
+         WHERE g.oid IS NOT NULL
+        UNION
+        SELECT f.table_name::pg_catalog.oid FROM "birthgate"."birth_family" AS f
+    ),
+    waiting AS (
+        SELECT w.pid, pg_catalog.max(pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) coalesce(w.waitstart, pg_catalog.clock_timestamp())) AS waited
+          FROM pg_catalog.pg_locks AS w
+         WHERE NOT w.granted
+           AND w.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+           AND EXISTS (SELECT 1
+                         FROM pg_catalog.pg_locks AS h
+                         JOIN governed ON governed.oid OPERATOR(pg_catalog.=) h.relation
+                        WHERE h.pid OPERATOR(pg_catalog.=) w.pid
+                          AND h.locktype OPERATOR(pg_catalog.=) 'relation'
+                          AND h.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()))
+         GROUP BY w.pid
+    )
+    SELECT pg_catalog.count(*) FILTER (WHERE waiting.waited OPERATOR(pg_catalog.>) max_lock_wait)::integer, pg_catalog.max(waiting.waited)
+      INTO v_waiters, v_longest
+      FROM waiting;
+
+    SELECT pg_catalog.max(GREATEST(r.write_lag, r.flush_lag, r.replay_lag))
+      INTO v_lag
+      FROM pg_catalog.pg_stat_replication AS r;
+
+    IF v_waiters > max_lock_waiters THEN
+        v_reasons := v_reasons || pg_catalog.format('lock waits: %s session(s) waiting longer than %s on governed tables (longest %s; threshold %s session(s))',
+                                                    v_waiters, max_lock_wait, pg_catalog.date_trunc('millisecond', v_longest), max_lock_waiters);
+    END IF;
+    IF v_lag > max_replication_lag THEN
+        v_reasons := v_reasons || pg_catalog.format('replication lag %s exceeds %s', pg_catalog.date_trunc('millisecond', v_lag), max_replication_lag);
+    END IF;
+    pause := pg_catalog.cardinality(v_reasons) > 0;
+    reason := CASE WHEN pause THEN pg_catalog.array_to_string(v_reasons, '; ') END;
+    lock_waiters := v_waiters;
+    longest_lock_wait := v_longest;
+    replication_lag := v_lag;
+    RETURN NEXT;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) IS 'The server-load guard of the sweeps and the consumer CLI: pause = true (with reason) when more than max_lock_waiters sessions of this database have waited longer than max_lock_wait for a lock while holding or wanting a lock on a governed table (package tables and family tables), or when a standby''s replication lag (pg_stat_replication, greatest of write/flush/replay lag) exceeds max_replication_lag. NULL arguments fall back to the settings birthgate.sweep_max_lock_waiters (default 0), birthgate.sweep_max_lock_wait (default 1 second), birthgate.sweep_max_replication_lag (default 30 seconds). Reads only catalogs and statistics views.';
+
+    CREATE OR REPLACE FUNCTION "birthgate"."sweep_adopt"(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT 5000,
+                                   p_max_batches_per_minute integer DEFAULT NULL, p_load_guard boolean DEFAULT true)
+    RETURNS TABLE (status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer,
+               rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint,
+               paused_reason text, paused_until timestamptz)
+    LANGUAGE plpgsql
+    VOLATILE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET row_security = off
+    AS $fn$
+    DECLARE
+        v_t0 timestamptz := pg_catalog.clock_timestamp();
+        v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        v_kind text;
+        v_name text;
+        v_collection text;
+        v_family record;
+        v_cur "birthgate"."sweep_cursor";
+        v_guard record;
+        v_estimate bigint;
+        v_scanned integer;
+        v_applied integer;
+        v_findings integer;
+        v_last text;
+        v_nulls bigint;
+        v_done boolean;
+        v_ms numeric;
+    BEGIN
+        IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_load_guard IS NULL THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = 'sweep_adopt(p_load_guard => NULL): must be true or false',
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_dry_run IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_adopt(p_dry_run => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+
+        -- the family, and at every call: an ordinary table, a code column of a type read without user code
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.text AS table_text,
+               k.oid AS relid, k.relkind, n.nspname, k.relname, a.attnum,
+               coalesce((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+          INTO v_family
+          FROM "birthgate"."birth_family" AS f
+          LEFT JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) f.table_name::pg_catalog.oid
+          LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+          LEFT JOIN pg_catalog.pg_attribute AS a
+            ON a.attrelid OPERATOR(pg_catalog.=) k.oid AND a.attname OPERATOR(pg_catalog.=) f.code_column
+           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+          LEFT JOIN pg_catalog.pg_type AS t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+         WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG601',
+                MESSAGE = 'unknown family',
+                DETAIL = pg_catalog.format('collection %L is not in birthgate.birth_family', pg_catalog.left(p_collection, 100)),
+                HINT = 'Adopt a registered family: SELECT collection_name FROM birthgate.birth_family; register it first with SELECT birthgate.register_family(...).';
+        END IF;
+        IF v_family.relkind IS DISTINCT FROM 'r' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG602',
+                MESSAGE = 'the family table is missing or not an ordinary table',
+                DETAIL = pg_catalog.format('family %s: relation %s is %s', v_family.collection_name, v_family.table_text, CASE WHEN v_family.relkind IS NULL THEN 'missing' ELSE pg_catalog.format('of relkind %L, not an ordinary table', v_family.relkind) END),
+                HINT = 'Adoption reads only ordinary tables: point the family at one (SELECT birthgate.register_family(collection, ''schema.table''::regclass, ...)) or check SELECT * FROM birthgate.v_drift_report.';
+        END IF;
+        IF v_family.attnum IS NULL OR NOT v_family.safe_type THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG603',
+                MESSAGE = 'the family code column is missing or not of a type adoption reads',
+                DETAIL = pg_catalog.format('family %s: column %I of %I.%I is %s', v_family.collection_name, v_family.code_column, v_family.nspname, v_family.relname, CASE WHEN v_family.attnum IS NULL THEN 'missing' ELSE 'not text, varchar or name (or a domain directly over one)' END),
+                HINT = 'The code column must exist and be text, varchar or name (or a domain directly over one); fix the table or re-register the family with SELECT birthgate.register_family(...).';
+        END IF;
+
+        v_kind := CASE WHEN p_dry_run THEN 'adopt_dry_run' ELSE 'adopt' END;
+        v_collection := v_family.collection_name;
+        v_name := v_kind || ':' || v_collection;
+        SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
+          FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+            INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+            VALUES (v_name, v_kind, v_collection)
+            ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+        END IF;
+        SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            -- another worker holds this cursor: do nothing, like a second consumer
+            RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+            RETURN;
+        END IF;
+
+        -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+        IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+            DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+                   run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+                   position_code = NULL, position_id = NULL, batch_size = p_batch_size,
+                   batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+                   batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + p_batch_size - 1) / p_batch_size END,
+                   rows_total_estimated = v_estimate,
+                   error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+                   last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+                   paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+        END IF;
+
+        -- rate limit: at most p_max_batches_per_minute batch starts per minute
+        IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+           AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+                   paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+                   pauses_rate_limit = sc.pauses_rate_limit + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+        END IF;
+
+        -- load guard: pause, do not fail
+        IF p_load_guard THEN
+            SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+            IF v_guard.pause THEN
+                UPDATE "birthgate"."sweep_cursor" AS sc
+                   SET paused_reason = 'load guard: ' || v_guard.reason,
+                       paused_until = v_t0 + '5 seconds'::interval,
+                       pauses_load = sc.pauses_load + 1,
+                       heartbeat_at = v_t0, updated_at = v_t0
+                 WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+                RETURNING sc.* INTO v_cur;
+                RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+            END IF;
+        END IF;
+
+        -- the batch: one statement over its codes
+        IF p_dry_run THEN
+            EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT (t.%3$I)::pg_catalog.text AS code, pg_catalog.count(*) AS n
+              FROM %1$I.%2$I AS t
+             WHERE (t.%3$I)::pg_catalog.text %4$s
+             GROUP BY 1
+             ORDER BY 1
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM (SELECT src.code COLLATE pg_catalog."default" AS code, src.n, src.ord FROM src) AS s
+      LEFT JOIN "birthgate"."birth_registry" AS r
+        ON r.collection_name OPERATOR(pg_catalog.=) $3 AND r.entity_code OPERATOR(pg_catalog.=) s.code
+),
+adopted AS (
+    SELECT 1 FROM reg AS g WHERE g.finding IS NULL AND g.registered_status IS NULL
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)',
+                                      v_family.nspname, v_family.relname, v_family.code_column,
+                                      CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+               INTO v_scanned, v_applied, v_findings, v_last
+              USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                    v_family.table_text, v_family.mode;
+        ELSE
+            EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT (t.%3$I)::pg_catalog.text AS code, pg_catalog.count(*) AS n
+              FROM %1$I.%2$I AS t
+             WHERE (t.%3$I)::pg_catalog.text %4$s
+             GROUP BY 1
+             ORDER BY 1
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM (SELECT src.code COLLATE pg_catalog."default" AS code, src.n, src.ord FROM src) AS s
+      LEFT JOIN "birthgate"."birth_registry" AS r
+        ON r.collection_name OPERATOR(pg_catalog.=) $3 AND r.entity_code OPERATOR(pg_catalog.=) s.code
+),
+ins AS (
+    INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+    SELECT $3, g.code, NULL, $5
+      FROM reg AS g
+     WHERE g.finding IS NULL AND g.registered_status IS NULL
+     ORDER BY g.ord
+    ON CONFLICT (entity_code, collection_name) DO NOTHING
+    RETURNING registry_id, entity_code, born_at
+),
+adopted AS (
+    INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+    SELECT ''BORN'', $3, i.entity_code, i.registry_id, i.born_at, $5,
+           pg_catalog.jsonb_build_object(''adopted'', true, ''adopted_by'', $5, ''run_id'', $6, ''sweep'', $7,
+                                         ''table'', $8, ''mode'', $9, ''permit_id'', NULL)
+      FROM ins AS i
+     ORDER BY i.registry_id
+    RETURNING 1
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)',
+                                      v_family.nspname, v_family.relname, v_family.code_column,
+                                      CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+               INTO v_scanned, v_applied, v_findings, v_last
+              USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                    v_family.table_text, v_family.mode;
+        END IF;
+        v_done := v_scanned < p_batch_size;
+
+        -- the end of the keyset: NULL codes (unreachable by it) become one finding row
+        IF v_done THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I AS t WHERE t.%I IS NULL',
+                                      v_family.nspname, v_family.relname, v_family.code_column)
+               INTO v_nulls;
+            IF v_nulls > 0 THEN
+                INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+                VALUES (v_name, v_cur.run_id, 'null_code', v_collection, v_nulls,
+                        pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column));
+                v_findings := v_findings + 1;
+            END IF;
+        END IF;
+
+        v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET position_code = coalesce(v_last, sc.position_code),
+               batch_size = p_batch_size,
+               batches_done = sc.batches_done + 1,
+               rows_done = sc.rows_done + v_scanned,
+               rows_applied = sc.rows_applied + v_applied,
+               findings = sc.findings + v_findings,
+               rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+               batches_total_estimated = GREATEST(sc.batches_total_estimated, sc.batches_done + 1),
+               finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+               last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+               paused_reason = NULL, paused_until = NULL,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        IF v_done THEN
+            INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+            SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+              FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                           ('load_paused', v_cur.pauses_load,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                           ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                            pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+             WHERE x.n > 0;
+        END IF;
+
+        RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied, v_findings,
+                            v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                            NULL::text, NULL::timestamptz;
+    END;
+    $fn$;
+    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> 256 characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Checks at every call that the family relation is an ordinary table and its code column text/varchar/name; never runs user code (row_security off, pg_catalog operators).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."sweep_backfill"(p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL,
+                               p_load_guard boolean DEFAULT true)
+RETURNS TABLE (status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer,
+           rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint,
+           paused_reason text, paused_until timestamptz)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "TimeZone" = 'UTC'
+AS $fn$
+DECLARE
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_kind text := 'backfill';
+    v_name text := 'backfill';
+    v_collection text := NULL;
+    v_cur "birthgate"."sweep_cursor";
+    v_guard record;
+    v_estimate bigint;
+    v_scanned integer;
+    v_applied integer;
+    v_skipped integer;
+    v_retired integer;
+    v_last bigint;
+    v_done boolean;
+    v_ms numeric;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_load_guard IS NULL THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_backfill(p_load_guard => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
+      FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) 'birthgate.birth_registry'::pg_catalog.regclass;
+
+    IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+        VALUES (v_name, v_kind, v_collection)
+        ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        -- another worker holds this cursor: do nothing, like a second consumer
+        RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+        RETURN;
+    END IF;
+
+    -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+    IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+        DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+               run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+               position_code = NULL, position_id = NULL, batch_size = p_batch_size,
+               batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+               batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + p_batch_size - 1) / p_batch_size END,
+               rows_total_estimated = v_estimate,
+               error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+               last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+               paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+    END IF;
+
+    -- rate limit: at most p_max_batches_per_minute batch starts per minute
+    IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+       AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+               paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+               pauses_rate_limit = sc.pauses_rate_limit + 1,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+    END IF;
+
+    -- load guard: pause, do not fail
+    IF p_load_guard THEN
+        SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+        IF v_guard.pause THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = 'load guard: ' || v_guard.reason,
+                   paused_until = v_t0 + '5 seconds'::interval,
+                   pauses_load = sc.pauses_load + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+        END IF;
+    END IF;
+
+    WITH batch AS MATERIALIZED (
+        SELECT r.registry_id, r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+          FROM "birthgate"."birth_registry" AS r
+         WHERE r.registry_id > coalesce(v_cur.position_id, 0)
+         ORDER BY r.registry_id
+         LIMIT p_batch_size
+    ),
+    todo AS (
+        SELECT b.object_key, b.collection_name, b.entity_code, b.born_at, b.born_txid, lc.change_id, lc.txid, lc.changed_at
+          FROM batch AS b
+          LEFT JOIN LATERAL (
+              SELECT l.change_id, l.txid, l.changed_at
+                FROM "birthgate"."registry_changelog" AS l
+               WHERE l.object_key = b.object_key
+               ORDER BY l.change_id DESC
+               LIMIT 1) AS lc ON true
+         WHERE b.status = 'BORN'
+           AND NOT EXISTS (SELECT 1 FROM "birthgate"."governance_candidate_state" AS g WHERE g.object_key = b.object_key)
+    ),
+    seeded AS (
+        INSERT INTO "birthgate"."governance_candidate_state"
+            (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+        SELECT t.object_key, t.collection_name, t.entity_code, 'BORN', t.born_at, true,
+               coalesce(t.changed_at, t.born_at), coalesce(t.change_id, 0), coalesce(t.txid, t.born_txid)
+          FROM todo AS t
+        ON CONFLICT (object_key) DO NOTHING
+        RETURNING 1
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+           (SELECT pg_catalog.count(*) FROM seeded)::integer,
+           (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status = 'RETIRED')::integer,
+           (SELECT pg_catalog.max(b.registry_id) FROM batch AS b)
+      INTO v_scanned, v_applied, v_retired, v_last;
+    v_skipped := v_scanned - v_applied;
+    v_done := v_scanned < p_batch_size;
+
+    v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+    UPDATE "birthgate"."sweep_cursor" AS sc
+       SET position_id = coalesce(v_last, sc.position_id),
+           batch_size = p_batch_size,
+           batches_done = sc.batches_done + 1,
+           rows_done = sc.rows_done + v_scanned,
+           rows_applied = sc.rows_applied + v_applied,
+           rows_skipped = sc.rows_skipped + v_skipped,
+           findings = sc.findings + CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+           rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+           batches_total_estimated = GREATEST(sc.batches_total_estimated, sc.batches_done + 1),
+           finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+           last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+           paused_reason = NULL, paused_until = NULL,
+           heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+     WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+    RETURNING sc.* INTO v_cur;
+    IF v_retired > 0 THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, occurrences, detail)
+        VALUES (v_name, v_cur.run_id, 'retired_skipped', v_retired,
+                pg_catalog.jsonb_build_object('note', 'RETIRED objects are not seeded as candidates', 'up_to_registry_id', v_last));
+    END IF;
+    IF v_done THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+          FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                       ('load_paused', v_cur.pauses_load,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                       ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                        pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+         WHERE x.n > 0;
+    END IF;
+
+    RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied,
+                        CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+                        v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                        NULL::text, NULL::timestamptz;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."sweep_backfill"(integer, integer, boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.registry_id; every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. RETIRED objects are skipped (a retired_skipped finding counts them). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."sweep_note"(p_sweep_name text, p_event text, p_detail text, p_until timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_cur "birthgate"."sweep_cursor";
+BEGIN
+    IF p_event IS NULL OR p_event NOT IN ('error', 'deferred', 'pause') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_note(p_event => %L): must be error, deferred or pause', pg_catalog.left(p_event, 100)),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_sweep_name OPERATOR(pg_catalog.=) 'consume' THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind) VALUES ('consume', 'consume') ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG604',
+            MESSAGE = 'unknown sweep cursor',
+            DETAIL = pg_catalog.format('no sweep cursor named %L', pg_catalog.left(p_sweep_name, 100)),
+            HINT = 'Name an existing cursor: SELECT sweep_name FROM birthgate.v_sweep_status;';
+    END IF;
+    IF p_event = 'error' THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET error_count = sc.error_count + 1, last_error = pg_catalog.left(p_detail, 2000), last_error_at = pg_catalog.clock_timestamp(),
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    ELSIF p_event = 'pause' THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.left(p_detail, 2000), paused_until = p_until,
+               pauses_load = sc.pauses_load + CASE WHEN p_detail LIKE 'load guard%' THEN 1 ELSE 0 END,
+               pauses_rate_limit = sc.pauses_rate_limit + CASE WHEN p_detail LIKE 'rate limit%' THEN 1 ELSE 0 END,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    ELSIF v_cur.finished_at IS NULL AND v_cur.run_id > 0 THEN
+        -- a bound (max batches, max pause, an interrupted run) left this run unfinished: say how much
+        INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        VALUES (p_sweep_name, v_cur.run_id, 'deferred', v_cur.collection_name,
+                GREATEST(coalesce(v_cur.rows_total_estimated, v_cur.rows_done) - v_cur.rows_done, 0),
+                pg_catalog.jsonb_build_object('reason', pg_catalog.left(p_detail, 2000), 'rows_done', v_cur.rows_done,
+                                              'rows_total_estimated', v_cur.rows_total_estimated,
+                                              'batches_done', v_cur.batches_done, 'batches_total_estimated', v_cur.batches_total_estimated,
+                                              'resume', 'run the sweep again: it resumes from its cursor'));
+        UPDATE "birthgate"."sweep_cursor" AS sc SET findings = sc.findings + 1, updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."sweep_note"(text, text, text, timestamptz) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
+
+CREATE OR REPLACE PROCEDURE "birthgate"."sweep_adopt_run"(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL, p_max_pause interval DEFAULT '10 minutes', p_lock_timeout text DEFAULT '5s')
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_name text := CASE WHEN p_dry_run THEN 'adopt_dry_run:' ELSE 'adopt:' END || p_collection;
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_r record;
+    v_batches integer := 0;
+    v_rows bigint := 0;
+    v_applied bigint := 0;
+    v_paused interval := '0'::interval;
+    v_failures integer := 0;
+    v_state text;
+    v_msg text;
+    v_detail text;
+    v_hint text;
+    v_wait double precision;
+BEGIN
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_adopt_run(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_pause IS NULL OR p_max_pause < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_adopt_run(p_max_pause => %s): must not be NULL or negative', p_max_pause),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    LOOP
+        IF p_max_batches IS NOT NULL AND v_batches >= p_max_batches THEN
+            PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('stopped after p_max_batches = %s batches', p_max_batches));
+            COMMIT;
+            RAISE NOTICE '%: stopped after % batches (p_max_batches); the rest is deferred to the next call', v_name, v_batches;
+            EXIT;
+        END IF;
+        -- lock_timeout per batch (a CALL is one statement for statement_timeout; see the comment)
+        PERFORM pg_catalog.set_config('lock_timeout', p_lock_timeout, true);
+        v_state := NULL;
+        BEGIN
+            SELECT * INTO v_r FROM "birthgate"."sweep_adopt"(p_collection, p_dry_run, p_batch_size, p_max_batches_per_minute, true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        END;
+        IF v_state IS NOT NULL THEN
+            IF v_state LIKE 'BG%' THEN
+                -- a deliberate error (bad input, unsafe family): retrying cannot help
+                RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+            END IF;
+            v_failures := v_failures + 1;
+            PERFORM "birthgate"."sweep_note"(v_name, 'error', v_state || ': ' || v_msg);
+            COMMIT;
+            IF v_failures >= 5 THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG606',
+                    MESSAGE = 'a sweep batch kept failing; the sweep stopped',
+                    DETAIL = pg_catalog.format('%s: %s failures in a row, the last %s: %s', v_name, v_failures, v_state, pg_catalog.left(v_msg, 500)),
+                    HINT = 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.';
+            END IF;
+            RAISE NOTICE '%: batch failed (% %), retry % in % s', v_name, v_state, v_msg, v_failures, 2 ^ v_failures;
+            PERFORM pg_catalog.pg_sleep(2 ^ v_failures);
+            CONTINUE;
+        END IF;
+        COMMIT;
+        v_failures := 0;
+        IF v_r.status = 'skipped' THEN
+            RAISE NOTICE '%: another worker holds the cursor; nothing done', v_name;
+            EXIT;
+        ELSIF v_r.status = 'paused' THEN
+            IF v_paused >= p_max_pause THEN
+                PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('paused for %s in total (p_max_pause %s); last: %s', v_paused, p_max_pause, v_r.paused_reason));
+                COMMIT;
+                RAISE NOTICE '%: paused for % (p_max_pause); the rest is deferred to the next call', v_name, v_paused;
+                EXIT;
+            END IF;
+            -- sleep in committed steps of at most 1 s: no snapshot or lock held while waiting
+            v_wait := LEAST(GREATEST(EXTRACT(epoch FROM v_r.paused_until - pg_catalog.clock_timestamp()), 0.01), 1.0);
+            PERFORM pg_catalog.pg_sleep(v_wait);
+            v_paused := v_paused + pg_catalog.make_interval(secs => v_wait);
+            COMMIT;
+            CONTINUE;
+        END IF;
+        v_batches := v_batches + 1;
+        v_rows := v_rows + v_r.scanned;
+        v_applied := v_applied + v_r.applied;
+        RAISE NOTICE '%: batch % (% of ~% batches), % rows, % applied, % findings; run total % rows; elapsed %',
+            v_name, v_r.batches_done, v_r.batches_done, v_r.batches_total_estimated, v_r.scanned, v_r.applied, v_r.findings,
+            v_r.rows_done, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+        EXIT WHEN v_r.status = 'finished';
+    END LOOP;
+    RAISE NOTICE '%: done: % batches, % rows, % applied this call, paused %, elapsed %', v_name, v_batches, v_rows, v_applied,
+        pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes, another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+CREATE OR REPLACE PROCEDURE "birthgate"."sweep_backfill_run"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL, p_max_pause interval DEFAULT '10 minutes', p_lock_timeout text DEFAULT '5s')
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_name text := 'backfill';
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_r record;
+    v_batches integer := 0;
+    v_rows bigint := 0;
+    v_applied bigint := 0;
+    v_paused interval := '0'::interval;
+    v_failures integer := 0;
+    v_state text;
+    v_msg text;
+    v_detail text;
+    v_hint text;
+    v_wait double precision;
+BEGIN
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_backfill_run(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_pause IS NULL OR p_max_pause < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_backfill_run(p_max_pause => %s): must not be NULL or negative', p_max_pause),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    LOOP
+        IF p_max_batches IS NOT NULL AND v_batches >= p_max_batches THEN
+            PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('stopped after p_max_batches = %s batches', p_max_batches));
+            COMMIT;
+            RAISE NOTICE '%: stopped after % batches (p_max_batches); the rest is deferred to the next call', v_name, v_batches;
+            EXIT;
+        END IF;
+        -- lock_timeout per batch (a CALL is one statement for statement_timeout; see the comment)
+        PERFORM pg_catalog.set_config('lock_timeout', p_lock_timeout, true);
+        v_state := NULL;
+        BEGIN
+            SELECT * INTO v_r FROM "birthgate"."sweep_backfill"(p_batch_size, p_max_batches_per_minute, true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        END;
+        IF v_state IS NOT NULL THEN
+            IF v_state LIKE 'BG%' THEN
+                -- a deliberate error (bad input, unsafe family): retrying cannot help
+                RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+            END IF;
+            v_failures := v_failures + 1;
+            PERFORM "birthgate"."sweep_note"(v_name, 'error', v_state || ': ' || v_msg);
+            COMMIT;
+            IF v_failures >= 5 THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG606',
+                    MESSAGE = 'a sweep batch kept failing; the sweep stopped',
+                    DETAIL = pg_catalog.format('%s: %s failures in a row, the last %s: %s', v_name, v_failures, v_state, pg_catalog.left(v_msg, 500)),
+                    HINT = 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.';
+            END IF;
+            RAISE NOTICE '%: batch failed (% %), retry % in % s', v_name, v_state, v_msg, v_failures, 2 ^ v_failures;
+            PERFORM pg_catalog.pg_sleep(2 ^ v_failures);
+            CONTINUE;
+        END IF;
+        COMMIT;
+        v_failures := 0;
+        IF v_r.status = 'skipped' THEN
+            RAISE NOTICE '%: another worker holds the cursor; nothing done', v_name;
+            EXIT;
+        ELSIF v_r.status = 'paused' THEN
+            IF v_paused >= p_max_pause THEN
+                PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('paused for %s in total (p_max_pause %s); last: %s', v_paused, p_max_pause, v_r.paused_reason));
+                COMMIT;
+                RAISE NOTICE '%: paused for % (p_max_pause); the rest is deferred to the next call', v_name, v_paused;
+                EXIT;
+            END IF;
+            -- sleep in committed steps of at most 1 s: no snapshot or lock held while waiting
+            v_wait := LEAST(GREATEST(EXTRACT(epoch FROM v_r.paused_until - pg_catalog.clock_timestamp()), 0.01), 1.0);
+            PERFORM pg_catalog.pg_sleep(v_wait);
+            v_paused := v_paused + pg_catalog.make_interval(secs => v_wait);
+            COMMIT;
+            CONTINUE;
+        END IF;
+        v_batches := v_batches + 1;
+        v_rows := v_rows + v_r.scanned;
+        v_applied := v_applied + v_r.applied;
+        RAISE NOTICE '%: batch % (% of ~% batches), % rows, % applied, % findings; run total % rows; elapsed %',
+            v_name, v_r.batches_done, v_r.batches_done, v_r.batches_total_estimated, v_r.scanned, v_r.applied, v_r.findings,
+            v_r.rows_done, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+        EXIT WHEN v_r.status = 'finished';
+    END LOOP;
+    RAISE NOTICE '%: done: % batches, % rows, % applied this call, paused %, elapsed %', v_name, v_batches, v_rows, v_applied,
+        pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes, another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+CREATE OR REPLACE VIEW "birthgate"."v_sweep_status" AS
+SELECT sc.sweep_name,
+       sc.kind,
+       sc.collection_name,
+       sc.run_id,
+       CASE WHEN sc.kind = 'consume' THEN CASE WHEN sc.paused_until > clock_timestamp() THEN 'paused' ELSE 'running' END
+            WHEN sc.run_id = 0 THEN 'idle'
+            WHEN sc.finished_at IS NOT NULL THEN 'finished'
+            WHEN sc.paused_until > clock_timestamp() THEN 'paused'
+            WHEN sc.heartbeat_at IS NULL OR clock_timestamp() - sc.heartbeat_at > sc.stale_after THEN 'stale'
+            ELSE 'running' END AS state,
+       sc.paused_reason,
+       sc.paused_until,
+       sc.batches_done,
+       sc.batches_total_estimated,
+       sc.rows_done,
+       sc.rows_total_estimated,
+       round(100.0 * sc.rows_done / NULLIF(GREATEST(sc.rows_total_estimated, sc.rows_done), 0), 1) AS percent_done,
+       sc.rows_applied,
+       sc.rows_skipped,
+       sc.findings,
+       r.rows_per_second,
+       CASE WHEN sc.finished_at IS NULL AND r.rows_per_second > 0
+            THEN make_interval(secs => GREATEST(sc.rows_total_estimated - sc.rows_done, 0) / r.rows_per_second) END AS eta,
+       sc.error_count,
+       sc.last_error,
+       sc.last_error_at,
+       sc.dead_lettered,
+       sc.heartbeat_at,
+       clock_timestamp() - sc.heartbeat_at AS heartbeat_age,
+       sc.last_batch_ms,
+       sc.max_batch_ms,
+       sc.pauses_rate_limit,
+       sc.pauses_load,
+       left(sc.position_code, 100) AS position_code,
+       sc.position_id,
+       sc.batch_size,
+       sc.run_started_at,
+       sc.run_started_by,
+       sc.finished_at
+  FROM "birthgate"."sweep_cursor" AS sc
+  CROSS JOIN LATERAL (
+      SELECT round(sc.rows_done / NULLIF(EXTRACT(epoch FROM coalesce(sc.finished_at, sc.heartbeat_at) - sc.run_started_at), 0), 1) AS rows_per_second
+  ) AS r;
+COMMENT ON VIEW "birthgate"."v_sweep_status" IS 'One row per sweep cursor: state (idle | running | paused | stale | finished), why and until when it is paused (rate limit or load guard), batches done / estimated total, rows done / estimated total, percent, rows applied (adopted or seeded) and skipped, findings, rate (rows/s over the run) and ETA, errors and the last one, heartbeat and its age, last and slowest batch in ms, pause counts, keyset position (code shown up to 100 characters). The ''consume'' row carries the consumer CLI''s pauses.';
+
+CREATE OR REPLACE VIEW "birthgate"."v_sweep_findings" AS
+SELECT f.sweep_name,
+       f.run_id,
+       f.collection_name,
+       f.kind,
+       count(*) AS finding_rows,
+       sum(f.occurrences) AS occurrences,
+       (array_agg(left(f.entity_code, 100) ORDER BY f.finding_id) FILTER (WHERE f.entity_code IS NOT NULL))[1:5] AS sample_codes,
+       min(f.found_at) AS first_found_at,
+       max(f.found_at) AS last_found_at,
+       CASE f.kind
+           WHEN 'null_code' THEN 'rows with a NULL code cannot be adopted: give each a code that matches the family pattern (each new code is then born through the gate), or delete the row'
+           WHEN 'empty_code' THEN 'rows with an empty code cannot be adopted: give each a valid code, or delete the row'
+           WHEN 'pattern_mismatch' THEN 'codes that fail the family pattern: fix the codes (or the pattern), then run the adoption again'
+           WHEN 'duplicate_code' THEN 'a code held by several rows is not adopted: make the code unique in the table, then run the adoption again'
+           WHEN 'oversize_code' THEN 'codes longer than 256 characters are not adopted: shorten them, then run the adoption again'
+           WHEN 'retired_present' THEN 'the code is RETIRED in the registry but its row is still in the table: delete the row, or leave it (v_drift_report lists it)'
+           WHEN 'retired_skipped' THEN 'RETIRED objects are not seeded as governance candidates; nothing to do'
+           WHEN 'deferred' THEN 'a bound stopped the run before the end: run the sweep again, it resumes from its cursor'
+           WHEN 'rate_limited' THEN 'the run waited for its rate limit (nothing left undone); raise max batches per minute to go faster'
+           WHEN 'load_paused' THEN 'the run paused for the load guard (nothing left undone); see sweep_load_guard()'
+           WHEN 'slow_batch' THEN 'a batch took longer than the 5 s budget: lower the batch size'
+           ELSE 'see sweep_finding' END AS remedy
+  FROM "birthgate"."sweep_finding" AS f
+ GROUP BY f.sweep_name, f.run_id, f.collection_name, f.kind;
+COMMENT ON VIEW "birthgate"."v_sweep_findings" IS 'The summary findings of the sweeps ("no silent caps"): per sweep, run and kind, how many finding rows and how many table rows or units they count, up to five sample codes (100 characters each), when, and what to do. List every code with SELECT * FROM sweep_finding WHERE sweep_name = ... AND kind = ....';
+
+REVOKE ALL ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."sweep_backfill"(integer, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."sweep_note"(text, text, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) FROM PUBLIC;
+REVOKE ALL ON "birthgate"."sweep_cursor", "birthgate"."sweep_finding", "birthgate"."v_sweep_status", "birthgate"."v_sweep_findings" FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval), "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean), "birthgate"."sweep_backfill"(integer, integer, boolean), "birthgate"."sweep_note"(text, text, text, timestamptz) TO "birthgate_admin";
+GRANT EXECUTE ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) TO "birthgate_reader";
+GRANT EXECUTE ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text), "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) TO "birthgate_admin";
+GRANT SELECT ON "birthgate"."sweep_cursor", "birthgate"."sweep_finding", "birthgate"."v_sweep_status", "birthgate"."v_sweep_findings" TO "birthgate_admin", "birthgate_reader";
+DO $consumer$
+BEGIN
+    -- the least-privilege role that runs the handoff and the sweeps, when a migration created it
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'birthgate_consumer') THEN
+        EXECUTE 'GRANT EXECUTE ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval), "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean), "birthgate"."sweep_backfill"(integer, integer, boolean), "birthgate"."sweep_note"(text, text, text, timestamptz) TO "birthgate_consumer"';
+        EXECUTE 'GRANT EXECUTE ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text), "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) TO "birthgate_consumer"';
+        EXECUTE 'GRANT SELECT ON "birthgate"."sweep_cursor", "birthgate"."sweep_finding", "birthgate"."v_sweep_status", "birthgate"."v_sweep_findings" TO "birthgate_consumer"';
+    END IF;
+END
+$consumer$;
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000009_sweeps_adopt_backfill', now());
+
 COMMIT;

@@ -9,11 +9,12 @@ import { admissionErrors } from './admission.js';
 import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
 import { securityErrors } from './security.js';
+import { sweepErrors } from './sweeps.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
 
-const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors, ...securityErrors];
+const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors, ...securityErrors, ...sweepErrors];
 
 export function allErrors(): readonly ErrorDef[] {
   const codes = new Set<string>();

@@ -5,5 +5,6 @@ import { admission } from './000002_admission.js';
 import { handoff } from './000003_handoff.js';
 import { drift } from './000004_drift.js';
 import { securityLeastPrivilege } from './000007_security_least_privilege.js';
+import { sweeps } from './000009_sweeps_adopt_backfill.js';
 
-export const migrations: readonly Migration[] = [substrate, admission, handoff, drift, securityLeastPrivilege];
+export const migrations: readonly Migration[] = [substrate, admission, handoff, drift, securityLeastPrivilege, sweeps];

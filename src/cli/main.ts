@@ -13,6 +13,8 @@ const commands: Record<string, () => Promise<Command>> = {
   status: () => import('./commands/status.js'),
   rehearse: () => import('./commands/rehearse.js'),
   packet: () => import('./commands/packet.js'),
+  adopt: () => import('./commands/adopt.js'),
+  backfill: () => import('./commands/backfill.js'),
 };
 
 function help(): string {

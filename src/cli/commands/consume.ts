@@ -18,8 +18,15 @@ export const usage = `birthgate consume [--batch-size N] [--max-batches N] [--un
   --batch-size N    changelog rows per batch, 1..${MAX_BATCH_SIZE} (default 5000)
   --max-batches N   run at most N batches (default 1; no limit with --until-empty)
   --until-empty     keep going until a batch comes back short: the backlog below the horizon is drained
+  --max-batches-per-minute N   rate limit: at most N batches per minute (waits between batches)
+  --no-load-guard   do not pause when sweep_load_guard() reports lock waits on governed tables or
+                    replication lag (by default the consumer pauses, never fails; pauses show in
+                    v_sweep_status as sweep 'consume')
+  --max-pause SECS  give up waiting after this much pausing in one run (default 600); the rest is
+                    left for the next run ("deferred": true)
   --json            print exactly one JSON line on stdout:
-                    {"ok","consumed","emitted","captured","lag","batches","elapsed_ms","skipped","interrupted"}
+                    {"ok","consumed","emitted","captured","lag","batches","elapsed_ms","skipped","interrupted",
+                     "pauses","paused_ms","deferred"}
   SIGINT/SIGTERM stop after the batch in flight (its work is committed).
 Exit codes: 0 ok (also when another consumer holds the cursor: "skipped": true), 1 database
 failure (printed with SQLSTATE, DETAIL and HINT), 2 bad flags or configuration.`;
@@ -42,6 +49,9 @@ export const ConsumeOptions = z.object({
   batchSize: wholeNumber('--batch-size', 1, MAX_BATCH_SIZE).default(5000),
   maxBatches: wholeNumber('--max-batches', 1, Number.MAX_SAFE_INTEGER).optional(),
   untilEmpty: z.boolean().default(false),
+  maxBatchesPerMinute: wholeNumber('--max-batches-per-minute', 1, 60_000).optional(),
+  loadGuard: z.boolean().default(true),
+  maxPauseSeconds: wholeNumber('--max-pause', 0, 86_400).default(600),
   json: z.boolean().default(false),
 });
 export type ConsumeOptions = z.infer<typeof ConsumeOptions>;
@@ -58,6 +68,9 @@ export function parseConsumeArgs(argv: string[]): ConsumeOptions {
         'batch-size': { type: 'string' },
         'max-batches': { type: 'string' },
         'until-empty': { type: 'boolean' },
+        'max-batches-per-minute': { type: 'string' },
+        'no-load-guard': { type: 'boolean' },
+        'max-pause': { type: 'string' },
         json: { type: 'boolean' },
       },
     }));
@@ -68,10 +81,18 @@ export function parseConsumeArgs(argv: string[]): ConsumeOptions {
     batchSize: values['batch-size'],
     maxBatches: values['max-batches'],
     untilEmpty: values['until-empty'] ?? false,
+    maxBatchesPerMinute: values['max-batches-per-minute'],
+    loadGuard: !values['no-load-guard'],
+    maxPauseSeconds: values['max-pause'],
     json: values.json ?? false,
   });
   if (!parsed.success) {
-    const flagOf: Record<string, string> = { batchSize: 'batch-size', maxBatches: 'max-batches' };
+    const flagOf: Record<string, string> = {
+      batchSize: 'batch-size',
+      maxBatches: 'max-batches',
+      maxBatchesPerMinute: 'max-batches-per-minute',
+      maxPauseSeconds: 'max-pause',
+    };
     const what = parsed.error.issues
       .map((i) => {
         const flag = flagOf[String(i.path[0])];
@@ -96,6 +117,11 @@ export interface ConsumeResult {
   skipped: boolean;
   /** true when a signal stopped the run after the batch in flight. */
   interrupted: boolean;
+  /** Rate-limit and load-guard pauses of this run, and how long they took. */
+  pauses?: number;
+  paused_ms?: number;
+  /** true when --max-pause stopped the run with work left. */
+  deferred?: boolean;
   error?: ReturnType<typeof describeError>;
 }
 
@@ -127,11 +153,44 @@ export async function runConsumer(
     skipped: false,
     interrupted: false,
   };
+  r.pauses = 0;
+  r.paused_ms = 0;
+  r.deferred = false;
+  let lastStart = 0;
+  const pause = async (reason: string, ms: number) => {
+    r.pauses! += 1;
+    progress(`consume: paused (${reason}) for ${Math.round(ms / 100) / 10}s`);
+    await client
+      .query(`SELECT "${schema}".sweep_note('consume', 'pause', $1, clock_timestamp() + make_interval(secs => $2))`, [reason, ms / 1000])
+      .catch(() => {});
+    const end = Date.now() + ms;
+    while (Date.now() < end && !shouldStop()) await new Promise((d) => setTimeout(d, Math.min(200, end - Date.now())));
+    r.paused_ms! += ms;
+  };
   while (r.batches < limit) {
     if (shouldStop()) {
       r.interrupted = true;
       break;
     }
+    if (r.paused_ms! > o.maxPauseSeconds * 1000) {
+      r.deferred = true;
+      break;
+    }
+    if (o.maxBatchesPerMinute !== undefined && lastStart > 0) {
+      const wait = lastStart + 60_000 / o.maxBatchesPerMinute - performance.now();
+      if (wait > 0) {
+        await pause(`rate limit: ${o.maxBatchesPerMinute} batches per minute`, wait);
+        continue;
+      }
+    }
+    if (o.loadGuard) {
+      const g = (await client.query<{ pause: boolean; reason: string | null }>(`SELECT pause, reason FROM "${schema}".sweep_load_guard()`)).rows[0];
+      if (g?.pause) {
+        await pause(`load guard: ${g.reason}`, 5000);
+        continue;
+      }
+    }
+    lastStart = performance.now();
     const t0 = performance.now();
     const row = (await client.query<BatchRow>(`SELECT consumed, emitted, captured, lag FROM ${fn}($1)`, [o.batchSize])).rows[0]!;
     if (row.lag === null) {

@@ -1,0 +1,126 @@
+/**
+ * bench/sweeps.ts — the live-scale sweeps at the registry size of the scale budget
+ * (1,037,716 objects; BENCH_ROWS to change it, BENCH_BATCH for the batch size, default 5000).
+ *
+ * Adoption: a family table of BENCH_ROWS rows with an index on its code column, adopted by
+ * sweep_adopt in committed batches (each its own transaction, as the CLI runs it), against its
+ * ceiling measured in the same run: one INSERT … SELECT writing the same birth_registry and
+ * registry_changelog rows. Backfill: sweep_backfill over the registry against one INSERT … SELECT
+ * of the same governance_candidate_state rows. Prints each time, the ratio ceiling/sweep (target
+ * ≥ 0.8) and per-batch p50/p99/max (budget < 5 s, aim ≤ 100 ms).
+ */
+import pg from 'pg';
+import { migrate } from '../src/migrate.js';
+import { withDatabase } from '../src/db.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_037_716);
+const BATCH = Number(process.env.BENCH_BATCH ?? 5000);
+const adminUrl = process.env.DATABASE_URL;
+if (!adminUrl) throw new Error('DATABASE_URL is not set (run through make bench)');
+const S = 'birthgate';
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
+}
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+async function timed(c: pg.Client, sql: string): Promise<number> {
+  const t = performance.now();
+  await c.query(sql);
+  return performance.now() - t;
+}
+
+async function reset(c: pg.Client, tables: string[]): Promise<void> {
+  await c.query(`SET session_replication_role = replica`); // the changelog refuses TRUNCATE otherwise
+  await c.query(`TRUNCATE ${tables.map((t) => `${S}.${t}`).join(', ')} CASCADE`);
+  await c.query(`SET session_replication_role = origin`);
+  await c.query(`DELETE FROM ${S}.sweep_cursor`);
+  await c.query(`VACUUM ANALYZE`);
+}
+
+async function sweep(c: pg.Client, sql: string, params: unknown[]): Promise<{ total: number; batches: number[]; applied: number }> {
+  const batches: number[] = [];
+  let applied = 0;
+  const t = performance.now();
+  for (;;) {
+    const t0 = performance.now();
+    const r = (await c.query(sql, params)).rows[0];
+    batches.push(performance.now() - t0);
+    applied += r.applied;
+    if (r.status !== 'batch') break;
+  }
+  return { total: performance.now() - t, batches, applied };
+}
+
+function report(name: string, ceiling: number, s: { total: number; batches: number[]; applied: number }) {
+  const ratio = ceiling / s.total;
+  console.log(`${name}: ${s.applied} rows`);
+  console.log(`  ceiling (one INSERT … SELECT):  ${(ceiling / 1000).toFixed(2)} s`);
+  console.log(`  sweep (${s.batches.length} committed batches of ${BATCH}): ${(s.total / 1000).toFixed(2)} s  → ${ratio.toFixed(2)} × ceiling (target ≥ 0.80) ${ratio >= 0.8 ? 'OK' : 'BELOW TARGET'}`);
+  console.log(`  per batch: p50 ${ms(pct(s.batches, 50))}, p99 ${ms(pct(s.batches, 99))}, max ${ms(Math.max(...s.batches))} (budget < 5000 ms, aim ≤ 100 ms)`);
+}
+
+async function main() {
+  const dbName = `bg_bench_sweeps_${process.pid}`;
+  const admin = new pg.Client(adminUrl);
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = withDatabase(adminUrl!, dbName);
+  try {
+    await migrate({ databaseUrl: url, direction: 'up' });
+    const c = new pg.Client(url);
+    await c.connect();
+    console.log(`sweeps bench: ${ROWS} objects, batch ${BATCH}`);
+    await c.query(`CREATE SCHEMA app; CREATE TABLE app.objects (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code text NOT NULL, payload text)`);
+    await c.query(`INSERT INTO app.objects (code, payload) SELECT 'OBJ-' || lpad(g::text, 8, '0'), md5(g::text) FROM generate_series(1, ${ROWS}) AS g`);
+    await c.query(`CREATE UNIQUE INDEX ON app.objects (code)`);
+    await c.query(`SELECT ${S}.register_family('objects', 'app.objects', 'code', '^OBJ-[0-9]+$', 'report')`);
+    await c.query(`VACUUM ANALYZE`);
+
+    // adoption: ceiling, then the sweep
+    const adoptCeiling = await timed(
+      c,
+      `WITH r AS (
+         INSERT INTO ${S}.birth_registry (collection_name, entity_code, permit_id, born_by)
+         SELECT 'objects', t.code, NULL, current_user FROM app.objects AS t ORDER BY t.code
+         RETURNING registry_id, entity_code, born_at)
+       INSERT INTO ${S}.registry_changelog (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+       SELECT 'BORN', 'objects', r.entity_code, r.registry_id, r.born_at, current_user,
+              jsonb_build_object('adopted', true, 'adopted_by', current_user, 'run_id', 0, 'sweep', 'adopt:objects',
+                                 'table', 'app.objects', 'mode', 'report', 'permit_id', NULL)
+       FROM r ORDER BY r.registry_id`,
+    );
+    await reset(c, ['birth_registry', 'registry_changelog']);
+    const adopt = await sweep(c, `SELECT * FROM ${S}.sweep_adopt('objects', false, $1, NULL, false)`, [BATCH]);
+    await c.query(`VACUUM ANALYZE`);
+
+    // backfill: ceiling, then the sweep (over the registry adoption just wrote)
+    const backfillCeiling = await timed(
+      c,
+      `INSERT INTO ${S}.governance_candidate_state
+           (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+       SELECT r.object_key, r.collection_name, r.entity_code, 'BORN', r.born_at, true,
+              coalesce(lc.changed_at, r.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, r.born_txid)
+       FROM ${S}.birth_registry AS r
+       LEFT JOIN LATERAL (SELECT l.change_id, l.txid, l.changed_at FROM ${S}.registry_changelog AS l
+                          WHERE l.object_key = r.object_key ORDER BY l.change_id DESC LIMIT 1) AS lc ON true
+       WHERE r.status = 'BORN'
+       ORDER BY r.registry_id`,
+    );
+    await reset(c, ['governance_candidate_state']);
+    const backfill = await sweep(c, `SELECT * FROM ${S}.sweep_backfill($1, NULL, false)`, [BATCH]);
+
+    report('adoption', adoptCeiling, adopt);
+    report('backfill', backfillCeiling, backfill);
+    await c.end();
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
