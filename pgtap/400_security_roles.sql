@@ -10,21 +10,29 @@ BEGIN;
 SELECT plan(32);
 
 CREATE TEMP TABLE expected_exec (role name, fn text);
+-- the sweeps (adoption, candidate-seed backfill) run as admin or consumer
+CREATE FUNCTION pg_temp.sweeps() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['sweep_adopt(text,boolean,integer,integer,boolean)', 'sweep_adopt_run(text,boolean,integer,integer,integer,interval,text)',
+                 'sweep_backfill(integer,integer,boolean)', 'sweep_backfill_run(integer,integer,integer,interval,text)',
+                 'sweep_load_guard(integer,interval,interval)', 'sweep_note(text,text,text,timestamp with time zone)']
+$$;
 INSERT INTO expected_exec
 SELECT 'birthgate_admin', unnest(ARRAY[
     'activate_candidates(integer)', 'drift_assert_clean(text)', 'drift_capture_baseline()', 'drift_current_functions()',
     'drift_current_triggers()', 'drift_definition_hash(text)', 'drift_family_objects(text)', 'drift_normalize_definition(text)',
     'expire_permits()', 'handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()',
     'register_family(text,regclass,name,text,text)', 'release_pending(text)', 'retire(text,text,text)', 'retire_gate_check(text,text)',
-    'revoke_permit(bigint,text)', 'set_event_type_active(text,boolean)', 'set_family_mode(text,text)'])
+    'revoke_permit(bigint,text)', 'set_event_type_active(text,boolean)', 'set_family_mode(text,text)'] || pg_temp.sweeps())
 UNION ALL
 SELECT 'birthgate_issuer', unnest(ARRAY['issue_permit(text,text,interval)', 'revoke_permit(bigint,text)'])
 UNION ALL
 SELECT 'birthgate_reader', unnest(ARRAY[
     'drift_assert_clean(text)', 'drift_current_functions()', 'drift_current_triggers()', 'drift_definition_hash(text)',
-    'drift_family_objects(text)', 'drift_normalize_definition(text)', 'handoff_holding_xact()', 'handoff_horizon()'])
+    'drift_family_objects(text)', 'drift_normalize_definition(text)', 'handoff_holding_xact()', 'handoff_horizon()',
+    'sweep_load_guard(integer,interval,interval)'])
 UNION ALL
-SELECT 'birthgate_consumer', unnest(ARRAY['handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()']);
+SELECT 'birthgate_consumer', unnest(ARRAY['handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()']
+    || pg_temp.sweeps());
 
 CREATE FUNCTION pg_temp.executable(p_role name) RETURNS SETOF text LANGUAGE sql STABLE AS $$
     SELECT pg_catalog.regexp_replace(p.oid::pg_catalog.regprocedure::text, '^birthgate\.', '')
@@ -58,7 +66,8 @@ SELECT ok(NOT bool_or(has_function_privilege(r, 'birthgate.family_read_source(oi
   FROM unnest(ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer']) r;
 SELECT set_eq($$SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = 'birthgate'::regnamespace
                   AND (has_table_privilege('birthgate_consumer', c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER'))$$,
-              ARRAY['handoff_cursor', 'v_handoff_status'], 'the consumer may read the heartbeat and v_handoff_status, and no other relation');
+              ARRAY['handoff_cursor', 'v_handoff_status', 'sweep_cursor', 'sweep_finding', 'v_sweep_status', 'v_sweep_findings'],
+              'the consumer may read the heartbeat, v_handoff_status and the sweep progress, and no other relation');
 SELECT is_empty($$SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'birthgate'::regnamespace
                    AND has_table_privilege('birthgate_consumer', c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE')$$,
                 'the consumer writes no table directly');

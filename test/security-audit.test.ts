@@ -23,7 +23,7 @@ function auditedDefiners(): string[] {
   return section
     .split('\n')
     .filter((l) => /^\| `[a-z_0-9]+\(/.test(l))
-    .map((l) => /^\| `([^`]+)`/.exec(l)![1]!.replaceAll(' ', ''));
+    .map((l) => /^\| `([^`]+)`/.exec(l)![1]!.replace(/,\s+/g, ','));
 }
 
 let d: TestDb;
