@@ -17,7 +17,7 @@ import { generate } from '../generator/generate.js';
 import { DEFAULT_SCHEMA } from '../generator/lib/ctx.js';
 import { migrate } from '../src/migrate.js';
 import { withDatabase } from '../src/db.js';
-import { dumpSchema } from '../src/schema-dump.js';
+import { dumpSchema, dumpTool } from '../src/schema-dump.js';
 import { packageVersion, projectRoot } from '../src/paths.js';
 import { MANIFEST, readManifestFile } from '../src/manifest.js';
 
@@ -97,6 +97,14 @@ export async function appliedSchema(adminUrl: string, root: string): Promise<str
 export async function checkSnapshot(adminUrl: string, root: string): Promise<string[]> {
   const path = join(root, SNAPSHOT);
   if (!existsSync(path)) return [`${SNAPSHOT} is missing (run make snapshot)`];
+  const tool = await dumpTool(adminUrl);
+  if (tool.serverMajor !== tool.pgDumpMajor) {
+    // pg_dump's output depends on both its own major and the server's: the snapshot is made by
+    // pg_dump on a server of its own major (PostgreSQL 15 on Debian 12, the default of make).
+    return [
+      `${SNAPSHOT} can only be checked on a PostgreSQL ${tool.pgDumpMajor || '?'} server (the major of the local pg_dump); this one is PostgreSQL ${tool.serverMajor}: run make verify without PG=`,
+    ];
+  }
   const want = readFileSync(path, 'utf8');
   const have = await appliedSchema(adminUrl, root);
   if (have === want) return [];

@@ -13,10 +13,15 @@ import { adminUrl } from './helpers/db.js';
 import { checkGenerated, checkManifest, checkSnapshot, freeze, MANIFEST, SNAPSHOT } from '../scripts/verify.js';
 import { createHash } from 'node:crypto';
 import { readManifestFile } from '../src/manifest.js';
+import { dumpTool } from '../src/schema-dump.js';
 import { packageVersion, projectRoot } from '../src/paths.js';
 
 const run = promisify(execFile);
 let root: string;
+// The snapshot is pg_dump's view of a server of pg_dump's own major (make verify's default, 15);
+// on another major (make test PG=17) the check says so instead of comparing.
+const tool = await dumpTool(adminUrl());
+const snapshotMajor = tool.serverMajor === tool.pgDumpMajor;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'bg-verify-'));
@@ -43,6 +48,12 @@ describe('verify', () => {
   it('passes on the committed files (generated, released, snapshot)', async () => {
     expect(checkGenerated(root)).toEqual([]);
     expect(checkManifest(root)).toEqual([]);
+    if (!snapshotMajor) {
+      expect(await checkSnapshot(adminUrl(), root)).toEqual([
+        `${SNAPSHOT} can only be checked on a PostgreSQL ${tool.pgDumpMajor} server (the major of the local pg_dump); this one is PostgreSQL ${tool.serverMajor}: run make verify without PG=`,
+      ]);
+      return;
+    }
     expect(await checkSnapshot(adminUrl(), root)).toEqual([]);
     const r = await verifyExit();
     expect(r.out).toContain('all current');
@@ -74,7 +85,7 @@ describe('verify', () => {
     expect(r.out).toMatch(/was edited/);
   });
 
-  it('fails when the applied schema differs from the committed snapshot', async () => {
+  it.skipIf(!snapshotMajor)('fails when the applied schema differs from the committed snapshot', async () => {
     const snap = join(root, SNAPSHOT);
     writeFileSync(snap, readFileSync(snap, 'utf8').replace('entity_code text NOT NULL', 'entity_code varchar NOT NULL'));
     const problems = await checkSnapshot(adminUrl(), root);
@@ -84,7 +95,7 @@ describe('verify', () => {
     expect(r.code).toBe(1);
   });
 
-  it('fails when a migration changes the schema but the snapshot was not updated', async () => {
+  it.skipIf(!snapshotMajor)('fails when a migration changes the schema but the snapshot was not updated', async () => {
     const first = join(root, 'migrations', '000001_substrate.sql');
     writeFileSync(first, readFileSync(first, 'utf8').replace('-- Down Migration', 'CREATE TABLE birthgate.sneaky (id int);\n\n-- Down Migration'));
     const problems = await checkSnapshot(adminUrl(), root);
