@@ -2,16 +2,18 @@
 # starts a throwaway private cluster (scripts/with-pg) and stops it afterwards.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-WITH_PG := scripts/with-pg --
+# PG=14|15|16|17|18 selects the PostgreSQL major of the throwaway cluster (default: Debian's, 15).
+PG ?=
+WITH_PG = scripts/with-pg $(if $(PG),--pg $(PG)) --
 TSX := node --import tsx
 DEMO_DIR := $(CURDIR)/.demo
 
-.PHONY: help setup generate verify snapshot freeze migrate migrate-down pgtap vitest test demo demo-stop bench typecheck clean
+.PHONY: help setup generate verify snapshot freeze migrate migrate-down pgtap vitest test test-matrix demo demo-stop bench typecheck clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install node modules, PostgreSQL 15, pgTAP and pg_prove (Debian/Ubuntu)
+setup: ## Install node modules, PostgreSQL 15 (+ the pinned 14/16/17/18 builds), pgTAP and pg_prove (Debian/Ubuntu)
 	@scripts/setup.sh
 
 generate: ## Regenerate migrations/, sql/ and src/generated/ from generator/
@@ -37,20 +39,23 @@ migrate-down: setup ## Roll back migrations on DATABASE_URL: N=1 (default) or N=
 	@test -n "$$DATABASE_URL" || { echo "make migrate-down: set DATABASE_URL"; exit 2; }
 	@if [ "$(N)" = all ]; then node bin/birthgate.mjs migrate down --all; else node bin/birthgate.mjs migrate down --count $${N:-1}; fi
 
-pgtap: setup ## Run the pgTAP suites with pg_prove
+pgtap: setup ## Run the pgTAP suites with pg_prove (PG=NN for another major)
 	@$(WITH_PG) scripts/pgtap.sh
 
 vitest: setup ## Run the vitest suites only
 	@$(WITH_PG) npx --no-install vitest run
 
-test: setup ## Run everything a contributor must keep green (vitest + pg_prove), one result
+test: setup ## Run everything a contributor must keep green (vitest + pg_prove), one result; PG=17 for another major
 	@$(WITH_PG) scripts/test.sh
 
+test-matrix: setup ## Install script, migrations and every pgTAP suite on PostgreSQL 14, 15, 16, 17 and 18 (one line each)
+	@scripts/test-matrix.sh
+
 demo: setup ## Start a PostgreSQL under .demo/, install birthgate and show it working
-	@scripts/with-pg --keep $(DEMO_DIR) -- scripts/demo.sh
+	@scripts/with-pg $(if $(PG),--pg $(PG)) --keep $(DEMO_DIR) -- scripts/demo.sh
 
 demo-stop: ## Stop the demo cluster
-	@scripts/with-pg --stop $(DEMO_DIR)
+	@scripts/with-pg $(if $(PG),--pg $(PG)) --stop $(DEMO_DIR)
 
 bench: setup ## Run the benchmarks (figures next to a same-run baseline)
 	@$(WITH_PG) scripts/bench.sh

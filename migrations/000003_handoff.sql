@@ -10,7 +10,7 @@ LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
+    SELECT coalesce((SELECT x.xid FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid) ORDER BY x.xid LIMIT 1),
                     pg_catalog.pg_snapshot_xmax(s.snap))
     FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
 $fn$;
@@ -24,7 +24,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
     WITH h AS (
-        SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid) ORDER BY x.xid LIMIT 1
     )
     SELECT h.xid,
            a.pid,
@@ -148,7 +148,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -196,7 +198,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -260,7 +264,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -322,7 +328,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -615,7 +623,10 @@ CROSS JOIN LATERAL (SELECT "birthgate"."handoff_horizon"() AS horizon_txid) AS h
 CROSS JOIN LATERAL (
     SELECT count(*) FILTER (WHERE l.txid < h.horizon_txid) AS rows_waiting,
            count(*) FILTER (WHERE l.txid >= h.horizon_txid) AS rows_held_back,
-           min(l.txid) FILTER (WHERE l.txid >= h.horizon_txid) AS oldest_held_back_txid,
+           (SELECT o.txid FROM "birthgate"."registry_changelog" AS o
+            WHERE (o.txid, o.change_id) > (hc.position_txid, hc.position_change_id)
+              AND o.txid >= h.horizon_txid
+            ORDER BY o.txid, o.change_id LIMIT 1) AS oldest_held_back_txid,
            min(l.changed_at) FILTER (WHERE l.txid >= h.horizon_txid) AS oldest_held_back_at
     FROM "birthgate"."registry_changelog" AS l
     WHERE (l.txid, l.change_id) > (hc.position_txid, hc.position_change_id)

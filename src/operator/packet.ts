@@ -10,11 +10,12 @@
  *   SHA256SUMS    for `sha256sum -c`
  *   APPLY.md      the exact commands
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bgErrorCatalog, BgError } from '../generated/errors.js';
 import { packageVersion, projectRoot } from '../paths.js';
 import { sha256, type MigrationFile } from './migrations.js';
+import { readManifestFile } from '../manifest.js';
 
 /** node-pg-migrate's advisory lock key: a packet and the migrator never run at once. */
 export const MIGRATOR_LOCK_ID = '7241865325823964';
@@ -38,13 +39,12 @@ export interface PacketFile {
 const lit = (v: string) => `'${v.replaceAll("'", "''")}'`;
 const arr = (vs: string[]) => (vs.length ? `ARRAY[${vs.map(lit).join(', ')}]::text[]` : `ARRAY[]::text[]`);
 
+/** Released migrations (by name) and their checksum now, recorded amendments included. */
 function released(): Map<string, string> {
   const m = new Map<string, string>();
-  const path = join(projectRoot, 'migrations.sha256');
-  if (!existsSync(path)) return m;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const hit = /^([0-9a-f]{64}) {2}migrations\/(\S+)\.sql$/.exec(line);
-    if (hit) m.set(hit[2]!, hit[1]!);
+  for (const [rel, sum] of readManifestFile(projectRoot).current) {
+    const hit = /^migrations\/(\S+)\.sql$/.exec(rel);
+    if (hit) m.set(hit[1]!, sum);
   }
   return m;
 }
