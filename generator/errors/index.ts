@@ -6,13 +6,14 @@
 import type { ErrorDef } from './types.js';
 import { substrateErrors } from './substrate.js';
 import { admissionErrors } from './admission.js';
+import { admissionV2Errors } from './admission_v2.js';
 import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
 
-const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors];
+const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...admissionV2Errors, ...handoffErrors, ...driftErrors];
 
 export function allErrors(): readonly ErrorDef[] {
   const codes = new Set<string>();
