@@ -2338,6 +2338,7 @@ DECLARE
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
+    v_marker text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
@@ -2373,6 +2374,15 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NEW;  -- the code did not change
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
+        -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
+        -- while that writer trigger is enabled, so setting it by hand bypasses nothing
+        v_marker := pg_catalog.statement_timestamp()::text;
+        IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+            PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+        END IF;
     END IF;
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
@@ -2467,6 +2477,10 @@ BEGIN
             HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_LEVEL = 'STATEMENT' THEN
+        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+        IF pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
+            PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        END IF;
         -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
         EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM birthgate_new n', v_family.code_column) INTO v_codes;
         IF v_codes IS NULL THEN
@@ -2591,16 +2605,18 @@ BEGIN
               FROM judged j
         ), recorded AS (
             INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-            SELECT 'BYPASS', v_collection, s.code, v_table, TG_OP, v_family.mode, 1, v_actor,
-                   s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings))
-              FROM seen s
-             WHERE v_bypassed
-            UNION ALL
-            SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, v_collection, s.code, v_table, TG_OP,
-                   v_family.mode, 1, v_actor, s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
-              FROM seen s
-             CROSS JOIN LATERAL pg_catalog.unnest(s.findings) AS y(finding)
-             WHERE NOT v_bypassed
+            SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
+              FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
+                           s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
+                      FROM seen s
+                     WHERE v_bypassed
+                    UNION ALL
+                    SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
+                           s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
+                      FROM seen s
+                     CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
+                     WHERE NOT v_bypassed) AS v
+             ORDER BY v.ord, v.fno
             RETURNING 1
         )
         SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
@@ -2828,6 +2844,19 @@ BEGIN
       LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
      WHERE r.collection_name = v_collection AND r.entity_code = v_code;
     IF v_reg.finalized THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+    -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+    -- statement if any row is unborn, provided it is enabled
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register'
+                      AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                      AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                           WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                           WHEN 'A' THEN true ELSE false END) THEN
         RETURN NULL;
     END IF;
 

@@ -26,7 +26,7 @@ import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
 import { ACTOR, CODE_BASE_TYPE, PINNED, SAFE_CODE_TYPE, at, bypassSetting } from './common.js';
-import { FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, RECODE_TRIGGER, REGISTER_TRIGGER, raiseQ, short } from './v2_common.js';
+import { FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, raiseQ, short } from './v2_common.js';
 
 /** The family row + its code column state, into v_family (v_collection, TG_RELID, TG_ARGV in scope). */
 function familyLookup(c: Ctx): string {
@@ -103,6 +103,7 @@ export function gateCheckFunction(c: Ctx): string {
         v_actor name;
         v_switch text;
         v_bypassed boolean := false;
+        v_marker text;
     BEGIN
         ${at(8, familyLookup(c))}
         IF v_family.mode = 'off' THEN
@@ -112,6 +113,15 @@ export function gateCheckFunction(c: Ctx): string {
         ${at(8, READ_CODE)}
         IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
             RETURN NEW;  -- the code did not change
+        END IF;
+        IF TG_OP = 'INSERT' THEN
+            -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
+            -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
+            -- while that writer trigger is enabled, so setting it by hand bypasses nothing
+            v_marker := pg_catalog.statement_timestamp()::text;
+            IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
+                PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, v_marker, true);
+            END IF;
         END IF;
         ${at(8, killSwitch(c, 'v_code'))}
         IF pg_catalog.length(v_code) > v_family.code_max_length THEN
@@ -265,16 +275,18 @@ function reportStatement(c: Ctx): string {
           FROM judged j
     ), recorded AS (
         INSERT INTO ${c.q('birth_gate_violation')} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-        SELECT 'BYPASS', v_collection, s.code, v_table, TG_OP, v_family.mode, 1, v_actor,
-               s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings))
-          FROM seen s
-         WHERE v_bypassed
-        UNION ALL
-        SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, v_collection, s.code, v_table, TG_OP,
-               v_family.mode, 1, v_actor, s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
-          FROM seen s
-         CROSS JOIN LATERAL pg_catalog.unnest(s.findings) AS y(finding)
-         WHERE NOT v_bypassed
+        SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
+          FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
+                       s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
+                  FROM seen s
+                 WHERE v_bypassed
+                UNION ALL
+                SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
+                       s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
+                  FROM seen s
+                 CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
+                 WHERE NOT v_bypassed) AS v
+         ORDER BY v.ord, v.fno
         RETURNING 1
     )
     SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
@@ -316,6 +328,10 @@ export function registerTriggerFunction(c: Ctx): string {
         END IF;
         ${at(8, columnCheck(c))}
         IF TG_LEVEL = 'STATEMENT' THEN
+            -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+            IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) <> '' THEN
+                PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, '', true);
+            END IF;
             -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
             EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM ${NEW_TABLE} n', v_family.code_column) INTO v_codes;
             IF v_codes IS NULL THEN
@@ -458,6 +474,19 @@ export function finalizeCheckFunction(c: Ctx): string {
           LEFT JOIN ${c.q('birth_admission_permit')} p ON p.permit_id = r.permit_id
          WHERE r.collection_name = v_collection AND r.entity_code = v_code;
         IF v_reg.finalized THEN
+            RETURN NULL;
+        END IF;
+
+        -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+        -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+        -- statement if any row is unborn, provided it is enabled
+        IF TG_OP = 'INSERT' AND pg_catalog.current_setting(${lit(markerSetting(c))}, true) = pg_catalog.statement_timestamp()::text
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = TG_RELID AND t.tgname = ${lit(REGISTER_TRIGGER)}
+                          AND t.tgfoid = ${lit(`${c.schema}.tg_birth_register()`)}::pg_catalog.regprocedure
+                          AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                               WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                               WHEN 'A' THEN true ELSE false END) THEN
             RETURN NULL;
         END IF;
 

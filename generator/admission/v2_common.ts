@@ -60,3 +60,6 @@ export function raiseQ(c: Ctx, pad: number, name: string, detail: string, hint?:
 export function short(expr: string): string {
   return `(CASE WHEN pg_catalog.length(${expr}) > ${DETAIL_CODE_CHARS} THEN pg_catalog.left(${expr}, ${DETAIL_CODE_CHARS}) || pg_catalog.format('...(%s characters)', pg_catalog.length(${expr})) ELSE ${expr} END)`;
 }
+
+/** Transaction-local marker the BEFORE ROW gate sets: the statement whose writer has yet to run. */
+export const markerSetting = (c: Ctx) => `${c.schema}.gate_statement`;
