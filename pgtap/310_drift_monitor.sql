@@ -147,10 +147,11 @@ SELECT birthgate.set_family_mode('drift_probe', 'enforce');
 DELETE FROM public.drift_probe WHERE code = 'DP-2' OR code IS NULL;
 SELECT is_empty('SELECT * FROM findings', 'removing the unborn rows clears the finding');
 
--- phantom: a born object deleted (layer 2 deferred again: in this one test transaction the birth
--- and the delete share a transaction, which layer 2 would refuse at commit)
-SET CONSTRAINTS ALL DEFERRED;
+-- phantom: a born object deleted (layer 2 held off for the delete: in this one test transaction
+-- the birth and the delete share a transaction, which layer 2 would refuse)
+ALTER TABLE public.drift_probe DISABLE TRIGGER _900_birth_finalize;
 DELETE FROM public.drift_probe WHERE code = 'DP-1';
+ALTER TABLE public.drift_probe ENABLE TRIGGER _900_birth_finalize;
 SELECT results_eq('SELECT * FROM findings', $$VALUES ('warning'::text, 'phantom_objects'::text, 'drift_probe'::text)$$,
                   'a BORN registry row whose object is gone is a phantom_objects finding');
 SELECT results_eq($$SELECT finding, entity_code FROM birthgate.drift_family_objects('drift_probe')$$,
