@@ -1739,6 +1739,7 @@ COMMENT ON FUNCTION birthgate.tg_birth_gate_violation_append_only() IS 'Trigger 
 CREATE FUNCTION birthgate.tg_birth_register() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $_$
 DECLARE
     v_collection text := TG_ARGV[0];

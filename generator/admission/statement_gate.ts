@@ -306,6 +306,7 @@ export function registerTriggerFunction(c: Ctx): string {
     VOLATILE
     SECURITY DEFINER
     ${PINNED}
+    SET plan_cache_mode = force_generic_plan
     AS $fn$
     DECLARE
         v_collection text := TG_ARGV[0];
