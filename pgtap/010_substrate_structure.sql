@@ -7,7 +7,7 @@ SELECT plan(73);
 
 SELECT has_schema('birthgate', 'the package schema exists');
 SELECT tables_are('birthgate', ARRAY[
-    'birth_family', 'birth_registry', 'registry_changelog', 'event_type_registry', 'event_pending',
+    'birth_family', 'birth_family_move', 'birth_registry', 'registry_changelog', 'event_type_registry', 'event_pending',
     'event_outbox', 'governance_candidate_state', 'governance_build_authorization', 'handoff_cursor',
     'birth_admission_permit', 'birth_gate_violation', 'drift_baseline', 'sweep_cursor', 'sweep_finding'
 ]::name[], 'the package owns exactly the contract tables');

@@ -113,9 +113,9 @@ SELECT table_privs_are('birthgate', 'birth_admission_permit', 'birthgate_issuer'
 SELECT table_privs_are('birthgate', 'birth_admission_permit', 'birthgate_admin', ARRAY['SELECT'], 'the admin role reads permits and writes none directly');
 SELECT table_privs_are('birthgate', 'birth_registry', 'birthgate_reader', ARRAY['SELECT'], 'the reader role reads the registry');
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'birthgate'::regnamespace
-                  AND p.proname IN ('register_family', 'set_family_mode', 'issue_permit', 'revoke_permit', 'expire_permits', 'retire', 'retire_gate_check')
+                  AND p.proname IN ('register_family', 'set_family_mode', 'issue_permit', 'revoke_permit', 'expire_permits', 'retire', 'retire_gate_check', 'move_family', 'set_family_code_limit')
                   AND has_function_privilege('birthgate_admin', p.oid, 'EXECUTE') ORDER BY 1),
-          ARRAY['expire_permits', 'register_family', 'retire', 'retire_gate_check', 'revoke_permit', 'set_family_mode'],
+          ARRAY['expire_permits', 'move_family', 'register_family', 'register_family', 'retire', 'retire_gate_check', 'revoke_permit', 'set_family_code_limit', 'set_family_mode'],
           'the admin role executes the administration functions, not issue_permit');
 SELECT is(ARRAY(SELECT p.proname::text FROM pg_proc p WHERE p.pronamespace = 'birthgate'::regnamespace
                   AND p.proname IN ('register_family', 'set_family_mode', 'issue_permit', 'revoke_permit', 'expire_permits', 'retire', 'retire_gate_check')

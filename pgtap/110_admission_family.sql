@@ -6,7 +6,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 CREATE SCHEMA pilot;
 CREATE TABLE pilot.dot_tools (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code text, name text);
@@ -62,19 +62,19 @@ SELECT throws_ok($$SELECT birthgate.register_family('dot_tools_again', 'pilot.do
 
 -- the triggers, exactly as the drift monitor expects them
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND tgname = '_100_birth_gate'),
-          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF code ON pilot.dot_tools FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(''dot_tools'')',
-          'layer 1 is _100_birth_gate BEFORE INSERT OR UPDATE OF code FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(collection)');
+          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF code ON pilot.dot_tools FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(''dot_tools'', ''code'')',
+          'layer 1 is _100_birth_gate BEFORE INSERT OR UPDATE OF code FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(collection, column)');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND tgname = '_900_birth_finalize'),
-          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR UPDATE OF code ON pilot.dot_tools DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_finalize(''dot_tools'')',
+          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR DELETE OR UPDATE OF code ON pilot.dot_tools DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_finalize(''dot_tools'', ''code'')',
           'layer 2 is the DEFERRABLE INITIALLY DEFERRED constraint trigger _900_birth_finalize');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.species'::regclass AND tgname = '_100_birth_gate'),
-          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF species_code ON pilot.species FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(''species'')',
+          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF species_code ON pilot.species FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(''species'', ''species_code'')',
           'each family''s gate watches its own code column');
 SELECT is_empty($$SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid IN ('pilot.dot_tools'::regclass, 'pilot.species'::regclass)
                   AND NOT t.tgisinternal AND obj_description(t.oid, 'pg_trigger') IS NULL$$,
                 'register_family comments both triggers it creates');
 SELECT matches(obj_description((SELECT oid FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND tgname = '_100_birth_gate'), 'pg_trigger'),
-               'Collection dot_tools\.$', 'the trigger comment names its collection');
+               'collection dot_tools ', 'the trigger comment names its collection');
 
 -- idempotent re-registration
 CREATE TEMP TABLE before_state AS
@@ -104,17 +104,19 @@ ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate;
 SELECT lives_ok($$SELECT birthgate.register_family('dot_tools', 'pilot.dot_tools', 'code', '^DOT-[0-9]+$', 'report')$$,
                 're-registering a family whose triggers were tampered with succeeds');
 SELECT results_eq($$SELECT tgname::text COLLATE "default", tgenabled::text FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND NOT tgisinternal ORDER BY 1$$,
-                  $$VALUES ('_100_birth_gate', 'O'), ('_900_birth_finalize', 'O')$$,
+                  $$VALUES ('_100_birth_gate', 'O'), ('_110_birth_register', 'O'), ('_120_birth_recode', 'O'), ('_900_birth_finalize', 'O')$$,
                   'the dropped trigger is back and the disabled one is enabled again');
 
 -- moving a family to another table
 CREATE TABLE pilot.dot_tools_v2 (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code text);
-SELECT lives_ok($$SELECT birthgate.register_family('dot_tools', 'pilot.dot_tools_v2', 'code', '^DOT-[0-9]+$', 'report')$$,
-                'a family can be moved to another table');
+SELECT throws_ok($$SELECT birthgate.register_family('dot_tools', 'pilot.dot_tools_v2', 'code', '^DOT-[0-9]+$', 'report')$$, 'BG153', NULL,
+                 'register_family does not move a family silently (BG153)');
+SELECT lives_ok($$SELECT birthgate.move_family('dot_tools', 'pilot.dot_tools_v2', 'new table')$$,
+                'a family can be moved to another table, explicitly');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND NOT tgisinternal), 0,
           'moving a family takes the gate triggers off the old table');
-SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools_v2'::regclass AND NOT tgisinternal), 2,
-          'and attaches both to the new one');
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools_v2'::regclass AND NOT tgisinternal), 4,
+          'and attaches all four to the new one');
 
 -- ownership: only the table owner registers its table
 CREATE ROLE bg110_admin LOGIN;

@@ -46,18 +46,18 @@ BEGIN
 END $$;
 
 -- enforce: not fixed -> fails at commit, not before
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _110_birth_register', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _120_birth_recode',
                                 'INSERT INTO pilot.dot_tools (code) VALUES (''NP-1'')']),
           'commit failed: BG130', 'layer 1 disabled, no permit: the INSERT passes, the commit fails (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _110_birth_register', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _120_birth_recode',
                                 'INSERT INTO pilot.dot_tools (code) VALUES (NULL)']),
           'commit failed: BG130', 'layer 1 disabled, NULL code: the commit fails (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _110_birth_register', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _120_birth_recode',
                                 'INSERT INTO pilot.dot_tools (code) VALUES (''OK-3''), (''OK-4''), (''NP-2'')']),
           'commit failed: BG130', 'layer 1 disabled: rows with unconsumed permits are not BORN either, the commit fails');
 
 -- enforce: fixed before commit -> passes
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _110_birth_register', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _120_birth_recode',
                                 'INSERT INTO pilot.dot_tools (code) VALUES (''NP-2'')',
                                 'DELETE FROM pilot.dot_tools WHERE code = ''NP-2''']),
           'committed', 'fixed before commit: the unpermitted row is deleted again, the commit passes');
@@ -78,17 +78,17 @@ SELECT is(pg_temp.outcome(ARRAY['INSERT INTO pilot.dot_tools (code) VALUES (''OK
 CREATE FUNCTION pg_temp.tg_upper() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.code := upper(NEW.code); RETURN NEW; END $$;
 SELECT is(pg_temp.outcome(ARRAY['CREATE TRIGGER _500_upper BEFORE INSERT ON pilot.dot_tools FOR EACH ROW EXECUTE FUNCTION pg_temp.tg_upper()',
                                 'INSERT INTO pilot.dot_tools (code) VALUES (''dot-5'')']),
-          'commit failed: BG130', 'a later BEFORE trigger rewrites the code after layer 1 consumed the permit: caught at commit (BG130)');
+          'statements failed: BG120', 'a later BEFORE trigger rewrites the code: the statement-level writer sees the final code and refuses it at once (BG120)');
 SELECT is(pg_temp.outcome(ARRAY['INSERT INTO pilot.dot_tools (code) VALUES (''OK-6'')'], true),
           'committed', 'OK-6 is born (kept for the next case)');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _110_birth_register', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _120_birth_recode',
                                 'UPDATE pilot.dot_tools SET code = ''NP-6'' WHERE code = ''OK-6''']),
-          'commit failed: BG130', 'the code of a born row is updated with layer 1 disabled: caught at commit (BG130)');
+          'commit failed: BG157', 'the code of a row born in this transaction is updated with layer 1 disabled: caught at commit (BG157, the birth lost its object)');
 SELECT is(pg_temp.outcome(ARRAY['UPDATE pilot.dot_tools SET code = ''NP-6'' WHERE code = ''OK-6''']),
           'statements failed: BG120', 'with layer 1 enabled the same UPDATE is refused at once (BG120)');
 SELECT is(pg_temp.outcome(ARRAY['INSERT INTO pilot.dot_tools (code) VALUES (''OK-7'')',
                                 'UPDATE pilot.dot_tools SET code = ''OK-8'' WHERE code = ''OK-7''']),
-          'committed', 'a re-code to a code with its own permit is a birth of the new code and passes');
+          'commit failed: BG157', 'a re-code, in the birth transaction, to a code with its own permit: the new code is born, the old birth has no object left (BG157)');
 SELECT is(pg_temp.outcome(ARRAY['INSERT INTO pilot.dot_tools (code) VALUES (''OK-7'')',
                                 'UPDATE pilot.dot_tools SET name = ''renamed'', code = code WHERE code = ''OK-7''']),
           'committed', 'an UPDATE that names the code column without changing it is not a birth and passes');
@@ -104,19 +104,19 @@ SELECT is(pg_temp.outcome(ARRAY['INSERT INTO pilot.dot_tools (code) VALUES (''OK
                                 'UPDATE birthgate.birth_registry SET status = ''RETIRED'', retired_at = now(), retired_by = current_user, retire_reason = ''x''
                                   WHERE collection_name = ''dot_tools'' AND entity_code = ''OK-10''']),
           'commit failed: BG130', 'the registry row is RETIRED in the same transaction: caught at commit (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _110_birth_register', 'ALTER TABLE pilot.dot_tools DISABLE TRIGGER _120_birth_recode',
                                 'SET CONSTRAINTS pilot."_900_birth_finalize" IMMEDIATE',
                                 'INSERT INTO pilot.dot_tools (code) VALUES (''NP-11'')']),
           'statements failed: BG130', 'SET CONSTRAINTS _900_birth_finalize IMMEDIATE makes the check run at the end of the statement');
 
 -- report: recorded as UNFINALIZED, once
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_report DISABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_report DISABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_report DISABLE TRIGGER _110_birth_register',
                                 'INSERT INTO pilot.dot_report (code) VALUES (''NP-20'')'], true),
           'committed', 'report, layer 1 disabled, no permit: the commit passes');
 SELECT results_eq($$SELECT entity_code, kind, layer::int, detail ? 'registry_id' FROM birthgate.birth_gate_violation WHERE collection_name = 'dot_report'$$,
                   $$VALUES ('NP-20'::text, 'UNFINALIZED'::text, 2, false)$$,
                   'report: the deferred gate records one UNFINALIZED violation (layer 2, no registry row)');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_report ENABLE TRIGGER _100_birth_gate',
+SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_report ENABLE TRIGGER _100_birth_gate', 'ALTER TABLE pilot.dot_report ENABLE TRIGGER _110_birth_register',
                                 'INSERT INTO pilot.dot_report (code) VALUES (''NP-21'')'], true),
           'committed', 'report, layer 1 enabled, no permit: the commit passes');
 SELECT results_eq($$SELECT kind, layer::int FROM birthgate.birth_gate_violation WHERE collection_name = 'dot_report' AND entity_code = 'NP-21'$$,
@@ -125,7 +125,7 @@ SELECT is(pg_temp.outcome(ARRAY['CREATE TRIGGER _500_upper BEFORE INSERT ON pilo
                                 'INSERT INTO pilot.dot_report (code) VALUES (''dot-22'')'], true),
           'committed', 'report, code rewritten after layer 1: the commit passes');
 SELECT results_eq($$SELECT entity_code, kind FROM birthgate.birth_gate_violation WHERE collection_name = 'dot_report' AND entity_code IN ('dot-22', 'DOT-22')$$,
-                  $$VALUES ('DOT-22'::text, 'UNFINALIZED'::text)$$, 'report: the rewritten code is recorded as UNFINALIZED');
+                  $$VALUES ('DOT-22'::text, 'NO_PERMIT'::text)$$, 'report: the writer sees the rewritten code and records it (NO_PERMIT); layer 2 adds nothing');
 
 -- off: nothing
 SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE pilot.dot_off DISABLE TRIGGER _100_birth_gate',

@@ -57,6 +57,8 @@ RESET ROLE;
 SELECT lives_ok($$SET CONSTRAINTS ALL IMMEDIATE$$, 'the deferred gate checks an unborn row (its presence check reads the code column)');
 SET CONSTRAINTS ALL DEFERRED;
 DELETE FROM pilot.trap_tools WHERE code = 'T-1';
+SET CONSTRAINTS ALL IMMEDIATE;
+SET CONSTRAINTS ALL DEFERRED;
 SELECT is((SELECT allowed FROM birthgate.retire_gate_check('trap_tools', 'T-1')), true, 'the retire check finds the phantom');
 SELECT is((SELECT allowed FROM birthgate.retire_gate_check('trap_tools', 'T-9')), false, 'and the live object');
 
@@ -72,6 +74,8 @@ SELECT throws_ok($$ALTER TABLE pilot.trap_tools ALTER COLUMN code TYPE pilot.spa
                  'while the gate is attached the code column type cannot even be changed (UPDATE OF code depends on it)');
 DROP TRIGGER _100_birth_gate ON pilot.trap_tools;
 DROP TRIGGER _900_birth_finalize ON pilot.trap_tools;
+DROP TRIGGER _110_birth_register ON pilot.trap_tools;
+DROP TRIGGER _120_birth_recode ON pilot.trap_tools;
 ALTER TABLE pilot.trap_tools ALTER COLUMN code TYPE pilot.span USING NULL;
 SELECT throws_ok($$SELECT birthgate.register_family('trap_tools', 'pilot.trap_tools', 'code', '^T-[0-9]+$', 'report')$$, 'BG103', NULL,
                  're-registering with a code column of the owner''s own type is refused (BG103)');

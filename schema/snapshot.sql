@@ -64,6 +64,113 @@ $$;
 
 COMMENT ON FUNCTION birthgate.activate_candidates(p_limit integer) IS 'Governed activation, fail-closed: refuses with BG210 while governance_build_authorization (OSPA) is empty and with BG211 while the handoff heartbeat is missing or older than handoff_cursor.stale_after (DETAIL: OSPA row count, heartbeat age vs threshold). Otherwise activates up to p_limit CAPTURED candidates of BORN objects, oldest mark first (activated_by = session_user). Capture and birth never depend on it.';
 
+CREATE FUNCTION birthgate.birth_family_attach_gates(p_collection text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_family record;
+    v_ident text;
+    v_ok integer;
+    v_trigger name;
+    v_def record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column INTO v_family
+      FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection;
+    SELECT pg_catalog.format('%I.%I', n.nspname, k.relname) INTO v_ident
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = v_family.table_name;
+    SELECT pg_catalog.count(*) INTO v_ok
+      FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
+     WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
+    IF v_ok = 4 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
+                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+                                   AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
+        RETURN false;
+    END IF;
+    PERFORM "birthgate"."birth_lock_table"(v_family.table_name, pg_catalog.format('attaching the gates of collection %s', p_collection));
+    FOR v_trigger IN
+        SELECT t.tgname FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal
+           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_ident);
+    END LOOP;
+    FOR v_def IN SELECT * FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) LOOP
+        EXECUTE v_def.definition;
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', v_def.trigger_name, v_ident,
+            pg_catalog.format('birthgate gate of collection %s (%s); attached by birthgate.register_family, do not disable: v_drift_trigger_state reports it.',
+                p_collection, CASE v_def.trigger_name
+                    WHEN '_100_birth_gate' THEN 'layer 1, validates each proposed row'
+                    WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
+                    WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code'
+                    ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
+    END LOOP;
+    RETURN true;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_family_attach_gates(p_collection text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.';
+
+CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_table_ident text, p_code_column name) RETURNS TABLE(trigger_name name, definition text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT x.trigger_name::name, x.definition
+      FROM (VALUES
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (4, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+      ) AS x(ord, trigger_name, definition)
+     ORDER BY x.ord
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_table_ident text, p_code_column name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name.';
+
+CREATE FUNCTION birthgate.birth_gate_triggers_present() RETURNS TABLE(table_oid oid, trigger_name name, trigger_oid oid, enabled_mode "char", definition text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT t.tgrelid, t.tgname, t.oid, t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid)
+      FROM pg_catalog.pg_trigger t
+     WHERE NOT t.tgisinternal
+       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_gate_triggers_present() IS 'Every trigger named like a gate trigger on any table, with its definition printed under a pinned search_path (so the text does not depend on the caller). Read-only; used by v_drift_trigger_state.';
+
+CREATE FUNCTION birthgate.birth_lock_table(p_table regclass, p_purpose text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_prev text := pg_catalog.current_setting('lock_timeout');
+BEGIN
+    IF v_prev = '0' OR v_prev::interval > interval '5 seconds' THEN
+        PERFORM pg_catalog.set_config('lock_timeout', '5s', true);
+    END IF;
+    BEGIN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', p_table);
+    EXCEPTION WHEN lock_not_available THEN
+        PERFORM pg_catalog.set_config('lock_timeout', v_prev, true);
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG156',
+            MESSAGE = 'the family table could not be locked in time to attach or detach the gate triggers',
+            DETAIL = format('%s: table %s stays locked by pid(s) %s longer than lock_timeout %s', p_purpose, p_table, COALESCE((SELECT pg_catalog.string_agg(DISTINCT l.pid::text, ', ') FROM pg_catalog.pg_locks l WHERE l.relation = p_table AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()), 'unknown'), pg_catalog.current_setting('lock_timeout')),
+            HINT = 'Another session holds a lock on the table (see DETAIL); find it with SELECT pid, state, query FROM pg_catalog.pg_stat_activity WHERE pid = ANY (pg_catalog.pg_blocking_pids(<your pid>)) and retry when it is done.';
+    END;
+    PERFORM pg_catalog.set_config('lock_timeout', v_prev, true);
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_lock_table(p_table regclass, p_purpose text) IS 'Internal: LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE (what CREATE/DROP TRIGGER takes) under lock_timeout = the caller''s if shorter, else 5s; raises BG156 naming the lock holders instead of waiting without bound.';
+
 CREATE FUNCTION birthgate.drift_assert_clean(p_min_severity text DEFAULT 'critical'::text) RETURNS integer
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -262,11 +369,12 @@ CREATE FUNCTION birthgate.expire_permits() RETURNS integer
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_now timestamptz := pg_catalog.clock_timestamp();
     v_count integer;
 BEGIN
     UPDATE "birthgate"."birth_admission_permit"
-       SET state = 'EXPIRED', expired_at = now()
-     WHERE state = 'ISSUED' AND expires_at <= now();
+       SET state = 'EXPIRED', expired_at = v_now
+     WHERE state = 'ISSUED' AND expires_at <= v_now;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END;
@@ -808,49 +916,72 @@ CREATE FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_collection text := p_collection;
     v_family "birthgate"."birth_family"%ROWTYPE;
     v_permit_id bigint;
     v_live record;
     v_born record;
+    v_now timestamptz;
+    v_expires timestamptz;
 BEGIN
     SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG100',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection %L', p_collection),
-            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF pg_catalog.length(p_entity_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s: code of %s characters (limit %s): %L', p_collection, pg_catalog.length(p_entity_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, p_collection, LEAST(pg_catalog.length(p_entity_code), 600));
     END IF;
     IF p_entity_code IS NULL OR p_entity_code = '' OR p_entity_code !~ v_family.code_pattern THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG114',
             MESSAGE = 'the code does not satisfy the family code rule',
-            DETAIL = format('collection %s, code %L, pattern %L', p_collection, p_entity_code, v_family.code_pattern),
-            HINT = 'Issue permits only for non-empty codes that match the family code_pattern (SELECT code_pattern FROM birth_family WHERE collection_name = ...).';
+            DETAIL = format('collection %s, code %L, pattern %L', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_family.code_pattern),
+            HINT = format('Issue permits only for non-empty codes matching %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L).', v_family.code_pattern, p_collection);
     END IF;
     IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG113',
             MESSAGE = 'invalid permit lifetime',
-            DETAIL = format('ttl %L for collection %s, code %L', p_ttl, p_collection, p_entity_code),
-            HINT = 'Give a positive interval, e.g. issue_permit(collection, code, interval ''24 hours'').';
+            DETAIL = format('ttl %L for collection %s, code %L', p_ttl, p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Give a positive lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
+    v_now := pg_catalog.clock_timestamp();
+    BEGIN
+        v_expires := v_now + p_ttl;
+        IF NOT pg_catalog.isfinite(v_expires) THEN
+            RAISE datetime_field_overflow;
+        END IF;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG155',
+            MESSAGE = 'the permit lifetime runs past the end of the timestamp range',
+            DETAIL = format('ttl %s from %s for collection %s, code %L', p_ttl, v_now, p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Give a lifetime that ends within the timestamp range: SELECT birthgate.issue_permit(%L, %L, interval ''30 days'');', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
+    END;
     SELECT registry_id, status, born_at INTO v_born
       FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
     IF FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG115',
             MESSAGE = 'the code is already in the birth registry',
-            DETAIL = format('collection %s, code %L: registry_id %s, %s since %s', p_collection, p_entity_code, v_born.registry_id, v_born.status, v_born.born_at),
+            DETAIL = format('collection %s, code %L: registry_id %s, %s since %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_born.registry_id, v_born.status, v_born.born_at),
             HINT = 'A code is born once; an object that already exists needs no permit. Pick a new code.';
     END IF;
 
     -- a permit whose lifetime ran out becomes EXPIRED now, so it does not block a new one
-    UPDATE "birthgate"."birth_admission_permit" SET state = 'EXPIRED', expired_at = now()
-     WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED' AND expires_at <= now();
+    UPDATE "birthgate"."birth_admission_permit" SET state = 'EXPIRED', expired_at = v_now
+     WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED' AND expires_at <= v_now;
 
-    INSERT INTO "birthgate"."birth_admission_permit" (collection_name, entity_code, issued_by, expires_at)
-    VALUES (p_collection, p_entity_code, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, now() + p_ttl)
+    INSERT INTO "birthgate"."birth_admission_permit" (collection_name, entity_code, issued_by, issued_at, expires_at)
+    VALUES (p_collection, p_entity_code, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, v_now, v_expires)
     ON CONFLICT (collection_name, entity_code) WHERE state = 'ISSUED' DO NOTHING
     RETURNING permit_id INTO v_permit_id;
     IF v_permit_id IS NULL THEN
@@ -859,16 +990,131 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG110',
             MESSAGE = 'a live permit already exists for this code',
-            DETAIL = format('collection %s, code %L: permit %s issued by %I, expires %s', p_collection, p_entity_code, v_live.permit_id, v_live.issued_by, v_live.expires_at),
-            HINT = 'Use the live permit (see DETAIL), or revoke it with revoke_permit(permit_id, reason) before issuing another.';
+            DETAIL = format('collection %s, code %L: permit %s issued by %I, expires %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_live.permit_id, v_live.issued_by, v_live.expires_at),
+            HINT = format('Use the live permit %s, or revoke it first: SELECT birthgate.revoke_permit(%s, ''<reason>'');', v_live.permit_id, v_live.permit_id);
     END IF;
     RETURN v_permit_id;
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id. Refuses an unknown family, a NULL/empty code or one that fails the family pattern, a non-positive lifetime, a code already in the registry and a second live permit (a lapsed ISSUED permit is marked EXPIRED first).';
+COMMENT ON FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id; issued_at is the clock time of the call and expires_at = issued_at + ttl. Refuses an unknown family (BG100), a code longer than the family limit (BG152), a NULL/empty code or one that fails the family pattern (BG114), a non-positive lifetime (BG113) or one past the timestamp range (BG155), a code already in the registry (BG115) and a second live permit (BG110; a lapsed ISSUED permit is marked EXPIRED first).';
+
+CREATE FUNCTION birthgate.move_family(p_collection text, p_table regclass, p_reason text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    p_code_column name;
+BEGIN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.move_family(p_collection text, p_table regclass, p_reason text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
 
 CREATE FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text DEFAULT 'report'::text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT "birthgate"."register_family"(p_collection, p_table, p_code_column, p_code_pattern, p_mode, NULL::integer)
+$$;
+
+COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text) IS 'Registers (or updates) a governed family; the same as register_family(..., p_code_max_length => NULL): a new family gets the default code length limit (256), an existing one keeps its limit. Refuses to re-register a collection onto another table (BG153, see move_family).';
+
+CREATE FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text, p_code_max_length integer) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -878,55 +1124,75 @@ DECLARE
     v_att record;
     v_old "birthgate"."birth_family"%ROWTYPE;
     v_other text;
-    v_ok integer;
-    v_trigger name;
 BEGIN
     IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG101',
             MESSAGE = 'invalid collection name',
-            DETAIL = format('collection %L', p_collection),
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
             HINT = 'A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools).';
     END IF;
     IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG105',
             MESSAGE = 'invalid family mode',
-            DETAIL = format('mode %L for collection %s', p_mode, p_collection),
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), p_collection),
             HINT = 'Use one of off, report, enforce.';
     END IF;
-
-    SELECT c.oid, c.relkind, c.relpersistence, c.relowner, n.nspname, c.relname INTO v_rel
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = p_table;
-    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't'
-       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+    IF p_code_max_length IS NOT NULL AND (p_code_max_length < 1 OR p_code_max_length > 600) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_code_max_length, p_collection),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    IF p_table IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG102',
             MESSAGE = 'the table cannot be governed',
-            DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' ELSE format('lives in schema %I', v_rel.nspname) END),
+            DETAIL = format('table is NULL for collection %s', p_collection),
             HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
     END IF;
-    IF NOT pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
+
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    IF NOT pg_catalog.pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG107',
             MESSAGE = 'only the owner of a table can register it as a family',
-            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_get_userbyid(v_rel.relowner), v_actor),
+            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_catalog.pg_get_userbyid(v_rel.relowner), v_actor),
             HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
     END IF;
 
-    SELECT a.attnum, a.attgenerated, format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
       INTO v_att
-      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
         RAISE EXCEPTION USING
-            ERRCODE = 'BG103',
-            MESSAGE = 'invalid code column',
-            DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
-            HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
-
     IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG104',
@@ -940,14 +1206,14 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG104',
             MESSAGE = 'invalid code pattern',
-            DETAIL = format('pattern %L for collection %s: %s', p_code_pattern, p_collection, SQLERRM),
+            DETAIL = format('pattern %L for collection %s: %s', pg_catalog.left(p_code_pattern, 200), p_collection, SQLERRM),
             HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
     END;
-    IF left(p_code_pattern, 1) <> '^' OR right(p_code_pattern, 1) <> '$' THEN
+    IF pg_catalog.left(p_code_pattern, 1) <> '^' OR pg_catalog.right(p_code_pattern, 1) <> '$' THEN
         RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
     END IF;
 
-    SELECT collection_name INTO v_other FROM "birthgate"."birth_family" WHERE table_name = p_table AND collection_name <> p_collection;
+    SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
     IF FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG106',
@@ -957,61 +1223,34 @@ BEGIN
     END IF;
 
     SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG153',
+            MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
+            DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
+            HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
+    END IF;
     IF NOT FOUND THEN
-        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by)
-        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor);
-    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode)
-          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode) THEN
-        IF v_old.table_name <> p_table AND EXISTS (SELECT 1 FROM pg_class WHERE oid = v_old.table_name) THEN
-            FOR v_trigger IN
-                SELECT tgname FROM pg_trigger WHERE tgrelid = v_old.table_name AND tgname IN ('_100_birth_gate', '_900_birth_finalize')
-            LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, v_old.table_name);
-            END LOOP;
-        END IF;
+        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
+        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
+    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
+          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
+        -- (the old table is gone: the family simply follows the new one)
         UPDATE "birthgate"."birth_family"
            SET table_name = p_table,
                code_column = p_code_column,
                code_pattern = p_code_pattern,
+               code_max_length = COALESCE(p_code_max_length, code_max_length),
                mode = p_mode,
-               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE now() END,
+               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
                mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
          WHERE collection_name = p_collection;
     END IF;
-
-    -- (re)attach both gate triggers unless they are already there exactly as required
-    SELECT count(*) INTO v_ok
-      FROM pg_trigger t
-     WHERE t.tgrelid = p_table
-       AND NOT t.tgisinternal
-       AND t.tgenabled = 'O'
-       AND t.tgqual IS NULL
-       AND t.tgattr::text = v_att.attnum::text  -- int2vector: one column, space-separated text
-       AND t.tgnargs = 1
-       AND t.tgargs = convert_to(p_collection, 'UTF8') || '\x00'::bytea
-       AND ((t.tgname = '_100_birth_gate' AND t.tgfoid = 'birthgate.tg_birth_gate()'::regprocedure
-             AND t.tgtype = 23 AND t.tgconstraint = 0)
-         OR (t.tgname = '_900_birth_finalize' AND t.tgfoid = 'birthgate.tg_birth_finalize()'::regprocedure
-             AND t.tgtype = 21 AND t.tgconstraint <> 0 AND t.tgdeferrable AND t.tginitdeferred));
-    IF v_ok <> 2 THEN
-        FOR v_trigger IN
-            SELECT tgname FROM pg_trigger WHERE tgrelid = p_table AND tgname IN ('_100_birth_gate', '_900_birth_finalize')
-        LOOP
-            EXECUTE format('DROP TRIGGER %I ON %I.%I', v_trigger, v_rel.nspname, v_rel.relname);
-        END LOOP;
-        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %I.%I FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)',
-                       '_100_birth_gate', p_code_column, v_rel.nspname, v_rel.relname, 'birthgate', 'tg_birth_gate', p_collection);
-        EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OF %I ON %I.%I DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)',
-                       '_900_birth_finalize', p_code_column, v_rel.nspname, v_rel.relname, 'birthgate', 'tg_birth_finalize', p_collection);
-        EXECUTE format('COMMENT ON TRIGGER %I ON %I.%I IS %L', '_100_birth_gate', v_rel.nspname, v_rel.relname,
-                       'birthgate layer 1: consumes the live admission permit for the row''s code and records the birth (registry + changelog); refuses (enforce) or records (report) anything else. Attached by register_family; do not disable.' || format(' Collection %s.', p_collection));
-        EXECUTE format('COMMENT ON TRIGGER %I ON %I.%I IS %L', '_900_birth_finalize', v_rel.nspname, v_rel.relname,
-                       'birthgate layer 2 (deferred to commit): every new or re-coded row must be BORN from a consumed permit; blocking for enforce families, recorded for report families. Attached by register_family; do not disable.' || format(' Collection %s.', p_collection));
-    END IF;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text) IS 'Registers (or updates) a governed family: validates the table (an existing ordinary table the caller owns), the code column (text-like, not generated), the code pattern (a valid regex) and the mode (off | report | enforce), records it in birth_family and attaches the gate triggers _100_birth_gate and _900_birth_finalize. Idempotent: the same arguments change nothing (missing or altered triggers are re-attached); changed arguments update the family and re-attach the triggers. A table belongs to one collection.';
+COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text, p_code_max_length integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text-like, not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers _100_birth_gate, _110_birth_register, _120_birth_recode and _900_birth_finalize (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
 
 CREATE FUNCTION birthgate.release_pending(p_event_type text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1069,57 +1308,64 @@ DECLARE
     v_reg "birthgate"."birth_registry"%ROWTYPE;
     v_check record;
 BEGIN
-    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
-            DETAIL = format('retire(%L, %L, %L)', p_collection, p_entity_code, p_reason),
-            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+            DETAIL = format('retire(%L, %L, %L)', pg_catalog.left(p_collection, 100), (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), p_reason),
+            HINT = format('Give a reason: SELECT birthgate.retire(%L, %L, ''<reason>'');', pg_catalog.left(p_collection, 63), (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG142',
             MESSAGE = 'retire needs READ COMMITTED isolation',
-            DETAIL = format('transaction_isolation is %s', current_setting('transaction_isolation')),
-            HINT = 'Call retire() in a READ COMMITTED transaction, so its phantom check sees every row committed before its table lock.';
+            DETAIL = format('transaction_isolation is %s', pg_catalog.current_setting('transaction_isolation')),
+            HINT = 'Call birthgate.retire() in a READ COMMITTED transaction, so its phantom check sees every row committed before its table lock.';
     END IF;
     SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG100',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection %L', p_collection),
-            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF pg_catalog.length(p_entity_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s: code of %s characters (limit %s): %L', p_collection, pg_catalog.length(p_entity_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('No code longer than %s characters can be born in %s; list the born codes: SELECT entity_code FROM birthgate.birth_registry WHERE collection_name = %L;', v_family.code_max_length, p_collection, p_collection);
     END IF;
     SELECT * INTO v_reg FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code FOR UPDATE;
     IF NOT FOUND OR v_reg.status <> 'BORN' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG140',
             MESSAGE = 'only a BORN object can be retired',
-            DETAIL = format('%s:%s is %s', p_collection, p_entity_code, COALESCE(v_reg.status, 'not in the registry')),
-            HINT = 'Check the registry row (SELECT status FROM birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
+            DETAIL = format('%s:%s is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
+            HINT = 'Check the registry row (SELECT status FROM birthgate.birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
     END IF;
     -- hold off writers of the family table, so the phantom check below sees every committed row
-    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v_family.table_name) THEN
-        EXECUTE format('LOCK TABLE %s IN SHARE MODE', v_family.table_name);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_family.table_name) THEN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE MODE', v_family.table_name);
     END IF;
     SELECT * INTO v_check FROM "birthgate"."retire_gate_check"(p_collection, p_entity_code);
     IF NOT v_check.allowed THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG141',
             MESSAGE = 'retire refused by retire_gate_check',
-            DETAIL = format('%s:%s: %s', p_collection, p_entity_code, v_check.reason),
-            HINT = 'retire() only retires phantoms: remove the object from its table first (or fix its code), then retry; see retire_gate_check(collection, code).';
+            DETAIL = format('%s:%s: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
+            HINT = format('retire() only retires phantoms: remove the object from its table first, then retry; see SELECT * FROM birthgate.retire_gate_check(%L, %L);', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
     WITH retired AS (
         UPDATE "birthgate"."birth_registry"
-           SET status = 'RETIRED', retired_at = now(), retired_by = v_actor, retire_reason = p_reason
+           SET status = 'RETIRED', retired_at = pg_catalog.now(), retired_by = v_actor, retire_reason = p_reason
          WHERE registry_id = v_reg.registry_id
         RETURNING registry_id, collection_name, entity_code, born_at
     )
     INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
     SELECT 'RETIRED', r.collection_name, r.entity_code, r.registry_id, r.born_at, v_actor,
-           jsonb_build_object('reason', p_reason, 'check', v_check.reason)
+           pg_catalog.jsonb_build_object('reason', p_reason, 'check', v_check.reason)
       FROM retired r;
 END;
 $$;
@@ -1190,12 +1436,12 @@ CREATE FUNCTION birthgate.revoke_permit(p_permit_id bigint, p_reason text) RETUR
 DECLARE
     v_permit "birthgate"."birth_admission_permit"%ROWTYPE;
 BEGIN
-    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
             DETAIL = format('revoke_permit(%s, %L)', p_permit_id, p_reason),
-            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', p_permit_id);
     END IF;
     SELECT * INTO v_permit FROM "birthgate"."birth_admission_permit" WHERE permit_id = p_permit_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -1203,17 +1449,19 @@ BEGIN
             ERRCODE = 'BG111',
             MESSAGE = 'no such permit',
             DETAIL = format('permit_id %s', p_permit_id),
-            HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birth_admission_permit WHERE ...).';
+            HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birthgate.birth_admission_permit WHERE ...).';
     END IF;
     IF v_permit.state <> 'ISSUED' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG112',
             MESSAGE = 'the permit is not live (ISSUED); CONSUMED, EXPIRED and REVOKED are final',
-            DETAIL = format('permit %s (%s:%s) is %s; ISSUED -> REVOKED refused', p_permit_id, v_permit.collection_name, v_permit.entity_code, v_permit.state),
+            DETAIL = format('permit %s (%s:%s) is %s; ISSUED -> REVOKED refused', p_permit_id, v_permit.collection_name, (CASE WHEN pg_catalog.length(v_permit.entity_code) > 100 THEN pg_catalog.left(v_permit.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_permit.entity_code)) ELSE v_permit.entity_code END), v_permit.state),
             HINT = 'Only an ISSUED permit can be consumed, revoked or expired; issue a new permit if the code still needs one.';
     END IF;
+    -- clock time after the row lock, never before the permit was issued (it may have been issued
+    -- after this transaction began)
     UPDATE "birthgate"."birth_admission_permit"
-       SET state = 'REVOKED', revoked_at = now(), revoked_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, revoke_reason = p_reason
+       SET state = 'REVOKED', revoked_at = GREATEST(pg_catalog.clock_timestamp(), issued_at), revoked_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, revoke_reason = p_reason
      WHERE permit_id = p_permit_id;
 END;
 $$;
@@ -1256,6 +1504,31 @@ $$;
 
 COMMENT ON FUNCTION birthgate.set_event_type_active(p_event_type text, p_active boolean) IS 'Switches an event type active (emit to event_outbox) or inactive (capture to event_pending); records who and when; returns the previous state. Waits for a running handoff batch. Activating does not move captured events: call release_pending(type) for that.';
 
+CREATE FUNCTION birthgate.set_family_code_limit(p_collection text, p_max_length integer) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_max_length IS NULL OR p_max_length < 1 OR p_max_length > 600 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_max_length, pg_catalog.left(p_collection, 100)),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    UPDATE "birthgate"."birth_family" SET code_max_length = p_max_length WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.set_family_code_limit(p_collection text, p_max_length integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152.';
+
 CREATE FUNCTION birthgate.set_family_mode(p_collection text, p_mode text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1265,18 +1538,18 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG105',
             MESSAGE = 'invalid family mode',
-            DETAIL = format('mode %L for collection %s', p_mode, p_collection),
-            HINT = 'Use one of off, report, enforce.';
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), pg_catalog.left(p_collection, 100)),
+            HINT = format('Use one of off, report, enforce: SELECT birthgate.set_family_mode(%L, ''enforce'');', pg_catalog.left(p_collection, 63));
     END IF;
     UPDATE "birthgate"."birth_family"
-       SET mode = p_mode, mode_changed_at = now(), mode_changed_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name
+       SET mode = p_mode, mode_changed_at = pg_catalog.now(), mode_changed_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name
      WHERE collection_name = p_collection AND mode <> p_mode;
     IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" WHERE collection_name = p_collection) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG100',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection %L', p_collection),
-            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
     END IF;
 END;
 $$;
@@ -2156,25 +2429,27 @@ DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
     v_reg record;
+    v_gone record;
     v_code text;
     v_old_code text;
     v_type text;
     v_present boolean;
     v_seen text[];
 BEGIN
-    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode,
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
       LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
-    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     IF v_family.mode = 'off' THEN
         RETURN NULL;
@@ -2183,21 +2458,65 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        EXECUTE format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
     ELSE
-        EXECUTE format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NULL;  -- the code did not change
     END IF;
 
-    -- finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+    -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
+    --     transaction must still exist in the table at commit
+    IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
+        SELECT r.registry_id, r.born_txid,
+               (SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                 WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1) AS birth_operation
+          INTO v_gone
+          FROM "birthgate"."birth_registry" r
+         WHERE r.collection_name = v_collection AND r.entity_code = v_old_code
+           AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+        IF FOUND THEN
+            SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+             WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+               INTO v_present USING v_old_code;
+            IF NOT v_present THEN
+                SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+                 WHERE collection_name = v_collection AND entity_code = v_old_code AND txid = pg_catalog.pg_current_xact_id()
+                   AND (layer = 1 OR detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+                IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG157',
+                        MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                        DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (%s)', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END), v_gone.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE TG_OP WHEN 'DELETE' THEN 'the row was deleted' ELSE 'the row was re-coded' END),
+                        HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END));
+                END IF;
+                IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                    VALUES ('UNFINALIZED', v_collection, v_old_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                            COALESCE(v_gone.birth_operation, 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                            pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_gone.registry_id,
+                                                          'removed_by', TG_OP));
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN NULL;
+    END IF;
+
+    -- (b) finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
     SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
-           (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
+           (r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
             AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
       INTO v_reg
       FROM "birthgate"."birth_registry" r
@@ -2207,15 +2526,27 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    -- not finalized. A version whose code is no longer in the table (row deleted or re-coded
-    -- before commit) leaves nothing unborn behind: skip it. NULL/empty codes cannot be told
-    -- apart, so they always count (fail closed).
+    -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+    -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+    -- statement if any row is unborn, provided it is enabled
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register'
+                      AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                      AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                           WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                           WHEN 'A' THEN true ELSE false END) THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized. A version whose code is no longer in the table (deleted or re-coded before
+    -- commit) is judged by (a) instead; NULL/empty codes always count (fail closed).
     IF v_code IS NOT NULL AND v_code <> '' THEN
         SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                  TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
            INTO v_present USING v_code;
         IF NOT v_present THEN
             RETURN NULL;
@@ -2224,11 +2555,11 @@ BEGIN
 
     -- did layer 1 see this code in this transaction (bypass, report finding)?
     IF v_code IS NULL THEN
-        SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
-         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_current_xact_id() AND layer = 1;
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
     ELSE
-        SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
-         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_current_xact_id() AND layer = 1;
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
     END IF;
 
     IF v_family.mode = 'enforce' THEN
@@ -2238,14 +2569,14 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG130',
             MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
-            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
-            HINT = 'Before commit, birth the code through a permit (or restore the code/registry row that was changed); check that the BEFORE gate trigger is enabled.';
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
+            HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
     END IF;
 
     IF v_seen IS NULL THEN
         INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-        VALUES ('UNFINALIZED', v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
-                jsonb_strip_nulls(jsonb_build_object(
+        VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                     'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
                     'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
                     'old_code', v_old_code)));
@@ -2254,7 +2585,7 @@ BEGIN
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize, argument: collection name). At commit (or SET CONSTRAINTS ... IMMEDIATE) every row version that brought a code in this transaction must be finalized: a BORN registry row for that code, born in this transaction, from a CONSUMED permit for that code. Catches a code changed after layer 1, a registry row removed in the same transaction, layer 1 disabled; a version whose code is gone from the table by then (deleted or re-coded before commit) is not counted. enforce: raises BG130 (unless layer 1 recorded a BYPASS of that code in this transaction); report: records UNFINALIZED unless layer 1 already recorded the code; off: nothing.';
+COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE OR UPDATE OF the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing.';
 
 CREATE FUNCTION birthgate.tg_birth_gate() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2268,196 +2599,97 @@ DECLARE
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
-    v_findings text[] := '{}';
-    v_admit boolean;
-    v_permit_id bigint;
-    v_registry_id bigint;
-    v_born_at timestamptz;
-    v_prior_id bigint;
-    v_prior_status text;
-    v_last_id bigint;
-    v_last_state text;
-    v_last_expires timestamptz;
-    v_last_reason text;
-    v_detail jsonb;
+    v_marker text;
 BEGIN
-    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode,
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
       LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
-    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     IF v_family.mode = 'off' THEN
         RETURN NEW;
     END IF;
-
     IF NOT v_family.has_column OR NOT v_family.safe_type THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        EXECUTE format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
     ELSE
-        EXECUTE format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
-        RETURN NEW;  -- the code did not change: nothing is born
+        RETURN NEW;  -- the code did not change
     END IF;
-    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
-
-    -- kill switch: honoured for members of the admin role only, and always recorded
-    v_switch := lower(COALESCE(current_setting('birthgate.bypass_gate', true), ''));
+    IF TG_OP = 'INSERT' THEN
+        -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
+        -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
+        -- while that writer trigger is enabled, so setting it by hand bypasses nothing
+        v_marker := pg_catalog.statement_timestamp()::text;
+        IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+            PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+        END IF;
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
-        IF NOT pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG126',
                 MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
-                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, v_code),
-                HINT = 'RESET the bypass setting. In an emergency, a member of the admin role sets it with SET LOCAL inside the transaction that needs it; every bypassed birth is recorded.';
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
         END IF;
         v_bypassed := true;
     ELSIF v_switch NOT IN ('', 'off') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG127',
             MESSAGE = 'invalid value for the birth gate kill switch',
-            DETAIL = format('%s = %L', 'birthgate.bypass_gate', current_setting('birthgate.bypass_gate', true)),
-            HINT = 'The bypass setting is on or off (empty means off).';
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
     END IF;
-
-    -- the family code rule
-    IF v_code IS NULL OR v_code = '' THEN
-        v_findings := ARRAY['NULL_CODE'];
-    ELSIF v_code !~ v_family.code_pattern THEN
-        v_findings := ARRAY['PATTERN_MISMATCH'];
+    IF pg_catalog.length(v_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_code), 600));
     END IF;
     IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        IF 'NULL_CODE' = ANY (v_findings) THEN
+        IF v_code IS NULL OR v_code = '' THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG124',
                 MESSAGE = 'birth refused: the code is NULL or empty',
                 DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL THEN 'NULL' ELSE 'empty' END),
-                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
-        ELSIF 'PATTERN_MISMATCH' = ANY (v_findings) THEN
+                HINT = format('Set %I to a permitted code: SELECT birthgate.issue_permit(%L, ''<code>'');', v_family.code_column, v_collection);
+        ELSIF v_code !~ v_family.code_pattern THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG123',
                 MESSAGE = 'birth refused: the code does not match the family code pattern',
-                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, v_code, v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Use a code that matches %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L), or correct the pattern with SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', %L);', v_family.code_pattern, v_collection, v_collection, v_family.table_name::text, v_family.code_column, v_family.mode);
         END IF;
     END IF;
-
-    -- hot path: consume the live permit, birth the code, log it (3 statements; measured faster
-    -- than one data-modifying CTE doing the same)
-    v_admit := v_bypassed OR v_family.mode = 'report';
-    IF v_code IS NOT NULL AND v_code <> '' THEN
-        UPDATE "birthgate"."birth_admission_permit"
-           SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
-         WHERE collection_name = v_collection
-           AND entity_code = v_code
-           AND state = 'ISSUED'
-           AND expires_at > now()
-        RETURNING permit_id INTO v_permit_id;
-        IF v_permit_id IS NOT NULL OR v_admit THEN
-            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
-            VALUES (v_collection, v_code, v_permit_id, v_actor)
-            ON CONFLICT (entity_code, collection_name) DO NOTHING
-            RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
-            IF v_registry_id IS NOT NULL THEN
-                INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-                VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
-                        jsonb_build_object('permit_id', v_permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                                           'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed));
-            END IF;
-        END IF;
-        IF v_registry_id IS NOT NULL AND v_permit_id IS NOT NULL AND NOT v_bypassed AND cardinality(v_findings) = 0 THEN
-            RETURN NEW;
-        END IF;
-
-        -- slow path: why was no permit consumed, or nothing born?
-        IF v_registry_id IS NULL THEN
-            SELECT registry_id, status INTO v_prior_id, v_prior_status
-              FROM "birthgate"."birth_registry" WHERE collection_name = v_collection AND entity_code = v_code;
-        END IF;
-        IF v_prior_id IS NOT NULL THEN
-            v_findings := v_findings || 'ALREADY_BORN'::text;
-        ELSIF v_permit_id IS NULL THEN
-            SELECT permit_id, state, expires_at, revoke_reason INTO v_last_id, v_last_state, v_last_expires, v_last_reason
-              FROM "birthgate"."birth_admission_permit" WHERE collection_name = v_collection AND entity_code = v_code
-             ORDER BY permit_id DESC LIMIT 1;
-            v_findings := v_findings || CASE
-                WHEN v_last_state IN ('ISSUED', 'EXPIRED') THEN 'PERMIT_EXPIRED'
-                WHEN v_last_state = 'REVOKED' THEN 'PERMIT_REVOKED'
-                ELSE 'NO_PERMIT' END;
-        END IF;
-    END IF;
-
-    v_detail := jsonb_strip_nulls(jsonb_build_object(
-        'operation', TG_OP,
-        'code_pattern', v_family.code_pattern,
-        'permit_id', v_permit_id,
-        'registry_id', v_registry_id,
-        'registered', v_registry_id IS NOT NULL,
-        'prior_registry_id', v_prior_id,
-        'prior_status', v_prior_status,
-        'latest_permit', CASE WHEN v_last_id IS NOT NULL THEN jsonb_build_object(
-            'permit_id', v_last_id, 'state', v_last_state, 'expires_at', v_last_expires,
-            'revoke_reason', v_last_reason) END,
-        'old_code', v_old_code));
-
-    IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        IF 'ALREADY_BORN' = ANY (v_findings) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG125',
-                MESSAGE = 'birth refused: the code is already in the birth registry',
-                DETAIL = format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I', v_collection, v_code, v_prior_id, v_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'A code is born once: the object already exists (or existed). Use a new code with its own permit.';
-        ELSIF 'PERMIT_EXPIRED' = ANY (v_findings) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG121',
-                MESSAGE = 'birth refused: the admission permit for this code has expired',
-                DETAIL = format('collection %s, code %L: permit %s expired at %s (now %s); table %I.%I', v_collection, v_code, v_last_id, v_last_expires, now(), TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'Issue a new permit with issue_permit(collection, code, ttl) and retry within its lifetime.';
-        ELSIF 'PERMIT_REVOKED' = ANY (v_findings) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG122',
-                MESSAGE = 'birth refused: the admission permit for this code was revoked',
-                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, v_code, v_last_id, v_last_reason, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'Find out why it was revoked (revoke_reason in birth_admission_permit); issue a new permit only if the birth is still wanted.';
-        ELSE
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG120',
-                MESSAGE = 'birth refused: no live admission permit for this code',
-                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last_id, v_last_state) END),
-                HINT = 'Issue a permit first: SELECT issue_permit(collection, code); then insert the row within the permit''s lifetime.';
-        END IF;
-    END IF;
-
-    -- report mode or bypass: the row is admitted, and what the gate saw is recorded
-    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-    SELECT f.kind, v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 1, v_actor, f.detail
-      FROM (SELECT 'BYPASS' AS kind, v_detail || jsonb_build_object('findings', to_jsonb(v_findings)) AS detail
-             WHERE v_bypassed
-            UNION ALL
-            SELECT CASE x.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE x.finding END,
-                   v_detail || jsonb_build_object('finding', x.finding)
-              FROM unnest(v_findings) AS x(finding)
-             WHERE NOT v_bypassed) AS f;
     RETURN NEW;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_gate() IS 'Layer 1 birth gate (trigger _100_birth_gate, argument: collection name). Consumes the live permit for the row''s code and writes the BORN registry and changelog rows in the same transaction. enforce: no/lapsed/revoked permit, pattern mismatch, NULL/empty code or an already born code raise BG120-BG125 and nothing is written; report: admitted and recorded in birth_gate_violation; off: nothing. birthgate.bypass_gate = on bypasses it for members of birthgate_admin only (recorded as BYPASS, and the code is registered); set by anyone else it raises BG126.';
+COMMENT ON FUNCTION birthgate.tg_birth_gate() IS 'Layer 1 birth gate, validation half (trigger _100_birth_gate, BEFORE INSERT OR UPDATE OF the code column, FOR EACH ROW; arguments: collection, code column). Checks the proposed row like a CHECK constraint and writes nothing: the kill switch (birthgate.bypass_gate = on only for members of birthgate_admin, else BG126), the family code length limit (BG152, report and enforce), NULL/empty code (BG124) and the pattern (BG123) in enforce. Permits, the registry and the changelog are handled by tg_birth_register for the rows actually written.';
 
 CREATE FUNCTION birthgate.tg_birth_gate_violation_append_only() RETURNS trigger
     LANGUAGE plpgsql
@@ -2473,6 +2705,314 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.tg_birth_gate_violation_append_only() IS 'Trigger function: refuses UPDATE, DELETE and TRUNCATE on birth_gate_violation (append-only audit evidence).';
+
+CREATE FUNCTION birthgate.tg_birth_register() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $_$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_code text;
+    v_old_code text;
+    v_codes text[];
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_ts timestamptz;
+    v_table text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    v_res record;
+    v_bad_code text;
+    v_last record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_type t ON t.oid = a.atttypid
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' THEN
+        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+        IF pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
+            PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        END IF;
+        -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM birthgate_new n', v_family.code_column) INTO v_codes;
+        IF v_codes IS NULL THEN
+            RETURN NULL;
+        END IF;
+    ELSE
+        -- a re-code: only a changed code counts
+        IF TG_OP = 'UPDATE' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        ELSIF TG_OP = 'INSERT' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        ELSE
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+        END IF;
+        IF v_code IS NOT DISTINCT FROM v_old_code THEN
+            RETURN NULL;
+        END IF;
+        v_codes := ARRAY[v_code];
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_codes[1]) > 100 THEN pg_catalog.left(v_codes[1], 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_codes[1])) ELSE v_codes[1] END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
+    END IF;
+    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+     WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+    END IF;
+    v_ts := pg_catalog.clock_timestamp();
+
+    IF v_family.mode = 'report' OR v_bypassed THEN
+        WITH src AS (
+            SELECT x.code, x.ord FROM pg_catalog.unnest(v_codes) WITH ORDINALITY AS x(code, ord)
+        ), codes AS (
+            SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
+        ), chk AS MATERIALIZED (
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+                   k.code ~ v_family.code_pattern AS matches
+              FROM codes k
+              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+              LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                    AND p.state = 'ISSUED' AND p.expires_at > v_ts
+        ), consumed AS (
+            UPDATE "birthgate"."birth_admission_permit" p
+               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+              FROM chk
+             WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+               AND p.state = 'ISSUED' AND p.expires_at > v_ts
+            RETURNING p.permit_id, p.entity_code
+        ), born AS (
+            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+            SELECT v_collection, chk.code, x.permit_id, v_actor
+              FROM chk LEFT JOIN consumed x ON x.entity_code = chk.code
+             WHERE chk.prior_id IS NULL
+            ON CONFLICT (entity_code, collection_name) DO NOTHING
+            RETURNING registry_id, entity_code, born_at, permit_id
+        ), logged AS (
+            INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+            SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+                   pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                                 'mode', v_family.mode, 'bypass', v_bypassed)
+              FROM born b
+            RETURNING 1
+        ), facts AS (
+            SELECT s.code, s.ord,
+                   pg_catalog.row_number() OVER (PARTITION BY s.code ORDER BY s.ord) AS k,
+                   chk.prior_id, chk.prior_status, chk.matches, x.permit_id AS consumed_id, b.registry_id AS born_id
+              FROM src s
+              LEFT JOIN chk ON chk.code = s.code
+              LEFT JOIN consumed x ON x.entity_code = s.code
+              LEFT JOIN born b ON b.entity_code = s.code
+        ), judged AS (
+            SELECT f.*, lp.permit_id AS last_id, lp.state AS last_state, lp.expires_at AS last_expires, lp.revoke_reason AS last_reason,
+                   (CASE WHEN f.code IS NULL OR f.code = '' THEN ARRAY['NULL_CODE']
+                         ELSE CASE WHEN f.matches THEN '{}'::text[] ELSE ARRAY['PATTERN_MISMATCH'] END
+                              || CASE WHEN f.prior_id IS NOT NULL OR f.k > 1 OR f.born_id IS NULL THEN ARRAY['ALREADY_BORN']
+                                      WHEN f.consumed_id IS NOT NULL THEN '{}'::text[]
+                                      WHEN lp.state IN ('ISSUED', 'EXPIRED') THEN ARRAY['PERMIT_EXPIRED']
+                                      WHEN lp.state = 'REVOKED' THEN ARRAY['PERMIT_REVOKED']
+                                      ELSE ARRAY['NO_PERMIT'] END
+                    END)::text[] AS findings
+              FROM facts f
+              LEFT JOIN LATERAL (
+                    SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason
+                      FROM "birthgate"."birth_admission_permit" p
+                     WHERE f.consumed_id IS NULL AND f.born_id IS NOT NULL AND f.k = 1
+                       AND p.collection_name = v_collection AND p.entity_code = f.code
+                     ORDER BY p.permit_id DESC
+                     LIMIT 1) lp ON true
+        ), seen AS (
+            SELECT j.*, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'operation', TG_OP,
+                       'code_pattern', v_family.code_pattern,
+                       'permit_id', j.consumed_id,
+                       'registry_id', CASE WHEN j.k = 1 THEN j.born_id END,
+                       'registered', j.k = 1 AND j.born_id IS NOT NULL,
+                       'prior_registry_id', j.prior_id,
+                       'prior_status', j.prior_status,
+                       'latest_permit', CASE WHEN j.last_id IS NOT NULL THEN pg_catalog.jsonb_build_object(
+                           'permit_id', j.last_id, 'state', j.last_state, 'expires_at', j.last_expires, 'revoke_reason', j.last_reason) END,
+                       'old_code', v_old_code,
+                       'duplicate_in_statement', CASE WHEN j.k > 1 THEN true END)) AS detail
+              FROM judged j
+        ), recorded AS (
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
+              FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
+                           s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
+                      FROM seen s
+                     WHERE v_bypassed
+                    UNION ALL
+                    SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
+                           s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
+                      FROM seen s
+                     CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
+                     WHERE NOT v_bypassed) AS v
+             ORDER BY v.ord, v.fno
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
+               (SELECT pg_catalog.count(*) FROM recorded) AS recorded
+          INTO v_res;
+        RETURN NULL;
+    END IF;
+
+    WITH codes AS (
+        SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
+    ), chk AS MATERIALIZED (
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+          FROM codes k
+          LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+          LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                AND p.state = 'ISSUED' AND p.expires_at > v_ts
+    ), bad AS (
+        SELECT chk.*,
+               CASE WHEN chk.code IS NULL OR chk.code = '' THEN 1
+                    WHEN pg_catalog.length(chk.code) > v_family.code_max_length THEN 2
+                    WHEN chk.code !~ v_family.code_pattern THEN 3
+                    WHEN chk.n > 1 OR chk.prior_id IS NOT NULL THEN 4
+                    ELSE 5 END AS reason
+          FROM chk
+         WHERE chk.code IS NULL OR chk.code = '' OR pg_catalog.length(chk.code) > v_family.code_max_length
+            OR chk.code !~ v_family.code_pattern OR chk.n > 1 OR chk.prior_id IS NOT NULL OR chk.live_id IS NULL
+         ORDER BY 6, 1
+         LIMIT 1
+    ), consumed AS (
+        UPDATE "birthgate"."birth_admission_permit" p
+           SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+          FROM chk
+         WHERE p.permit_id = chk.live_id
+           AND p.state = 'ISSUED' AND p.expires_at > v_ts
+           AND NOT EXISTS (SELECT 1 FROM bad)
+        RETURNING p.permit_id, p.entity_code
+    ), born AS (
+        INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+        SELECT v_collection, x.entity_code, x.permit_id, v_actor FROM consumed x
+        ON CONFLICT (entity_code, collection_name) DO NOTHING
+        RETURNING registry_id, entity_code, born_at, permit_id
+    ), logged AS (
+        INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+        SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+               pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                             'mode', 'enforce', 'bypass', false)
+          FROM born b
+        RETURNING 1
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM chk) AS codes,
+           (SELECT pg_catalog.count(*) FROM consumed) AS consumed,
+           (SELECT pg_catalog.count(*) FROM born) AS born,
+           bad.code AS bad_code, bad.n AS bad_n, bad.prior_id AS bad_prior_id, bad.prior_status AS bad_prior_status,
+           bad.reason AS bad_reason, bad.code IS NOT NULL OR bad.reason IS NOT NULL AS bad_found
+      INTO v_res
+      FROM (SELECT 1) AS one
+      LEFT JOIN bad ON true;
+    IF v_res.bad_found THEN
+        v_bad_code := v_res.bad_code;
+        IF v_res.bad_reason = 1 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
+        ELSIF v_res.bad_reason = 2 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG152',
+                MESSAGE = 'the code is longer than the family allows',
+                DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+        ELSIF v_res.bad_reason = 3 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+        ELSIF v_res.bad_reason = 4 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG125',
+                MESSAGE = 'birth refused: the code is already in the birth registry',
+                DETAIL = CASE WHEN v_res.bad_prior_id IS NOT NULL THEN format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I, %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_prior_id, v_res.bad_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP) ELSE format('collection %s, code %L appears %s times in one %s on %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_n, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME) END,
+                HINT = format('A code is born once. Upsert the existing object (INSERT ... ON CONFLICT ... DO UPDATE), or use a new code with its own permit: SELECT birthgate.issue_permit(%L, ''<new code>'');', v_collection);
+        END IF;
+        SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason, p.consumed_at INTO v_last
+          FROM "birthgate"."birth_admission_permit" p WHERE p.collection_name = v_collection AND p.entity_code = v_bad_code
+         ORDER BY p.permit_id DESC LIMIT 1;
+        IF v_last.state IN ('ISSUED', 'EXPIRED') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG121',
+                MESSAGE = 'birth refused: the admission permit for this code has expired',
+                DETAIL = format('collection %s, code %L: permit %s expired at %s (judged at %s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, v_last.expires_at, v_ts, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Issue a new permit and retry within its lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSIF v_last.state = 'REVOKED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG122',
+                MESSAGE = 'birth refused: the admission permit for this code was revoked',
+                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, pg_catalog.left(v_last.revoke_reason, 200), TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Find out why (SELECT revoke_reason FROM birthgate.birth_admission_permit WHERE permit_id = %s); only if the birth is still wanted: SELECT birthgate.issue_permit(%L, %L);', v_last.permit_id, v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG120',
+                MESSAGE = 'birth refused: no live admission permit for this code',
+                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last.permit_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last.permit_id, v_last.state) END),
+                HINT = format('Issue a permit first: SELECT birthgate.issue_permit(%L, %L); then write the row within its lifetime.', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        END IF;
+    END IF;
+    IF v_res.consumed < v_res.codes OR v_res.born < v_res.consumed THEN
+        -- lost a race between the check and the writes: refuse the statement (its writes roll back)
+        v_bad_code := (SELECT x.code FROM pg_catalog.unnest(v_codes) AS x(code) WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = x.code AND r.born_txid = pg_catalog.pg_current_xact_id()) LIMIT 1);
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG158',
+            MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
+            DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
+    END IF;
+    RETURN NULL;
+END;
+$_$;
+
+COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.';
 
 CREATE FUNCTION birthgate.tg_registry_changelog_append_only() RETURNS trigger
     LANGUAGE plpgsql
@@ -2570,6 +3110,8 @@ CREATE TABLE birthgate.birth_family (
     registered_by name DEFAULT CURRENT_USER NOT NULL,
     mode_changed_at timestamp with time zone DEFAULT now() NOT NULL,
     mode_changed_by name DEFAULT CURRENT_USER NOT NULL,
+    code_max_length integer DEFAULT 256 NOT NULL,
+    CONSTRAINT birth_family_code_max_length_check CHECK (((code_max_length >= 1) AND (code_max_length <= 600))),
     CONSTRAINT birth_family_code_pattern_check CHECK ((code_pattern <> ''::text)),
     CONSTRAINT birth_family_collection_name_check CHECK ((collection_name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT birth_family_mode_check CHECK ((mode = ANY (ARRAY['off'::text, 'report'::text, 'enforce'::text])))
@@ -2586,6 +3128,40 @@ COMMENT ON COLUMN birthgate.birth_family.code_column IS 'Column of table_name th
 COMMENT ON COLUMN birthgate.birth_family.code_pattern IS 'POSIX regular expression every entity code of this family must match (per family, not global).';
 
 COMMENT ON COLUMN birthgate.birth_family.mode IS 'off: no gate; report: admit and record a violation; enforce: reject.';
+
+COMMENT ON COLUMN birthgate.birth_family.code_max_length IS 'Longest code (characters) the family admits; issue_permit, the gates and retire refuse longer codes (BG152). Default 256, at most 600 (the registry index must hold it).';
+
+CREATE TABLE birthgate.birth_family_move (
+    move_id bigint NOT NULL,
+    collection_name text NOT NULL,
+    from_table oid NOT NULL,
+    from_table_name text NOT NULL,
+    to_table oid NOT NULL,
+    reason text NOT NULL,
+    moved_by name NOT NULL,
+    login_user name DEFAULT SESSION_USER NOT NULL,
+    moved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT birth_family_move_reason_check CHECK ((btrim(reason) <> ''::text))
+);
+
+COMMENT ON TABLE birthgate.birth_family_move IS 'Every explicit move of a collection to another table (move_family): who, when, why, from and to. The drift monitor keeps reporting a former table that still exists as governed but without gates.';
+
+COMMENT ON COLUMN birthgate.birth_family_move.from_table IS 'oid of the table the collection left (it may since be dropped).';
+
+COMMENT ON COLUMN birthgate.birth_family_move.from_table_name IS 'schema.table of the table the collection left, as it was named then.';
+
+COMMENT ON COLUMN birthgate.birth_family_move.to_table IS 'oid of the table the collection moved to.';
+
+COMMENT ON COLUMN birthgate.birth_family_move.moved_by IS 'Role that moved it (SET ROLE role, else the session user).';
+
+ALTER TABLE birthgate.birth_family_move ALTER COLUMN move_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME birthgate.birth_family_move_move_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 CREATE TABLE birthgate.birth_gate_violation (
     violation_id bigint NOT NULL,
@@ -3022,6 +3598,21 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
            FROM ((birthgate.birth_family f
              LEFT JOIN pg_class c ON ((c.oid = (f.table_name)::oid)))
              LEFT JOIN pg_namespace n ON ((n.oid = c.relnamespace)))
+        UNION ALL
+         SELECT DISTINCT ON (m.from_table) m.collection_name,
+            m.from_table,
+            f.code_column,
+            f.mode,
+            true,
+            format('%I.%I'::text, n.nspname, c.relname) AS format,
+            true
+           FROM (((birthgate.birth_family_move m
+             JOIN birthgate.birth_family f ON ((f.collection_name = m.collection_name)))
+             JOIN pg_class c ON ((c.oid = m.from_table)))
+             JOIN pg_namespace n ON ((n.oid = c.relnamespace)))
+          WHERE (NOT (EXISTS ( SELECT 1
+                   FROM birthgate.birth_family g
+                  WHERE ((g.table_name)::oid = m.from_table))))
         ), required AS (
          SELECT fam.collection_name,
             fam.table_oid,
@@ -3030,13 +3621,10 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             fam.table_exists,
             fam.table_ident,
             fam.column_exists,
-            r.trigger_name,
-                CASE r.trigger_name
-                    WHEN '_100_birth_gate'::name THEN format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)'::text, '_100_birth_gate', fam.code_column, fam.table_ident, 'birthgate', 'tg_birth_gate', fam.collection_name)
-                    ELSE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)'::text, '_900_birth_finalize', fam.code_column, fam.table_ident, 'birthgate', 'tg_birth_finalize', fam.collection_name)
-                END AS expected_definition
+            d.trigger_name,
+            d.definition AS expected_definition
            FROM (fam
-             CROSS JOIN ( VALUES ('_100_birth_gate'::name), ('_900_birth_finalize'::name)) r(trigger_name))
+             CROSS JOIN LATERAL birthgate.birth_gate_trigger_definitions(fam.collection_name, fam.table_ident, fam.code_column) d(trigger_name, definition))
         ), cur AS (
          SELECT drift_current_triggers.scope,
             drift_current_triggers.identity,
@@ -3047,6 +3635,13 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             drift_current_triggers.definition,
             drift_current_triggers.definition_hash
            FROM birthgate.drift_current_triggers() drift_current_triggers(scope, identity, table_oid, trigger_name, trigger_oid, enabled_mode, definition, definition_hash)
+        ), gates AS (
+         SELECT birth_gate_triggers_present.table_oid,
+            birth_gate_triggers_present.trigger_name,
+            birth_gate_triggers_present.trigger_oid,
+            birth_gate_triggers_present.enabled_mode,
+            birth_gate_triggers_present.definition
+           FROM birthgate.birth_gate_triggers_present() birth_gate_triggers_present(table_oid, trigger_name, trigger_oid, enabled_mode, definition)
         ), family_rows AS (
          SELECT 'family'::text AS scope,
             q.collection_name,
@@ -3055,15 +3650,22 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             q.mode AS family_mode,
             q.table_exists,
             q.column_exists,
-            (t.trigger_oid IS NOT NULL) AS present,
-            t.enabled_mode,
-            q.expected_definition,
-            birthgate.drift_definition_hash(q.expected_definition) AS expected_hash,
-            t.definition AS current_definition,
-            t.definition_hash AS current_hash,
+            (g.trigger_oid IS NOT NULL) AS present,
+            g.enabled_mode,
+                CASE
+                    WHEN (q.table_ident IS NOT NULL) THEN q.expected_definition
+                    ELSE NULL::text
+                END AS expected_definition,
+                CASE
+                    WHEN (q.table_ident IS NOT NULL) THEN birthgate.drift_definition_hash(q.expected_definition)
+                    ELSE NULL::text
+                END AS expected_hash,
+            g.definition AS current_definition,
+            birthgate.drift_definition_hash(g.definition) AS current_hash,
             b.definition_hash AS baseline_hash
-           FROM ((required q
-             LEFT JOIN cur t ON (((t.table_oid = q.table_oid) AND (t.trigger_name = q.trigger_name))))
+           FROM (((required q
+             LEFT JOIN gates g ON (((g.table_oid = q.table_oid) AND (g.trigger_name = q.trigger_name))))
+             LEFT JOIN cur t ON ((t.trigger_oid = g.trigger_oid)))
              LEFT JOIN birthgate.drift_baseline b ON (((b.object_kind = 'trigger'::text) AND (b.identity = t.identity))))
         ), package_rows AS (
          SELECT 'package'::text AS text,
@@ -3170,7 +3772,7 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             package_rows.definition_hash_2 AS definition_hash
            FROM package_rows package_rows(text, text_1, "coalesce", coalesce_1, text_2, "?column?", "?column?_1", "?column?_2", enabled_mode, definition, definition_hash, definition_1, definition_hash_1, definition_hash_2)) x;
 
-COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its gate triggers (expected definition derived from birth_family), and the triggers on package tables (expected = baseline). present, enabled (fires in a normal session: tgenabled O or A; D = disabled, R = fires only under session_replication_role = replica), hashes, drifted, state.';
+COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its four gate triggers (_100_birth_gate, _110_birth_register, _120_birth_recode, _900_birth_finalize; expected definition from birth_gate_trigger_definitions), the same four on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state.';
 
 CREATE VIEW birthgate.v_drift_report AS
  WITH baseline AS (
@@ -3542,6 +4144,9 @@ ALTER TABLE ONLY birthgate_migrations.pgmigrations ALTER COLUMN id SET DEFAULT n
 ALTER TABLE ONLY birthgate.birth_admission_permit
     ADD CONSTRAINT birth_admission_permit_pkey PRIMARY KEY (permit_id);
 
+ALTER TABLE ONLY birthgate.birth_family_move
+    ADD CONSTRAINT birth_family_move_pkey PRIMARY KEY (move_id);
+
 ALTER TABLE ONLY birthgate.birth_family
     ADD CONSTRAINT birth_family_pkey PRIMARY KEY (collection_name);
 
@@ -3602,6 +4207,8 @@ CREATE INDEX birth_admission_permit_expiry_idx ON birthgate.birth_admission_perm
 
 CREATE UNIQUE INDEX birth_admission_permit_live_key ON birthgate.birth_admission_permit USING btree (collection_name, entity_code) WHERE (state = 'ISSUED'::text);
 
+CREATE INDEX birth_family_move_from_table_idx ON birthgate.birth_family_move USING btree (from_table);
+
 CREATE INDEX birth_gate_violation_code_txid_idx ON birthgate.birth_gate_violation USING btree (collection_name, entity_code, txid);
 
 CREATE INDEX birth_gate_violation_recorded_at_idx ON birthgate.birth_gate_violation USING btree (recorded_at);
@@ -3646,6 +4253,9 @@ COMMENT ON TRIGGER _101_permit_no_delete ON birthgate.birth_admission_permit IS 
 
 ALTER TABLE ONLY birthgate.birth_admission_permit
     ADD CONSTRAINT birth_admission_permit_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;
+
+ALTER TABLE ONLY birthgate.birth_family_move
+    ADD CONSTRAINT birth_family_move_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;
 
 ALTER TABLE ONLY birthgate.birth_gate_violation
     ADD CONSTRAINT birth_gate_violation_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;

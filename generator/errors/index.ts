@@ -6,6 +6,7 @@
 import type { ErrorDef } from './types.js';
 import { substrateErrors } from './substrate.js';
 import { admissionErrors } from './admission.js';
+import { admissionV2Errors } from './admission_v2.js';
 import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
 import { securityErrors } from './security.js';
@@ -14,7 +15,15 @@ import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
 
-const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors, ...securityErrors, ...sweepErrors];
+const all: readonly ErrorDef[] = [
+  ...substrateErrors,
+  ...admissionErrors,
+  ...admissionV2Errors,
+  ...handoffErrors,
+  ...driftErrors,
+  ...securityErrors,
+  ...sweepErrors,
+];
 
 export function allErrors(): readonly ErrorDef[] {
   const codes = new Set<string>();
