@@ -22,14 +22,16 @@ SELECT 'birthgate_admin', unnest(ARRAY[
     'drift_current_triggers()', 'drift_definition_hash(text)', 'drift_family_objects(text)', 'drift_normalize_definition(text)',
     'expire_permits()', 'handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()',
     'register_family(text,regclass,name,text,text)', 'release_pending(text)', 'retire(text,text,text)', 'retire_gate_check(text,text)',
-    'revoke_permit(bigint,text)', 'set_event_type_active(text,boolean)', 'set_family_mode(text,text)'] || pg_temp.sweeps())
+    'revoke_permit(bigint,text)', 'set_event_type_active(text,boolean)', 'set_family_mode(text,text)',
+    'register_family(text,regclass,name,text,text,integer)', 'move_family(text,regclass,text)', 'set_family_code_limit(text,integer)',
+    'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()'] || pg_temp.sweeps())
 UNION ALL
 SELECT 'birthgate_issuer', unnest(ARRAY['issue_permit(text,text,interval)', 'revoke_permit(bigint,text)'])
 UNION ALL
 SELECT 'birthgate_reader', unnest(ARRAY[
     'drift_assert_clean(text)', 'drift_current_functions()', 'drift_current_triggers()', 'drift_definition_hash(text)',
     'drift_family_objects(text)', 'drift_normalize_definition(text)', 'handoff_holding_xact()', 'handoff_horizon()',
-    'sweep_load_guard(integer,interval,interval)'])
+    'sweep_load_guard(integer,interval,interval)', 'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()'])
 UNION ALL
 SELECT 'birthgate_consumer', unnest(ARRAY['handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()']
     || pg_temp.sweeps());

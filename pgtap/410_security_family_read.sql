@@ -69,8 +69,10 @@ DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['t_range', 't_comp', 't_domain', 't_nested', 't_plain', 't_inh', 't_rls'] LOOP
-        EXECUTE format('DROP TRIGGER _100_birth_gate ON s410.%I', t);
-        EXECUTE format('DROP TRIGGER _900_birth_finalize ON s410.%I', t);
+        -- the hostile owner drops every gate trigger the package attached (whatever their number)
+        EXECUTE (SELECT string_agg(format('DROP TRIGGER %I ON s410.%I;', tg.tgname, t), ' ')
+                   FROM pg_trigger tg
+                  WHERE tg.tgrelid = format('s410.%I', t)::regclass AND NOT tg.tgisinternal AND tg.tgname LIKE '\_%birth\_%');
     END LOOP;
 END $$;
 -- (a) a range type over an own subtype_diff function, with an own cast to text; the code column renamed and replaced
