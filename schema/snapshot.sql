@@ -1568,6 +1568,8 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
         v_name text;
         v_collection text;
         v_family record;
+        v_src record;
+        v_relkind "char";
         v_cur "birthgate"."sweep_cursor";
         v_guard record;
         v_estimate bigint;
@@ -1608,18 +1610,10 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
                 HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
         END IF;
 
-        -- the family, and at every call: an ordinary table, a code column of a type read without user code
-        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.text AS table_text,
-               k.oid AS relid, k.relkind, n.nspname, k.relname, a.attnum,
-               coalesce((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.oid AS relid,
+               f.table_name::pg_catalog.text AS table_text
           INTO v_family
           FROM "birthgate"."birth_family" AS f
-          LEFT JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) f.table_name::pg_catalog.oid
-          LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
-          LEFT JOIN pg_catalog.pg_attribute AS a
-            ON a.attrelid OPERATOR(pg_catalog.=) k.oid AND a.attname OPERATOR(pg_catalog.=) f.code_column
-           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-          LEFT JOIN pg_catalog.pg_type AS t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
          WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
         IF NOT FOUND THEN
             RAISE EXCEPTION USING
@@ -1628,26 +1622,45 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
                 DETAIL = pg_catalog.format('collection %L is not in birthgate.birth_family', pg_catalog.left(p_collection, 100)),
                 HINT = 'Adopt a registered family: SELECT collection_name FROM birthgate.birth_family; register it first with SELECT birthgate.register_family(...).';
         END IF;
-        IF v_family.relkind IS DISTINCT FROM 'r' THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG602',
-                MESSAGE = 'the family table is missing or not an ordinary table',
-                DETAIL = pg_catalog.format('family %s: relation %s is %s', v_family.collection_name, v_family.table_text, CASE WHEN v_family.relkind IS NULL THEN 'missing' ELSE pg_catalog.format('of relkind %L, not an ordinary table', v_family.relkind) END),
-                HINT = 'Adoption reads only ordinary tables: point the family at one (SELECT birthgate.register_family(collection, ''schema.table''::regclass, ...)) or check SELECT * FROM birthgate.v_drift_report.';
-        END IF;
-        IF v_family.attnum IS NULL OR NOT v_family.safe_type THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG603',
-                MESSAGE = 'the family code column is missing or not of a type adoption reads',
-                DETAIL = pg_catalog.format('family %s: column %I of %I.%I is %s', v_family.collection_name, v_family.code_column, v_family.nspname, v_family.relname, CASE WHEN v_family.attnum IS NULL THEN 'missing' ELSE 'not text, varchar or name (or a domain directly over one)' END),
-                HINT = 'The code column must exist and be text, varchar or name (or a domain directly over one); fix the table or re-register the family with SELECT birthgate.register_family(...).';
+
+        -- the family table is read only through the shared gate, at every call: it checks, locks
+        -- and checks again, and returns the one SELECT of the code that runs no code of its owner
+        SELECT s.state, s.reason, s.relation, s.source INTO v_src
+          FROM "birthgate"."family_read_source"(v_family.relid, v_family.code_column) AS s;
+        IF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            SELECT k.relkind INTO v_relkind FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+            IF v_src.state OPERATOR(pg_catalog.=) 'missing' OR v_relkind NOT IN ('r', 'p')
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(v_family.relid) AS l
+                            JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) l.relid
+                           WHERE l.isleaf AND k.relkind OPERATOR(pg_catalog.<>) 'r') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG602',
+                    MESSAGE = 'the family table is missing or not an ordinary table',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, coalesce(v_src.relation, v_family.table_text), v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSIF v_src.reason LIKE 'code column %' THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG603',
+                    MESSAGE = 'the family code column is missing or not of a type adoption reads',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. The code column must exist, not be generated, and be text, varchar or name (or a domain over one); fix the table, then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSE
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG607',
+                    MESSAGE = 'the family table cannot be read safely with the package rights',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: it must not have row-level security the package owner is subject to, and the package owner must be able to SELECT it; fix that (e.g. ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            END IF;
         END IF;
 
         v_kind := CASE WHEN p_dry_run THEN 'adopt_dry_run' ELSE 'adopt' END;
         v_collection := v_family.collection_name;
         v_name := v_kind || ':' || v_collection;
-        SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
-          FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+        -- rows estimate: the table's, or the sum over the leaves of a partitioned one
+        SELECT CASE WHEN pg_catalog.bool_or(k.reltuples < 0) THEN NULL ELSE pg_catalog.sum(k.reltuples)::bigint END INTO v_estimate
+          FROM pg_catalog.pg_class AS k
+         WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid AND k.relkind OPERATOR(pg_catalog.=) 'r'
+            OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf);
 
         IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
             INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
@@ -1711,15 +1724,15 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
             END IF;
         END IF;
 
-        -- the batch: one statement over its codes
+        -- the batch: one statement over its codes, reading the family table only through v_src.source
         IF p_dry_run THEN
             EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
     SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
-      FROM (SELECT (t.%3$I)::pg_catalog.text AS code, pg_catalog.count(*) AS n
-              FROM %1$I.%2$I AS t
-             WHERE (t.%3$I)::pg_catalog.text %4$s
-             GROUP BY 1
-             ORDER BY 1
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
              LIMIT $2) AS x
 ),
 reg AS (
@@ -1728,9 +1741,14 @@ reg AS (
                 WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
                 WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
                 WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
-      FROM (SELECT src.code COLLATE pg_catalog."default" AS code, src.n, src.ord FROM src) AS s
-      LEFT JOIN "birthgate"."birth_registry" AS r
-        ON r.collection_name OPERATOR(pg_catalog.=) $3 AND r.entity_code OPERATOR(pg_catalog.=) s.code
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
 ),
 adopted AS (
     SELECT 1 FROM reg AS g WHERE g.finding IS NULL AND g.registered_status IS NULL
@@ -1748,8 +1766,7 @@ found AS (
 SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
        (SELECT pg_catalog.count(*) FROM adopted)::integer,
        (SELECT pg_catalog.count(*) FROM found)::integer,
-       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)',
-                                      v_family.nspname, v_family.relname, v_family.code_column,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
@@ -1757,11 +1774,11 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
         ELSE
             EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
     SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
-      FROM (SELECT (t.%3$I)::pg_catalog.text AS code, pg_catalog.count(*) AS n
-              FROM %1$I.%2$I AS t
-             WHERE (t.%3$I)::pg_catalog.text %4$s
-             GROUP BY 1
-             ORDER BY 1
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
              LIMIT $2) AS x
 ),
 reg AS (
@@ -1770,9 +1787,14 @@ reg AS (
                 WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
                 WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
                 WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
-      FROM (SELECT src.code COLLATE pg_catalog."default" AS code, src.n, src.ord FROM src) AS s
-      LEFT JOIN "birthgate"."birth_registry" AS r
-        ON r.collection_name OPERATOR(pg_catalog.=) $3 AND r.entity_code OPERATOR(pg_catalog.=) s.code
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
 ),
 ins AS (
     INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
@@ -1805,8 +1827,7 @@ found AS (
 SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
        (SELECT pg_catalog.count(*) FROM adopted)::integer,
        (SELECT pg_catalog.count(*) FROM found)::integer,
-       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)',
-                                      v_family.nspname, v_family.relname, v_family.code_column,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
@@ -1816,8 +1837,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
 
         -- the end of the keyset: NULL codes (unreachable by it) become one finding row
         IF v_done THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I AS t WHERE t.%I IS NULL',
-                                      v_family.nspname, v_family.relname, v_family.code_column)
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
                INTO v_nulls;
             IF v_nulls > 0 THEN
                 INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
@@ -1861,7 +1881,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
     END;
     $_$;
 
-COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> 256 characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Checks at every call that the family relation is an ordinary table and its code column text/varchar/name; never runs user code (row_security off, pg_catalog operators).';
+COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> 256 characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
 
 CREATE PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean DEFAULT false, IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
     LANGUAGE plpgsql
@@ -2088,7 +2108,6 @@ BEGIN
                ORDER BY l.change_id DESC
                LIMIT 1) AS lc ON true
          WHERE b.status = 'BORN'
-           AND NOT EXISTS (SELECT 1 FROM "birthgate"."governance_candidate_state" AS g WHERE g.object_key = b.object_key)
     ),
     seeded AS (
         INSERT INTO "birthgate"."governance_candidate_state"
@@ -2096,6 +2115,8 @@ BEGIN
         SELECT t.object_key, t.collection_name, t.entity_code, 'BORN', t.born_at, true,
                coalesce(t.changed_at, t.born_at), coalesce(t.change_id, 0), coalesce(t.txid, t.born_txid)
           FROM todo AS t
+        -- the anti-join: the candidate table's primary key (an object the consumer already
+        -- handed off, or is handing off right now, is left alone)
         ON CONFLICT (object_key) DO NOTHING
         RETURNING 1
     )

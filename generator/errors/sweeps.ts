@@ -18,13 +18,13 @@ export const sweepErrors = [
     code: 'BG602',
     name: 'SWEEP_FAMILY_NOT_TABLE',
     message: 'the family table is missing or not an ordinary table',
-    hint: 'Adoption reads only ordinary tables: point the family at one (SELECT birthgate.register_family(collection, \'schema.table\'::regclass, ...)) or check SELECT * FROM birthgate.v_drift_report.',
+    hint: 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;',
   },
   {
     code: 'BG603',
     name: 'SWEEP_CODE_COLUMN_UNSAFE',
     message: 'the family code column is missing or not of a type adoption reads',
-    hint: 'The code column must exist and be text, varchar or name (or a domain directly over one); fix the table or re-register the family with SELECT birthgate.register_family(...).',
+    hint: 'Nothing was read. The code column must exist, not be generated, and be text, varchar or name (or a domain over one); fix the table, then re-register the family.',
   },
   {
     code: 'BG604',
@@ -43,5 +43,11 @@ export const sweepErrors = [
     name: 'SWEEP_GAVE_UP',
     message: 'a sweep batch kept failing; the sweep stopped',
     hint: 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.',
+  },
+  {
+    code: 'BG607',
+    name: 'SWEEP_FAMILY_UNSAFE',
+    message: 'the family table cannot be read safely with the package rights',
+    hint: 'Nothing was read. Adoption reads a family table as the package owner: it must not have row-level security the package owner is subject to, and the package owner must be able to SELECT it; fix that (e.g. ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), then re-register the family.',
   },
 ] as const satisfies readonly ErrorDef[];

@@ -10,21 +10,30 @@
  * too. NULL codes cannot be reached by a keyset: the last batch counts them into one finding row.
  * A dry run writes the findings and counts what would be adopted, and writes no registry rows.
  *
- * Security: the family table is user-owned and read with the package's rights, so at every call
- * the relation must be an ordinary table and the code column text, varchar or name (or a domain
- * directly over one); the column is only read, cast to text (no user cast, no domain CHECK) and
- * compared with pg_catalog operators; row_security = off, so a policy (user code) is never run
- * (a table whose policies would apply is refused by PostgreSQL instead).
+ * Security: the family table is user-owned and read with the package's rights, so every batch
+ * reads it only through family_read_source() (generator/security/family_read.ts), the one reviewed
+ * gate shared with the drift monitor and the retire check: at every call the relation must be an
+ * ordinary table (or a partitioned table of ordinary leaves), the code column must resolve to
+ * text, varchar or name, no row-level security may apply; everything read is locked and checked
+ * again, and read as `CAST(... AS base type)` FROM ONLY, compared with pg_catalog operators. An
+ * unsafe table raises BG602 (kind), BG603 (code column) or BG607 (anything else) before a row is
+ * read: no cast, operator, rule, policy or domain CHECK of the table owner ever runs.
+ *
+ * Performance: every statement of a batch is index-driven and touches only the batch's codes: the
+ * keyset (an index on the code column in the default collation serves it, GroupAggregate stops at
+ * the LIMIT), one probe per code into birth_registry's unique (entity_code, collection_name) index
+ * (a LATERAL ... LIMIT 1 probe, never a hash join over the whole registry), and one INSERT ...
+ * SELECT for the registry rows chained into one for their changelog rows.
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { PINNED_SEARCH_PATH, sqlText } from '../lib/sql.js';
-import { ACTOR, CODE_SHOWN, MAX_CODE_LENGTH, SAFE_CODE_TYPE, raiseAt } from './common.js';
+import { PINNED_SEARCH_PATH, lit, sqlText } from '../lib/sql.js';
+import { ACTOR, CODE_SHOWN, MAX_CODE_LENGTH, raiseAt } from './common.js';
 import { SWEEP_RESULT, checkArgs, closingFindings, takeCursor } from './worker.js';
 
 /**
- * The batch statement, a format() template: %1$I schema, %2$I table, %3$I code column, %4$s the
- * keyset condition. Parameters: $1 position, $2 batch size, $3 collection, $4 pattern, $5 actor,
+ * The batch statement, a format() template: %1$s the source returned by family_read_source (a
+ * SELECT of `code` as text, FROM ONLY the checked relations), %2$s the keyset condition. Parameters: $1 position, $2 batch size, $3 collection, $4 pattern, $5 actor,
  * $6 run id, $7 sweep name, $8 table (text), $9 mode.
  */
 function batchTemplate(c: Ctx, dryRun: boolean): string {
@@ -55,11 +64,11 @@ function batchTemplate(c: Ctx, dryRun: boolean): string {
   return sqlText`
     WITH src AS MATERIALIZED (
         SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
-          FROM (SELECT (t.%3$I)::pg_catalog.text AS code, pg_catalog.count(*) AS n
-                  FROM %1$I.%2$I AS t
-                 WHERE (t.%3$I)::pg_catalog.text %4$s
-                 GROUP BY 1
-                 ORDER BY 1
+          FROM (SELECT t.code, pg_catalog.count(*) AS n
+                  FROM (%1$s) AS t
+                 WHERE t.code %2$s
+                 GROUP BY t.code
+                 ORDER BY t.code
                  LIMIT $2) AS x
     ),
     reg AS (
@@ -68,9 +77,14 @@ function batchTemplate(c: Ctx, dryRun: boolean): string {
                     WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) ${MAX_CODE_LENGTH} THEN 'oversize_code'
                     WHEN s.n OPERATOR(pg_catalog.>) 1 THEN 'duplicate_code'
                     WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN 'pattern_mismatch' END AS finding
-          FROM (SELECT src.code COLLATE pg_catalog."default" AS code, src.n, src.ord FROM src) AS s
-          LEFT JOIN ${c.q('birth_registry')} AS r
-            ON r.collection_name OPERATOR(pg_catalog.=) $3 AND r.entity_code OPERATOR(pg_catalog.=) s.code
+          FROM src AS s
+          -- one probe of the registry's unique index per code (LIMIT 1 keeps it a parameterized
+          -- index scan; a join could become a hash of the whole registry)
+          LEFT JOIN LATERAL (
+              SELECT b.status
+                FROM ${c.q('birth_registry')} AS b
+               WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+               LIMIT 1) AS r ON true
     ),
     ${adopt.replaceAll('\n', '\n    ')}
     found AS (
@@ -93,7 +107,6 @@ export function adoptFunction(c: Ctx): string {
   const fn = c.q('sweep_adopt');
   const cur = c.q('sweep_cursor');
   const fnd = c.q('sweep_finding');
-  const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
   return sqlText`
     CREATE OR REPLACE FUNCTION ${fn}(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT 5000,
                                    p_max_batches_per_minute integer DEFAULT NULL, p_load_guard boolean DEFAULT true)
@@ -111,6 +124,8 @@ export function adoptFunction(c: Ctx): string {
         v_name text;
         v_collection text;
         v_family record;
+        v_src record;
+        v_relkind "char";
         v_cur ${cur};
         v_guard record;
         v_estimate bigint;
@@ -127,48 +142,53 @@ export function adoptFunction(c: Ctx): string {
             ${raiseAt(12, 'SWEEP_INVALID_ARGUMENT', `'sweep_adopt(p_dry_run => NULL): must be true or false'`)}
         END IF;
 
-        -- the family, and at every call: an ordinary table, a code column of a type read without user code
-        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.text AS table_text,
-               k.oid AS relid, k.relkind, n.nspname, k.relname, a.attnum,
-               coalesce(${SAFE_CODE_TYPE}, false) AS safe_type
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.oid AS relid,
+               f.table_name::pg_catalog.text AS table_text
           INTO v_family
           FROM ${c.q('birth_family')} AS f
-          LEFT JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) f.table_name::pg_catalog.oid
-          LEFT JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
-          LEFT JOIN pg_catalog.pg_attribute AS a
-            ON a.attrelid OPERATOR(pg_catalog.=) k.oid AND a.attname OPERATOR(pg_catalog.=) f.code_column
-           AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-          LEFT JOIN pg_catalog.pg_type AS t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
          WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
         IF NOT FOUND THEN
             ${raiseAt(12, 'SWEEP_UNKNOWN_FAMILY', `pg_catalog.format('collection %L is not in ${c.schema}.birth_family', pg_catalog.left(p_collection, ${CODE_SHOWN}))`)}
         END IF;
-        IF v_family.relkind IS DISTINCT FROM 'r' THEN
-            ${raiseAt(12, 'SWEEP_FAMILY_NOT_TABLE', `pg_catalog.format('family %s: relation %s is %s', v_family.collection_name, v_family.table_text, CASE WHEN v_family.relkind IS NULL THEN 'missing' ELSE pg_catalog.format('of relkind %L, not an ordinary table', v_family.relkind) END)`)}
-        END IF;
-        IF v_family.attnum IS NULL OR NOT v_family.safe_type THEN
-            ${raiseAt(12, 'SWEEP_CODE_COLUMN_UNSAFE', `pg_catalog.format('family %s: column %I of %I.%I is %s', v_family.collection_name, v_family.code_column, v_family.nspname, v_family.relname, CASE WHEN v_family.attnum IS NULL THEN 'missing' ELSE 'not text, varchar or name (or a domain directly over one)' END)`)}
+
+        -- the family table is read only through the shared gate, at every call: it checks, locks
+        -- and checks again, and returns the one SELECT of the code that runs no code of its owner
+        SELECT s.state, s.reason, s.relation, s.source INTO v_src
+          FROM ${c.q('family_read_source')}(v_family.relid, v_family.code_column) AS s;
+        IF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            SELECT k.relkind INTO v_relkind FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+            IF v_src.state OPERATOR(pg_catalog.=) 'missing' OR v_relkind NOT IN ('r', 'p')
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(v_family.relid) AS l
+                            JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) l.relid
+                           WHERE l.isleaf AND k.relkind OPERATOR(pg_catalog.<>) 'r') THEN
+                ${raiseAt(16, 'SWEEP_FAMILY_NOT_TABLE', `pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason)`, undefined, `pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', ${lit(c.schema)}, v_family.collection_name, coalesce(v_src.relation, v_family.table_text), v_family.code_column, v_family.code_pattern, v_family.mode)`)}
+            ELSIF v_src.reason LIKE 'code column %' THEN
+                ${raiseAt(16, 'SWEEP_CODE_COLUMN_UNSAFE', `pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason)`, undefined, `pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', ${lit(c.schema)}, v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode)`)}
+            ELSE
+                ${raiseAt(16, 'SWEEP_FAMILY_UNSAFE', `pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason)`, undefined, `pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', ${lit(c.schema)}, v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode)`)}
+            END IF;
         END IF;
 
         v_kind := CASE WHEN p_dry_run THEN 'adopt_dry_run' ELSE 'adopt' END;
         v_collection := v_family.collection_name;
         v_name := v_kind || ':' || v_collection;
-        SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
-          FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+        -- rows estimate: the table's, or the sum over the leaves of a partitioned one
+        SELECT CASE WHEN pg_catalog.bool_or(k.reltuples < 0) THEN NULL ELSE pg_catalog.sum(k.reltuples)::bigint END INTO v_estimate
+          FROM pg_catalog.pg_class AS k
+         WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid AND k.relkind OPERATOR(pg_catalog.=) 'r'
+            OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf);
 
         ${takeCursor(c, 8)}
 
-        -- the batch: one statement over its codes
+        -- the batch: one statement over its codes, reading the family table only through v_src.source
         IF p_dry_run THEN
-            EXECUTE pg_catalog.format(${lit(batchTemplate(c, true))},
-                                      v_family.nspname, v_family.relname, v_family.code_column,
+            EXECUTE pg_catalog.format(${lit(batchTemplate(c, true))}, v_src.source,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
                     v_family.table_text, v_family.mode;
         ELSE
-            EXECUTE pg_catalog.format(${lit(batchTemplate(c, false))},
-                                      v_family.nspname, v_family.relname, v_family.code_column,
+            EXECUTE pg_catalog.format(${lit(batchTemplate(c, false))}, v_src.source,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
@@ -178,8 +198,7 @@ export function adoptFunction(c: Ctx): string {
 
         -- the end of the keyset: NULL codes (unreachable by it) become one finding row
         IF v_done THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I AS t WHERE t.%I IS NULL',
-                                      v_family.nspname, v_family.relname, v_family.code_column)
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
                INTO v_nulls;
             IF v_nulls > 0 THEN
                 INSERT INTO ${fnd} (sweep_name, run_id, kind, collection_name, occurrences, detail)
@@ -217,6 +236,6 @@ export function adoptFunction(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(text, boolean, integer, integer, boolean)`,
-      `One batch of the adoption sweep of a family table, in the caller's transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> ${MAX_CODE_LENGTH} characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Checks at every call that the family relation is an ordinary table and its code column text/varchar/name; never runs user code (row_security off, pg_catalog operators).`,
+      `One batch of the adoption sweep of a family table, in the caller's transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> ${MAX_CODE_LENGTH} characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).`,
     )}`;
 }

@@ -66,7 +66,6 @@ export function backfillFunction(c: Ctx): string {
                    ORDER BY l.change_id DESC
                    LIMIT 1) AS lc ON true
              WHERE b.status = 'BORN'
-               AND NOT EXISTS (SELECT 1 FROM ${c.q('governance_candidate_state')} AS g WHERE g.object_key = b.object_key)
         ),
         seeded AS (
             INSERT INTO ${c.q('governance_candidate_state')}
@@ -74,6 +73,8 @@ export function backfillFunction(c: Ctx): string {
             SELECT t.object_key, t.collection_name, t.entity_code, 'BORN', t.born_at, true,
                    coalesce(t.changed_at, t.born_at), coalesce(t.change_id, 0), coalesce(t.txid, t.born_txid)
               FROM todo AS t
+            -- the anti-join: the candidate table's primary key (an object the consumer already
+            -- handed off, or is handing off right now, is left alone)
             ON CONFLICT (object_key) DO NOTHING
             RETURNING 1
         )

@@ -62,6 +62,7 @@ export const BgError = {
   SWEEP_UNKNOWN_SWEEP: "BG604",
   SWEEP_INVALID_SETTING: "BG605",
   SWEEP_GAVE_UP: "BG606",
+  SWEEP_FAMILY_UNSAFE: "BG607",
 } as const;
 
 export type BgErrorName = keyof typeof BgError;
@@ -124,9 +125,10 @@ export const bgErrorCatalog: Record<BgErrorCode, { name: BgErrorName; message: s
   "BG321": { name: "FAMILY_TABLE_UNSAFE", message: "the family table cannot be read safely with the package rights", hint: "Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family." },
   "BG600": { name: "SWEEP_INVALID_ARGUMENT", message: "invalid argument to a sweep function", hint: "p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt('my_family', true, 5000);" },
   "BG601": { name: "SWEEP_UNKNOWN_FAMILY", message: "unknown family", hint: "Adopt a registered family: SELECT collection_name FROM birthgate.birth_family; register it first with SELECT birthgate.register_family(...)." },
-  "BG602": { name: "SWEEP_FAMILY_NOT_TABLE", message: "the family table is missing or not an ordinary table", hint: "Adoption reads only ordinary tables: point the family at one (SELECT birthgate.register_family(collection, 'schema.table'::regclass, ...)) or check SELECT * FROM birthgate.v_drift_report." },
-  "BG603": { name: "SWEEP_CODE_COLUMN_UNSAFE", message: "the family code column is missing or not of a type adoption reads", hint: "The code column must exist and be text, varchar or name (or a domain directly over one); fix the table or re-register the family with SELECT birthgate.register_family(...)." },
+  "BG602": { name: "SWEEP_FAMILY_NOT_TABLE", message: "the family table is missing or not an ordinary table", hint: "Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;" },
+  "BG603": { name: "SWEEP_CODE_COLUMN_UNSAFE", message: "the family code column is missing or not of a type adoption reads", hint: "Nothing was read. The code column must exist, not be generated, and be text, varchar or name (or a domain over one); fix the table, then re-register the family." },
   "BG604": { name: "SWEEP_UNKNOWN_SWEEP", message: "unknown sweep cursor", hint: "Name an existing cursor: SELECT sweep_name FROM birthgate.v_sweep_status;" },
   "BG605": { name: "SWEEP_INVALID_SETTING", message: "a load-guard setting cannot be read", hint: "Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = '1s'; or RESET it." },
   "BG606": { name: "SWEEP_GAVE_UP", message: "a sweep batch kept failing; the sweep stopped", hint: "Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor." },
+  "BG607": { name: "SWEEP_FAMILY_UNSAFE", message: "the family table cannot be read safely with the package rights", hint: "Nothing was read. Adoption reads a family table as the package owner: it must not have row-level security the package owner is subject to, and the package owner must be able to SELECT it; fix that (e.g. ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), then re-register the family." },
 };
