@@ -380,27 +380,27 @@ DECLARE
     v_src record;
     v_live boolean;
 BEGIN
-    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) 256 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG320',
-            MESSAGE = 'the entity code is longer than the family allows',
-            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit 256) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), pg_catalog.left(p_entity_code, 100)),
-            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
-    END IF;
     SELECT * INTO v_family FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
     IF NOT FOUND THEN
         RETURN QUERY SELECT false, pg_catalog.format('unknown family %L', pg_catalog.left(p_collection, 100));
         RETURN;
     END IF;
+    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG320',
+            MESSAGE = 'the entity code is longer than the family allows',
+            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit %s) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), v_family.code_max_length, pg_catalog.left(p_entity_code, 100)),
+            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+    END IF;
     SELECT r.registry_id, r.status, r.retired_at INTO v_reg
       FROM "birthgate"."birth_registry" r
      WHERE r.collection_name OPERATOR(pg_catalog.=) p_collection AND r.entity_code OPERATOR(pg_catalog.=) p_entity_code;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, pg_catalog.left(p_entity_code, 100));
         RETURN;
     END IF;
     IF v_reg.status OPERATOR(pg_catalog.<>) 'BORN' THEN
-        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
+        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, pg_catalog.left(p_entity_code, 100), v_reg.status, v_reg.retired_at);
         RETURN;
     END IF;
     SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_name::pg_catalog.oid, v_family.code_column) s;
@@ -411,19 +411,19 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG321',
             MESSAGE = 'the family table cannot be read safely with the package rights',
-            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, p_entity_code, v_src.reason),
+            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, pg_catalog.left(p_entity_code, 100), v_src.reason),
             HINT = 'Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
        INTO v_live USING p_entity_code;
     IF v_live THEN
-        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, pg_catalog.left(p_entity_code, 100));
     ELSE
-        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, pg_catalog.left(p_entity_code, 100));
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."retire_gate_check"(text, text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than 256 characters and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
+COMMENT ON FUNCTION "birthgate"."retire_gate_check"(text, text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than the family''s code_max_length (default 256) and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
 
 CREATE OR REPLACE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
 LANGUAGE plpgsql

@@ -227,7 +227,7 @@ COMMENT ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) 
                 HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
         END IF;
 
-        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.oid AS relid,
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.code_max_length, f.table_name::pg_catalog.oid AS relid,
                f.table_name::pg_catalog.text AS table_text
           INTO v_family
           FROM "birthgate"."birth_family" AS f
@@ -355,7 +355,7 @@ COMMENT ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) 
 reg AS (
     SELECT s.code, s.n, s.ord, r.status AS registered_status,
            CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
-                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
                 WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
                 WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
       FROM src AS s
@@ -387,7 +387,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode;
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
         ELSE
             EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
     SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
@@ -401,7 +401,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
 reg AS (
     SELECT s.code, s.n, s.ord, r.status AS registered_status,
            CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
-                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
                 WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
                 WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
       FROM src AS s
@@ -448,7 +448,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode;
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
         END IF;
         v_done := v_scanned < p_batch_size;
 
@@ -497,7 +497,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
                             NULL::text, NULL::timestamptz;
     END;
     $fn$;
-    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> 256 characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
+    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
 
 CREATE OR REPLACE FUNCTION "birthgate"."sweep_backfill"(p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL,
                                p_load_guard boolean DEFAULT true)

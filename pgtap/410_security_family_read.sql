@@ -11,7 +11,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(44);
+SELECT plan(46);
 
 CREATE TEMP TABLE pkg AS SELECT current_user::name AS package_owner;
 CREATE EXTENSION IF NOT EXISTS postgres_fdw;
@@ -272,6 +272,12 @@ EXCEPTION WHEN SQLSTATE 'BG320' THEN
 END $$;
 SELECT ok((SELECT length(detail) < 200 AND detail LIKE '%5000 characters%' AND hint LIKE '%birthgate.birth_registry%' FROM bg320),
           'its DETAIL names the length and at most 100 characters of the code; its HINT a schema-qualified query');
+-- the limit is the family's own code_max_length, not a constant
+SELECT birthgate.set_family_code_limit('plain', 12);
+SELECT throws_ok($$SELECT * FROM birthgate.retire_gate_check('plain', 'P-1234567890123')$$, 'BG320', NULL,
+                 'with a family limit of 12, a 15-character code is BG320');
+SELECT lives_ok($$SELECT * FROM birthgate.retire_gate_check('plain', 'P-123456789')$$, 'and an 11-character code is checked');
+SELECT birthgate.set_family_code_limit('plain', 256);
 SELECT is((SELECT count(*) FROM birthgate.birth_registry), :reg_before::bigint, 'the refused checks and retire changed no registry row');
 SELECT is((SELECT count(*) FROM birthgate.registry_changelog), :log_before::bigint, 'and wrote no changelog row');
 

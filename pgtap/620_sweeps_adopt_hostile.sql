@@ -77,8 +77,10 @@ DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['t_range', 't_comp', 't_gen', 't_rls', 't_nested', 't_plain', 't_inh'] LOOP
-        EXECUTE format('DROP TRIGGER _100_birth_gate ON s620.%I', t);
-        EXECUTE format('DROP TRIGGER _900_birth_finalize ON s620.%I', t);
+        -- the hostile owner drops every gate trigger the package attached (whatever their number)
+        EXECUTE (SELECT string_agg(format('DROP TRIGGER %I ON s620.%I;', tg.tgname, t), ' ')
+                   FROM pg_trigger tg
+                  WHERE tg.tgrelid = format('s620.%I', t)::regclass AND NOT tg.tgisinternal AND tg.tgname LIKE '\_%birth\_%');
     END LOOP;
 END $$;
 -- a domain over a range type whose subtype_diff and cast to text are the owner's

@@ -4068,27 +4068,27 @@ DECLARE
     v_src record;
     v_live boolean;
 BEGIN
-    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) 256 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG320',
-            MESSAGE = 'the entity code is longer than the family allows',
-            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit 256) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), pg_catalog.left(p_entity_code, 100)),
-            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
-    END IF;
     SELECT * INTO v_family FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
     IF NOT FOUND THEN
         RETURN QUERY SELECT false, pg_catalog.format('unknown family %L', pg_catalog.left(p_collection, 100));
         RETURN;
     END IF;
+    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG320',
+            MESSAGE = 'the entity code is longer than the family allows',
+            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit %s) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), v_family.code_max_length, pg_catalog.left(p_entity_code, 100)),
+            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+    END IF;
     SELECT r.registry_id, r.status, r.retired_at INTO v_reg
       FROM "birthgate"."birth_registry" r
      WHERE r.collection_name OPERATOR(pg_catalog.=) p_collection AND r.entity_code OPERATOR(pg_catalog.=) p_entity_code;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, pg_catalog.left(p_entity_code, 100));
         RETURN;
     END IF;
     IF v_reg.status OPERATOR(pg_catalog.<>) 'BORN' THEN
-        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
+        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, pg_catalog.left(p_entity_code, 100), v_reg.status, v_reg.retired_at);
         RETURN;
     END IF;
     SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_name::pg_catalog.oid, v_family.code_column) s;
@@ -4099,19 +4099,19 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG321',
             MESSAGE = 'the family table cannot be read safely with the package rights',
-            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, p_entity_code, v_src.reason),
+            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, pg_catalog.left(p_entity_code, 100), v_src.reason),
             HINT = 'Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
        INTO v_live USING p_entity_code;
     IF v_live THEN
-        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, pg_catalog.left(p_entity_code, 100));
     ELSE
-        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, pg_catalog.left(p_entity_code, 100));
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."retire_gate_check"(text, text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than 256 characters and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
+COMMENT ON FUNCTION "birthgate"."retire_gate_check"(text, text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than the family''s code_max_length (default 256) and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
 
 CREATE OR REPLACE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
 LANGUAGE plpgsql
@@ -4406,7 +4406,7 @@ COMMENT ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) 
                 HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
         END IF;
 
-        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.oid AS relid,
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.code_max_length, f.table_name::pg_catalog.oid AS relid,
                f.table_name::pg_catalog.text AS table_text
           INTO v_family
           FROM "birthgate"."birth_family" AS f
@@ -4534,7 +4534,7 @@ COMMENT ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) 
 reg AS (
     SELECT s.code, s.n, s.ord, r.status AS registered_status,
            CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
-                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
                 WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
                 WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
       FROM src AS s
@@ -4566,7 +4566,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode;
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
         ELSE
             EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
     SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
@@ -4580,7 +4580,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
 reg AS (
     SELECT s.code, s.n, s.ord, r.status AS registered_status,
            CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
-                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) 256 THEN ''oversize_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
                 WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
                 WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
       FROM src AS s
@@ -4627,7 +4627,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode;
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
         END IF;
         v_done := v_scanned < p_batch_size;
 
@@ -4676,7 +4676,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
                             NULL::text, NULL::timestamptz;
     END;
     $fn$;
-    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> 256 characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
+    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
 
 CREATE OR REPLACE FUNCTION "birthgate"."sweep_backfill"(p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL,
                                p_load_guard boolean DEFAULT true)

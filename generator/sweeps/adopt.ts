@@ -74,7 +74,7 @@ function batchTemplate(c: Ctx, dryRun: boolean): string {
     reg AS (
         SELECT s.code, s.n, s.ord, r.status AS registered_status,
                CASE WHEN s.code OPERATOR(pg_catalog.=) '' THEN 'empty_code'
-                    WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) ${MAX_CODE_LENGTH} THEN 'oversize_code'
+                    WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN 'oversize_code'
                     WHEN s.n OPERATOR(pg_catalog.>) 1 THEN 'duplicate_code'
                     WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN 'pattern_mismatch' END AS finding
           FROM src AS s
@@ -142,7 +142,7 @@ export function adoptFunction(c: Ctx): string {
             ${raiseAt(12, 'SWEEP_INVALID_ARGUMENT', `'sweep_adopt(p_dry_run => NULL): must be true or false'`)}
         END IF;
 
-        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.table_name::pg_catalog.oid AS relid,
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.code_max_length, f.table_name::pg_catalog.oid AS relid,
                f.table_name::pg_catalog.text AS table_text
           INTO v_family
           FROM ${c.q('birth_family')} AS f
@@ -186,13 +186,13 @@ export function adoptFunction(c: Ctx): string {
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode;
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
         ELSE
             EXECUTE pg_catalog.format(${lit(batchTemplate(c, false))}, v_src.source,
                                       CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
                INTO v_scanned, v_applied, v_findings, v_last
               USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode;
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
         END IF;
         v_done := v_scanned < p_batch_size;
 
@@ -236,6 +236,6 @@ export function adoptFunction(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(text, boolean, integer, integer, boolean)`,
-      `One batch of the adoption sweep of a family table, in the caller's transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (> ${MAX_CODE_LENGTH} characters), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).`,
+      `One batch of the adoption sweep of a family table, in the caller's transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family's code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).`,
     )}`;
 }

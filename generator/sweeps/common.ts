@@ -8,7 +8,7 @@ export { ACTOR, SAFE_CODE_TYPE } from '../admission/common.js';
 export const MAX_BATCH = 100_000;
 /** Upper bound for p_max_batches_per_minute. */
 export const MAX_RATE = 60_000;
-/** Codes longer than this are never adopted (a finding instead); the per-family limit of the gates defaults to it too. */
+/** How many characters of an oversize code a finding stores (the limit itself is the family's code_max_length). */
 export const MAX_CODE_LENGTH = 256;
 /** How much of a user-supplied code a finding stores and an error DETAIL shows. */
 export const CODE_SHOWN = 100;
