@@ -45,6 +45,17 @@ export const BgError = {
   DRIFT_INVALID_SEVERITY: "BG301",
   DRIFT_UNKNOWN_FAMILY: "BG302",
   PACKET_STATE_MISMATCH: "BG310",
+  OUTBOX_INVALID_WORKER: "BG500",
+  OUTBOX_INVALID_LIMIT: "BG501",
+  OUTBOX_INVALID_VISIBILITY: "BG502",
+  OUTBOX_INVALID_IDS: "BG503",
+  OUTBOX_UNKNOWN_ID: "BG504",
+  OUTBOX_INVALID_ERROR_TEXT: "BG505",
+  OUTBOX_NOT_CLAIMED: "BG506",
+  OUTBOX_ALREADY_DELIVERED: "BG507",
+  OUTBOX_DEAD_LETTERED: "BG508",
+  OUTBOX_INVALID_SETTING: "BG509",
+  OUTBOX_CONFIG_MISSING: "BG510",
 } as const;
 
 export type BgErrorName = keyof typeof BgError;
@@ -95,4 +106,15 @@ export const bgErrorCatalog: Record<BgErrorCode, { name: BgErrorName; message: s
   "BG301": { name: "DRIFT_INVALID_SEVERITY", message: "unknown drift severity", hint: "Use one of info, warning, critical." },
   "BG302": { name: "DRIFT_UNKNOWN_FAMILY", message: "unknown family", hint: "Pass a collection_name that is registered in birth_family, or NULL for every family." },
   "BG310": { name: "PACKET_STATE_MISMATCH", message: "the database is not in the state this operator packet was made for", hint: "Do not edit the packet: regenerate it against this database with `birthgate packet`, review it, and apply the new one." },
+  "BG500": { name: "OUTBOX_INVALID_WORKER", message: "invalid worker name", hint: "Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim('mailer@host-1:4711', 100);" },
+  "BG501": { name: "OUTBOX_INVALID_LIMIT", message: "invalid batch limit", hint: "Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000))." },
+  "BG502": { name: "OUTBOX_INVALID_VISIBILITY", message: "invalid visibility timeout", hint: "Pass a visibility timeout above 0 and at most 1 day, longer than one delivery takes, e.g. SELECT * FROM birthgate.outbox_claim('worker-1', 100, interval '30 seconds');" },
+  "BG503": { name: "OUTBOX_INVALID_IDS", message: "invalid outbox id list", hint: "Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);" },
+  "BG504": { name: "OUTBOX_UNKNOWN_ID", message: "no such event in the outbox or the dead letter table", hint: "Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status)." },
+  "BG505": { name: "OUTBOX_INVALID_ERROR_TEXT", message: "invalid error text", hint: "Pass what went wrong as a non-empty text, e.g. SELECT birthgate.outbox_fail(101, 'HTTP 503 from the webhook');" },
+  "BG506": { name: "OUTBOX_NOT_CLAIMED", message: "the event is not claimed by this worker", hint: "Fail only events you hold: claim with birthgate.outbox_claim() and pass the same worker name; after the visibility timeout another worker may have taken the event over, then drop it." },
+  "BG507": { name: "OUTBOX_ALREADY_DELIVERED", message: "the event has already been acknowledged", hint: "Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...)." },
+  "BG508": { name: "OUTBOX_DEAD_LETTERED", message: "the event is in the dead letter table", hint: "Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);" },
+  "BG509": { name: "OUTBOX_INVALID_SETTING", message: "invalid outbox delivery setting", hint: "Settings: max_attempts 1..1000, backoff_base above 0 and at most backoff_max, backoff_max at most 1 day, retention at least 1 minute, alert_after above 0; e.g. SELECT * FROM birthgate.outbox_configure(p_max_attempts => 12);" },
+  "BG510": { name: "OUTBOX_CONFIG_MISSING", message: "the outbox delivery settings row is missing", hint: "Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;" },
 };
