@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: () => import('./commands/status.js'),
   rehearse: () => import('./commands/rehearse.js'),
   packet: () => import('./commands/packet.js'),
+  outbox: () => import('./commands/outbox.js'),
 };
 
 function help(): string {
