@@ -35,9 +35,7 @@ export function outboxColumns(c: Ctx): string {
     -- backoff, so a claim reads only claimable entries from the front.
     DROP INDEX ${c.q('event_outbox_undelivered_idx')};
     CREATE INDEX ${qi('event_outbox_undelivered_idx')} ON ${t} (visible_at, outbox_id) WHERE delivered_at IS NULL;
-    CREATE INDEX ${qi('event_outbox_delivered_at_brin')} ON ${t} USING brin (delivered_at);
     ${comment('INDEX', c.q('event_outbox_undelivered_idx'), 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in.')}
-    ${comment('INDEX', c.q('event_outbox_delivered_at_brin'), 'Finds delivered events past the retention for outbox_purge() (BRIN: acknowledged rows are written roughly in delivered_at order).')}
     ${columnComments(c, 'event_outbox', {
       attempts: 'Claims so far (outbox_claim() counts one per claim; reset to 0 by outbox_redrive()).',
       last_error: 'The latest error: from outbox_fail(), or the expiry of a claim nobody acknowledged.',
@@ -52,7 +50,6 @@ export function outboxColumns(c: Ctx): string {
 export function dropOutboxColumns(c: Ctx): string {
   const t = c.q('event_outbox');
   return sqlText`
-    DROP INDEX ${c.q('event_outbox_delivered_at_brin')};
     DROP INDEX ${c.q('event_outbox_undelivered_idx')};
     ${undeliveredIndexV1(c)}
     ALTER TABLE ${t} RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor);
