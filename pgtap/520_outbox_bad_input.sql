@@ -6,7 +6,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 DELETE FROM birthgate.event_outbox;
 DELETE FROM birthgate.event_dead_letter;
@@ -83,6 +83,8 @@ SELECT throws_ok($$SELECT birthgate.outbox_fail(NULL, 'x')$$, 'BG503', NULL, 'fa
 SELECT throws_ok(format('SELECT birthgate.outbox_fail(%s, %L)', :unknown_id, 'x'), 'BG504', NULL, 'fail: unknown id -> BG504');
 SELECT throws_ok(format('SELECT birthgate.outbox_fail(%s, NULL)', :claimed_id), 'BG505', NULL, 'fail: NULL error text -> BG505');
 SELECT throws_ok(format('SELECT birthgate.outbox_fail(%s, %L)', :claimed_id, '   '), 'BG505', NULL, 'fail: blank error text -> BG505');
+SELECT ok(length(pg_temp.detail_of(format('SELECT birthgate.outbox_fail(%s, %L)', :claimed_id, repeat(' ', 100000)))) < 250,
+          'fail: the DETAIL quotes at most 100 characters of a blank 100000-character error text');
 SELECT throws_ok(format('SELECT birthgate.outbox_fail(%s, %L)', :free_id, 'x'), 'BG506', NULL, 'fail: an unclaimed event -> BG506');
 SELECT throws_ok(format('SELECT birthgate.outbox_fail(%s, %L, %L)', :claimed_id, 'x', 'w2'), 'BG506', NULL, 'fail: an event claimed by another worker -> BG506');
 SELECT ok(pg_temp.detail_of(format('SELECT birthgate.outbox_fail(%s, %L, %L)', :claimed_id, 'x', 'w2')) LIKE '%claimed by ''w1''%', 'fail: DETAIL names the holder');

@@ -231,7 +231,7 @@ export function failFunction(c: Ctx): string {
             ${raiseAt(12, 'OUTBOX_INVALID_IDS', `'outbox_fail(p_outbox_id => NULL): must not be NULL'`)}
         END IF;
         IF p_error IS NULL OR btrim(p_error) = '' THEN
-            ${raiseAt(12, 'OUTBOX_INVALID_ERROR_TEXT', `format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(p_error), 'NULL'))`)}
+            ${raiseAt(12, 'OUTBOX_INVALID_ERROR_TEXT', `format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(left(p_error, 100)), 'NULL'))`)}
         END IF;
         ${pad(checkWorker('outbox_fail', true), 8)}
         ${pad(readConfig(c, 'v_cfg', 'cfg.max_attempts, cfg.backoff_base, cfg.backoff_max'), 8)}
