@@ -973,7 +973,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG505',
             MESSAGE = 'invalid error text',
-            DETAIL = format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(p_error), 'NULL')),
+            DETAIL = format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(left(p_error, 100)), 'NULL')),
             HINT = 'Pass what went wrong as a non-empty text, e.g. SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'');';
     END IF;
     IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
