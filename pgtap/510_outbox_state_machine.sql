@@ -19,8 +19,8 @@ SELECT plan(57);
 DELETE FROM birthgate.event_outbox;
 DELETE FROM birthgate.event_dead_letter;
 DELETE FROM birthgate.outbox_counter;
-SELECT lives_ok($$SELECT * FROM birthgate.outbox_configure(p_max_attempts => 3, p_backoff_base => '200 milliseconds', p_backoff_max => '400 milliseconds')$$,
-                'settings for the test: 3 attempts, backoff 200 ms doubling up to 400 ms');
+SELECT lives_ok($$SELECT * FROM birthgate.outbox_configure(p_max_attempts => 3, p_backoff_base => '1 second', p_backoff_max => '2 seconds')$$,
+                'settings for the test: 3 attempts, backoff 1 s doubling up to 2 s (long enough to observe on a busy machine)');
 
 CREATE FUNCTION pg_temp.emit(p_key text) RETURNS bigint
 LANGUAGE sql AS $fn$
@@ -82,25 +82,25 @@ SELECT is((SELECT (claimed_by, jsonb_array_length(errors), errors->0->>'error', 
              FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('b')),
           '(,1,"HTTP 503 from the receiver",w1,1,"HTTP 503 from the receiver")',
           'the failure released the claim and recorded the error with its attempt and worker');
-SELECT ok((SELECT visible_at - (errors->0->>'at')::timestamptz BETWEEN interval '100 milliseconds' AND interval '200 milliseconds'
+SELECT ok((SELECT visible_at - (errors->0->>'at')::timestamptz BETWEEN interval '500 milliseconds' AND interval '1 second'
              FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('b')),
-          'the first backoff is base (200 ms) jittered into [100 ms, 200 ms]');
+          'the first backoff is base (1 s) jittered into [500 ms, 1 s]');
 SELECT is(pg_temp.claim('w2'), '', 'during the backoff the event is not claimable');
 SELECT ok(pg_temp.wait_visible('b'), 'the backoff ends');
 SELECT is(pg_temp.claim('w2'), 'b#2', 'after the backoff it is claimed again, attempt 2');
 
--- (c) the backoff is bounded (attempt 2: 400 ms; attempt 7 would be 12.8 s: capped at 400 ms)
+-- (c) the backoff is bounded (attempt 2: 2 s; attempt 60 would be 2^59 s: capped at 2 s)
 SELECT is(birthgate.outbox_fail(pg_temp.id('b'), 'timeout', 'w2'), 'retry', 'the second failure (attempt 2 of 3) returns retry');
-SELECT ok((SELECT visible_at - (errors->1->>'at')::timestamptz BETWEEN interval '200 milliseconds' AND interval '400 milliseconds'
+SELECT ok((SELECT visible_at - (errors->1->>'at')::timestamptz BETWEEN interval '1 second' AND interval '2 seconds'
              FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('b')),
-          'the second backoff doubles: 400 ms jittered into [200 ms, 400 ms]');
+          'the second backoff doubles: 2 s jittered into [1 s, 2 s]');
 SELECT pg_temp.emit('c') IS NOT NULL AS c \gset
 SELECT lives_ok($$SELECT * FROM birthgate.outbox_configure(p_max_attempts => 100)$$, 'allow many attempts for the bound check');
 UPDATE birthgate.event_outbox SET attempts = 60, claimed_by = 'w9', claimed_at = clock_timestamp() WHERE outbox_id = pg_temp.id('c');
 SELECT is(birthgate.outbox_fail(pg_temp.id('c'), 'again', 'w9'), 'retry', 'a failure at attempt 60 returns retry');
-SELECT ok((SELECT visible_at - (errors->0->>'at')::timestamptz BETWEEN interval '200 milliseconds' AND interval '400 milliseconds'
+SELECT ok((SELECT visible_at - (errors->0->>'at')::timestamptz BETWEEN interval '1 second' AND interval '2 seconds'
              FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('c')),
-          'the backoff of attempt 60 is capped at backoff_max (400 ms, jittered into [200, 400] ms)');
+          'the backoff of attempt 60 is capped at backoff_max (2 s, jittered into [1 s, 2 s])');
 DELETE FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('c');
 SELECT lives_ok($$SELECT * FROM birthgate.outbox_configure(p_max_attempts => 3)$$, 'back to 3 attempts');
 
@@ -131,7 +131,7 @@ SELECT is(birthgate.outbox_ack(ARRAY[pg_temp.id('b')], 'w1'), 1, 'and can be ack
 
 -- (f) visibility expiry
 SELECT pg_temp.emit('f') IS NOT NULL AS f \gset
-SELECT is(pg_temp.claim('w1', 10, '100 milliseconds'), 'f#1', 'f is claimed by w1 with a 100 ms visibility');
+SELECT is(pg_temp.claim('w1', 10, '1 second'), 'f#1', 'f is claimed by w1 with a 1 s visibility');
 SELECT is(pg_temp.claim('w2'), '', 'while the visibility runs nobody else gets it');
 SELECT ok(pg_temp.wait_visible('f'), 'the visibility expires');
 SELECT is(pg_temp.claim('w2'), 'f#2', 'w2 claims it after the expiry, attempt 2');
