@@ -7,7 +7,7 @@ import type { Migration } from './lib/migration.js';
 import { indent, lit, qi } from './lib/sql.js';
 import { migrations } from './migrations/index.js';
 import { vocab, transitions } from './vocab.js';
-import { allErrors, raise } from './errors/index.js';
+import { allErrors, raise, withErrorSchema } from './errors/index.js';
 
 export interface GenerateOptions {
   schema: string;
@@ -125,7 +125,10 @@ export function checkBaselineRecapture(c: Ctx, m: Migration): void {
 
 /** All generated files, keyed by path relative to the project root. */
 export function generate(opts: GenerateOptions): Map<string, string> {
-  const c = makeCtx(opts.schema, opts.version);
+  return withErrorSchema(opts.schema, () => generateFor(makeCtx(opts.schema, opts.version)));
+}
+
+function generateFor(c: Ctx): Map<string, string> {
   const ids = new Set<string>();
   for (const m of migrations) {
     if (!/^\d{6}$/.test(m.id) || !/^[a-z0-9_]+$/.test(m.slug)) throw new Error(`bad migration id/slug ${m.id} ${m.slug}`);

@@ -4181,6 +4181,685 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000007_security_least_privilege', now());
 
+-- 000008_outbox_delivery: outbox delivery: claim/ack/fail pull API with visibility timeout, backoff, dead letter, re-drive, retention purge, status views, delivery role
+
+    ALTER TABLE "birthgate"."event_outbox"
+        ADD COLUMN IF NOT EXISTS visible_at timestamptz NOT NULL DEFAULT now(),
+        ADD COLUMN IF NOT EXISTS claimed_by text,
+        ADD COLUMN IF NOT EXISTS claimed_at timestamptz,
+        ADD COLUMN IF NOT EXISTS errors jsonb NOT NULL DEFAULT '[]'::jsonb,
+        ADD COLUMN IF NOT EXISTS redrive_count integer NOT NULL DEFAULT 0;
+    ALTER TABLE "birthgate"."event_outbox"
+        ADD CONSTRAINT event_outbox_claim_consistent CHECK ((claimed_by IS NULL) = (claimed_at IS NULL)),
+        ADD CONSTRAINT event_outbox_errors_is_array CHECK (jsonb_typeof(errors) = 'array'),
+        ADD CONSTRAINT event_outbox_redrive_count_check CHECK (redrive_count >= 0);
+    ALTER TABLE "birthgate"."event_outbox" SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+    -- the claim index: undelivered events by the time they become claimable. A claimed event
+    -- moves to the end (visible_at = claim time + visibility), a failed one to the end of its
+    -- backoff, so a claim reads only claimable entries from the front.
+    DROP INDEX "birthgate"."event_outbox_undelivered_idx";
+    CREATE INDEX "event_outbox_undelivered_idx" ON "birthgate"."event_outbox" (visible_at, outbox_id) WHERE delivered_at IS NULL;
+    COMMENT ON INDEX "birthgate"."event_outbox_undelivered_idx" IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in.';
+    COMMENT ON COLUMN "birthgate"."event_outbox"."attempts" IS 'Claims so far (outbox_claim() counts one per claim; reset to 0 by outbox_redrive()).';
+COMMENT ON COLUMN "birthgate"."event_outbox"."last_error" IS 'The latest error: from outbox_fail(), or the expiry of a claim nobody acknowledged.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."visible_at" IS 'When the event is (again) claimable: emission time, claim time + visibility timeout, or the end of a backoff.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_by" IS 'Worker holding the current claim (NULL when unclaimed); after acknowledgement the worker that delivered it.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_at" IS 'When the current claim was taken.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."errors" IS 'Every error so far, oldest first: [{attempt, at, worker, error}], kept across re-drives.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."redrive_count" IS 'How often the event came back from event_dead_letter.';
+
+    CREATE TABLE "birthgate"."event_dead_letter" (
+        outbox_id bigint PRIMARY KEY,
+        event_type text NOT NULL REFERENCES "birthgate"."event_type_registry" (event_type) ON DELETE RESTRICT,
+        object_key text NOT NULL,
+        born_at timestamptz NOT NULL,
+        payload jsonb NOT NULL,
+        source_change_id bigint NOT NULL,
+        emitted_at timestamptz NOT NULL,
+        released_from_pending boolean NOT NULL,
+        attempts integer NOT NULL CHECK (attempts >= 0),
+        errors jsonb NOT NULL CHECK (jsonb_typeof(errors) = 'array'),
+        last_error text,
+        redrive_count integer NOT NULL CHECK (redrive_count >= 0),
+        dead_lettered_at timestamptz NOT NULL DEFAULT now(),
+        dead_lettered_by text NOT NULL,
+        CONSTRAINT event_dead_letter_event_type_object_key_born_at_key UNIQUE (event_type, object_key, born_at)
+    );
+    CREATE INDEX "event_dead_letter_dead_lettered_at_idx" ON "birthgate"."event_dead_letter" (dead_lettered_at);
+    COMMENT ON TABLE "birthgate"."event_dead_letter" IS 'Events that exhausted their delivery attempts, moved out of event_outbox with every error and when; outbox_redrive() moves them back.';
+    COMMENT ON COLUMN "birthgate"."event_dead_letter"."outbox_id" IS 'The event id in event_outbox; kept through dead-lettering and re-drive.';
+COMMENT ON COLUMN "birthgate"."event_dead_letter"."attempts" IS 'Claims the event had when it was dead-lettered.';
+COMMENT ON COLUMN "birthgate"."event_dead_letter"."errors" IS 'Every error, oldest first: [{attempt, at, worker, error}] (a claim that expired unacknowledged counts as an error).';
+COMMENT ON COLUMN "birthgate"."event_dead_letter"."last_error" IS 'The error that exhausted the attempts.';
+COMMENT ON COLUMN "birthgate"."event_dead_letter"."dead_lettered_at" IS 'When the event was moved here.';
+COMMENT ON COLUMN "birthgate"."event_dead_letter"."dead_lettered_by" IS 'The worker whose failure (or expired claim) used up the last attempt.';
+
+    CREATE TABLE "birthgate"."outbox_config" (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        max_attempts integer NOT NULL DEFAULT 10 CHECK (max_attempts BETWEEN 1 AND 1000),
+        backoff_base interval NOT NULL DEFAULT '5 seconds' CHECK (backoff_base > '0'::interval),
+        backoff_max interval NOT NULL DEFAULT '1 hour' CHECK (backoff_max >= backoff_base AND backoff_max <= '1 day'::interval),
+        retention interval NOT NULL DEFAULT '7 days' CHECK (retention >= '1 minute'::interval),
+        alert_after interval NOT NULL DEFAULT '15 minutes' CHECK (alert_after > '0'::interval),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        updated_by name NOT NULL DEFAULT current_user
+    );
+    INSERT INTO "birthgate"."outbox_config" DEFAULT VALUES;
+    COMMENT ON TABLE "birthgate"."outbox_config" IS 'Outbox delivery settings (one row); change them with outbox_configure().';
+    COMMENT ON COLUMN "birthgate"."outbox_config"."max_attempts" IS 'Claims an event gets; the failure (or expired claim) of the last one moves it to event_dead_letter.';
+COMMENT ON COLUMN "birthgate"."outbox_config"."backoff_base" IS 'Backoff after the first failure; doubles per attempt up to backoff_max, then jittered into [half, full].';
+COMMENT ON COLUMN "birthgate"."outbox_config"."backoff_max" IS 'Longest backoff between attempts.';
+COMMENT ON COLUMN "birthgate"."outbox_config"."retention" IS 'How long acknowledged events stay in event_outbox before outbox_purge() deletes them (and counts them).';
+COMMENT ON COLUMN "birthgate"."outbox_config"."alert_after" IS 'Age of the oldest undelivered event past which v_outbox_findings reports it.';
+
+CREATE TABLE "birthgate"."outbox_counter" (
+    counter text NOT NULL CHECK (counter IN ('dead_lettered', 'redriven', 'expired_claims', 'stale_acks', 'purged')),
+    amount bigint NOT NULL CHECK (amount > 0),
+    at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE "birthgate"."outbox_counter" IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
+
+CREATE FUNCTION "birthgate"."outbox_claim"(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '30 seconds')
+RETURNS TABLE (outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_max integer;
+BEGIN
+    IF p_worker IS NULL OR btrim(p_worker) = '' OR length(p_worker) > 128 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_claim(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+    END IF;
+    IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG502',
+            MESSAGE = 'invalid visibility timeout',
+            DETAIL = format('outbox_claim(p_visibility => %s): must be above 0 and at most 1 day', coalesce(p_visibility::text, 'NULL')),
+            HINT = 'Pass a visibility timeout above 0 and at most 1 day, longer than one delivery takes, e.g. SELECT * FROM birthgate.outbox_claim(''worker-1'', 100, interval ''30 seconds'');';
+    END IF;
+    SELECT cfg.max_attempts INTO v_max FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
+    -- take disjoint sets and never wait), dead-letter those whose expired claim was their
+    -- last attempt, claim the rest, count what leaves no row behind.
+    RETURN QUERY
+    WITH cand AS MATERIALIZED (
+        SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
+               o.claimed_by IS NOT NULL AS expired,
+               o.claimed_by IS NOT NULL AND o.attempts >= v_max AS exhausted
+        FROM "birthgate"."event_outbox" AS o
+        WHERE o.delivered_at IS NULL
+          AND o.visible_at <= v_now
+        ORDER BY o.visible_at, o.outbox_id
+        LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
+    ),
+    dead AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        USING cand
+        WHERE o.outbox_id = cand.id AND cand.exhausted
+        RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
+                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) AS errors,
+                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) AS last_error, o.redrive_count, o.claimed_by
+    ),
+    dead_lettered AS (
+        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
+        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
+               d.attempts, d.errors, d.last_error, d.redrive_count, v_now, d.claimed_by
+        FROM dead AS d
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    ),
+    claimed AS (
+        UPDATE "birthgate"."event_outbox" AS o
+        SET attempts = o.attempts + 1,
+            claimed_by = p_worker,
+            claimed_at = v_now,
+            visible_at = v_now + p_visibility,
+            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) ELSE o.errors END,
+            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) ELSE o.last_error END
+        FROM cand
+        WHERE o.outbox_id = cand.id AND NOT cand.exhausted
+        RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
+    ),
+    counted AS (
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT k.counter, k.amount, v_now
+        FROM (VALUES ('dead_lettered', (SELECT count(*) FROM dead_lettered)),
+                     ('expired_claims', (SELECT count(*) FROM claimed AS x WHERE x.expired) + (SELECT count(*) FROM dead))) AS k (counter, amount)
+        WHERE k.amount > 0
+    )
+    SELECT x.outbox_id, x.event_type, x.object_key, x.payload, x.attempts
+    FROM claimed AS x
+    ORDER BY x.was_visible_at, x.outbox_id;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff or expired claim ended joins behind the events already claimable). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
+
+CREATE FUNCTION "birthgate"."outbox_ack"(p_outbox_ids bigint[], p_worker text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_acked integer;
+    v_distinct integer;
+    v_unknown bigint[];
+    v_stale integer;
+BEGIN
+    IF p_outbox_ids IS NULL OR array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_ack(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_ack(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF cardinality(p_outbox_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- Exactly once: only an undelivered event that is claimed is acknowledged, so a second
+    -- acknowledgement (or a concurrent one, which waits for the row and re-checks) finds
+    -- delivered_at set and counts 0. With p_worker, only the worker holding the claim can
+    -- acknowledge it: a worker whose claim expired and was taken over is refused (0).
+    UPDATE "birthgate"."event_outbox" AS o
+    SET delivered_at = v_now
+    WHERE o.outbox_id = ANY (p_outbox_ids)
+      AND o.delivered_at IS NULL
+      AND o.claimed_by IS NOT NULL
+      AND (p_worker IS NULL OR o.claimed_by = p_worker);
+    GET DIAGNOSTICS v_acked = ROW_COUNT;
+
+    SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
+    IF v_acked < v_distinct THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id);
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_ack: %s of %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+        END IF;
+        IF p_worker IS NOT NULL THEN
+            SELECT count(*)::integer INTO v_stale
+            FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = ANY (p_outbox_ids)
+              AND o.delivered_at IS NULL
+              AND o.claimed_by IS DISTINCT FROM p_worker;
+            IF v_stale > 0 THEN
+                INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('stale_acks', v_stale, v_now);
+            END IF;
+        END IF;
+    END IF;
+    RETURN v_acked;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered (delivered_at) and returns how many were acknowledged by this call: an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+
+CREATE FUNCTION "birthgate"."outbox_fail"(p_outbox_id bigint, p_error text, p_worker text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_cfg record;
+    v_row record;
+    v_error text;
+    v_entry jsonb;
+    v_seconds double precision;
+BEGIN
+    IF p_outbox_id IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = 'outbox_fail(p_outbox_id => NULL): must not be NULL',
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_error IS NULL OR btrim(p_error) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG505',
+            MESSAGE = 'invalid error text',
+            DETAIL = format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(left(p_error, 100)), 'NULL')),
+            HINT = 'Pass what went wrong as a non-empty text, e.g. SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'');';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_fail(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max INTO v_cfg FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    SELECT o.outbox_id, o.attempts, o.claimed_by, o.claimed_at, o.delivered_at, o.errors
+    INTO v_row
+    FROM "birthgate"."event_outbox" AS o
+    WHERE o.outbox_id = p_outbox_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = p_outbox_id) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG508',
+                MESSAGE = 'the event is in the dead letter table',
+                DETAIL = format('outbox_fail(%s): the event is in %s', p_outbox_id, 'birthgate.event_dead_letter'),
+                HINT = 'Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);';
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG504',
+            MESSAGE = 'no such event in the outbox or the dead letter table',
+            DETAIL = format('outbox_fail(%s): no such event in %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter'),
+            HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+    END IF;
+    IF v_row.delivered_at IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG507',
+            MESSAGE = 'the event has already been acknowledged',
+            DETAIL = format('outbox_fail(%s): acknowledged at %s by %s', p_outbox_id, v_row.delivered_at, coalesce(v_row.claimed_by, 'unknown')),
+            HINT = 'Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...).';
+    END IF;
+    IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG506',
+            MESSAGE = 'the event is not claimed by this worker',
+            DETAIL = format('outbox_fail(%s, p_worker => %s): %s', p_outbox_id, coalesce(quote_literal(left(p_worker, 100)), 'NULL'), CASE WHEN v_row.claimed_by IS NULL THEN 'the event is not claimed' ELSE format('claimed by %L since %s', left(v_row.claimed_by, 100), v_row.claimed_at) END),
+            HINT = 'Fail only events you hold: claim with birthgate.outbox_claim() and pass the same worker name; after the visibility timeout another worker may have taken the event over, then drop it.';
+    END IF;
+
+    v_error := CASE WHEN length(p_error) > 4000
+                    THEN left(p_error, 4000) || format(' [truncated: %s characters in all]', length(p_error))
+                    ELSE p_error END;
+    v_entry := jsonb_build_object('attempt', v_row.attempts, 'at', v_now, 'worker', v_row.claimed_by, 'error', v_error);
+
+    IF v_row.attempts >= v_cfg.max_attempts THEN
+        WITH dead AS (
+            DELETE FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = p_outbox_id
+            RETURNING o.*
+        )
+        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
+        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
+               d.attempts, d.errors || jsonb_build_array(v_entry), v_error, d.redrive_count, v_now, d.claimed_by
+        FROM dead AS d;
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('dead_lettered', 1, v_now);
+        RETURN 'dead';
+    END IF;
+
+    -- bounded exponential backoff with jitter: base * 2^(attempts - 1), at most backoff_max,
+    -- then a random point in [half, full] so that failing workers do not retry in lockstep
+    v_seconds := least(extract(epoch FROM v_cfg.backoff_max),
+                       extract(epoch FROM v_cfg.backoff_base) * power(2::double precision, least(greatest(v_row.attempts - 1, 0), 62)));
+    v_seconds := v_seconds * (0.5 + random() * 0.5);
+    UPDATE "birthgate"."event_outbox" AS o
+    SET claimed_by = NULL,
+        claimed_at = NULL,
+        visible_at = v_now + make_interval(secs => v_seconds),
+        errors = o.errors || jsonb_build_array(v_entry),
+        last_error = v_error
+    WHERE o.outbox_id = p_outbox_id;
+    RETURN 'retry';
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_fail"(bigint, text, text) IS 'Records a failed delivery of a claimed event: appends {attempt, at, worker, error} to errors (error text kept up to 4000 characters, a longer one is cut and says so), releases the claim and returns ''retry'' (claimable again after a bounded exponential backoff with jitter: backoff_base * 2^(attempts-1), at most backoff_max, jittered into [half, full]) or, when this was attempt max_attempts, ''dead'' (moved to event_dead_letter with every error). With p_worker only the claim holder may fail it. Errors: BG504 unknown id, BG505 empty error text, BG506 not claimed (by this worker), BG507 already acknowledged, BG508 already dead-lettered; nothing changes on error.';
+
+CREATE FUNCTION "birthgate"."outbox_redrive"(p_outbox_ids bigint[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_unknown bigint[];
+    v_moved integer;
+BEGIN
+    IF p_outbox_ids IS NOT NULL AND (array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_redrive(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_outbox_ids IS NOT NULL THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id);
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_redrive: %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), 'birthgate.event_dead_letter', 'birthgate.event_outbox', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+        END IF;
+    END IF;
+
+    WITH moved AS (
+        DELETE FROM "birthgate"."event_dead_letter" AS d
+        WHERE p_outbox_ids IS NULL OR d.outbox_id = ANY (p_outbox_ids)
+        RETURNING d.*
+    ),
+    back AS (
+        INSERT INTO "birthgate"."event_outbox" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, visible_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT m.outbox_id, m.event_type, m.object_key, m.born_at, m.payload, m.source_change_id, m.emitted_at, m.released_from_pending,
+               0, m.errors, m.last_error, m.redrive_count + 1, v_now
+        FROM moved AS m
+        ORDER BY m.outbox_id
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::integer INTO v_moved FROM back;
+    IF v_moved > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('redriven', v_moved, v_now);
+    END IF;
+    RETURN v_moved;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_redrive"(bigint[]) IS 'Moves dead-lettered events (all of them when p_outbox_ids is NULL) back to event_outbox under their own outbox_id, claimable at once, with attempts reset to 0 and redrive_count + 1; their errors stay. Returns how many moved; an id already back in the outbox counts 0 (repeating a re-drive is harmless); an id in neither table: BG504 and nothing moves. At most 10000 ids.';
+
+CREATE FUNCTION "birthgate"."outbox_purge"(p_limit integer DEFAULT 10000)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_retention interval;
+    v_purged integer;
+    v_oldest timestamptz;
+    v_newest timestamptz;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+    END IF;
+    SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- oldest ids first through the primary key: events are acknowledged roughly in id order,
+    -- so the rows past the retention sit at the front and no extra index is maintained on
+    -- the hot path for the purge
+    WITH gone AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        WHERE o.outbox_id IN (
+            SELECT p.outbox_id FROM "birthgate"."event_outbox" AS p
+            WHERE p.delivered_at < v_now - v_retention
+            ORDER BY p.outbox_id
+            LIMIT p_limit
+            FOR UPDATE SKIP LOCKED)
+        RETURNING o.delivered_at
+    )
+    SELECT count(*)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
+
+    IF v_purged > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
+        RAISE NOTICE 'outbox_purge: % acknowledged events purged (delivered % .. %, retention %)', v_purged, v_oldest, v_newest, v_retention;
+    END IF;
+
+    -- keep the counter log small: fold it into one row per counter (rows of transactions
+    -- still open are not visible here and stay for the next fold)
+    IF (SELECT count(*) FROM (SELECT 1 FROM "birthgate"."outbox_counter" LIMIT 1001) AS n) > 1000 THEN
+        WITH folded AS (
+            DELETE FROM "birthgate"."outbox_counter" RETURNING counter, amount, at
+        )
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT f.counter, sum(f.amount), max(f.at) FROM folded AS f GROUP BY f.counter;
+    END IF;
+    RETURN v_purged;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes up to p_limit (1..1000000) acknowledged events delivered longer ago than outbox_config.retention and returns how many; never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged.';
+
+CREATE FUNCTION "birthgate"."outbox_configure"(
+    p_max_attempts integer DEFAULT NULL,
+    p_backoff_base interval DEFAULT NULL,
+    p_backoff_max interval DEFAULT NULL,
+    p_retention interval DEFAULT NULL,
+    p_alert_after interval DEFAULT NULL)
+RETURNS TABLE (max_attempts integer, backoff_base interval, backoff_max interval, retention interval, alert_after interval)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_old record;
+    v_max_attempts integer;
+    v_base interval;
+    v_max interval;
+    v_retention interval;
+    v_alert interval;
+BEGIN
+    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max, cfg.retention, cfg.alert_after INTO v_old
+    FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+    v_max_attempts := coalesce(p_max_attempts, v_old.max_attempts);
+    v_base := coalesce(p_backoff_base, v_old.backoff_base);
+    v_max := coalesce(p_backoff_max, v_old.backoff_max);
+    v_retention := coalesce(p_retention, v_old.retention);
+    v_alert := coalesce(p_alert_after, v_old.alert_after);
+    IF v_max_attempts NOT BETWEEN 1 AND 1000
+       OR v_base <= '0'::interval OR v_max < v_base OR v_max > '1 day'::interval
+       OR v_retention < '1 minute'::interval OR v_alert <= '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG509',
+            MESSAGE = 'invalid outbox delivery setting',
+            DETAIL = format('outbox_configure: max_attempts %s, backoff_base %s, backoff_max %s, retention %s, alert_after %s', v_max_attempts, v_base, v_max, v_retention, v_alert),
+            HINT = 'Settings: max_attempts 1..1000, backoff_base above 0 and at most backoff_max, backoff_max at most 1 day, retention at least 1 minute, alert_after above 0; e.g. SELECT * FROM birthgate.outbox_configure(p_max_attempts => 12);';
+    END IF;
+    UPDATE "birthgate"."outbox_config" AS cfg
+    SET max_attempts = v_max_attempts, backoff_base = v_base, backoff_max = v_max, retention = v_retention,
+        alert_after = v_alert, updated_at = now(), updated_by = session_user
+    WHERE cfg.singleton;
+    RETURN QUERY SELECT v_max_attempts, v_base, v_max, v_retention, v_alert;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) IS 'Changes the outbox delivery settings (NULL keeps a value) and returns them: max_attempts 1..1000, backoff_base above 0, backoff_max between backoff_base and 1 day, retention at least 1 minute, alert_after above 0; anything else BG509 and nothing changes. Applies to the next claim, failure and purge.';
+
+CREATE VIEW "birthgate"."v_outbox_status" AS
+SELECT q.depth,
+       q.ready,
+       q.in_flight,
+       q.backing_off,
+       q.expired_claims,
+       q.oldest_undelivered_at,
+       clock_timestamp() - q.oldest_undelivered_at AS oldest_undelivered_age,
+       q.max_attempts_seen,
+       dl.dead_lettered,
+       dl.oldest_dead_lettered_at,
+       d.delivered_retained,
+       d.oldest_delivered_at,
+       d.purge_due,
+       k.dead_lettered_total,
+       k.redriven_total,
+       k.expired_claims_total,
+       k.stale_acks_total,
+       k.purged_total,
+       k.last_purge_at,
+       cfg.max_attempts,
+       cfg.backoff_base,
+       cfg.backoff_max,
+       cfg.retention,
+       cfg.alert_after,
+       pg_catalog.pg_table_size('birthgate.event_outbox'::pg_catalog.regclass) AS table_bytes,
+       pg_catalog.pg_indexes_size('birthgate.event_outbox'::pg_catalog.regclass) AS index_bytes,
+       pg_catalog.pg_stat_get_live_tuples('birthgate.event_outbox'::pg_catalog.regclass) AS live_tuples,
+       pg_catalog.pg_stat_get_dead_tuples('birthgate.event_outbox'::pg_catalog.regclass) AS dead_tuples,
+       greatest(pg_catalog.pg_stat_get_last_vacuum_time('birthgate.event_outbox'::pg_catalog.regclass),
+                pg_catalog.pg_stat_get_last_autovacuum_time('birthgate.event_outbox'::pg_catalog.regclass)) AS last_vacuum_at
+FROM "birthgate"."outbox_config" AS cfg
+CROSS JOIN LATERAL (
+    SELECT count(*) AS depth,
+           count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NULL) AS ready,
+           count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NOT NULL) AS in_flight,
+           count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NULL) AS backing_off,
+           count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NOT NULL) AS expired_claims,
+           min(o.emitted_at) AS oldest_undelivered_at,
+           coalesce(max(o.attempts), 0) AS max_attempts_seen
+    FROM "birthgate"."event_outbox" AS o
+    WHERE o.delivered_at IS NULL
+) AS q
+CROSS JOIN LATERAL (
+    SELECT count(*) AS delivered_retained,
+           min(o.delivered_at) AS oldest_delivered_at,
+           count(*) FILTER (WHERE o.delivered_at < clock_timestamp() - cfg.retention) AS purge_due
+    FROM "birthgate"."event_outbox" AS o
+    WHERE o.delivered_at IS NOT NULL
+) AS d
+CROSS JOIN LATERAL (
+    SELECT count(*) AS dead_lettered, min(x.dead_lettered_at) AS oldest_dead_lettered_at
+    FROM "birthgate"."event_dead_letter" AS x
+) AS dl
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(k.amount) FILTER (WHERE k.counter = 'dead_lettered'), 0)::bigint AS dead_lettered_total,
+           coalesce(sum(k.amount) FILTER (WHERE k.counter = 'redriven'), 0)::bigint AS redriven_total,
+           coalesce(sum(k.amount) FILTER (WHERE k.counter = 'expired_claims'), 0)::bigint AS expired_claims_total,
+           coalesce(sum(k.amount) FILTER (WHERE k.counter = 'stale_acks'), 0)::bigint AS stale_acks_total,
+           coalesce(sum(k.amount) FILTER (WHERE k.counter = 'purged'), 0)::bigint AS purged_total,
+           max(k.at) FILTER (WHERE k.counter = 'purged') AS last_purge_at
+    FROM "birthgate"."outbox_counter" AS k
+) AS k
+WHERE cfg.singleton;
+COMMENT ON VIEW "birthgate"."v_outbox_status" IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
+
+CREATE VIEW "birthgate"."v_outbox_findings" AS
+WITH st AS (SELECT * FROM "birthgate"."v_outbox_status"), findings AS (
+    SELECT 'warning'::text AS severity, 'dead_letters'::text AS kind,
+           pg_catalog.format('%s event(s) dead-lettered after %s attempts (oldest since %s); %s dead-lettered since install', st.dead_lettered, st.max_attempts, st.oldest_dead_lettered_at, st.dead_lettered_total) AS message,
+           'SELECT outbox_id, event_type, object_key, attempts, last_error, dead_lettered_at FROM birthgate.event_dead_letter ORDER BY dead_lettered_at; fix the cause, then re-drive: SELECT birthgate.outbox_redrive();'::text AS remedy,
+           jsonb_build_object('dead_lettered', st.dead_lettered, 'dead_lettered_total', st.dead_lettered_total, 'oldest_dead_lettered_at', st.oldest_dead_lettered_at) AS detail
+      FROM st WHERE st.dead_lettered > 0
+    UNION ALL
+    SELECT 'warning', 'undelivered_old',
+           pg_catalog.format('the oldest undelivered event is %s old (alert after %s); %s undelivered: %s ready, %s in flight, %s backing off, %s expired claims',
+                             pg_catalog.date_trunc('second', st.oldest_undelivered_age), st.alert_after, st.depth, st.ready, st.in_flight, st.backing_off, st.expired_claims),
+           'Check that delivery workers run and succeed (SELECT * FROM birthgate.v_outbox_status; errors: SELECT outbox_id, attempts, last_error FROM birthgate.event_outbox WHERE delivered_at IS NULL AND attempts > 0 ORDER BY visible_at LIMIT 20;)',
+           jsonb_build_object('oldest_undelivered_at', st.oldest_undelivered_at, 'depth', st.depth, 'ready', st.ready, 'in_flight', st.in_flight, 'backing_off', st.backing_off)
+      FROM st WHERE st.oldest_undelivered_age > st.alert_after
+    UNION ALL
+    SELECT 'info', 'expired_claims',
+           pg_catalog.format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery', st.expired_claims, st.expired_claims_total),
+           'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND visible_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer',
+           jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total)
+      FROM st WHERE st.expired_claims > 0
+    UNION ALL
+    SELECT 'warning', 'purge_overdue',
+           pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the outbox grows', st.purge_due, st.retention, st.oldest_delivered_at),
+           'Schedule the purge, e.g. every 5 minutes: SELECT birthgate.outbox_purge(10000); (or birthgate outbox purge)',
+           jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at)
+      FROM st WHERE st.purge_due > 0 AND st.oldest_delivered_at < clock_timestamp() - st.retention - '1 hour'::interval
+    UNION ALL
+    SELECT 'info', 'purged',
+           pg_catalog.format('%s acknowledged event(s) purged after the retention of %s since install, the last at %s', st.purged_total, st.retention, st.last_purge_at),
+           'Nothing to do; lengthen the retention with SELECT * FROM birthgate.outbox_configure(p_retention => interval ''30 days''); to keep them longer',
+           jsonb_build_object('purged_total', st.purged_total, 'last_purge_at', st.last_purge_at)
+      FROM st WHERE st.purged_total > 0
+)
+SELECT f.severity,
+       pg_catalog.array_position(ARRAY['info','warning','critical']::text[], f.severity) AS severity_rank,
+       f.kind,
+       'outbox'::text AS object_type,
+       'birthgate.event_outbox'::text AS object_name,
+       f.message,
+       f.remedy,
+       f.detail
+  FROM findings AS f
+ ORDER BY 2 DESC, 3;
+COMMENT ON VIEW "birthgate"."v_outbox_findings" IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info). remedy says what to do. Reading it changes nothing.';
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'birthgate_delivery') THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', 'birthgate_delivery');
+    END IF;
+END
+$roles$;
+
+REVOKE ALL ON TABLE "birthgate"."event_dead_letter" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."outbox_config" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."outbox_counter" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."v_outbox_status" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."v_outbox_findings" FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."outbox_fail"(bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."outbox_redrive"(bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."outbox_purge"(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) FROM PUBLIC;
+GRANT USAGE ON SCHEMA "birthgate" TO "birthgate_delivery";
+GRANT EXECUTE ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval), "birthgate"."outbox_ack"(bigint[], text), "birthgate"."outbox_fail"(bigint, text, text) TO "birthgate_delivery";
+GRANT EXECUTE ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval), "birthgate"."outbox_ack"(bigint[], text), "birthgate"."outbox_fail"(bigint, text, text), "birthgate"."outbox_redrive"(bigint[]), "birthgate"."outbox_purge"(integer), "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) TO "birthgate_admin";
+GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_config", "birthgate"."outbox_counter", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_admin";
+GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_config", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_reader";
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000008_outbox_delivery', now());
+
 -- 000009_sweeps_adopt_backfill: live-scale sweeps: adoption of existing rows, candidate-seed backfill, worker cursors, load guard, rate limits, findings
 
 CREATE SEQUENCE "birthgate"."sweep_run_id_seq" AS bigint;

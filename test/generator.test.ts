@@ -53,6 +53,11 @@ describe('generator', () => {
     const files = generate({ schema: 'acme_gate', version: packageVersion });
     const script = files.get(`sql/birthgate--${packageVersion}.sql`)!;
     expect(script).not.toMatch(/"birthgate"\./);
+    // hints are copyable commands: under another schema they name that schema, never birthgate.
+    const hints = [...script.matchAll(/HINT = '((?:[^']|'')*)'/g)].map((m) => m[1]!);
+    expect(hints.length).toBeGreaterThan(50);
+    expect(hints.filter((h) => /\bbirthgate\./.test(h))).toEqual([]);
+    expect(hints.some((h) => h.includes('acme_gate.outbox_claim'))).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'bg-gen-'));
     try {
       writeFileSync(join(dir, 'install.sql'), script);

@@ -11,6 +11,7 @@ import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
 import { securityErrors } from './security.js';
 import { sweepErrors } from './sweeps.js';
+import { outboxErrors } from './outbox.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
@@ -22,6 +23,7 @@ const all: readonly ErrorDef[] = [
   ...handoffErrors,
   ...driftErrors,
   ...securityErrors,
+  ...outboxErrors,
   ...sweepErrors,
 ];
 
@@ -36,6 +38,25 @@ export function allErrors(): readonly ErrorDef[] {
     names.add(e.name);
   }
   return [...all].sort((a, b) => a.code.localeCompare(b.code));
+}
+
+/**
+ * Registered hints name package objects under the default schema (`birthgate.outbox_claim(...)`),
+ * so they read as copyable commands; generate() renders them for the schema it generates
+ * (withErrorSchema), so a HINT never names a schema the install does not have.
+ */
+let hintSchema = 'birthgate';
+export function withErrorSchema<T>(schema: string, fn: () => T): T {
+  const before = hintSchema;
+  hintSchema = schema;
+  try {
+    return fn();
+  } finally {
+    hintSchema = before;
+  }
+}
+function hintFor(e: ErrorDef): string {
+  return hintSchema === 'birthgate' ? e.hint : e.hint.replace(/\bbirthgate\./g, `${hintSchema}.`);
 }
 
 export function errorByName(name: string): ErrorDef {
@@ -62,6 +83,6 @@ export function raise(name: string, detail: string, message?: string, hintSuffix
     `    ERRCODE = ${lit(e.code)},`,
     `    MESSAGE = ${message ?? lit(e.message)},`,
     `    DETAIL = ${detail},`,
-    hintSuffix === undefined ? `    HINT = ${lit(e.hint)};` : `    HINT = ${lit(e.hint)} || ' ' || ${hintSuffix};`,
+    hintSuffix === undefined ? `    HINT = ${lit(hintFor(e))};` : `    HINT = ${lit(hintFor(e))} || ' ' || ${hintSuffix};`,
   ].join('\n');
 }

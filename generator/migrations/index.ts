@@ -6,6 +6,16 @@ import { handoff } from './000003_handoff.js';
 import { drift } from './000004_drift.js';
 import { admissionStatementGate } from './000006_admission_statement_gate.js';
 import { securityLeastPrivilege } from './000007_security_least_privilege.js';
+import { outboxDelivery } from './000008_outbox_delivery.js';
 import { sweeps } from './000009_sweeps_adopt_backfill.js';
 
-export const migrations: readonly Migration[] = [substrate, admission, handoff, drift, admissionStatementGate, securityLeastPrivilege, sweeps];
+export const migrations: readonly Migration[] = [
+  substrate,
+  admission,
+  handoff,
+  drift,
+  admissionStatementGate,
+  securityLeastPrivilege,
+  outboxDelivery,
+  sweeps,
+];

@@ -15,6 +15,7 @@ const commands: Record<string, () => Promise<Command>> = {
   packet: () => import('./commands/packet.js'),
   adopt: () => import('./commands/adopt.js'),
   backfill: () => import('./commands/backfill.js'),
+  outbox: () => import('./commands/outbox.js'),
 };
 
 function help(): string {
