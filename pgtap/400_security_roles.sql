@@ -7,7 +7,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 CREATE TEMP TABLE expected_exec (role name, fn text);
 -- the sweeps (adoption, candidate-seed backfill) run as admin or consumer
@@ -24,7 +24,9 @@ SELECT 'birthgate_admin', unnest(ARRAY[
     'register_family(text,regclass,name,text,text)', 'release_pending(text)', 'retire(text,text,text)', 'retire_gate_check(text,text)',
     'revoke_permit(bigint,text)', 'set_event_type_active(text,boolean)', 'set_family_mode(text,text)',
     'register_family(text,regclass,name,text,text,integer)', 'move_family(text,regclass,text)', 'set_family_code_limit(text,integer)',
-    'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()'] || pg_temp.sweeps())
+    'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()',
+    'outbox_claim(text,integer,interval)', 'outbox_ack(bigint[],text)', 'outbox_fail(bigint,text,text)', 'outbox_redrive(bigint[])',
+    'outbox_purge(integer)', 'outbox_configure(integer,interval,interval,interval,interval)'] || pg_temp.sweeps())
 UNION ALL
 SELECT 'birthgate_issuer', unnest(ARRAY['issue_permit(text,text,interval)', 'revoke_permit(bigint,text)'])
 UNION ALL
@@ -34,7 +36,9 @@ SELECT 'birthgate_reader', unnest(ARRAY[
     'sweep_load_guard(integer,interval,interval)', 'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()'])
 UNION ALL
 SELECT 'birthgate_consumer', unnest(ARRAY['handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()']
-    || pg_temp.sweeps());
+    || pg_temp.sweeps())
+UNION ALL
+SELECT 'birthgate_delivery', unnest(ARRAY['outbox_claim(text,integer,interval)', 'outbox_ack(bigint[],text)', 'outbox_fail(bigint,text,text)']);
 
 CREATE FUNCTION pg_temp.executable(p_role name) RETURNS SETOF text LANGUAGE sql STABLE AS $$
     SELECT pg_catalog.regexp_replace(p.oid::pg_catalog.regprocedure::text, '^birthgate\.', '')
@@ -62,7 +66,7 @@ SELECT ok(NOT prosecdef, format('%s is SECURITY INVOKER (it reads catalogs and b
 -- each role can call exactly its functions
 SELECT set_eq(format('SELECT pg_temp.executable(%L)', r), format('SELECT fn FROM expected_exec WHERE role = %L', r),
               format('%s may execute exactly its documented functions', r))
-  FROM unnest(ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer']) r;
+  FROM unnest(ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer', 'birthgate_delivery']) r;
 SELECT ok(NOT bool_or(has_function_privilege(r, 'birthgate.family_read_source(oid, name)', 'EXECUTE')),
           'no package role may execute family_read_source (internal)')
   FROM unnest(ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer']) r;
