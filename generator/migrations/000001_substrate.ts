@@ -14,6 +14,9 @@ import { raise } from '../errors/index.js';
 
 const raw = (text: string) => sql.raw(text);
 
+/** The release this migration shipped in: its text is frozen, whatever the package version is now. */
+const RELEASED_IN = '0.1.0';
+
 function tables(c: Ctx): string[] {
   const t = ddl.schema.withSchema(c.schema);
   const objectKey = raw(`collection_name || ':' || entity_code`);
@@ -199,7 +202,7 @@ function changelogAppendOnly(c: Ctx): string {
 
 function comments(c: Ctx): string[] {
   return [
-    comment('SCHEMA', c.s, `birthgate ${c.version}: pre-birth admission control and the governance handoff.`),
+    comment('SCHEMA', c.s, `birthgate ${RELEASED_IN}: pre-birth admission control and the governance handoff.`),
     comment('TABLE', c.q('birth_family'), 'One row per governed collection: its table, code column, per-family code pattern and gate mode (off | report | enforce).'),
     columnComments(c, 'birth_family', {
       collection_name: 'Stable collection name; the first half of every object key.',
