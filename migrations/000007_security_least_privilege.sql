@@ -29,6 +29,58 @@ BEGIN
 END
 $grants$;
 
+CREATE FUNCTION "birthgate"."family_relation_unsafe"(p_rel oid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH rel AS (
+    SELECT cl.oid, cl.relkind, pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+      FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+     WHERE cl.oid OPERATOR(pg_catalog.=) p_rel
+),
+-- the catalog rows whose expressions the planner may evaluate when it plans over the relation
+expr_owner (classid, objid, what) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, i.indexrelid,
+           pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass)
+      FROM pg_catalog.pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) p_rel AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+    UNION ALL
+    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, k.oid, pg_catalog.format('CHECK constraint %I', k.conname)
+      FROM pg_catalog.pg_constraint k
+     WHERE k.conrelid OPERATOR(pg_catalog.=) p_rel AND k.contype OPERATOR(pg_catalog.=) 'c'
+    UNION ALL
+    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass::pg_catalog.oid, x.oid, pg_catalog.format('statistics object %I', x.stxname)
+      FROM pg_catalog.pg_statistic_ext x
+     WHERE x.stxrelid OPERATOR(pg_catalog.=) p_rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, a.relid, pg_catalog.format('the partition key of %s', a.relid::pg_catalog.regclass)
+      FROM pg_catalog.pg_partition_ancestors(p_rel) a
+     WHERE a.relid OPERATOR(pg_catalog.<>) p_rel
+),
+foreign_code AS (
+    SELECT e.what, pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS obj
+      FROM expr_owner e
+      JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) e.classid AND d.objid OPERATOR(pg_catalog.=) e.objid
+                                 AND (e.what NOT LIKE 'the partition key of %' OR d.objsubid OPERATOR(pg_catalog.=) 0)
+      LEFT JOIN pg_catalog.pg_proc pr ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND pr.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_operator op ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_type ty ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid OPERATOR(pg_catalog.=) d.refobjid
+     WHERE COALESCE(pr.pronamespace, op.oprnamespace, ty.typnamespace) OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+)
+SELECT COALESCE(
+    (SELECT pg_catalog.format('%s has inheritance child %s: its rows belong to the family table but never pass a gate', r.ident, i.inhrelid::pg_catalog.regclass)
+       FROM rel r JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) r.oid
+      WHERE r.relkind OPERATOR(pg_catalog.=) 'r'
+      ORDER BY i.inhrelid LIMIT 1),
+    (SELECT pg_catalog.format('%s of %s uses %s, code the planner would run as the package owner', f.what, r.ident, f.obj)
+       FROM foreign_code f CROSS JOIN rel r
+      ORDER BY f.what, f.obj LIMIT 1))
+$fn$;
+REVOKE ALL ON FUNCTION "birthgate"."family_relation_unsafe"(oid) FROM PUBLIC;
+COMMENT ON FUNCTION "birthgate"."family_relation_unsafe"(oid) IS 'Internal: why planning a query over this relation as the package owner could run code of its owner (index expressions or predicates, CHECK constraints, statistics expressions or ancestor partition keys using a function, operator or type outside pg_catalog), or why its rows escape the gates (inheritance children); NULL when neither. Catalogs only; evaluates nothing.';
+
 CREATE FUNCTION "birthgate"."family_read_source"(p_table oid, p_code_column name)
 RETURNS TABLE (state text, reason text, relation text, source text)
 LANGUAGE plpgsql
@@ -95,6 +147,7 @@ BEGIN
                     WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
                                                                      v_leaf.nspname, v_leaf.relname, current_user)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
                     END;
                 EXIT WHEN v_reason IS NOT NULL;
                 v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
@@ -313,7 +366,7 @@ WITH baseline AS (
     SELECT 'critical', 'family_table_unsafe', 'table', tb.ident,
            pg_catalog.format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked',
                              u.collection_name, tb.ident, u.note),
-           pg_catalog.format('Find out who changed %s (owner %I); make it an ordinary table whose code column %I is text, varchar or name again, then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);',
+           pg_catalog.format('Find out who changed %s (owner %I) and undo what the description names (an ordinary table, code column %I of text, varchar or name, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);',
                              tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode),
            jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode)
       FROM "birthgate"."drift_family_objects"(NULL) u
@@ -390,7 +443,7 @@ BEGIN
             ERRCODE = 'BG320',
             MESSAGE = 'the entity code is longer than the family allows',
             DETAIL = pg_catalog.format('collection %s, code of %s characters (limit %s) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), v_family.code_max_length, pg_catalog.left(p_entity_code, 100)),
-            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+            HINT = 'Pass the code exactly as it was born (at most the family''s code_max_length characters, 256 unless set); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
     END IF;
     SELECT r.registry_id, r.status, r.retired_at INTO v_reg
       FROM "birthgate"."birth_registry" r
@@ -412,7 +465,7 @@ BEGIN
             ERRCODE = 'BG321',
             MESSAGE = 'the family table cannot be read safely with the package rights',
             DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, pg_catalog.left(p_entity_code, 100), v_src.reason),
-            HINT = 'Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            HINT = 'Nothing was read. Undo what DETAIL names: an ordinary (or partitioned) table whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
        INTO v_live USING p_entity_code;
@@ -841,6 +894,8 @@ COMMENT ON FUNCTION "birthgate"."drift_assert_clean"(text) IS 'Raises BG300 (DET
 GRANT SELECT ON "birthgate"."v_drift_report" TO "birthgate_admin", "birthgate_reader";
 
 DROP FUNCTION "birthgate"."family_read_source"(oid, name);
+
+DROP FUNCTION "birthgate"."family_relation_unsafe"(oid);
 
 DO $grants$
 BEGIN

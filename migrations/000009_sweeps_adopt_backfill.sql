@@ -266,7 +266,7 @@ COMMENT ON FUNCTION "birthgate"."sweep_load_guard"(integer, interval, interval) 
                     ERRCODE = 'BG607',
                     MESSAGE = 'the family table cannot be read safely with the package rights',
                     DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
-                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: it must not have row-level security the package owner is subject to, and the package owner must be able to SELECT it; fix that (e.g. ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
             END IF;
         END IF;
 

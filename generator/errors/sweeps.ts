@@ -48,6 +48,6 @@ export const sweepErrors = [
     code: 'BG607',
     name: 'SWEEP_FAMILY_UNSAFE',
     message: 'the family table cannot be read safely with the package rights',
-    hint: 'Nothing was read. Adoption reads a family table as the package owner: it must not have row-level security the package owner is subject to, and the package owner must be able to SELECT it; fix that (e.g. ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), then re-register the family.',
+    hint: 'Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family.',
   },
 ] as const satisfies readonly ErrorDef[];

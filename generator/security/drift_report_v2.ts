@@ -129,7 +129,7 @@ export function reportViewV2(c: Ctx): string {
         SELECT 'critical', 'family_table_unsafe', 'table', tb.ident,
                pg_catalog.format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked',
                                  u.collection_name, tb.ident, u.note),
-               pg_catalog.format('Find out who changed %s (owner %I); make it an ordinary table whose code column %I is text, varchar or name again, then re-register: SELECT ${c.schema}.register_family(%L, %L, %L, %L, %L);',
+               pg_catalog.format('Find out who changed %s (owner %I) and undo what the description names (an ordinary table, code column %I of text, varchar or name, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register: SELECT ${c.schema}.register_family(%L, %L, %L, %L, %L);',
                                  tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode),
                jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode)
           FROM ${c.q('drift_family_objects')}(NULL) u
