@@ -8,11 +8,12 @@ import { substrateErrors } from './substrate.js';
 import { admissionErrors } from './admission.js';
 import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
+import { handoffCursorErrors } from './handoff_cursor.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
 
-const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...driftErrors];
+const all: readonly ErrorDef[] = [...substrateErrors, ...admissionErrors, ...handoffErrors, ...handoffCursorErrors, ...driftErrors];
 
 export function allErrors(): readonly ErrorDef[] {
   const codes = new Set<string>();

@@ -4,5 +4,6 @@ import { substrate } from './000001_substrate.js';
 import { admission } from './000002_admission.js';
 import { handoff } from './000003_handoff.js';
 import { drift } from './000004_drift.js';
+import { handoffSnapshotCursor } from './000005_handoff_snapshot_cursor.js';
 
-export const migrations: readonly Migration[] = [substrate, admission, handoff, drift];
+export const migrations: readonly Migration[] = [substrate, admission, handoff, drift, handoffSnapshotCursor];

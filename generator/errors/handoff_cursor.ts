@@ -1,0 +1,11 @@
+/** Deliberate errors of the snapshot cursor of the governance handoff (issue 9): BG220–BG249. */
+import type { ErrorDef } from './types.js';
+
+export const handoffCursorErrors = [
+  {
+    code: 'BG220',
+    name: 'HANDOFF_POSITION_AHEAD',
+    message: 'the handoff cursor position is ahead of the current snapshot',
+    hint: "The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = '1:1:', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.",
+  },
+] as const satisfies readonly ErrorDef[];
