@@ -2318,8 +2318,73 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION "birthgate"."handoff_snapshot"() IS 'The handoff''s view of the cluster: pg_current_snapshot() with the caller''s own transaction (when it has an xid) counted as still running, so a consumer called inside a transaction that wrote changelog rows never takes those rows before they commit.';
 
+CREATE OR REPLACE FUNCTION "birthgate"."handoff_rewind"(p_txid xid8, p_change_id bigint DEFAULT 0)
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_consumer constant text := 'governance_handoff';
+    v_lo pg_snapshot;
+    v_x xid8;
+    v_hi pg_snapshot;
+    v_rows bigint;
+BEGIN
+    IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_rewind(p_txid => %s, p_change_id => %s): both must be given, p_change_id >= 0', coalesce(p_txid::text, 'NULL'), coalesce(p_change_id::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    -- waits for a running batch: a rewind never interleaves with one
+    SELECT hc.position_snapshot INTO v_lo
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = v_consumer
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG201',
+            MESSAGE = 'the handoff cursor row is missing',
+            DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
+            HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
+    END IF;
+    -- Every row not yet handed off belongs to a transaction at or above the position's xmin:
+    -- a rewind to a point below it only replays; a point beyond it would skip rows.
+    IF p_txid > pg_snapshot_xmin(v_lo) OR (p_txid = pg_snapshot_xmin(v_lo) AND p_change_id > 0) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG221',
+            MESSAGE = 'handoff_rewind refused: the point is past the cursor position and would skip rows',
+            DETAIL = format('handoff_rewind(%s, %s) is past the position (xmin %s of %s): it would skip rows not yet handed off', p_txid, p_change_id, pg_snapshot_xmin(v_lo), v_lo),
+            HINT = 'Rewind only to an earlier point: SELECT birthgate.handoff_rewind(txid, change_id) with txid below birthgate.handoff_horizon(); SELECT birthgate.handoff_rewind(''0'') replays everything.';
+    END IF;
+    v_x := GREATEST(p_txid, '1'::xid8);
+    v_hi := "birthgate"."handoff_snapshot"();
+    SELECT count(*) INTO v_rows
+    FROM "birthgate"."registry_changelog" AS l
+    WHERE l.txid >= v_x
+      AND (l.txid, l.change_id) > (p_txid, p_change_id)
+      AND pg_visible_in_snapshot(l.txid, v_hi);
+    UPDATE "birthgate"."handoff_cursor" AS hc
+    SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
+        window_snapshot = v_hi,
+        window_after_txid = p_txid,
+        window_after_change_id = p_change_id,
+        window_rows = v_rows,
+        window_done = 0,
+        updated_at = now()
+    WHERE hc.consumer_name = v_consumer;
+    RETURN v_rows;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) IS 'Rewinds the handoff cursor so that the next batches replay every committed changelog row after (p_txid, p_change_id) in (txid, change_id) order (replays are harmless: upserts by object key, events deduplicated); returns how many committed rows will be replayed. Refuses (BG221) a point past the current position, which would skip rows. Waits for a running batch.';
+
 REVOKE ALL ON FUNCTION "birthgate"."handoff_snapshot"() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION "birthgate"."handoff_snapshot"() TO "birthgate_admin", "birthgate_reader";
+REVOKE ALL ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) TO "birthgate_admin";
 
 -- 0.1.0 had handed off exactly the rows (txid, change_id) <= (position_txid, position_change_id):
 -- the rows of every transaction below position_txid, and those of position_txid up to its
@@ -2416,8 +2481,15 @@ DECLARE
     v_stored_window boolean;
     v_lo_xip xid8[];
     v_lo_xmax xid8;
-    v_hi_xip xid8[];
     v_hi_xmax xid8;
+    v_ref pg_snapshot;
+    v_ref_xip xid8[];
+    v_ref_xmax xid8;
+    v_limit integer;
+    v_total integer := 0;
+    v_total_events integer := 0;
+    v_pos_txid xid8;
+    v_pos_change_id bigint;
     v_after_txid xid8;
     v_after_change_id bigint;
     v_window_rows bigint;
@@ -2428,7 +2500,6 @@ DECLARE
     v_events integer;
     v_last_txid xid8;
     v_last_change_id bigint;
-    v_beyond bigint;
     v_lag bigint;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
@@ -2458,29 +2529,9 @@ BEGIN
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
 
-    -- 2. The window: the stored one while it is being split, else a new snapshot taken now
-    --    (after the cursor row is locked, so it is never older than the stored position), with
-    --    this transaction counted as running: its own rows wait until it has committed.
-    v_stored_window := v_hi IS NOT NULL;
-    IF NOT v_stored_window THEN
-        v_hi := "birthgate"."handoff_snapshot"();
-        v_after_txid := '0'::xid8;
-        v_after_change_id := 0;
-    END IF;
-    IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG220',
-            MESSAGE = 'the handoff cursor position is ahead of the current snapshot',
-            DETAIL = format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer),
-            HINT = 'The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = ''1:1:'', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.';
-    END IF;
-    v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
-    v_lo_xmax := pg_snapshot_xmax(v_lo);
-    v_hi_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_hi) AS x (xid));
-    v_hi_xmax := pg_snapshot_xmax(v_hi);
     v_own := pg_current_xact_id_if_assigned();
 
-    -- 3. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+    -- 2. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
     --    batch, so an event never lands in one lane while the other is being switched or drained.
     SELECT et.active INTO v_active
     FROM "birthgate"."event_type_registry" AS et
@@ -2494,333 +2545,371 @@ BEGIN
             HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
     END IF;
 
-    -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
-    --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
-    --    it and the general, idempotent path runs instead.
-    BEGIN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT u.* FROM (
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid = ANY (v_lo_xip)
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                    UNION ALL
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid >= v_lo_xmax
-                       AND l.txid < v_hi_xmax
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                ) AS u
-                ORDER BY u.txid, u.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n FROM batch AS b
-            ),
-            last_row AS (
-                SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-            )
-            SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats LEFT JOIN last_row ON true;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT u.* FROM (
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid = ANY (v_lo_xip)
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                    UNION ALL
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid >= v_lo_xmax
-                       AND l.txid < v_hi_xmax
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                ) AS u
-                ORDER BY u.txid, u.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n FROM batch AS b
-            ),
-            last_row AS (
-                SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-            )
-            SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats LEFT JOIN last_row ON true;
-        END IF;
-    EXCEPTION WHEN unique_violation THEN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT u.* FROM (
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid = ANY (v_lo_xip)
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                    UNION ALL
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid >= v_lo_xmax
-                       AND l.txid < v_hi_xmax
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                ) AS u
-                ORDER BY u.txid, u.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n FROM batch AS b
-            ),
-            last_row AS (
-                SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-            )
-            SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats LEFT JOIN last_row ON true;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT u.* FROM (
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid = ANY (v_lo_xip)
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                    UNION ALL
-                    (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                     FROM "birthgate"."registry_changelog" AS l
-                     WHERE l.txid >= v_lo_xmax
-                       AND l.txid < v_hi_xmax
-                       AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
-                       AND pg_visible_in_snapshot(l.txid, v_hi)
-                     ORDER BY l.txid, l.change_id
-                     LIMIT p_batch_size)
-                ) AS u
-                ORDER BY u.txid, u.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n FROM batch AS b
-            ),
-            last_row AS (
-                SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
-            )
-            SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats LEFT JOIN last_row ON true;
-        END IF;
-    END;
-
-    -- 5. Rows committed after the window snapshot (or by transactions it lists as running):
-    --    counted exactly, by index lookups per xip entry and an index range from its xmax.
-    SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_hi_xip) AND l.txid IS DISTINCT FROM v_own)
-         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_hi_xmax AND l.txid IS DISTINCT FROM v_own)
-    INTO v_beyond;
-
-    -- 6. Advance. A short batch closes the window: the window snapshot becomes the position.
-    --    A full one keeps the window open at its last row; a window split for the first time
-    --    is counted once, so the lag stays exact without counting the backlog every batch.
-    IF v_consumed < p_batch_size THEN
-        v_lag := v_beyond;
-        UPDATE "birthgate"."handoff_cursor" AS hc
-        SET position_snapshot = v_hi,
-            window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL,
-            window_rows = NULL, window_done = NULL
-        WHERE hc.consumer_name = v_consumer;
-    ELSE
+    LOOP
+        -- 3. The window: the stored one while it is being split, else a new snapshot taken now
+        --    (after the cursor row is locked, so it is never older than the stored position),
+        --    with this transaction counted as running: its own rows wait until it has committed.
+        v_stored_window := v_hi IS NOT NULL;
         IF NOT v_stored_window THEN
-            SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
-                 + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
-            INTO v_window_rows;
-            v_window_done := 0;
+            v_hi := "birthgate"."handoff_snapshot"();
+            v_after_txid := '0'::xid8;
+            v_after_change_id := 0;
         END IF;
-        v_window_done := least(v_window_done + v_consumed, v_window_rows);
-        v_lag := (v_window_rows - v_window_done) + v_beyond;
-        UPDATE "birthgate"."handoff_cursor" AS hc
-        SET window_snapshot = v_hi,
-            window_after_txid = v_last_txid, window_after_change_id = v_last_change_id,
-            window_rows = v_window_rows, window_done = v_window_done
-        WHERE hc.consumer_name = v_consumer;
-    END IF;
+        IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG220',
+                MESSAGE = 'the handoff cursor position is ahead of the current snapshot',
+                DETAIL = format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer),
+                HINT = 'The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = ''1:1:'', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.';
+        END IF;
+        v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
+        v_lo_xmax := pg_snapshot_xmax(v_lo);
+        v_hi_xmax := pg_snapshot_xmax(v_hi);
+        v_limit := p_batch_size - v_total;
 
-    -- 7. Last row taken, heartbeat (advanced even by an empty batch) and counters.
+        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the
+        --    unique indexes arbitrate); any conflict (a replay, an object changed twice within
+        --    reach) undoes it and the general, idempotent path runs instead.
+        BEGIN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        END;
+        v_total := v_total + v_consumed;
+        v_total_events := v_total_events + v_events;
+        IF v_last_txid IS NOT NULL THEN
+            v_pos_txid := v_last_txid;
+            v_pos_change_id := v_last_change_id;
+        END IF;
+
+        -- 5. A short batch closes the window: its snapshot becomes the position. When that was
+        --    a stored window, the rest of the batch comes from a new window (one more round).
+        --    A full batch keeps the window open at its last row; a window split for the first
+        --    time is counted once, so the lag stays exact without counting the backlog per batch.
+        IF v_consumed < v_limit THEN
+            v_lo := v_hi;
+            v_hi := NULL;
+            v_after_txid := NULL;
+            v_after_change_id := NULL;
+            v_window_rows := NULL;
+            v_window_done := NULL;
+            EXIT WHEN NOT v_stored_window;
+        ELSE
+            IF NOT v_stored_window THEN
+                SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
+                     + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
+                INTO v_window_rows;
+                v_window_done := 0;
+            END IF;
+            v_window_done := least(v_window_done + v_consumed, v_window_rows);
+            v_after_txid := v_last_txid;
+            v_after_change_id := v_last_change_id;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 6. lag, exact: the rest of an open window plus every committed row after the snapshot
+    --    that bounds it (index lookups per xip entry and an index range from its xmax).
+    v_ref := coalesce(v_hi, v_lo);
+    v_ref_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_ref) AS x (xid));
+    v_ref_xmax := pg_snapshot_xmax(v_ref);
+    SELECT coalesce(v_window_rows - v_window_done, 0)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_ref_xip) AND l.txid IS DISTINCT FROM v_own)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_ref_xmax AND l.txid IS DISTINCT FROM v_own)
+    INTO v_lag;
+
+    -- 7. Position, window, last row taken, heartbeat (advanced even by an empty batch), counters.
     UPDATE "birthgate"."handoff_cursor" AS hc
-    SET position_txid = coalesce(v_last_txid, hc.position_txid),
-        position_change_id = coalesce(v_last_change_id, hc.position_change_id),
+    SET position_snapshot = v_lo,
+        window_snapshot = v_hi,
+        window_after_txid = v_after_txid,
+        window_after_change_id = v_after_change_id,
+        window_rows = v_window_rows,
+        window_done = v_window_done,
+        position_txid = coalesce(v_pos_txid, hc.position_txid),
+        position_change_id = coalesce(v_pos_change_id, hc.position_change_id),
         heartbeat_at = now(),
-        rows_consumed = hc.rows_consumed + v_consumed,
+        rows_consumed = hc.rows_consumed + v_total,
         batches_run = hc.batches_run + 1,
-        last_batch_rows = v_consumed,
+        last_batch_rows = v_total,
         updated_at = now()
     WHERE hc.consumer_name = v_consumer;
 
-    consumed := v_consumed;
-    emitted := CASE WHEN v_active THEN v_events ELSE 0 END;
-    captured := CASE WHEN v_active THEN 0 ELSE v_events END;
+    consumed := v_total;
+    emitted := CASE WHEN v_active THEN v_total_events ELSE 0 END;
+    captured := CASE WHEN v_active THEN 0 ELSE v_total_events END;
     lag := v_lag;
     RETURN NEXT;
 END;
@@ -2841,7 +2930,6 @@ DECLARE
     v_e integer;
     v_c integer;
     v_lag bigint;
-    v_short integer := 0;
 BEGIN
     -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
     -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
@@ -2881,20 +2969,14 @@ BEGIN
             v_batches, v_consumed, v_e, v_c,
             pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
             v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
-        -- Done when a batch comes back empty, or short with nothing left; a short batch that
-        -- closed a split window while more rows committed meanwhile gets one more batch.
-        IF v_consumed OPERATOR(pg_catalog.<) p_batch_size THEN
-            v_short := v_short OPERATOR(pg_catalog.+) 1;
-            EXIT WHEN v_consumed OPERATOR(pg_catalog.=) 0 OR v_lag OPERATOR(pg_catalog.=) 0 OR v_short OPERATOR(pg_catalog.>=) 2;
-        ELSE
-            v_short := 0;
-        END IF;
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;
     RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
         v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
 END;
 $pr$;
-COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back empty or short with lag 0 (or two short batches in a row, so steady writers cannot keep it running), or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
+COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
 
 CREATE OR REPLACE VIEW "birthgate"."v_handoff_status" AS
 SELECT hc.consumer_name,

@@ -8,4 +8,10 @@ export const handoffCursorErrors = [
     message: 'the handoff cursor position is ahead of the current snapshot',
     hint: "The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = '1:1:', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.",
   },
+  {
+    code: 'BG221',
+    name: 'HANDOFF_REWIND_FORWARD',
+    message: 'handoff_rewind refused: the point is past the cursor position and would skip rows',
+    hint: "Rewind only to an earlier point: SELECT birthgate.handoff_rewind(txid, change_id) with txid below birthgate.handoff_horizon(); SELECT birthgate.handoff_rewind('0') replays everything.",
+  },
 ] as const satisfies readonly ErrorDef[];

@@ -281,7 +281,7 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'f
                AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
                AND pg_visible_in_snapshot(l.txid, v_hi)
              ORDER BY l.txid, l.change_id
-             LIMIT p_batch_size)
+             LIMIT v_limit)
             UNION ALL
             (SELECT ${COLS}
              FROM ${l} AS l
@@ -290,10 +290,10 @@ function batchStatement(c: Ctx, lane: 'event_pending' | 'event_outbox', mode: 'f
                AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
                AND pg_visible_in_snapshot(l.txid, v_hi)
              ORDER BY l.txid, l.change_id
-             LIMIT p_batch_size)
+             LIMIT v_limit)
         ) AS u
         ORDER BY u.txid, u.change_id
-        LIMIT p_batch_size
+        LIMIT v_limit
     ),
     ${candidates.replaceAll('\n', '\n    ')}
     events AS (
@@ -340,8 +340,15 @@ export function consumeFunctionV2(c: Ctx): string {
         v_stored_window boolean;
         v_lo_xip xid8[];
         v_lo_xmax xid8;
-        v_hi_xip xid8[];
         v_hi_xmax xid8;
+        v_ref pg_snapshot;
+        v_ref_xip xid8[];
+        v_ref_xmax xid8;
+        v_limit integer;
+        v_total integer := 0;
+        v_total_events integer := 0;
+        v_pos_txid xid8;
+        v_pos_change_id bigint;
         v_after_txid xid8;
         v_after_change_id bigint;
         v_window_rows bigint;
@@ -352,7 +359,6 @@ export function consumeFunctionV2(c: Ctx): string {
         v_events integer;
         v_last_txid xid8;
         v_last_change_id bigint;
-        v_beyond bigint;
         v_lag bigint;
     BEGIN
         IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > ${MAX_BATCH} THEN
@@ -374,25 +380,9 @@ export function consumeFunctionV2(c: Ctx): string {
             ${raiseAt(12, 'HANDOFF_CURSOR_MISSING', `format('no row with consumer_name = %L in %s', v_consumer, '${c.schema}.handoff_cursor')`)}
         END IF;
 
-        -- 2. The window: the stored one while it is being split, else a new snapshot taken now
-        --    (after the cursor row is locked, so it is never older than the stored position), with
-        --    this transaction counted as running: its own rows wait until it has committed.
-        v_stored_window := v_hi IS NOT NULL;
-        IF NOT v_stored_window THEN
-            v_hi := ${c.q('handoff_snapshot')}();
-            v_after_txid := '0'::xid8;
-            v_after_change_id := 0;
-        END IF;
-        IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
-            ${raiseAt(12, 'HANDOFF_POSITION_AHEAD', `format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer)`)}
-        END IF;
-        v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
-        v_lo_xmax := pg_snapshot_xmax(v_lo);
-        v_hi_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_hi) AS x (xid));
-        v_hi_xmax := pg_snapshot_xmax(v_hi);
         v_own := pg_current_xact_id_if_assigned();
 
-        -- 3. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+        -- 2. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
         --    batch, so an event never lands in one lane while the other is being switched or drained.
         SELECT et.active INTO v_active
         FROM ${c.q('event_type_registry')} AS et
@@ -402,69 +392,103 @@ export function consumeFunctionV2(c: Ctx): string {
             ${raiseAt(12, 'EVENT_TYPE_UNKNOWN', `format('handoff_consume needs event type %L in event_type_registry', v_event_type)`)}
         END IF;
 
-        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
-        --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
-        --    it and the general, idempotent path runs instead.
-        BEGIN
-            IF v_active THEN
-                ${pad(batchStatement(c, 'event_outbox', 'fast'), 16)}
-            ELSE
-                ${pad(batchStatement(c, 'event_pending', 'fast'), 16)}
-            END IF;
-        EXCEPTION WHEN unique_violation THEN
-            IF v_active THEN
-                ${pad(batchStatement(c, 'event_outbox', 'general'), 16)}
-            ELSE
-                ${pad(batchStatement(c, 'event_pending', 'general'), 16)}
-            END IF;
-        END;
-
-        -- 5. Rows committed after the window snapshot (or by transactions it lists as running):
-        --    counted exactly, by index lookups per xip entry and an index range from its xmax.
-        SELECT (SELECT count(*) FROM ${l} AS l WHERE l.txid = ANY (v_hi_xip) AND l.txid IS DISTINCT FROM v_own)
-             + (SELECT count(*) FROM ${l} AS l WHERE l.txid >= v_hi_xmax AND l.txid IS DISTINCT FROM v_own)
-        INTO v_beyond;
-
-        -- 6. Advance. A short batch closes the window: the window snapshot becomes the position.
-        --    A full one keeps the window open at its last row; a window split for the first time
-        --    is counted once, so the lag stays exact without counting the backlog every batch.
-        IF v_consumed < p_batch_size THEN
-            v_lag := v_beyond;
-            UPDATE ${c.q('handoff_cursor')} AS hc
-            SET position_snapshot = v_hi,
-                window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL,
-                window_rows = NULL, window_done = NULL
-            WHERE hc.consumer_name = v_consumer;
-        ELSE
+        LOOP
+            -- 3. The window: the stored one while it is being split, else a new snapshot taken now
+            --    (after the cursor row is locked, so it is never older than the stored position),
+            --    with this transaction counted as running: its own rows wait until it has committed.
+            v_stored_window := v_hi IS NOT NULL;
             IF NOT v_stored_window THEN
-                SELECT (SELECT count(*) FROM ${l} AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
-                     + (SELECT count(*) FROM ${l} AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
-                INTO v_window_rows;
-                v_window_done := 0;
+                v_hi := ${c.q('handoff_snapshot')}();
+                v_after_txid := '0'::xid8;
+                v_after_change_id := 0;
             END IF;
-            v_window_done := least(v_window_done + v_consumed, v_window_rows);
-            v_lag := (v_window_rows - v_window_done) + v_beyond;
-            UPDATE ${c.q('handoff_cursor')} AS hc
-            SET window_snapshot = v_hi,
-                window_after_txid = v_last_txid, window_after_change_id = v_last_change_id,
-                window_rows = v_window_rows, window_done = v_window_done
-            WHERE hc.consumer_name = v_consumer;
-        END IF;
+            IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
+                ${raiseAt(16, 'HANDOFF_POSITION_AHEAD', `format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer)`)}
+            END IF;
+            v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
+            v_lo_xmax := pg_snapshot_xmax(v_lo);
+            v_hi_xmax := pg_snapshot_xmax(v_hi);
+            v_limit := p_batch_size - v_total;
 
-        -- 7. Last row taken, heartbeat (advanced even by an empty batch) and counters.
+            -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the
+            --    unique indexes arbitrate); any conflict (a replay, an object changed twice within
+            --    reach) undoes it and the general, idempotent path runs instead.
+            BEGIN
+                IF v_active THEN
+                    ${pad(batchStatement(c, 'event_outbox', 'fast'), 20)}
+                ELSE
+                    ${pad(batchStatement(c, 'event_pending', 'fast'), 20)}
+                END IF;
+            EXCEPTION WHEN unique_violation THEN
+                IF v_active THEN
+                    ${pad(batchStatement(c, 'event_outbox', 'general'), 20)}
+                ELSE
+                    ${pad(batchStatement(c, 'event_pending', 'general'), 20)}
+                END IF;
+            END;
+            v_total := v_total + v_consumed;
+            v_total_events := v_total_events + v_events;
+            IF v_last_txid IS NOT NULL THEN
+                v_pos_txid := v_last_txid;
+                v_pos_change_id := v_last_change_id;
+            END IF;
+
+            -- 5. A short batch closes the window: its snapshot becomes the position. When that was
+            --    a stored window, the rest of the batch comes from a new window (one more round).
+            --    A full batch keeps the window open at its last row; a window split for the first
+            --    time is counted once, so the lag stays exact without counting the backlog per batch.
+            IF v_consumed < v_limit THEN
+                v_lo := v_hi;
+                v_hi := NULL;
+                v_after_txid := NULL;
+                v_after_change_id := NULL;
+                v_window_rows := NULL;
+                v_window_done := NULL;
+                EXIT WHEN NOT v_stored_window;
+            ELSE
+                IF NOT v_stored_window THEN
+                    SELECT (SELECT count(*) FROM ${l} AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
+                         + (SELECT count(*) FROM ${l} AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
+                    INTO v_window_rows;
+                    v_window_done := 0;
+                END IF;
+                v_window_done := least(v_window_done + v_consumed, v_window_rows);
+                v_after_txid := v_last_txid;
+                v_after_change_id := v_last_change_id;
+                EXIT;
+            END IF;
+        END LOOP;
+
+        -- 6. lag, exact: the rest of an open window plus every committed row after the snapshot
+        --    that bounds it (index lookups per xip entry and an index range from its xmax).
+        v_ref := coalesce(v_hi, v_lo);
+        v_ref_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_ref) AS x (xid));
+        v_ref_xmax := pg_snapshot_xmax(v_ref);
+        SELECT coalesce(v_window_rows - v_window_done, 0)
+             + (SELECT count(*) FROM ${l} AS l WHERE l.txid = ANY (v_ref_xip) AND l.txid IS DISTINCT FROM v_own)
+             + (SELECT count(*) FROM ${l} AS l WHERE l.txid >= v_ref_xmax AND l.txid IS DISTINCT FROM v_own)
+        INTO v_lag;
+
+        -- 7. Position, window, last row taken, heartbeat (advanced even by an empty batch), counters.
         UPDATE ${c.q('handoff_cursor')} AS hc
-        SET position_txid = coalesce(v_last_txid, hc.position_txid),
-            position_change_id = coalesce(v_last_change_id, hc.position_change_id),
+        SET position_snapshot = v_lo,
+            window_snapshot = v_hi,
+            window_after_txid = v_after_txid,
+            window_after_change_id = v_after_change_id,
+            window_rows = v_window_rows,
+            window_done = v_window_done,
+            position_txid = coalesce(v_pos_txid, hc.position_txid),
+            position_change_id = coalesce(v_pos_change_id, hc.position_change_id),
             heartbeat_at = now(),
-            rows_consumed = hc.rows_consumed + v_consumed,
+            rows_consumed = hc.rows_consumed + v_total,
             batches_run = hc.batches_run + 1,
-            last_batch_rows = v_consumed,
+            last_batch_rows = v_total,
             updated_at = now()
         WHERE hc.consumer_name = v_consumer;
 
-        consumed := v_consumed;
-        emitted := CASE WHEN v_active THEN v_events ELSE 0 END;
-        captured := CASE WHEN v_active THEN 0 ELSE v_events END;
+        consumed := v_total;
+        emitted := CASE WHEN v_active THEN v_total_events ELSE 0 END;
+        captured := CASE WHEN v_active THEN 0 ELSE v_total_events END;
         lag := v_lag;
         RETURN NEXT;
     END;
@@ -497,7 +521,6 @@ export function drainProcedureV2(c: Ctx): string {
         v_e integer;
         v_c integer;
         v_lag bigint;
-        v_short integer := 0;
     BEGIN
         -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
         -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
@@ -529,14 +552,8 @@ export function drainProcedureV2(c: Ctx): string {
                 v_batches, v_consumed, v_e, v_c,
                 pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() ${op('-')} v_batch_started)::pg_catalog.numeric ${op('*')} 1000, 1),
                 v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() ${op('-')} v_started);
-            -- Done when a batch comes back empty, or short with nothing left; a short batch that
-            -- closed a split window while more rows committed meanwhile gets one more batch.
-            IF v_consumed ${op('<')} p_batch_size THEN
-                v_short := v_short ${op('+')} 1;
-                EXIT WHEN v_consumed ${op('=')} 0 OR v_lag ${op('=')} 0 OR v_short ${op('>=')} 2;
-            ELSE
-                v_short := 0;
-            END IF;
+            -- A short batch means the consumer caught up with a snapshot taken in that batch.
+            EXIT WHEN v_consumed ${op('<')} p_batch_size;
         END LOOP;
         RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
             v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() ${op('-')} v_started);
@@ -545,7 +562,7 @@ export function drainProcedureV2(c: Ctx): string {
     ${comment(
       'PROCEDURE',
       `${pr}(integer, integer)`,
-      'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back empty or short with lag 0 (or two short batches in a row, so steady writers cannot keep it running), or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.',
+      'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.',
     )}`;
 }
 
@@ -607,5 +624,66 @@ export function statusViewV2(c: Ctx): string {
       'VIEW',
       v,
       'Handoff health, one row per cursor: last row taken (position_txid, position_change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), horizon_txid (xmin of the position snapshot: everything below it is handed off), rows_waiting (committed changelog rows not yet handed off: exact), oldest_waiting_at and lag_seconds (age of the oldest of them; 0 when none), rows_held_back (waiting rows that no consumer can take because another transaction holds the cursor) since when, and who holds rows back (holding_*): the transaction holding the cursor, else the oldest open transaction that has written changelog rows (its births follow once it commits). position_snapshot / window_snapshot: the snapshot position and the window being split. Ages are wall-clock (clock_timestamp()).',
+    )}`;
+}
+
+/** handoff_rewind: replay every changelog row after (p_txid, p_change_id) in (txid, change_id) order; never forwards. */
+export function rewindFunctionV2(c: Ctx): string {
+  const fn = c.q('handoff_rewind');
+  const l = c.q('registry_changelog');
+  return sqlText`
+    CREATE OR REPLACE FUNCTION ${fn}(p_txid xid8, p_change_id bigint DEFAULT 0)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    VOLATILE
+    SECURITY DEFINER
+    ${PINNED_SEARCH_PATH}
+    AS $fn$
+    DECLARE
+        v_consumer constant text := ${lit(CONSUMER)};
+        v_lo pg_snapshot;
+        v_x xid8;
+        v_hi pg_snapshot;
+        v_rows bigint;
+    BEGIN
+        IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
+            ${raiseAt(12, 'HANDOFF_INVALID_ARGUMENT', `format('handoff_rewind(p_txid => %s, p_change_id => %s): both must be given, p_change_id >= 0', coalesce(p_txid::text, 'NULL'), coalesce(p_change_id::text, 'NULL'))`)}
+        END IF;
+        -- waits for a running batch: a rewind never interleaves with one
+        SELECT hc.position_snapshot INTO v_lo
+        FROM ${c.q('handoff_cursor')} AS hc
+        WHERE hc.consumer_name = v_consumer
+        FOR UPDATE;
+        IF NOT FOUND THEN
+            ${raiseAt(12, 'HANDOFF_CURSOR_MISSING', `format('no row with consumer_name = %L in %s', v_consumer, '${c.schema}.handoff_cursor')`)}
+        END IF;
+        -- Every row not yet handed off belongs to a transaction at or above the position's xmin:
+        -- a rewind to a point below it only replays; a point beyond it would skip rows.
+        IF p_txid > pg_snapshot_xmin(v_lo) OR (p_txid = pg_snapshot_xmin(v_lo) AND p_change_id > 0) THEN
+            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the position (xmin %s of %s): it would skip rows not yet handed off', p_txid, p_change_id, pg_snapshot_xmin(v_lo), v_lo)`)}
+        END IF;
+        v_x := GREATEST(p_txid, '1'::xid8);
+        v_hi := ${c.q('handoff_snapshot')}();
+        SELECT count(*) INTO v_rows
+        FROM ${l} AS l
+        WHERE l.txid >= v_x
+          AND (l.txid, l.change_id) > (p_txid, p_change_id)
+          AND pg_visible_in_snapshot(l.txid, v_hi);
+        UPDATE ${c.q('handoff_cursor')} AS hc
+        SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
+            window_snapshot = v_hi,
+            window_after_txid = p_txid,
+            window_after_change_id = p_change_id,
+            window_rows = v_rows,
+            window_done = 0,
+            updated_at = now()
+        WHERE hc.consumer_name = v_consumer;
+        RETURN v_rows;
+    END;
+    $fn$;
+    ${comment(
+      'FUNCTION',
+      `${fn}(xid8, bigint)`,
+      'Rewinds the handoff cursor so that the next batches replay every committed changelog row after (p_txid, p_change_id) in (txid, change_id) order (replays are harmless: upserts by object key, events deduplicated); returns how many committed rows will be replayed. Refuses (BG221) a point past the current position, which would skip rows. Waits for a running batch.',
     )}`;
 }

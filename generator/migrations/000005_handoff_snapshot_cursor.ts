@@ -5,7 +5,7 @@
  * The stored 0.1.0 position (txid, change_id) is converted without losing or repeating a handoff.
  * Replaces handoff_consume, handoff_drain, handoff_horizon, handoff_holding_xact and
  * v_handoff_status (same names, signatures and result columns; the view gains columns at the
- * end); adds handoff_snapshot(). The Down section restores the 0.1.0 definitions and position.
+ * end); adds handoff_snapshot() and handoff_rewind(txid, change_id). The Down section restores the 0.1.0 definitions and position.
  * The SQL lives in generator/handoff/snapshot_cursor_v2.ts.
  */
 import type { Ctx } from '../lib/ctx.js';
@@ -22,6 +22,7 @@ import {
   drainProcedureV2,
   holdingFunctionV2,
   horizonFunctionV2,
+  rewindFunctionV2,
   snapshotFunctionV2,
   statusViewV2,
 } from '../handoff/snapshot_cursor_v2.js';
@@ -34,6 +35,8 @@ function snapshotGrants(c: Ctx): string {
   return [
     `REVOKE ALL ON FUNCTION ${c.q('handoff_snapshot')}() FROM PUBLIC;`,
     `GRANT EXECUTE ON FUNCTION ${c.q('handoff_snapshot')}() TO ${qi(admin)}, ${qi(reader)};`,
+    `REVOKE ALL ON FUNCTION ${c.q('handoff_rewind')}(xid8, bigint) FROM PUBLIC;`,
+    `GRANT EXECUTE ON FUNCTION ${c.q('handoff_rewind')}(xid8, bigint) TO ${qi(admin)};`,
   ].join('\n');
 }
 
@@ -52,6 +55,7 @@ export const handoffSnapshotCursor: Migration = {
   up: (c) => [
     cursorColumnsV2(c),
     snapshotFunctionV2(c),
+    rewindFunctionV2(c),
     snapshotGrants(c),
     convertCursorUp(c),
     horizonFunctionV2(c),
@@ -68,6 +72,7 @@ export const handoffSnapshotCursor: Migration = {
     orReplace(consumeFunction(c)),
     orReplace(drainProcedure(c)),
     convertCursorDown(c),
+    `DROP FUNCTION ${c.q('handoff_rewind')}(xid8, bigint);`,
     `DROP FUNCTION ${c.q('handoff_snapshot')}();`,
     statusView(c),
     statusViewGrants(c),
