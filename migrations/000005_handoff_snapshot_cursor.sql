@@ -149,10 +149,12 @@ COMMENT ON FUNCTION "birthgate"."handoff_horizon"() IS 'The handoff horizon: xmi
 CREATE OR REPLACE FUNCTION "birthgate"."handoff_holding_xact"()
 RETURNS TABLE (holding_txid xid8, holding_pid integer, holding_xact_start timestamptz, holding_application_name text, holding_state text)
 LANGUAGE sql
-STABLE
+VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+    -- pg_stat_activity is cached per transaction: look at the backends as they are now
+    SELECT pg_catalog.pg_stat_clear_snapshot();
     WITH running AS (
         SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
     ),
@@ -190,7 +192,7 @@ AS $fn$
     ORDER BY h.rank, h.xact_start NULLS LAST, h.pid
     LIMIT 1;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."handoff_holding_xact"() IS 'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).';
+COMMENT ON FUNCTION "birthgate"."handoff_holding_xact"() IS 'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. VOLATILE: it clears the per-transaction pg_stat_activity snapshot, so a long monitoring transaction sees the backends as they are now. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).';
 
 CREATE OR REPLACE FUNCTION "birthgate"."handoff_consume"(p_batch_size integer DEFAULT 5000)
 RETURNS TABLE (consumed integer, emitted integer, captured integer, lag bigint)

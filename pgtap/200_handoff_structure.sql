@@ -45,7 +45,7 @@ SELECT function_returns('birthgate', 'handoff_horizon', ARRAY[]::text[], 'xid8',
 SELECT volatility_is('birthgate', 'handoff_horizon', ARRAY[]::text[], 'stable', 'handoff_horizon is STABLE');
 SELECT is_definer('birthgate', 'handoff_horizon', ARRAY[]::text[], 'handoff_horizon is SECURITY DEFINER (it reads the cursor, which readers cannot)');
 SELECT has_function('birthgate', 'handoff_holding_xact', ARRAY[]::text[], 'handoff_holding_xact() exists');
-SELECT volatility_is('birthgate', 'handoff_holding_xact', ARRAY[]::text[], 'stable', 'handoff_holding_xact is STABLE');
+SELECT volatility_is('birthgate', 'handoff_holding_xact', ARRAY[]::text[], 'volatile', 'handoff_holding_xact is VOLATILE (it refreshes the pg_stat_activity snapshot)');
 
 -- security: every SECURITY DEFINER function of this feature pins search_path
 SELECT is_empty($$

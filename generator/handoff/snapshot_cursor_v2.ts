@@ -167,10 +167,12 @@ export function holdingFunctionV2(c: Ctx): string {
     CREATE OR REPLACE FUNCTION ${fn}()
     RETURNS TABLE (holding_txid xid8, holding_pid integer, holding_xact_start timestamptz, holding_application_name text, holding_state text)
     LANGUAGE sql
-    STABLE
+    VOLATILE
     SECURITY DEFINER
     ${PINNED_SEARCH_PATH}
     AS $fn$
+        -- pg_stat_activity is cached per transaction: look at the backends as they are now
+        SELECT pg_catalog.pg_stat_clear_snapshot();
         WITH running AS (
             SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
         ),
@@ -211,7 +213,7 @@ export function holdingFunctionV2(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}()`,
-      'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).',
+      'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. VOLATILE: it clears the per-transaction pg_stat_activity snapshot, so a long monitoring transaction sees the backends as they are now. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).',
     )}`;
 }
 
