@@ -6,7 +6,7 @@ WITH_PG := scripts/with-pg --
 TSX := node --import tsx
 DEMO_DIR := $(CURDIR)/.demo
 
-.PHONY: help setup generate verify snapshot freeze migrate migrate-down pgtap vitest test demo demo-stop bench typecheck clean
+.PHONY: help setup generate verify snapshot freeze migrate migrate-down pgtap vitest isolation test soak-handoff demo demo-stop bench typecheck clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,12 @@ pgtap: setup ## Run the pgTAP suites with pg_prove
 
 vitest: setup ## Run the vitest suites only
 	@$(WITH_PG) npx --no-install vitest run
+
+isolation: setup ## Run the isolation specs (isolation/specs/*.spec) with PostgreSQL's isolation tester
+	@$(WITH_PG) scripts/isolation.sh
+
+soak-handoff: setup ## Run test/handoff-random.test.ts N times (default 20) with random seeds under background load
+	@$(WITH_PG) env N=$(N) scripts/soak-handoff.sh
 
 test: setup ## Run everything a contributor must keep green (vitest + pg_prove), one result
 	@$(WITH_PG) scripts/test.sh

@@ -56,7 +56,6 @@ DECLARE
     v_consumer constant text := 'governance_handoff';
     v_lo pg_snapshot;
     v_x xid8;
-    v_hi pg_snapshot;
     v_rows bigint;
 BEGIN
     IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
@@ -78,25 +77,27 @@ BEGIN
             DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
-    -- Every row not yet handed off belongs to a transaction at or above the position's xmin:
-    -- a rewind to a point below it only replays; a point beyond it would skip rows.
-    IF p_txid > pg_snapshot_xmin(v_lo) OR (p_txid = pg_snapshot_xmin(v_lo) AND p_change_id > 0) THEN
+    -- A point past the position would replay nothing: almost certainly a mistake.
+    IF p_txid > pg_snapshot_xmax(v_lo) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG221',
-            MESSAGE = 'handoff_rewind refused: the point is past the cursor position and would skip rows',
-            DETAIL = format('handoff_rewind(%s, %s) is past the position (xmin %s of %s): it would skip rows not yet handed off', p_txid, p_change_id, pg_snapshot_xmin(v_lo), v_lo),
-            HINT = 'Rewind only to an earlier point: SELECT birthgate.handoff_rewind(txid, change_id) with txid below birthgate.handoff_horizon(); SELECT birthgate.handoff_rewind(''0'') replays everything.';
+            MESSAGE = 'handoff_rewind refused: the point is past the cursor position',
+            DETAIL = format('handoff_rewind(%s, %s) is past the position %s (xmax %s): nothing there has been handed off', p_txid, p_change_id, v_lo, pg_snapshot_xmax(v_lo)),
+            HINT = 'Rewind to a point the consumer has passed, e.g. a (txid, change_id) of birthgate.registry_changelog at or before birthgate.handoff_cursor''s position_txid; SELECT birthgate.handoff_rewind(''0'') replays everything.';
     END IF;
+    -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
+    -- off) to the current position snapshot, after (p_txid, p_change_id): exactly the rows
+    -- handed off after that point. When it closes the position is the current one again, so
+    -- transactions the position lists as running stay pending: a rewind never skips anything.
     v_x := GREATEST(p_txid, '1'::xid8);
-    v_hi := "birthgate"."handoff_snapshot"();
     SELECT count(*) INTO v_rows
     FROM "birthgate"."registry_changelog" AS l
     WHERE l.txid >= v_x
       AND (l.txid, l.change_id) > (p_txid, p_change_id)
-      AND pg_visible_in_snapshot(l.txid, v_hi);
+      AND pg_visible_in_snapshot(l.txid, v_lo);
     UPDATE "birthgate"."handoff_cursor" AS hc
     SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
-        window_snapshot = v_hi,
+        window_snapshot = v_lo,
         window_after_txid = p_txid,
         window_after_change_id = p_change_id,
         window_rows = v_rows,
@@ -106,7 +107,7 @@ BEGIN
     RETURN v_rows;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) IS 'Rewinds the handoff cursor so that the next batches replay every committed changelog row after (p_txid, p_change_id) in (txid, change_id) order (replays are harmless: upserts by object key, events deduplicated); returns how many committed rows will be replayed. Refuses (BG221) a point past the current position, which would skip rows. Waits for a running batch.';
+COMMENT ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) IS 'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the position. Waits for a running batch.';
 
 REVOKE ALL ON FUNCTION "birthgate"."handoff_snapshot"() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION "birthgate"."handoff_snapshot"() TO "birthgate_admin", "birthgate_reader";

@@ -11,7 +11,7 @@ export const handoffCursorErrors = [
   {
     code: 'BG221',
     name: 'HANDOFF_REWIND_FORWARD',
-    message: 'handoff_rewind refused: the point is past the cursor position and would skip rows',
-    hint: "Rewind only to an earlier point: SELECT birthgate.handoff_rewind(txid, change_id) with txid below birthgate.handoff_horizon(); SELECT birthgate.handoff_rewind('0') replays everything.",
+    message: 'handoff_rewind refused: the point is past the cursor position',
+    hint: "Rewind to a point the consumer has passed, e.g. a (txid, change_id) of birthgate.registry_changelog at or before birthgate.handoff_cursor's position_txid; SELECT birthgate.handoff_rewind('0') replays everything.",
   },
 ] as const satisfies readonly ErrorDef[];

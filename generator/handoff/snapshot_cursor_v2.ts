@@ -645,7 +645,6 @@ export function rewindFunctionV2(c: Ctx): string {
         v_consumer constant text := ${lit(CONSUMER)};
         v_lo pg_snapshot;
         v_x xid8;
-        v_hi pg_snapshot;
         v_rows bigint;
     BEGIN
         IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
@@ -659,21 +658,23 @@ export function rewindFunctionV2(c: Ctx): string {
         IF NOT FOUND THEN
             ${raiseAt(12, 'HANDOFF_CURSOR_MISSING', `format('no row with consumer_name = %L in %s', v_consumer, '${c.schema}.handoff_cursor')`)}
         END IF;
-        -- Every row not yet handed off belongs to a transaction at or above the position's xmin:
-        -- a rewind to a point below it only replays; a point beyond it would skip rows.
-        IF p_txid > pg_snapshot_xmin(v_lo) OR (p_txid = pg_snapshot_xmin(v_lo) AND p_change_id > 0) THEN
-            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the position (xmin %s of %s): it would skip rows not yet handed off', p_txid, p_change_id, pg_snapshot_xmin(v_lo), v_lo)`)}
+        -- A point past the position would replay nothing: almost certainly a mistake.
+        IF p_txid > pg_snapshot_xmax(v_lo) THEN
+            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the position %s (xmax %s): nothing there has been handed off', p_txid, p_change_id, v_lo, pg_snapshot_xmax(v_lo))`)}
         END IF;
+        -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
+        -- off) to the current position snapshot, after (p_txid, p_change_id): exactly the rows
+        -- handed off after that point. When it closes the position is the current one again, so
+        -- transactions the position lists as running stay pending: a rewind never skips anything.
         v_x := GREATEST(p_txid, '1'::xid8);
-        v_hi := ${c.q('handoff_snapshot')}();
         SELECT count(*) INTO v_rows
         FROM ${l} AS l
         WHERE l.txid >= v_x
           AND (l.txid, l.change_id) > (p_txid, p_change_id)
-          AND pg_visible_in_snapshot(l.txid, v_hi);
+          AND pg_visible_in_snapshot(l.txid, v_lo);
         UPDATE ${c.q('handoff_cursor')} AS hc
         SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
-            window_snapshot = v_hi,
+            window_snapshot = v_lo,
             window_after_txid = p_txid,
             window_after_change_id = p_change_id,
             window_rows = v_rows,
@@ -686,6 +687,6 @@ export function rewindFunctionV2(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(xid8, bigint)`,
-      'Rewinds the handoff cursor so that the next batches replay every committed changelog row after (p_txid, p_change_id) in (txid, change_id) order (replays are harmless: upserts by object key, events deduplicated); returns how many committed rows will be replayed. Refuses (BG221) a point past the current position, which would skip rows. Waits for a running batch.',
+      'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the position. Waits for a running batch.',
     )}`;
 }
