@@ -263,9 +263,25 @@ CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RET
 DECLARE
     v_consumer constant text := 'governance_handoff';
     v_event_type constant text := 'handoff.object_born';
+    v_lo pg_snapshot;
+    v_hi pg_snapshot;
+    v_stored_window boolean;
+    v_lo_xip xid8[];
+    v_lo_xmax xid8;
+    v_hi_xmax xid8;
+    v_ref pg_snapshot;
+    v_ref_xip xid8[];
+    v_ref_xmax xid8;
+    v_limit integer;
+    v_total integer := 0;
+    v_total_events integer := 0;
     v_pos_txid xid8;
     v_pos_change_id bigint;
-    v_horizon xid8;
+    v_after_txid xid8;
+    v_after_change_id bigint;
+    v_window_rows bigint;
+    v_window_done bigint;
+    v_own xid8;
     v_active boolean;
     v_consumed integer;
     v_events integer;
@@ -283,8 +299,8 @@ BEGIN
 
     -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
     --    ("another consumer holds the cursor"), so overlapping cron runs never pile up.
-    SELECT hc.position_txid, hc.position_change_id
-    INTO v_pos_txid, v_pos_change_id
+    SELECT hc.position_snapshot, hc.window_snapshot, hc.window_after_txid, hc.window_after_change_id, hc.window_rows, hc.window_done
+    INTO v_lo, v_hi, v_after_txid, v_after_change_id, v_window_rows, v_window_done
     FROM "birthgate"."handoff_cursor" AS hc
     WHERE hc.consumer_name = v_consumer
     FOR UPDATE SKIP LOCKED;
@@ -300,10 +316,9 @@ BEGIN
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
 
-    -- 2. The horizon, taken before the read: every transaction below it has finished.
-    v_horizon := "birthgate"."handoff_horizon"();
+    v_own := pg_current_xact_id_if_assigned();
 
-    -- 3. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+    -- 2. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
     --    batch, so an event never lands in one lane while the other is being switched or drained.
     SELECT et.active INTO v_active
     FROM "birthgate"."event_type_registry" AS et
@@ -317,276 +332,383 @@ BEGIN
             HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
     END IF;
 
-    -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
-    --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
-    --    it and the general, idempotent path runs instead.
-    BEGIN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
+    LOOP
+        -- 3. The window: the stored one while it is being split, else a new snapshot taken now
+        --    (after the cursor row is locked, so it is never older than the stored position),
+        --    with this transaction counted as running: its own rows wait until it has committed.
+        v_stored_window := v_hi IS NOT NULL;
+        IF NOT v_stored_window THEN
+            v_hi := "birthgate"."handoff_snapshot"();
+            v_after_txid := '0'::xid8;
+            v_after_change_id := 0;
         END IF;
-    EXCEPTION WHEN unique_violation THEN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
+        IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG220',
+                MESSAGE = 'the handoff cursor position is ahead of the current snapshot',
+                DETAIL = format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer),
+                HINT = 'The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = ''1:1:'', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.';
         END IF;
-    END;
+        v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
+        v_lo_xmax := pg_snapshot_xmax(v_lo);
+        v_hi_xmax := pg_snapshot_xmax(v_hi);
+        v_limit := p_batch_size - v_total;
 
-    -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
+        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the
+        --    unique indexes arbitrate); any conflict (a replay, an object changed twice within
+        --    reach) undoes it and the general, idempotent path runs instead.
+        BEGIN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        END;
+        v_total := v_total + v_consumed;
+        v_total_events := v_total_events + v_events;
+        IF v_last_txid IS NOT NULL THEN
+            v_pos_txid := v_last_txid;
+            v_pos_change_id := v_last_change_id;
+        END IF;
+
+        -- 5. A short batch closes the window: its snapshot becomes the position. When that was
+        --    a stored window, the rest of the batch comes from a new window (one more round).
+        --    A full batch keeps the window open at its last row; a window split for the first
+        --    time is counted once, so the lag stays exact without counting the backlog per batch.
+        IF v_consumed < v_limit THEN
+            v_lo := v_hi;
+            v_hi := NULL;
+            v_after_txid := NULL;
+            v_after_change_id := NULL;
+            v_window_rows := NULL;
+            v_window_done := NULL;
+            EXIT WHEN NOT v_stored_window;
+        ELSE
+            IF NOT v_stored_window THEN
+                SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
+                     + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
+                INTO v_window_rows;
+                v_window_done := 0;
+            END IF;
+            v_window_done := least(v_window_done + v_consumed, v_window_rows);
+            v_after_txid := v_last_txid;
+            v_after_change_id := v_last_change_id;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 6. lag, exact: the rest of an open window plus every committed row after the snapshot
+    --    that bounds it (index lookups per xip entry and an index range from its xmax).
+    v_ref := coalesce(v_hi, v_lo);
+    v_ref_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_ref) AS x (xid));
+    v_ref_xmax := pg_snapshot_xmax(v_ref);
+    SELECT coalesce(v_window_rows - v_window_done, 0)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_ref_xip) AND l.txid IS DISTINCT FROM v_own)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_ref_xmax AND l.txid IS DISTINCT FROM v_own)
+    INTO v_lag;
+
+    -- 7. Position, window, last row taken, heartbeat (advanced even by an empty batch), counters.
     UPDATE "birthgate"."handoff_cursor" AS hc
-    SET position_txid = coalesce(v_last_txid, hc.position_txid),
-        position_change_id = coalesce(v_last_change_id, hc.position_change_id),
+    SET position_snapshot = v_lo,
+        window_snapshot = v_hi,
+        window_after_txid = v_after_txid,
+        window_after_change_id = v_after_change_id,
+        window_rows = v_window_rows,
+        window_done = v_window_done,
+        position_txid = coalesce(v_pos_txid, hc.position_txid),
+        position_change_id = coalesce(v_pos_change_id, hc.position_change_id),
         heartbeat_at = now(),
-        rows_consumed = hc.rows_consumed + v_consumed,
+        rows_consumed = hc.rows_consumed + v_total,
         batches_run = hc.batches_run + 1,
-        last_batch_rows = v_consumed,
+        last_batch_rows = v_total,
         updated_at = now()
-    WHERE hc.consumer_name = v_consumer
-    RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
+    WHERE hc.consumer_name = v_consumer;
 
-    -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
-    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog
-    --    (the ORDER BY keeps it an index range scan that stops after p_batch_size + 1 entries).
-    SELECT count(*) INTO v_lag
-    FROM (
-        SELECT 1 FROM "birthgate"."registry_changelog" AS l
-        WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-        ORDER BY l.txid, l.change_id
-        LIMIT p_batch_size + 1
-    ) AS ahead;
-    IF v_lag > p_batch_size THEN
-        v_lag := greatest(v_lag, (SELECT max(l.change_id) FROM "birthgate"."registry_changelog" AS l) - v_pos_change_id);
-    END IF;
-
-    consumed := v_consumed;
-    emitted := CASE WHEN v_active THEN v_events ELSE 0 END;
-    captured := CASE WHEN v_active THEN 0 ELSE v_events END;
+    consumed := v_total;
+    emitted := CASE WHEN v_active THEN v_total_events ELSE 0 END;
+    captured := CASE WHEN v_active THEN 0 ELSE v_total_events END;
     lag := v_lag;
     RETURN NEXT;
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing: reads up to p_batch_size registry_changelog rows past the cursor in (txid, change_id) order, only from transactions below the horizon (handoff_horizon(), taken before the read), upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the cursor and heartbeat_at. Returns consumed rows, events emitted / captured, and lag: changelog rows past the new position (including rows held back by open transactions), exact up to p_batch_size, an estimate from change_id distance beyond. A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
+COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing. Snapshot cursor (PgQ style): takes up to p_batch_size registry_changelog rows, in (txid, change_id) order, of transactions visible in the window snapshot (handoff_snapshot(): the caller''s own transaction counts as running) and invisible in the stored position snapshot; a window larger than one batch is split and resumed exactly. Upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the position and heartbeat_at. An open transaction (in this database or another) never holds back rows of transactions that committed after it. Returns consumed rows, events emitted / captured, and lag: committed changelog rows not yet handed off (exact). A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
 
 CREATE PROCEDURE birthgate.handoff_drain(IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer)
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_started timestamptz := clock_timestamp();
+    v_started timestamptz;
     v_batch_started timestamptz;
     v_batches integer := 0;
     v_total bigint := 0;
@@ -597,79 +719,190 @@ DECLARE
     v_c integer;
     v_lag bigint;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+    -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
+    -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
-    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
     LOOP
-        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
-        v_batch_started := clock_timestamp();
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
         SELECT r.consumed, r.emitted, r.captured, r.lag
         INTO v_consumed, v_e, v_c, v_lag
         FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         IF v_lag IS NULL THEN
             RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
             EXIT;
         END IF;
-        v_batches := v_batches + 1;
-        v_total := v_total + v_consumed;
-        v_emitted := v_emitted + v_e;
-        v_captured := v_captured + v_c;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
         RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
             v_batches, v_consumed, v_e, v_c,
-            round(extract(epoch FROM clock_timestamp() - v_batch_started) * 1000, 1),
-            v_total, v_lag, date_trunc('millisecond', clock_timestamp() - v_started);
-        EXIT WHEN v_consumed < p_batch_size;
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;
     RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
-        v_batches, v_total, v_emitted, v_captured, date_trunc('millisecond', clock_timestamp() - v_started);
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
 END;
 $$;
 
-COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
 
 CREATE FUNCTION birthgate.handoff_holding_xact() RETURNS TABLE(holding_txid xid8, holding_pid integer, holding_xact_start timestamp with time zone, holding_application_name text, holding_state text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH h AS (
-        SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    -- pg_stat_activity is cached per transaction: look at the backends as they are now
+    SELECT pg_catalog.pg_stat_clear_snapshot();
+    WITH running AS (
+        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    ),
+    holders AS (
+        -- a transaction that holds the cursor row (a consumer inside a long transaction): every waiting row waits for it
+        SELECT 1 AS rank, a.backend_xid AS xid, a.pid, a.xact_start, a.application_name,
+               'holds the handoff cursor (' OPERATOR(pg_catalog.||) coalesce(a.state, 'unknown') OPERATOR(pg_catalog.||) ')' AS state
+        FROM "birthgate"."handoff_cursor" AS hc
+        JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid OPERATOR(pg_catalog.=) hc.xmax
+        WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff'
+          AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        -- open transactions that wrote changelog rows: their births are handed off once they commit
+        SELECT 2, a.backend_xid, a.pid, a.xact_start, a.application_name, a.state
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_stat_activity AS a ON a.pid OPERATOR(pg_catalog.=) l.pid
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+          AND l.granted
+          AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        SELECT 2, p.transaction, NULL::integer, p.prepared, 'prepared transaction ' OPERATOR(pg_catalog.||) p.gid, 'prepared'
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_prepared_xacts AS p
+          ON l.virtualtransaction OPERATOR(pg_catalog.=) ('-1/' OPERATOR(pg_catalog.||) p.transaction::text)
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.pid IS NULL
     )
-    SELECT h.xid,
-           a.pid,
-           coalesce(a.xact_start, p.prepared),
-           coalesce(a.application_name, 'prepared transaction ' || p.gid),
-           coalesce(a.state, CASE WHEN p.gid IS NOT NULL THEN 'prepared' END)
-    FROM h
-    LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid = pg_catalog.xid(h.xid)
-    LEFT JOIN pg_catalog.pg_prepared_xacts AS p ON p.transaction = pg_catalog.xid(h.xid)
-    WHERE h.xid IS NOT NULL
+    SELECT r.xid, h.pid, h.xact_start, h.application_name, h.state
+    FROM holders AS h
+    LEFT JOIN running AS r ON pg_catalog.xid(r.xid) OPERATOR(pg_catalog.=) h.xid
+    ORDER BY h.rank, h.xact_start NULLS LAST, h.pid
     LIMIT 1;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_holding_xact() IS 'The open transaction that holds the handoff horizon back (oldest running xid of another session, or a prepared transaction): xid, pid, start, application. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats); otherwise only the xid is known.';
+COMMENT ON FUNCTION birthgate.handoff_holding_xact() IS 'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. VOLATILE: it clears the per-transaction pg_stat_activity snapshot, so a long monitoring transaction sees the backends as they are now. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).';
 
 CREATE FUNCTION birthgate.handoff_horizon() RETURNS xid8
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
-                    pg_catalog.pg_snapshot_xmax(s.snap))
-    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
+    SELECT pg_catalog.pg_snapshot_xmin(hc.position_snapshot)
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff';
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_horizon() IS 'The handoff horizon of the current snapshot: the oldest xid still running in another transaction (pg_snapshot_xmin without the caller), or xmax when none is. Changelog rows with txid below it can no longer change; rows at or above it are held back.';
+COMMENT ON FUNCTION birthgate.handoff_horizon() IS 'The handoff horizon: xmin of the cursor position snapshot. Every changelog row of a transaction below it has been handed off; above it, the position snapshot says which transactions are done. A transaction that stays open never holds back rows of transactions that committed after it.';
+
+CREATE FUNCTION birthgate.handoff_rewind(p_txid xid8, p_change_id bigint DEFAULT 0) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_consumer constant text := 'governance_handoff';
+    v_lo pg_snapshot;
+    v_x xid8;
+    v_rows bigint;
+BEGIN
+    IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_rewind(p_txid => %s, p_change_id => %s): both must be given, p_change_id >= 0', coalesce(p_txid::text, 'NULL'), coalesce(p_change_id::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    -- waits for a running batch: a rewind never interleaves with one
+    SELECT hc.position_snapshot INTO v_lo
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = v_consumer
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG201',
+            MESSAGE = 'the handoff cursor row is missing',
+            DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
+            HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
+    END IF;
+    -- A point past the position would replay nothing: almost certainly a mistake.
+    IF p_txid > pg_snapshot_xmax(v_lo) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG221',
+            MESSAGE = 'handoff_rewind refused: the point is past the cursor position',
+            DETAIL = format('handoff_rewind(%s, %s) is past the position %s (xmax %s): nothing there has been handed off', p_txid, p_change_id, v_lo, pg_snapshot_xmax(v_lo)),
+            HINT = 'Rewind to a point the consumer has passed, e.g. a (txid, change_id) of birthgate.registry_changelog at or before birthgate.handoff_cursor''s position_txid; SELECT birthgate.handoff_rewind(''0'') replays everything.';
+    END IF;
+    -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
+    -- off) to the current position snapshot, after (p_txid, p_change_id): exactly the rows
+    -- handed off after that point. When it closes the position is the current one again, so
+    -- transactions the position lists as running stay pending: a rewind never skips anything.
+    v_x := GREATEST(p_txid, '1'::xid8);
+    SELECT count(*) INTO v_rows
+    FROM "birthgate"."registry_changelog" AS l
+    WHERE l.txid >= v_x
+      AND (l.txid, l.change_id) > (p_txid, p_change_id)
+      AND pg_visible_in_snapshot(l.txid, v_lo);
+    UPDATE "birthgate"."handoff_cursor" AS hc
+    SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
+        window_snapshot = v_lo,
+        window_after_txid = p_txid,
+        window_after_change_id = p_change_id,
+        window_rows = v_rows,
+        window_done = 0,
+        updated_at = now()
+    WHERE hc.consumer_name = v_consumer;
+    RETURN v_rows;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.handoff_rewind(p_txid xid8, p_change_id bigint) IS 'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the position. Waits for a running batch.';
+
+CREATE FUNCTION birthgate.handoff_snapshot() RETURNS pg_snapshot
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE
+             WHEN o.own IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(o.own, o.snap) THEN o.snap
+             ELSE (SELECT pg_catalog.format('%s:%s:%s',
+                              LEAST(pg_catalog.pg_snapshot_xmin(o.snap), o.own),
+                              pg_catalog.pg_snapshot_xmax(o.snap),
+                              pg_catalog.string_agg(x.xid::text, ',' ORDER BY x.xid))::pg_catalog.pg_snapshot
+                   FROM (SELECT s.xid FROM pg_catalog.pg_snapshot_xip(o.snap) AS s (xid)
+                         UNION ALL SELECT o.own) AS x)
+           END
+    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap, pg_catalog.pg_current_xact_id_if_assigned() AS own) AS o;
+$$;
+
+COMMENT ON FUNCTION birthgate.handoff_snapshot() IS 'The handoff''s view of the cluster: pg_current_snapshot() with the caller''s own transaction (when it has an xid) counted as still running, so a consumer called inside a transaction that wrote changelog rows never takes those rows before they commit.';
 
 CREATE FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval DEFAULT '24:00:00'::interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1859,20 +2092,39 @@ CREATE TABLE birthgate.handoff_cursor (
     batches_run bigint DEFAULT 0 NOT NULL,
     last_batch_rows integer DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    position_snapshot pg_snapshot DEFAULT '1:1:'::pg_snapshot NOT NULL,
+    window_snapshot pg_snapshot,
+    window_after_txid xid8,
+    window_after_change_id bigint,
+    window_rows bigint,
+    window_done bigint,
     CONSTRAINT handoff_cursor_consumer_name_check CHECK ((consumer_name ~ '^[a-z][a-z0-9_]*$'::text)),
     CONSTRAINT handoff_cursor_position_change_id_check CHECK ((position_change_id >= 0)),
-    CONSTRAINT handoff_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval))
+    CONSTRAINT handoff_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval)),
+    CONSTRAINT handoff_cursor_window_check CHECK ((((window_snapshot IS NULL) AND (window_after_txid IS NULL) AND (window_after_change_id IS NULL) AND (window_rows IS NULL) AND (window_done IS NULL)) OR ((window_snapshot IS NOT NULL) AND (window_after_txid IS NOT NULL) AND (window_after_change_id IS NOT NULL) AND (window_rows IS NOT NULL) AND (window_done IS NOT NULL) AND (window_done >= 0) AND (window_done <= window_rows))))
 );
 
-COMMENT ON TABLE birthgate.handoff_cursor IS 'The handoff consumer position ((txid, change_id), exclusive) and heartbeat.';
+COMMENT ON TABLE birthgate.handoff_cursor IS 'The handoff consumer position and heartbeat. The position is a snapshot (position_snapshot, PgQ style): every changelog row of a transaction visible in it has been handed off, no row of a transaction invisible in it has. While a window is split across batches, window_snapshot / window_after_* say how far into it the consumer got.';
 
-COMMENT ON COLUMN birthgate.handoff_cursor.position_txid IS 'txid of the last changelog row consumed.';
+COMMENT ON COLUMN birthgate.handoff_cursor.position_txid IS 'txid of the last changelog row consumed (informational; the position is position_snapshot).';
 
-COMMENT ON COLUMN birthgate.handoff_cursor.position_change_id IS 'change_id of the last changelog row consumed.';
+COMMENT ON COLUMN birthgate.handoff_cursor.position_change_id IS 'change_id of the last changelog row consumed (informational; the position is position_snapshot).';
 
 COMMENT ON COLUMN birthgate.handoff_cursor.heartbeat_at IS 'Advanced by every consumer run; older than stale_after means the handoff is stale.';
 
 COMMENT ON COLUMN birthgate.handoff_cursor.stale_after IS 'Heartbeat age past which the handoff counts as stale (activation fails closed).';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.position_snapshot IS 'The position: every changelog row of a transaction visible in this snapshot has been handed off; rows of transactions invisible in it (xip list, or at/after xmax) have not.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_snapshot IS 'While a window is split across batches: the snapshot that closes it (rows visible here and not in position_snapshot). NULL between windows.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_after_txid IS 'While a window is split: txid of the last row taken from it, in (txid, change_id) order.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_after_change_id IS 'While a window is split: change_id of the last row taken from it.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_rows IS 'While a window is split: how many rows it holds (counted once when it was opened; the exact lag is window_rows - window_done + rows after window_snapshot).';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_done IS 'While a window is split: rows taken from it so far.';
 
 CREATE TABLE birthgate.registry_changelog (
     change_id bigint NOT NULL,
@@ -2317,12 +2569,24 @@ CREATE VIEW birthgate.v_handoff_status AS
     (clock_timestamp() - hc.heartbeat_at) AS heartbeat_age,
     hc.stale_after,
     ((hc.heartbeat_at IS NULL) OR ((clock_timestamp() - hc.heartbeat_at) > hc.stale_after)) AS stale,
-    h.horizon_txid,
+    pg_snapshot_xmin(hc.position_snapshot) AS horizon_txid,
     w.rows_waiting,
-    w.rows_held_back,
-    w.oldest_held_back_txid,
-    w.oldest_held_back_at,
-    (clock_timestamp() - w.oldest_held_back_at) AS oldest_held_back_age,
+        CASE
+            WHEN held.by_cursor THEN w.rows_waiting
+            ELSE (0)::bigint
+        END AS rows_held_back,
+        CASE
+            WHEN held.by_cursor THEN o.txid
+            ELSE NULL::xid8
+        END AS oldest_held_back_txid,
+        CASE
+            WHEN held.by_cursor THEN w.oldest_waiting_at
+            ELSE NULL::timestamp with time zone
+        END AS oldest_held_back_at,
+        CASE
+            WHEN held.by_cursor THEN (clock_timestamp() - w.oldest_waiting_at)
+            ELSE NULL::interval
+        END AS oldest_held_back_age,
     x.holding_txid,
     x.holding_pid,
     x.holding_xact_start,
@@ -2332,18 +2596,27 @@ CREATE VIEW birthgate.v_handoff_status AS
     hc.rows_consumed,
     hc.batches_run,
     hc.last_batch_rows,
-    hc.updated_at
-   FROM (((birthgate.handoff_cursor hc
-     CROSS JOIN LATERAL ( SELECT birthgate.handoff_horizon() AS horizon_txid) h)
-     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (l.txid < h.horizon_txid)) AS rows_waiting,
-            count(*) FILTER (WHERE (l.txid >= h.horizon_txid)) AS rows_held_back,
-            min(l.txid) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_txid,
-            min(l.changed_at) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_at
+    hc.updated_at,
+    hc.position_snapshot,
+    hc.window_snapshot,
+    w.oldest_waiting_at,
+    COALESCE(date_part('epoch'::text, (clock_timestamp() - w.oldest_waiting_at)), (0)::double precision) AS lag_seconds
+   FROM ((((birthgate.handoff_cursor hc
+     CROSS JOIN LATERAL ( SELECT count(*) AS rows_waiting,
+            min(l.changed_at) AS oldest_waiting_at
            FROM birthgate.registry_changelog l
-          WHERE (ROW(l.txid, l.change_id) > ROW(hc.position_txid, hc.position_change_id))) w)
-     LEFT JOIN LATERAL birthgate.handoff_holding_xact() x(holding_txid, holding_pid, holding_xact_start, holding_application_name, holding_state) ON (true));
+          WHERE (((l.txid = ANY (ARRAY( SELECT x_1.xid
+                   FROM pg_snapshot_xip(hc.position_snapshot) x_1(xid)))) OR (l.txid >= pg_snapshot_xmax(hc.position_snapshot))) AND (NOT ((hc.window_snapshot IS NOT NULL) AND pg_visible_in_snapshot(l.txid, hc.window_snapshot) AND (ROW(l.txid, l.change_id) <= ROW(hc.window_after_txid, hc.window_after_change_id)))) AND (l.txid IS DISTINCT FROM pg_current_xact_id_if_assigned()))) w)
+     LEFT JOIN LATERAL ( SELECT l.txid
+           FROM birthgate.registry_changelog l
+          WHERE (((l.txid = ANY (ARRAY( SELECT x_1.xid
+                   FROM pg_snapshot_xip(hc.position_snapshot) x_1(xid)))) OR (l.txid >= pg_snapshot_xmax(hc.position_snapshot))) AND (NOT ((hc.window_snapshot IS NOT NULL) AND pg_visible_in_snapshot(l.txid, hc.window_snapshot) AND (ROW(l.txid, l.change_id) <= ROW(hc.window_after_txid, hc.window_after_change_id)))) AND (l.txid IS DISTINCT FROM pg_current_xact_id_if_assigned()))
+          ORDER BY l.txid, l.change_id
+         LIMIT 1) o ON (true))
+     LEFT JOIN LATERAL birthgate.handoff_holding_xact() x(holding_txid, holding_pid, holding_xact_start, holding_application_name, holding_state) ON (true))
+     CROSS JOIN LATERAL ( SELECT COALESCE((x.holding_state ~~ 'holds the handoff cursor%'::text), false) AS by_cursor) held);
 
-COMMENT ON VIEW birthgate.v_handoff_status IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application). Ages are wall-clock (clock_timestamp()), also inside a long transaction.';
+COMMENT ON VIEW birthgate.v_handoff_status IS 'Handoff health, one row per cursor: last row taken (position_txid, position_change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), horizon_txid (xmin of the position snapshot: everything below it is handed off), rows_waiting (committed changelog rows not yet handed off: exact), oldest_waiting_at and lag_seconds (age of the oldest of them; 0 when none), rows_held_back (waiting rows that no consumer can take because another transaction holds the cursor) since when, and who holds rows back (holding_*): the transaction holding the cursor, else the oldest open transaction that has written changelog rows (its births follow once it commits). position_snapshot / window_snapshot: the snapshot position and the window being split. Ages are wall-clock (clock_timestamp()).';
 
 CREATE TABLE birthgate_migrations.pgmigrations (
     id integer NOT NULL,
