@@ -55,6 +55,9 @@ AS $fn$
 DECLARE
     v_consumer constant text := 'governance_handoff';
     v_lo pg_snapshot;
+    v_ref pg_snapshot;
+    v_after_txid xid8;
+    v_after_change_id bigint;
     v_x xid8;
     v_rows bigint;
 BEGIN
@@ -66,7 +69,8 @@ BEGIN
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
     -- waits for a running batch: a rewind never interleaves with one
-    SELECT hc.position_snapshot INTO v_lo
+    SELECT hc.position_snapshot, coalesce(hc.window_snapshot, hc.position_snapshot), hc.window_after_txid, hc.window_after_change_id
+    INTO v_lo, v_ref, v_after_txid, v_after_change_id
     FROM "birthgate"."handoff_cursor" AS hc
     WHERE hc.consumer_name = v_consumer
     FOR UPDATE;
@@ -77,27 +81,31 @@ BEGIN
             DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
-    -- A point past the position would replay nothing: almost certainly a mistake.
-    IF p_txid > pg_snapshot_xmax(v_lo) THEN
+    -- Rows handed off: those of transactions visible in the position snapshot and, while a
+    -- window is split, the window's rows up to the last one taken. A point past that would
+    -- skip rows: refused.
+    IF p_txid > pg_snapshot_xmax(v_ref)
+       OR (v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id)) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG221',
             MESSAGE = 'handoff_rewind refused: the point is past the cursor position',
-            DETAIL = format('handoff_rewind(%s, %s) is past the position %s (xmax %s): nothing there has been handed off', p_txid, p_change_id, v_lo, pg_snapshot_xmax(v_lo)),
+            DETAIL = format('handoff_rewind(%s, %s) is past the position %s (window %s, last row taken (%s, %s))', p_txid, p_change_id, v_lo, coalesce(v_ref::text, 'none'), coalesce(v_after_txid::text, '-'), coalesce(v_after_change_id::text, '-')),
             HINT = 'Rewind to a point the consumer has passed, e.g. a (txid, change_id) of birthgate.registry_changelog at or before birthgate.handoff_cursor''s position_txid; SELECT birthgate.handoff_rewind(''0'') replays everything.';
     END IF;
     -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
-    -- off) to the current position snapshot, after (p_txid, p_change_id): exactly the rows
-    -- handed off after that point. When it closes the position is the current one again, so
-    -- transactions the position lists as running stay pending: a rewind never skips anything.
+    -- off) to the snapshot that bounds what was handed off (the open window's, else the
+    -- position), after (p_txid, p_change_id): the rows handed off after that point, plus the
+    -- rest of an open window. When it closes, transactions that snapshot lists as running are
+    -- still pending: a rewind never skips anything.
     v_x := GREATEST(p_txid, '1'::xid8);
     SELECT count(*) INTO v_rows
     FROM "birthgate"."registry_changelog" AS l
     WHERE l.txid >= v_x
       AND (l.txid, l.change_id) > (p_txid, p_change_id)
-      AND pg_visible_in_snapshot(l.txid, v_lo);
+      AND pg_visible_in_snapshot(l.txid, v_ref);
     UPDATE "birthgate"."handoff_cursor" AS hc
     SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
-        window_snapshot = v_lo,
+        window_snapshot = v_ref,
         window_after_txid = p_txid,
         window_after_change_id = p_change_id,
         window_rows = v_rows,

@@ -14,12 +14,13 @@
 --      candidates and events identical byte for byte;
 --  (e) a transaction holding the cursor: v_handoff_status counts its waiting rows as held back and
 --      names it; a concurrent consumer returns zeros;
---  (f) errors: BG220 (position ahead), BG221 (rewind forward), BG200 — and they change nothing.
+--  (f) errors: BG220 (position ahead), BG221 (rewind forward), BG200 — and they change nothing;
+--  (g) handoff_rewind inside a split window.
 -- Births and consumers run in dblink sessions; everything committed is removed at the end.
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(44);
+SELECT plan(48);
 
 SELECT dblink_connect('t', bgtest.connstr()) AS t \gset
 SELECT dblink_connect('w', bgtest.connstr()) AS w \gset
@@ -192,6 +193,22 @@ SELECT results_eq($$SELECT (SELECT c::text FROM birthgate.handoff_cursor c),
                            (SELECT count(*) FROM birthgate.governance_candidate_state),
                            (SELECT count(*) FROM birthgate.event_pending) + (SELECT count(*) FROM birthgate.event_outbox)$$,
                   'SELECT cursor, candidates, events FROM before_errors', 'the refused batch changed nothing');
+
+-- (g) handoff_rewind inside a split window: back to a row already taken replays from there; past
+--     the last row taken is refused; draining hands every row off once
+SELECT dblink_exec('w', 'BEGIN; ' || string_agg(pg_temp.birth('G-' || g), '; ') || '; COMMIT') AS g
+FROM generate_series(1, 5) AS g \gset
+SELECT is(pg_temp.consume(2), 'consumed=2 lag=3', 'a 5-row transaction: batch 1 takes G-1 and G-2, the window stays open');
+SELECT is((SELECT t.n FROM birthgate.registry_changelog l,
+                  dblink('c', format('SELECT birthgate.handoff_rewind(%L, %s)', l.txid, l.change_id)) AS t (n bigint)
+           WHERE l.collection_name = 'snapcase' AND l.entity_code = 'G-1'),
+          4::bigint, 'rewinding inside the open window to G-1 replays G-2 (again) and the untaken G-3..G-5');
+SELECT throws_ok(format('SELECT birthgate.handoff_rewind(%L, %s)', l.txid, l.change_id), 'BG221', NULL,
+                 'rewinding past the last row taken of the open window (to G-3) is refused: it would skip rows')
+FROM birthgate.registry_changelog l WHERE l.collection_name = 'snapcase' AND l.entity_code = 'G-3';
+SELECT dblink_exec('c', 'CALL birthgate.handoff_drain(2)') AS drained \gset
+SELECT is((SELECT count(*)::int FROM generate_series(1, 5) AS g WHERE pg_temp.handed('G-' || g) = 'candidates=1 events=1'), 5,
+          'after the rewind and a drain, G-1..G-5 are each handed off exactly once');
 
 -- clean up the committed births
 SELECT lives_ok($q$SELECT dblink_exec('w', $c$

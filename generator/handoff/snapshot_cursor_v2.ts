@@ -644,6 +644,9 @@ export function rewindFunctionV2(c: Ctx): string {
     DECLARE
         v_consumer constant text := ${lit(CONSUMER)};
         v_lo pg_snapshot;
+        v_ref pg_snapshot;
+        v_after_txid xid8;
+        v_after_change_id bigint;
         v_x xid8;
         v_rows bigint;
     BEGIN
@@ -651,30 +654,35 @@ export function rewindFunctionV2(c: Ctx): string {
             ${raiseAt(12, 'HANDOFF_INVALID_ARGUMENT', `format('handoff_rewind(p_txid => %s, p_change_id => %s): both must be given, p_change_id >= 0', coalesce(p_txid::text, 'NULL'), coalesce(p_change_id::text, 'NULL'))`)}
         END IF;
         -- waits for a running batch: a rewind never interleaves with one
-        SELECT hc.position_snapshot INTO v_lo
+        SELECT hc.position_snapshot, coalesce(hc.window_snapshot, hc.position_snapshot), hc.window_after_txid, hc.window_after_change_id
+        INTO v_lo, v_ref, v_after_txid, v_after_change_id
         FROM ${c.q('handoff_cursor')} AS hc
         WHERE hc.consumer_name = v_consumer
         FOR UPDATE;
         IF NOT FOUND THEN
             ${raiseAt(12, 'HANDOFF_CURSOR_MISSING', `format('no row with consumer_name = %L in %s', v_consumer, '${c.schema}.handoff_cursor')`)}
         END IF;
-        -- A point past the position would replay nothing: almost certainly a mistake.
-        IF p_txid > pg_snapshot_xmax(v_lo) THEN
-            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the position %s (xmax %s): nothing there has been handed off', p_txid, p_change_id, v_lo, pg_snapshot_xmax(v_lo))`)}
+        -- Rows handed off: those of transactions visible in the position snapshot and, while a
+        -- window is split, the window's rows up to the last one taken. A point past that would
+        -- skip rows: refused.
+        IF p_txid > pg_snapshot_xmax(v_ref)
+           OR (v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id)) THEN
+            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the position %s (window %s, last row taken (%s, %s))', p_txid, p_change_id, v_lo, coalesce(v_ref::text, 'none'), coalesce(v_after_txid::text, '-'), coalesce(v_after_change_id::text, '-'))`)}
         END IF;
         -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
-        -- off) to the current position snapshot, after (p_txid, p_change_id): exactly the rows
-        -- handed off after that point. When it closes the position is the current one again, so
-        -- transactions the position lists as running stay pending: a rewind never skips anything.
+        -- off) to the snapshot that bounds what was handed off (the open window's, else the
+        -- position), after (p_txid, p_change_id): the rows handed off after that point, plus the
+        -- rest of an open window. When it closes, transactions that snapshot lists as running are
+        -- still pending: a rewind never skips anything.
         v_x := GREATEST(p_txid, '1'::xid8);
         SELECT count(*) INTO v_rows
         FROM ${l} AS l
         WHERE l.txid >= v_x
           AND (l.txid, l.change_id) > (p_txid, p_change_id)
-          AND pg_visible_in_snapshot(l.txid, v_lo);
+          AND pg_visible_in_snapshot(l.txid, v_ref);
         UPDATE ${c.q('handoff_cursor')} AS hc
         SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
-            window_snapshot = v_lo,
+            window_snapshot = v_ref,
             window_after_txid = p_txid,
             window_after_change_id = p_change_id,
             window_rows = v_rows,
