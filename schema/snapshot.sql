@@ -886,6 +886,8 @@ BEGIN
         window_after_change_id = p_change_id,
         window_rows = v_rows,
         window_done = 0,
+        position_txid = p_txid,
+        position_change_id = p_change_id,
         updated_at = now()
     WHERE hc.consumer_name = v_consumer;
     RETURN v_rows;
