@@ -59,6 +59,7 @@ DECLARE
     v_after_txid xid8;
     v_after_change_id bigint;
     v_x xid8;
+    v_new_lo pg_snapshot;
     v_rows bigint;
 BEGIN
     IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
@@ -82,29 +83,34 @@ BEGIN
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
     -- Rows handed off: those of transactions visible in the position snapshot and, while a
-    -- window is split, the window's rows up to the last one taken. A point past that would
-    -- skip rows: refused.
-    IF p_txid > pg_snapshot_xmax(v_ref)
-       OR (v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id)) THEN
+    -- window is split, the window's rows up to the last one taken. A point past the last row
+    -- taken of an open window would skip the rows between: refused.
+    IF v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG221',
-            MESSAGE = 'handoff_rewind refused: the point is past the cursor position',
-            DETAIL = format('handoff_rewind(%s, %s) is past the position %s (window %s, last row taken (%s, %s))', p_txid, p_change_id, v_lo, coalesce(v_ref::text, 'none'), coalesce(v_after_txid::text, '-'), coalesce(v_after_change_id::text, '-')),
-            HINT = 'Rewind to a point the consumer has passed, e.g. a (txid, change_id) of birthgate.registry_changelog at or before birthgate.handoff_cursor''s position_txid; SELECT birthgate.handoff_rewind(''0'') replays everything.';
+            MESSAGE = 'handoff_rewind refused: the point is past the last row taken of the open window',
+            DETAIL = format('handoff_rewind(%s, %s) is past the last row taken (%s, %s) of the open window %s', p_txid, p_change_id, v_after_txid, v_after_change_id, v_ref),
+            HINT = 'Rewind to a point at or before the last row taken: SELECT birthgate.handoff_rewind(position_txid, position_change_id) FROM birthgate.handoff_cursor, or an earlier (txid, change_id); SELECT birthgate.handoff_rewind(''0'') replays everything.';
     END IF;
-    -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
-    -- off) to the snapshot that bounds what was handed off (the open window's, else the
-    -- position), after (p_txid, p_change_id): the rows handed off after that point, plus the
-    -- rest of an open window. When it closes, transactions that snapshot lists as running are
-    -- still pending: a rewind never skips anything.
-    v_x := GREATEST(p_txid, '1'::xid8);
+    -- The replay starts from a position that sees less than the current one: transactions
+    -- below X (X = p_txid, at most the position's xmax) count as handed off, except those the
+    -- position lists as running. Its window closes at the snapshot that bounds what was
+    -- handed off (the open window's, else the position) and starts after (p_txid,
+    -- p_change_id): the rows handed off after that point (plus the rest of an open window)
+    -- are taken again; what was not handed off stays pending. A rewind never skips a row.
+    v_x := LEAST(GREATEST(p_txid, '1'::xid8), pg_snapshot_xmax(v_lo));
+    SELECT pg_catalog.format('%s:%s:%s', LEAST(pg_snapshot_xmin(v_lo), v_x), v_x,
+                             coalesce(string_agg(x.xid::text, ',' ORDER BY x.xid), ''))::pg_snapshot
+    INTO v_new_lo
+    FROM pg_snapshot_xip(v_lo) AS x (xid)
+    WHERE x.xid < v_x;
     SELECT count(*) INTO v_rows
     FROM "birthgate"."registry_changelog" AS l
-    WHERE l.txid >= v_x
+    WHERE (l.txid = ANY (ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_new_lo) AS x (xid))) OR l.txid >= v_x)
       AND (l.txid, l.change_id) > (p_txid, p_change_id)
       AND pg_visible_in_snapshot(l.txid, v_ref);
     UPDATE "birthgate"."handoff_cursor" AS hc
-    SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
+    SET position_snapshot = v_new_lo,
         window_snapshot = v_ref,
         window_after_txid = p_txid,
         window_after_change_id = p_change_id,
@@ -117,7 +123,7 @@ BEGIN
     RETURN v_rows;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) IS 'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the position. Waits for a running batch.';
+COMMENT ON FUNCTION "birthgate"."handoff_rewind"(xid8, bigint) IS 'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the last row taken of a split window. Waits for a running batch.';
 
 REVOKE ALL ON FUNCTION "birthgate"."handoff_snapshot"() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION "birthgate"."handoff_snapshot"() TO "birthgate_admin", "birthgate_reader";

@@ -11,7 +11,7 @@ export const handoffCursorErrors = [
   {
     code: 'BG221',
     name: 'HANDOFF_REWIND_FORWARD',
-    message: 'handoff_rewind refused: the point is past the cursor position',
-    hint: "Rewind to a point the consumer has passed, e.g. a (txid, change_id) of birthgate.registry_changelog at or before birthgate.handoff_cursor's position_txid; SELECT birthgate.handoff_rewind('0') replays everything.",
+    message: 'handoff_rewind refused: the point is past the last row taken of the open window',
+    hint: "Rewind to a point at or before the last row taken: SELECT birthgate.handoff_rewind(position_txid, position_change_id) FROM birthgate.handoff_cursor, or an earlier (txid, change_id); SELECT birthgate.handoff_rewind('0') replays everything.",
   },
 ] as const satisfies readonly ErrorDef[];

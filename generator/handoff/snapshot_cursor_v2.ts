@@ -648,6 +648,7 @@ export function rewindFunctionV2(c: Ctx): string {
         v_after_txid xid8;
         v_after_change_id bigint;
         v_x xid8;
+        v_new_lo pg_snapshot;
         v_rows bigint;
     BEGIN
         IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
@@ -663,25 +664,30 @@ export function rewindFunctionV2(c: Ctx): string {
             ${raiseAt(12, 'HANDOFF_CURSOR_MISSING', `format('no row with consumer_name = %L in %s', v_consumer, '${c.schema}.handoff_cursor')`)}
         END IF;
         -- Rows handed off: those of transactions visible in the position snapshot and, while a
-        -- window is split, the window's rows up to the last one taken. A point past that would
-        -- skip rows: refused.
-        IF p_txid > pg_snapshot_xmax(v_ref)
-           OR (v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id)) THEN
-            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the position %s (window %s, last row taken (%s, %s))', p_txid, p_change_id, v_lo, coalesce(v_ref::text, 'none'), coalesce(v_after_txid::text, '-'), coalesce(v_after_change_id::text, '-'))`)}
+        -- window is split, the window's rows up to the last one taken. A point past the last row
+        -- taken of an open window would skip the rows between: refused.
+        IF v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id) THEN
+            ${raiseAt(12, 'HANDOFF_REWIND_FORWARD', `format('handoff_rewind(%s, %s) is past the last row taken (%s, %s) of the open window %s', p_txid, p_change_id, v_after_txid, v_after_change_id, v_ref)`)}
         END IF;
-        -- The replay is a window from 'X:X:' (every transaction from p_txid on counts as not handed
-        -- off) to the snapshot that bounds what was handed off (the open window's, else the
-        -- position), after (p_txid, p_change_id): the rows handed off after that point, plus the
-        -- rest of an open window. When it closes, transactions that snapshot lists as running are
-        -- still pending: a rewind never skips anything.
-        v_x := GREATEST(p_txid, '1'::xid8);
+        -- The replay starts from a position that sees less than the current one: transactions
+        -- below X (X = p_txid, at most the position's xmax) count as handed off, except those the
+        -- position lists as running. Its window closes at the snapshot that bounds what was
+        -- handed off (the open window's, else the position) and starts after (p_txid,
+        -- p_change_id): the rows handed off after that point (plus the rest of an open window)
+        -- are taken again; what was not handed off stays pending. A rewind never skips a row.
+        v_x := LEAST(GREATEST(p_txid, '1'::xid8), pg_snapshot_xmax(v_lo));
+        SELECT pg_catalog.format('%s:%s:%s', LEAST(pg_snapshot_xmin(v_lo), v_x), v_x,
+                                 coalesce(string_agg(x.xid::text, ',' ORDER BY x.xid), ''))::pg_snapshot
+        INTO v_new_lo
+        FROM pg_snapshot_xip(v_lo) AS x (xid)
+        WHERE x.xid < v_x;
         SELECT count(*) INTO v_rows
         FROM ${l} AS l
-        WHERE l.txid >= v_x
+        WHERE (l.txid = ANY (ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_new_lo) AS x (xid))) OR l.txid >= v_x)
           AND (l.txid, l.change_id) > (p_txid, p_change_id)
           AND pg_visible_in_snapshot(l.txid, v_ref);
         UPDATE ${c.q('handoff_cursor')} AS hc
-        SET position_snapshot = format('%s:%s:', v_x, v_x)::pg_snapshot,
+        SET position_snapshot = v_new_lo,
             window_snapshot = v_ref,
             window_after_txid = p_txid,
             window_after_change_id = p_change_id,
@@ -697,6 +703,6 @@ export function rewindFunctionV2(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(xid8, bigint)`,
-      'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the position. Waits for a running batch.',
+      'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the last row taken of a split window. Waits for a running batch.',
     )}`;
 }
