@@ -15,6 +15,7 @@ trap 'kill "$load_pid" 2>/dev/null; wait "$load_pid" 2>/dev/null; rm -rf "$log"'
 # shellcheck disable=SC2086
 ( while :; do npx --no-install vitest run $load_files >/dev/null 2>&1; done ) &
 load_pid=$!
+sleep 5 # two vitest processes starting in the same instant can trip over each other's startup
 
 pass=0; fail=0; failed_seeds=()
 for i in $(seq 1 "$n"); do
