@@ -8,7 +8,7 @@ WITH_PG = scripts/with-pg $(if $(PG),--pg $(PG)) --
 TSX := node --import tsx
 DEMO_DIR := $(CURDIR)/.demo
 
-.PHONY: help setup generate verify snapshot freeze migrate migrate-down pgtap vitest test test-matrix demo demo-stop bench typecheck clean
+.PHONY: help setup generate verify snapshot freeze migrate migrate-down pgtap vitest isolation test test-matrix soak-handoff demo demo-stop bench typecheck clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,12 @@ pgtap: setup ## Run the pgTAP suites with pg_prove (PG=NN for another major)
 
 vitest: setup ## Run the vitest suites only
 	@$(WITH_PG) npx --no-install vitest run
+
+isolation: setup ## Run the isolation specs (isolation/specs/*.spec) with PostgreSQL's isolation tester
+	@$(WITH_PG) scripts/isolation.sh
+
+soak-handoff: setup ## Run test/handoff-random.test.ts N times (default 20) with random seeds under background load
+	@$(WITH_PG) env N=$(N) scripts/soak-handoff.sh
 
 test: setup ## Run everything a contributor must keep green (vitest + pg_prove), one result; PG=17 for another major
 	@$(WITH_PG) scripts/test.sh

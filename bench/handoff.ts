@@ -12,9 +12,16 @@
  *    (ceilings, consumer, ceilings, consumer); the fastest run of each is compared. Prints total,
  *    rows/s, per-batch p50/p99/max and the ratio consumer/ceiling (throughput; target >= 0.85),
  *    and checks both drains were complete.
+ * 4. The same drain while a writer in ANOTHER database of the cluster holds one transaction (with
+ *    an xid) open for the whole run: same throughput expected, no batch held back (every batch but
+ *    the last is full).
+ * 5. Steady state: writers insert births continuously (each its own transaction) while
+ *    handoff_consume(5000) runs once a second; end-to-end latency from COMMIT (acknowledged to the
+ *    writer) to handoff (the consuming transaction's start, event_pending.captured_at), p50/p99/max.
  *
  * Env: DATABASE_URL (a server where we may create a database), BENCH_ROWS (default 1037716),
- * BENCH_BATCH (default 5000). Progress goes to stderr.
+ * BENCH_BATCH (default 5000), BENCH_STEADY_SECONDS (default 20), BENCH_STEADY_WRITERS (default 4).
+ * Progress goes to stderr.
  */
 import pg from 'pg';
 import { migrate } from '../src/migrate.js';
@@ -52,7 +59,9 @@ const PAYLOAD = `jsonb_build_object(
 async function resetLanes(c: pg.Client): Promise<void> {
   await c.query(`TRUNCATE ${S}.governance_candidate_state, ${S}.event_pending, ${S}.event_outbox`);
   await c.query(`UPDATE ${S}.handoff_cursor SET position_txid = '0', position_change_id = 0, heartbeat_at = NULL,
-                 rows_consumed = 0, batches_run = 0, last_batch_rows = 0`);
+                 rows_consumed = 0, batches_run = 0, last_batch_rows = 0,
+                 position_snapshot = '1:1:', window_snapshot = NULL, window_after_txid = NULL,
+                 window_after_change_id = NULL, window_rows = NULL, window_done = NULL`);
   await c.query(`VACUUM ANALYZE ${S}.governance_candidate_state, ${S}.event_pending, ${S}.event_outbox, ${S}.handoff_cursor`);
   await c.query('CHECKPOINT');
 }
@@ -137,6 +146,60 @@ async function consumer(c: pg.Client): Promise<ConsumerRun> {
   return { ms: elapsed, batchMs, consumed, after };
 }
 
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 20);
+const STEADY_WRITERS = Number(process.env.BENCH_STEADY_WRITERS ?? 4);
+
+async function steadyState(url: string, c: pg.Client): Promise<void> {
+  await c.query(`CALL ${S}.handoff_drain(${BATCH})`);
+  const committedAt = new Map<string, number>();
+  let stop = false;
+  const writers = Array.from({ length: STEADY_WRITERS }, async (_, w) => {
+    const wc = new pg.Client({ connectionString: url, application_name: `bench steady writer ${w}` });
+    await wc.connect();
+    let n = 0;
+    while (!stop) {
+      const code = `S-${w}-${++n}`;
+      await wc.query(
+        `WITH r AS (INSERT INTO ${S}.birth_registry (collection_name, entity_code) VALUES ('bench_objects', $1)
+                    RETURNING registry_id, collection_name, entity_code, born_at)
+         INSERT INTO ${S}.registry_changelog (op, collection_name, entity_code, registry_id, born_at)
+         SELECT 'BORN', r.collection_name, r.entity_code, r.registry_id, r.born_at FROM r`,
+        [code],
+      );
+      committedAt.set(code, Date.now());
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await wc.end();
+  });
+  const cc = new pg.Client({ connectionString: url, application_name: 'bench steady consumer' });
+  await cc.connect();
+  const t0 = Date.now();
+  let calls = 0;
+  while (Date.now() - t0 < STEADY_SECONDS * 1000) {
+    const next = t0 + (calls + 1) * 1000;
+    await cc.query(`SELECT * FROM ${S}.handoff_consume(${BATCH})`);
+    calls++;
+    progress(`steady state: ${calls} consumer calls, ${fmt(committedAt.size)} births`);
+    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+  }
+  stop = true;
+  await Promise.all(writers);
+  await cc.query(`SELECT * FROM ${S}.handoff_consume(${BATCH})`); // the tail
+  await cc.end();
+  const rows = (
+    await c.query<{ code: string; at: string }>(
+      `SELECT split_part(object_key, ':', 2) AS code, (extract(epoch FROM captured_at) * 1000)::text AS at
+       FROM ${S}.event_pending WHERE object_key LIKE 'bench\\_objects:S-%'`,
+    )
+  ).rows;
+  const lat = rows.map((r) => Math.max(0, Number(r.at) - (committedAt.get(r.code) ?? Number(r.at)))).sort((a, b) => a - b);
+  const missing = committedAt.size - rows.length;
+  console.log(`  steady state (${STEADY_WRITERS} writers, one birth per transaction, handoff_consume(${BATCH}) every second, ${STEADY_SECONDS} s): ` +
+    `${fmt(committedAt.size)} births (${fmt(committedAt.size / STEADY_SECONDS)}/s); commit -> handoff latency p50 ${fmt(quantile(lat, 0.5))} ms, ` +
+    `p99 ${fmt(quantile(lat, 0.99))} ms, max ${fmt(lat.at(-1) ?? NaN)} ms (the consume interval is 1000 ms); not handed off: ${missing}`);
+  if (missing !== 0) process.exitCode = 1;
+}
+
 async function main(): Promise<void> {
   const admin = new pg.Client(adminUrl);
   await admin.connect();
@@ -207,6 +270,26 @@ async function main(): Promise<void> {
     console.log(`  ratio consumer/ceiling (throughput): ${ratio.toFixed(3)} (target >= 0.85)`);
     console.log(`  drain complete in every run: ${ok ? 'yes' : 'NO'} (v_handoff_lag ${after.lag}, candidates ${after.cand}, events ${after.ev})`);
     if (!ok) process.exitCode = 1;
+
+    // 4. the same drain with a writer open in another database for the whole run
+    const other = new pg.Client({ connectionString: adminUrl, application_name: 'bench handoff long writer (other database)' });
+    await other.connect();
+    await other.query('BEGIN');
+    const otherXid = (await other.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
+    const held = await consumer(c);
+    await other.query('ROLLBACK');
+    await other.end();
+    const heldSorted = [...held.batchMs].sort((a, b) => a - b);
+    // a held-back row would end the drain early with a short batch: complete + the minimal batch count
+    const heldFull = complete(held) && held.batchMs.length <= Math.floor(ROWS / BATCH) + 1;
+    console.log(`  with a writer open in another database (xid ${otherXid}) for the whole drain: ${fmt(held.ms / 1000, 2)} s, ` +
+      `${fmt(ROWS / (held.ms / 1000))} rows/s, ${held.batchMs.length} batches (p50 ${fmt(quantile(heldSorted, 0.5), 1)} / p99 ${fmt(quantile(heldSorted, 0.99), 1)} / max ${fmt(heldSorted.at(-1) ?? NaN, 1)} ms); ` +
+      `ratio to the ceiling ${(ceilMs / held.ms).toFixed(3)}, to the drain without it ${(consumerMs / held.ms).toFixed(3)}; ` +
+      `nothing held back: ${heldFull ? 'yes' : 'NO'} (consumed ${fmt(held.consumed)} of ${fmt(ROWS)})`);
+    if (!heldFull) process.exitCode = 1;
+
+    // 5. steady state: continuous writers, consume once a second
+    await steadyState(url, c);
   } finally {
     await c.end().catch(() => {});
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

@@ -1,8 +1,8 @@
 -- demo 30 handoff: objects born through the gate reach governance by the pull-based handoff.
 -- Births show up in v_handoff_lag until a consumer run (here CALL handoff_drain, as cron would,
 -- or `birthgate consume --until-empty`) marks their candidates dirty and captures
--- handoff.object_born in event_pending (the type is inactive); lag is 0 afterwards, a replay
--- changes nothing, and governed activation is refused while the OSPA ledger is empty.
+-- handoff.object_born in event_pending (the type is inactive); lag is 0 afterwards (the cursor is
+-- a snapshot position: an open transaction elsewhere never holds births back), a replay changes nothing, and governed activation is refused while the OSPA ledger is empty.
 -- Re-runnable: the pilot family is registered idempotently and each run births fresh codes;
 -- the event type is switched back to inactive at the end.
 
@@ -26,7 +26,7 @@ RETURNING id, code;
 \echo '=== birth did not wait for governance: the objects are BORN, and not yet handed off (lag > 0)'
 SELECT count(*) AS handoff_lag FROM birthgate.v_handoff_lag;
 SELECT object_key, born_at, born_txid FROM birthgate.v_handoff_lag ORDER BY registry_id;
-SELECT position_txid, position_change_id, heartbeat_at, stale, horizon_txid, rows_waiting, rows_held_back
+SELECT position_snapshot, heartbeat_at, stale, rows_waiting, lag_seconds > 0 AS lagging, rows_held_back
   FROM birthgate.v_handoff_status;
 
 \echo '=== a consumer run (cron: CALL handoff_drain, or birthgate consume --until-empty): one COMMIT per batch of 2'
@@ -34,8 +34,8 @@ CALL birthgate.handoff_drain(2);
 
 \echo '=== lag is 0 and the heartbeat is fresh'
 SELECT count(*) AS handoff_lag FROM birthgate.v_handoff_lag;
-SELECT position_txid, position_change_id, heartbeat_age < interval '1 minute' AS heartbeat_recent, stale, rows_waiting, rows_held_back,
-       rows_consumed, batches_run
+SELECT position_snapshot, position_txid, position_change_id, heartbeat_age < interval '1 minute' AS heartbeat_recent, stale,
+       rows_waiting, lag_seconds, rows_held_back, rows_consumed, batches_run
   FROM birthgate.v_handoff_status;
 
 \echo '=== every new object has a dirty CAPTURED candidate (marked_at = the changelog row''s changed_at) ...'
@@ -52,11 +52,11 @@ SELECT p.event_type, p.object_key, p.source_change_id, p.payload ->> 'txid' AS t
 SELECT count(*) AS outbox_events_for_these FROM birthgate.event_outbox
  WHERE object_key IN ('dot_tools:DOT-' || :first, 'dot_tools:DOT-' || :first + 1, 'dot_tools:DOT-' || :first + 2);
 
-\echo '=== replaying from zero is harmless: nothing is written twice'
+\echo '=== replaying from zero (handoff_rewind) is harmless: nothing is written twice'
 SELECT count(*) AS candidates_before, (SELECT count(*) FROM birthgate.event_pending) + (SELECT count(*) FROM birthgate.event_outbox) AS events_before
   FROM birthgate.governance_candidate_state \gset
-UPDATE birthgate.handoff_cursor SET position_txid = '0', position_change_id = 0 WHERE consumer_name = 'governance_handoff';
-SELECT * FROM birthgate.handoff_consume(5000);
+SELECT birthgate.handoff_rewind('0') AS rows_to_replay;
+CALL birthgate.handoff_drain(5000);
 SELECT count(*) = :candidates_before AS same_candidates,
        (SELECT count(*) FROM birthgate.event_pending) + (SELECT count(*) FROM birthgate.event_outbox) = :events_before AS same_events
   FROM birthgate.governance_candidate_state;

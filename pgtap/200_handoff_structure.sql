@@ -43,9 +43,9 @@ SELECT function_returns('birthgate', 'set_event_type_active', ARRAY['text', 'boo
 SELECT has_function('birthgate', 'handoff_horizon', ARRAY[]::text[], 'handoff_horizon() exists');
 SELECT function_returns('birthgate', 'handoff_horizon', ARRAY[]::text[], 'xid8', 'handoff_horizon returns xid8');
 SELECT volatility_is('birthgate', 'handoff_horizon', ARRAY[]::text[], 'stable', 'handoff_horizon is STABLE');
-SELECT isnt_definer('birthgate', 'handoff_horizon', ARRAY[]::text[], 'handoff_horizon is security invoker');
+SELECT is_definer('birthgate', 'handoff_horizon', ARRAY[]::text[], 'handoff_horizon is SECURITY DEFINER (it reads the cursor, which readers cannot)');
 SELECT has_function('birthgate', 'handoff_holding_xact', ARRAY[]::text[], 'handoff_holding_xact() exists');
-SELECT volatility_is('birthgate', 'handoff_holding_xact', ARRAY[]::text[], 'stable', 'handoff_holding_xact is STABLE');
+SELECT volatility_is('birthgate', 'handoff_holding_xact', ARRAY[]::text[], 'volatile', 'handoff_holding_xact is VOLATILE (it refreshes the pg_stat_activity snapshot)');
 
 -- security: every SECURITY DEFINER function of this feature pins search_path
 SELECT is_empty($$
@@ -80,8 +80,9 @@ SELECT columns_are('birthgate', 'v_handoff_status', ARRAY[
     'consumer_name', 'position_txid', 'position_change_id', 'heartbeat_at', 'heartbeat_age', 'stale_after', 'stale',
     'horizon_txid', 'rows_waiting', 'rows_held_back', 'oldest_held_back_txid', 'oldest_held_back_at', 'oldest_held_back_age',
     'holding_txid', 'holding_pid', 'holding_xact_start', 'holding_xact_age', 'holding_application_name', 'holding_state',
-    'rows_consumed', 'batches_run', 'last_batch_rows', 'updated_at'
-]::name[], 'v_handoff_status shows cursor, heartbeat, stale flag, waiting and held-back rows and who holds them');
+    'rows_consumed', 'batches_run', 'last_batch_rows', 'updated_at',
+    'position_snapshot', 'window_snapshot', 'oldest_waiting_at', 'lag_seconds'
+]::name[], 'v_handoff_status shows cursor, heartbeat, stale flag, waiting and held-back rows, who holds them, the snapshot position and lag_seconds');
 SELECT ok(has_table_privilege('birthgate_reader', 'birthgate.v_handoff_lag', 'SELECT'), 'reader may read v_handoff_lag');
 SELECT ok(has_table_privilege('birthgate_reader', 'birthgate.v_handoff_status', 'SELECT'), 'reader may read v_handoff_status');
 SELECT ok(NOT has_table_privilege('public', 'birthgate.v_handoff_status', 'SELECT'), 'PUBLIC may not read v_handoff_status');

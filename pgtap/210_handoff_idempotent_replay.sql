@@ -1,14 +1,14 @@
 -- 210 handoff idempotent replay: consume everything, reset the cursor to earlier positions
--- (zero, after the first batch, just before the RETIRED rows, the last row) and consume again
+-- (zero, after the first batch, just before the RETIRED rows, the last row) with
+-- handoff_rewind(txid, change_id): replay everything after that row, and consume again
 -- with other batch sizes and through handoff_drain: governance_candidate_state and both event
 -- lanes stay identical byte for byte (every column, timestamps included, and the same tuple ctid:
 -- no row is even rewritten), a candidate governance already cleaned (dirty = false) stays clean.
 --
 -- Births and consumer runs are committed by a dblink session, so every run is its own transaction
 -- with its own now(). The births are committed before plan() gives this transaction an xid: the
--- consumer's horizon is the oldest other open xid, so births younger than this (open) test
--- transaction would be held back from the dblink consumer, by design. Everything committed is
--- removed and the cursor restored at the end.
+-- test transaction's own xid then sorts after all of them. Everything committed is removed and
+-- the cursor restored at the end.
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
@@ -69,10 +69,10 @@ BEGIN
 END
 $fn$;
 CREATE FUNCTION pg_temp.reset_cursor(p_txid xid8, p_change_id bigint) RETURNS void
-LANGUAGE sql AS $fn$
-    SELECT dblink_exec('replay', format(
-        'UPDATE birthgate.handoff_cursor SET position_txid = %L, position_change_id = %s WHERE consumer_name = %L',
-        p_txid, p_change_id, 'governance_handoff'));
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM t.n FROM dblink('replay', format('SELECT birthgate.handoff_rewind(%L, %s)', p_txid, p_change_id)) AS t (n bigint);
+END
 $fn$;
 -- the full state under test, one text row per tuple: lane/table, ctid, every column
 CREATE VIEW pg_temp.probe_state AS
@@ -179,10 +179,13 @@ SELECT lives_ok($cleanup$
         DELETE FROM birthgate.birth_family WHERE collection_name = 'replay_probe';
         UPDATE birthgate.handoff_cursor
         SET position_txid = %L, position_change_id = %s, heartbeat_at = %L, rows_consumed = %s,
-            batches_run = %s, last_batch_rows = %s, updated_at = %L
+            batches_run = %s, last_batch_rows = %s, updated_at = %L,
+            position_snapshot = %L, window_snapshot = %L, window_after_txid = %L, window_after_change_id = %L,
+            window_rows = %L, window_done = %L
         WHERE consumer_name = 'governance_handoff';
         COMMIT;$q$,
-        s.position_txid, s.position_change_id, s.heartbeat_at, s.rows_consumed, s.batches_run, s.last_batch_rows, s.updated_at))
+        s.position_txid, s.position_change_id, s.heartbeat_at, s.rows_consumed, s.batches_run, s.last_batch_rows, s.updated_at,
+        s.position_snapshot, s.window_snapshot, s.window_after_txid, s.window_after_change_id, s.window_rows, s.window_done))
     FROM saved_cursor s$cleanup$, 'the committed probe rows are removed and the cursor restored');
 SELECT is((SELECT count(*)::int FROM birthgate.registry_changelog WHERE collection_name = 'replay_probe')
         + (SELECT count(*)::int FROM birthgate.governance_candidate_state WHERE collection_name = 'replay_probe'), 0,

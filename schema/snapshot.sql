@@ -263,9 +263,25 @@ CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RET
 DECLARE
     v_consumer constant text := 'governance_handoff';
     v_event_type constant text := 'handoff.object_born';
+    v_lo pg_snapshot;
+    v_hi pg_snapshot;
+    v_stored_window boolean;
+    v_lo_xip xid8[];
+    v_lo_xmax xid8;
+    v_hi_xmax xid8;
+    v_ref pg_snapshot;
+    v_ref_xip xid8[];
+    v_ref_xmax xid8;
+    v_limit integer;
+    v_total integer := 0;
+    v_total_events integer := 0;
     v_pos_txid xid8;
     v_pos_change_id bigint;
-    v_horizon xid8;
+    v_after_txid xid8;
+    v_after_change_id bigint;
+    v_window_rows bigint;
+    v_window_done bigint;
+    v_own xid8;
     v_active boolean;
     v_consumed integer;
     v_events integer;
@@ -283,8 +299,8 @@ BEGIN
 
     -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
     --    ("another consumer holds the cursor"), so overlapping cron runs never pile up.
-    SELECT hc.position_txid, hc.position_change_id
-    INTO v_pos_txid, v_pos_change_id
+    SELECT hc.position_snapshot, hc.window_snapshot, hc.window_after_txid, hc.window_after_change_id, hc.window_rows, hc.window_done
+    INTO v_lo, v_hi, v_after_txid, v_after_change_id, v_window_rows, v_window_done
     FROM "birthgate"."handoff_cursor" AS hc
     WHERE hc.consumer_name = v_consumer
     FOR UPDATE SKIP LOCKED;
@@ -300,10 +316,9 @@ BEGIN
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
 
-    -- 2. The horizon, taken before the read: every transaction below it has finished.
-    v_horizon := "birthgate"."handoff_horizon"();
+    v_own := pg_current_xact_id_if_assigned();
 
-    -- 3. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+    -- 2. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
     --    batch, so an event never lands in one lane while the other is being switched or drained.
     SELECT et.active INTO v_active
     FROM "birthgate"."event_type_registry" AS et
@@ -317,276 +332,383 @@ BEGIN
             HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
     END IF;
 
-    -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
-    --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
-    --    it and the general, idempotent path runs instead.
-    BEGIN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
+    LOOP
+        -- 3. The window: the stored one while it is being split, else a new snapshot taken now
+        --    (after the cursor row is locked, so it is never older than the stored position),
+        --    with this transaction counted as running: its own rows wait until it has committed.
+        v_stored_window := v_hi IS NOT NULL;
+        IF NOT v_stored_window THEN
+            v_hi := "birthgate"."handoff_snapshot"();
+            v_after_txid := '0'::xid8;
+            v_after_change_id := 0;
         END IF;
-    EXCEPTION WHEN unique_violation THEN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n, max(b.txid) AS last_txid FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
+        IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG220',
+                MESSAGE = 'the handoff cursor position is ahead of the current snapshot',
+                DETAIL = format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer),
+                HINT = 'The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = ''1:1:'', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.';
         END IF;
-    END;
+        v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
+        v_lo_xmax := pg_snapshot_xmax(v_lo);
+        v_hi_xmax := pg_snapshot_xmax(v_hi);
+        v_limit := p_batch_size - v_total;
 
-    -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
+        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the
+        --    unique indexes arbitrate); any conflict (a replay, an object changed twice within
+        --    reach) undoes it and the general, idempotent path runs instead.
+        BEGIN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        END;
+        v_total := v_total + v_consumed;
+        v_total_events := v_total_events + v_events;
+        IF v_last_txid IS NOT NULL THEN
+            v_pos_txid := v_last_txid;
+            v_pos_change_id := v_last_change_id;
+        END IF;
+
+        -- 5. A short batch closes the window: its snapshot becomes the position. When that was
+        --    a stored window, the rest of the batch comes from a new window (one more round).
+        --    A full batch keeps the window open at its last row; a window split for the first
+        --    time is counted once, so the lag stays exact without counting the backlog per batch.
+        IF v_consumed < v_limit THEN
+            v_lo := v_hi;
+            v_hi := NULL;
+            v_after_txid := NULL;
+            v_after_change_id := NULL;
+            v_window_rows := NULL;
+            v_window_done := NULL;
+            EXIT WHEN NOT v_stored_window;
+        ELSE
+            IF NOT v_stored_window THEN
+                SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
+                     + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
+                INTO v_window_rows;
+                v_window_done := 0;
+            END IF;
+            v_window_done := least(v_window_done + v_consumed, v_window_rows);
+            v_after_txid := v_last_txid;
+            v_after_change_id := v_last_change_id;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 6. lag, exact: the rest of an open window plus every committed row after the snapshot
+    --    that bounds it (index lookups per xip entry and an index range from its xmax).
+    v_ref := coalesce(v_hi, v_lo);
+    v_ref_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_ref) AS x (xid));
+    v_ref_xmax := pg_snapshot_xmax(v_ref);
+    SELECT coalesce(v_window_rows - v_window_done, 0)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_ref_xip) AND l.txid IS DISTINCT FROM v_own)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_ref_xmax AND l.txid IS DISTINCT FROM v_own)
+    INTO v_lag;
+
+    -- 7. Position, window, last row taken, heartbeat (advanced even by an empty batch), counters.
     UPDATE "birthgate"."handoff_cursor" AS hc
-    SET position_txid = coalesce(v_last_txid, hc.position_txid),
-        position_change_id = coalesce(v_last_change_id, hc.position_change_id),
+    SET position_snapshot = v_lo,
+        window_snapshot = v_hi,
+        window_after_txid = v_after_txid,
+        window_after_change_id = v_after_change_id,
+        window_rows = v_window_rows,
+        window_done = v_window_done,
+        position_txid = coalesce(v_pos_txid, hc.position_txid),
+        position_change_id = coalesce(v_pos_change_id, hc.position_change_id),
         heartbeat_at = now(),
-        rows_consumed = hc.rows_consumed + v_consumed,
+        rows_consumed = hc.rows_consumed + v_total,
         batches_run = hc.batches_run + 1,
-        last_batch_rows = v_consumed,
+        last_batch_rows = v_total,
         updated_at = now()
-    WHERE hc.consumer_name = v_consumer
-    RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
+    WHERE hc.consumer_name = v_consumer;
 
-    -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
-    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog
-    --    (the ORDER BY keeps it an index range scan that stops after p_batch_size + 1 entries).
-    SELECT count(*) INTO v_lag
-    FROM (
-        SELECT 1 FROM "birthgate"."registry_changelog" AS l
-        WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-        ORDER BY l.txid, l.change_id
-        LIMIT p_batch_size + 1
-    ) AS ahead;
-    IF v_lag > p_batch_size THEN
-        v_lag := greatest(v_lag, (SELECT max(l.change_id) FROM "birthgate"."registry_changelog" AS l) - v_pos_change_id);
-    END IF;
-
-    consumed := v_consumed;
-    emitted := CASE WHEN v_active THEN v_events ELSE 0 END;
-    captured := CASE WHEN v_active THEN 0 ELSE v_events END;
+    consumed := v_total;
+    emitted := CASE WHEN v_active THEN v_total_events ELSE 0 END;
+    captured := CASE WHEN v_active THEN 0 ELSE v_total_events END;
     lag := v_lag;
     RETURN NEXT;
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing: reads up to p_batch_size registry_changelog rows past the cursor in (txid, change_id) order, only from transactions below the horizon (handoff_horizon(), taken before the read), upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the cursor and heartbeat_at. Returns consumed rows, events emitted / captured, and lag: changelog rows past the new position (including rows held back by open transactions), exact up to p_batch_size, an estimate from change_id distance beyond. A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
+COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing. Snapshot cursor (PgQ style): takes up to p_batch_size registry_changelog rows, in (txid, change_id) order, of transactions visible in the window snapshot (handoff_snapshot(): the caller''s own transaction counts as running) and invisible in the stored position snapshot; a window larger than one batch is split and resumed exactly. Upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the position and heartbeat_at. An open transaction (in this database or another) never holds back rows of transactions that committed after it. Returns consumed rows, events emitted / captured, and lag: committed changelog rows not yet handed off (exact). A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
 
 CREATE PROCEDURE birthgate.handoff_drain(IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer)
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    v_started timestamptz := clock_timestamp();
+    v_started timestamptz;
     v_batch_started timestamptz;
     v_batches integer := 0;
     v_total bigint := 0;
@@ -597,79 +719,206 @@ DECLARE
     v_c integer;
     v_lag bigint;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+    -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
+    -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
-    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
     LOOP
-        EXIT WHEN p_max_batches IS NOT NULL AND v_batches >= p_max_batches;
-        v_batch_started := clock_timestamp();
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
         SELECT r.consumed, r.emitted, r.captured, r.lag
         INTO v_consumed, v_e, v_c, v_lag
         FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
         COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         IF v_lag IS NULL THEN
             RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
             EXIT;
         END IF;
-        v_batches := v_batches + 1;
-        v_total := v_total + v_consumed;
-        v_emitted := v_emitted + v_e;
-        v_captured := v_captured + v_c;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
         RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
             v_batches, v_consumed, v_e, v_c,
-            round(extract(epoch FROM clock_timestamp() - v_batch_started) * 1000, 1),
-            v_total, v_lag, date_trunc('millisecond', clock_timestamp() - v_started);
-        EXIT WHEN v_consumed < p_batch_size;
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;
     RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
-        v_batches, v_total, v_emitted, v_captured, date_trunc('millisecond', clock_timestamp() - v_started);
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
 END;
 $$;
 
-COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
 
 CREATE FUNCTION birthgate.handoff_holding_xact() RETURNS TABLE(holding_txid xid8, holding_pid integer, holding_xact_start timestamp with time zone, holding_application_name text, holding_state text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH h AS (
-        SELECT min(x.xid) AS xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    -- pg_stat_activity is cached per transaction: look at the backends as they are now
+    SELECT pg_catalog.pg_stat_clear_snapshot();
+    WITH running AS (
+        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    ),
+    holders AS (
+        -- a transaction that holds the cursor row (a consumer inside a long transaction): every waiting row waits for it
+        SELECT 1 AS rank, a.backend_xid AS xid, a.pid, a.xact_start, a.application_name,
+               'holds the handoff cursor (' OPERATOR(pg_catalog.||) coalesce(a.state, 'unknown') OPERATOR(pg_catalog.||) ')' AS state
+        FROM "birthgate"."handoff_cursor" AS hc
+        JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid OPERATOR(pg_catalog.=) hc.xmax
+        WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff'
+          AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        -- open transactions that wrote changelog rows: their births are handed off once they commit
+        SELECT 2, a.backend_xid, a.pid, a.xact_start, a.application_name, a.state
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_stat_activity AS a ON a.pid OPERATOR(pg_catalog.=) l.pid
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+          AND l.granted
+          AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        SELECT 2, p.transaction, NULL::integer, p.prepared, 'prepared transaction ' OPERATOR(pg_catalog.||) p.gid, 'prepared'
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_prepared_xacts AS p
+          ON l.virtualtransaction OPERATOR(pg_catalog.=) ('-1/' OPERATOR(pg_catalog.||) p.transaction::text)
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.pid IS NULL
     )
-    SELECT h.xid,
-           a.pid,
-           coalesce(a.xact_start, p.prepared),
-           coalesce(a.application_name, 'prepared transaction ' || p.gid),
-           coalesce(a.state, CASE WHEN p.gid IS NOT NULL THEN 'prepared' END)
-    FROM h
-    LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid = pg_catalog.xid(h.xid)
-    LEFT JOIN pg_catalog.pg_prepared_xacts AS p ON p.transaction = pg_catalog.xid(h.xid)
-    WHERE h.xid IS NOT NULL
+    SELECT r.xid, h.pid, h.xact_start, h.application_name, h.state
+    FROM holders AS h
+    LEFT JOIN running AS r ON pg_catalog.xid(r.xid) OPERATOR(pg_catalog.=) h.xid
+    ORDER BY h.rank, h.xact_start NULLS LAST, h.pid
     LIMIT 1;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_holding_xact() IS 'The open transaction that holds the handoff horizon back (oldest running xid of another session, or a prepared transaction): xid, pid, start, application. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats); otherwise only the xid is known.';
+COMMENT ON FUNCTION birthgate.handoff_holding_xact() IS 'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. VOLATILE: it clears the per-transaction pg_stat_activity snapshot, so a long monitoring transaction sees the backends as they are now. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).';
 
 CREATE FUNCTION birthgate.handoff_horizon() RETURNS xid8
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce((SELECT min(x.xid) FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid)),
-                    pg_catalog.pg_snapshot_xmax(s.snap))
-    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
+    SELECT pg_catalog.pg_snapshot_xmin(hc.position_snapshot)
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff';
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_horizon() IS 'The handoff horizon of the current snapshot: the oldest xid still running in another transaction (pg_snapshot_xmin without the caller), or xmax when none is. Changelog rows with txid below it can no longer change; rows at or above it are held back.';
+COMMENT ON FUNCTION birthgate.handoff_horizon() IS 'The handoff horizon: xmin of the cursor position snapshot. Every changelog row of a transaction below it has been handed off; above it, the position snapshot says which transactions are done. A transaction that stays open never holds back rows of transactions that committed after it.';
+
+CREATE FUNCTION birthgate.handoff_rewind(p_txid xid8, p_change_id bigint DEFAULT 0) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_consumer constant text := 'governance_handoff';
+    v_lo pg_snapshot;
+    v_ref pg_snapshot;
+    v_after_txid xid8;
+    v_after_change_id bigint;
+    v_x xid8;
+    v_new_lo pg_snapshot;
+    v_rows bigint;
+BEGIN
+    IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_rewind(p_txid => %s, p_change_id => %s): both must be given, p_change_id >= 0', coalesce(p_txid::text, 'NULL'), coalesce(p_change_id::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    -- waits for a running batch: a rewind never interleaves with one
+    SELECT hc.position_snapshot, coalesce(hc.window_snapshot, hc.position_snapshot), hc.window_after_txid, hc.window_after_change_id
+    INTO v_lo, v_ref, v_after_txid, v_after_change_id
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = v_consumer
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG201',
+            MESSAGE = 'the handoff cursor row is missing',
+            DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
+            HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
+    END IF;
+    -- Rows handed off: those of transactions visible in the position snapshot and, while a
+    -- window is split, the window's rows up to the last one taken. A point past the last row
+    -- taken of an open window would skip the rows between: refused.
+    IF v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG221',
+            MESSAGE = 'handoff_rewind refused: the point is past the last row taken of the open window',
+            DETAIL = format('handoff_rewind(%s, %s) is past the last row taken (%s, %s) of the open window %s', p_txid, p_change_id, v_after_txid, v_after_change_id, v_ref),
+            HINT = 'Rewind to a point at or before the last row taken: SELECT birthgate.handoff_rewind(position_txid, position_change_id) FROM birthgate.handoff_cursor, or an earlier (txid, change_id); SELECT birthgate.handoff_rewind(''0'') replays everything.';
+    END IF;
+    -- The replay starts from a position that sees less than the current one: transactions
+    -- below X (X = p_txid, at most the position's xmax) count as handed off, except those the
+    -- position lists as running. Its window closes at the snapshot that bounds what was
+    -- handed off (the open window's, else the position) and starts after (p_txid,
+    -- p_change_id): the rows handed off after that point (plus the rest of an open window)
+    -- are taken again; what was not handed off stays pending. A rewind never skips a row.
+    v_x := LEAST(GREATEST(p_txid, '1'::xid8), pg_snapshot_xmax(v_lo));
+    SELECT pg_catalog.format('%s:%s:%s', LEAST(pg_snapshot_xmin(v_lo), v_x), v_x,
+                             coalesce(string_agg(x.xid::text, ',' ORDER BY x.xid), ''))::pg_snapshot
+    INTO v_new_lo
+    FROM pg_snapshot_xip(v_lo) AS x (xid)
+    WHERE x.xid < v_x;
+    SELECT count(*) INTO v_rows
+    FROM "birthgate"."registry_changelog" AS l
+    WHERE (l.txid = ANY (ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_new_lo) AS x (xid))) OR l.txid >= v_x)
+      AND (l.txid, l.change_id) > (p_txid, p_change_id)
+      AND pg_visible_in_snapshot(l.txid, v_ref);
+    UPDATE "birthgate"."handoff_cursor" AS hc
+    SET position_snapshot = v_new_lo,
+        window_snapshot = v_ref,
+        window_after_txid = p_txid,
+        window_after_change_id = p_change_id,
+        window_rows = v_rows,
+        window_done = 0,
+        position_txid = p_txid,
+        position_change_id = p_change_id,
+        updated_at = now()
+    WHERE hc.consumer_name = v_consumer;
+    RETURN v_rows;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.handoff_rewind(p_txid xid8, p_change_id bigint) IS 'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the last row taken of a split window. Waits for a running batch.';
+
+CREATE FUNCTION birthgate.handoff_snapshot() RETURNS pg_snapshot
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE
+             WHEN o.own IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(o.own, o.snap) THEN o.snap
+             ELSE (SELECT pg_catalog.format('%s:%s:%s',
+                              LEAST(pg_catalog.pg_snapshot_xmin(o.snap), o.own),
+                              pg_catalog.pg_snapshot_xmax(o.snap),
+                              pg_catalog.string_agg(x.xid::text, ',' ORDER BY x.xid))::pg_catalog.pg_snapshot
+                   FROM (SELECT s.xid FROM pg_catalog.pg_snapshot_xip(o.snap) AS s (xid)
+                         UNION ALL SELECT o.own) AS x)
+           END
+    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap, pg_catalog.pg_current_xact_id_if_assigned() AS own) AS o;
+$$;
+
+COMMENT ON FUNCTION birthgate.handoff_snapshot() IS 'The handoff''s view of the cluster: pg_current_snapshot() with the caller''s own transaction (when it has an xid) counted as still running, so a consumer called inside a transaction that wrote changelog rows never takes those rows before they commit.';
 
 CREATE FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval DEFAULT '24:00:00'::interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -735,450 +984,6 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id. Refuses an unknown family, a NULL/empty code or one that fails the family pattern, a non-positive lifetime, a code already in the registry and a second live permit (a lapsed ISSUED permit is marked EXPIRED first).';
-
-CREATE FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text DEFAULT NULL::text) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_acked integer;
-    v_distinct integer;
-    v_unknown bigint[];
-    v_stale integer;
-BEGIN
-    IF p_outbox_ids IS NULL OR array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG503',
-            MESSAGE = 'invalid outbox id list',
-            DETAIL = format('outbox_ack(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
-            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
-    END IF;
-    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG500',
-            MESSAGE = 'invalid worker name',
-            DETAIL = format('outbox_ack(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
-            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
-    END IF;
-    IF cardinality(p_outbox_ids) = 0 THEN
-        RETURN 0;
-    END IF;
-
-    -- Exactly once: only an undelivered event that is claimed is acknowledged, so a second
-    -- acknowledgement (or a concurrent one, which waits for the row and re-checks) finds
-    -- delivered_at set and counts 0. With p_worker, only the worker holding the claim can
-    -- acknowledge it: a worker whose claim expired and was taken over is refused (0).
-    UPDATE "birthgate"."event_outbox" AS o
-    SET delivered_at = v_now
-    WHERE o.outbox_id = ANY (p_outbox_ids)
-      AND o.delivered_at IS NULL
-      AND o.claimed_by IS NOT NULL
-      AND (p_worker IS NULL OR o.claimed_by = p_worker);
-    GET DIAGNOSTICS v_acked = ROW_COUNT;
-
-    SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
-    IF v_acked < v_distinct THEN
-        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
-        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
-        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
-          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id);
-        IF v_unknown IS NOT NULL THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG504',
-                MESSAGE = 'no such event in the outbox or the dead letter table',
-                DETAIL = format('outbox_ack: %s of %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
-                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
-        END IF;
-        IF p_worker IS NOT NULL THEN
-            SELECT count(*)::integer INTO v_stale
-            FROM "birthgate"."event_outbox" AS o
-            WHERE o.outbox_id = ANY (p_outbox_ids)
-              AND o.delivered_at IS NULL
-              AND o.claimed_by IS DISTINCT FROM p_worker;
-            IF v_stale > 0 THEN
-                INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('stale_acks', v_stale, v_now);
-            END IF;
-        END IF;
-    END IF;
-    RETURN v_acked;
-END;
-$$;
-
-COMMENT ON FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text) IS 'Acknowledges claimed events as delivered (delivered_at) and returns how many were acknowledged by this call: an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
-
-CREATE FUNCTION birthgate.outbox_claim(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '00:00:30'::interval) RETURNS TABLE(outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-#variable_conflict use_column
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_max integer;
-BEGIN
-    IF p_worker IS NULL OR btrim(p_worker) = '' OR length(p_worker) > 128 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG500',
-            MESSAGE = 'invalid worker name',
-            DETAIL = format('outbox_claim(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
-            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
-    END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG501',
-            MESSAGE = 'invalid batch limit',
-            DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
-    END IF;
-    IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG502',
-            MESSAGE = 'invalid visibility timeout',
-            DETAIL = format('outbox_claim(p_visibility => %s): must be above 0 and at most 1 day', coalesce(p_visibility::text, 'NULL')),
-            HINT = 'Pass a visibility timeout above 0 and at most 1 day, longer than one delivery takes, e.g. SELECT * FROM birthgate.outbox_claim(''worker-1'', 100, interval ''30 seconds'');';
-    END IF;
-    SELECT cfg.max_attempts INTO v_max FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG510',
-            MESSAGE = 'the outbox delivery settings row is missing',
-            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
-            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
-    END IF;
-
-    -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
-    -- take disjoint sets and never wait), dead-letter those whose expired claim was their
-    -- last attempt, claim the rest, count what leaves no row behind.
-    RETURN QUERY
-    WITH cand AS MATERIALIZED (
-        SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
-               o.claimed_by IS NOT NULL AS expired,
-               o.claimed_by IS NOT NULL AND o.attempts >= v_max AS exhausted
-        FROM "birthgate"."event_outbox" AS o
-        WHERE o.delivered_at IS NULL
-          AND o.visible_at <= v_now
-        ORDER BY o.visible_at, o.outbox_id
-        LIMIT p_limit
-        FOR UPDATE OF o SKIP LOCKED
-    ),
-    dead AS (
-        DELETE FROM "birthgate"."event_outbox" AS o
-        USING cand
-        WHERE o.outbox_id = cand.id AND cand.exhausted
-        RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
-                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) AS errors,
-                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) AS last_error, o.redrive_count, o.claimed_by
-    ),
-    dead_lettered AS (
-        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
-        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
-               d.attempts, d.errors, d.last_error, d.redrive_count, v_now, d.claimed_by
-        FROM dead AS d
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    ),
-    claimed AS (
-        UPDATE "birthgate"."event_outbox" AS o
-        SET attempts = o.attempts + 1,
-            claimed_by = p_worker,
-            claimed_at = v_now,
-            visible_at = v_now + p_visibility,
-            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) ELSE o.errors END,
-            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) ELSE o.last_error END
-        FROM cand
-        WHERE o.outbox_id = cand.id AND NOT cand.exhausted
-        RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
-    ),
-    counted AS (
-        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
-        SELECT k.counter, k.amount, v_now
-        FROM (VALUES ('dead_lettered', (SELECT count(*) FROM dead_lettered)),
-                     ('expired_claims', (SELECT count(*) FROM claimed AS x WHERE x.expired) + (SELECT count(*) FROM dead))) AS k (counter, amount)
-        WHERE k.amount > 0
-    )
-    SELECT x.outbox_id, x.event_type, x.object_key, x.payload, x.attempts
-    FROM claimed AS x
-    ORDER BY x.was_visible_at, x.outbox_id;
-END;
-$$;
-
-COMMENT ON FUNCTION birthgate.outbox_claim(p_worker text, p_limit integer, p_visibility interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff or expired claim ended joins behind the events already claimable). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
-
-CREATE FUNCTION birthgate.outbox_configure(p_max_attempts integer DEFAULT NULL::integer, p_backoff_base interval DEFAULT NULL::interval, p_backoff_max interval DEFAULT NULL::interval, p_retention interval DEFAULT NULL::interval, p_alert_after interval DEFAULT NULL::interval) RETURNS TABLE(max_attempts integer, backoff_base interval, backoff_max interval, retention interval, alert_after interval)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-#variable_conflict use_column
-DECLARE
-    v_old record;
-    v_max_attempts integer;
-    v_base interval;
-    v_max interval;
-    v_retention interval;
-    v_alert interval;
-BEGIN
-    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max, cfg.retention, cfg.alert_after INTO v_old
-    FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG510',
-            MESSAGE = 'the outbox delivery settings row is missing',
-            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
-            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
-    END IF;
-    v_max_attempts := coalesce(p_max_attempts, v_old.max_attempts);
-    v_base := coalesce(p_backoff_base, v_old.backoff_base);
-    v_max := coalesce(p_backoff_max, v_old.backoff_max);
-    v_retention := coalesce(p_retention, v_old.retention);
-    v_alert := coalesce(p_alert_after, v_old.alert_after);
-    IF v_max_attempts NOT BETWEEN 1 AND 1000
-       OR v_base <= '0'::interval OR v_max < v_base OR v_max > '1 day'::interval
-       OR v_retention < '1 minute'::interval OR v_alert <= '0'::interval THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG509',
-            MESSAGE = 'invalid outbox delivery setting',
-            DETAIL = format('outbox_configure: max_attempts %s, backoff_base %s, backoff_max %s, retention %s, alert_after %s', v_max_attempts, v_base, v_max, v_retention, v_alert),
-            HINT = 'Settings: max_attempts 1..1000, backoff_base above 0 and at most backoff_max, backoff_max at most 1 day, retention at least 1 minute, alert_after above 0; e.g. SELECT * FROM birthgate.outbox_configure(p_max_attempts => 12);';
-    END IF;
-    UPDATE "birthgate"."outbox_config" AS cfg
-    SET max_attempts = v_max_attempts, backoff_base = v_base, backoff_max = v_max, retention = v_retention,
-        alert_after = v_alert, updated_at = now(), updated_by = session_user
-    WHERE cfg.singleton;
-    RETURN QUERY SELECT v_max_attempts, v_base, v_max, v_retention, v_alert;
-END;
-$$;
-
-COMMENT ON FUNCTION birthgate.outbox_configure(p_max_attempts integer, p_backoff_base interval, p_backoff_max interval, p_retention interval, p_alert_after interval) IS 'Changes the outbox delivery settings (NULL keeps a value) and returns them: max_attempts 1..1000, backoff_base above 0, backoff_max between backoff_base and 1 day, retention at least 1 minute, alert_after above 0; anything else BG509 and nothing changes. Applies to the next claim, failure and purge.';
-
-CREATE FUNCTION birthgate.outbox_fail(p_outbox_id bigint, p_error text, p_worker text DEFAULT NULL::text) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_cfg record;
-    v_row record;
-    v_error text;
-    v_entry jsonb;
-    v_seconds double precision;
-BEGIN
-    IF p_outbox_id IS NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG503',
-            MESSAGE = 'invalid outbox id list',
-            DETAIL = 'outbox_fail(p_outbox_id => NULL): must not be NULL',
-            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
-    END IF;
-    IF p_error IS NULL OR btrim(p_error) = '' THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG505',
-            MESSAGE = 'invalid error text',
-            DETAIL = format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(left(p_error, 100)), 'NULL')),
-            HINT = 'Pass what went wrong as a non-empty text, e.g. SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'');';
-    END IF;
-    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG500',
-            MESSAGE = 'invalid worker name',
-            DETAIL = format('outbox_fail(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
-            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
-    END IF;
-    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max INTO v_cfg FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG510',
-            MESSAGE = 'the outbox delivery settings row is missing',
-            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
-            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
-    END IF;
-
-    SELECT o.outbox_id, o.attempts, o.claimed_by, o.claimed_at, o.delivered_at, o.errors
-    INTO v_row
-    FROM "birthgate"."event_outbox" AS o
-    WHERE o.outbox_id = p_outbox_id
-    FOR UPDATE;
-    IF NOT FOUND THEN
-        IF EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = p_outbox_id) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG508',
-                MESSAGE = 'the event is in the dead letter table',
-                DETAIL = format('outbox_fail(%s): the event is in %s', p_outbox_id, 'birthgate.event_dead_letter'),
-                HINT = 'Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);';
-        END IF;
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG504',
-            MESSAGE = 'no such event in the outbox or the dead letter table',
-            DETAIL = format('outbox_fail(%s): no such event in %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter'),
-            HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
-    END IF;
-    IF v_row.delivered_at IS NOT NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG507',
-            MESSAGE = 'the event has already been acknowledged',
-            DETAIL = format('outbox_fail(%s): acknowledged at %s by %s', p_outbox_id, v_row.delivered_at, coalesce(v_row.claimed_by, 'unknown')),
-            HINT = 'Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...).';
-    END IF;
-    IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG506',
-            MESSAGE = 'the event is not claimed by this worker',
-            DETAIL = format('outbox_fail(%s, p_worker => %s): %s', p_outbox_id, coalesce(quote_literal(left(p_worker, 100)), 'NULL'), CASE WHEN v_row.claimed_by IS NULL THEN 'the event is not claimed' ELSE format('claimed by %L since %s', left(v_row.claimed_by, 100), v_row.claimed_at) END),
-            HINT = 'Fail only events you hold: claim with birthgate.outbox_claim() and pass the same worker name; after the visibility timeout another worker may have taken the event over, then drop it.';
-    END IF;
-
-    v_error := CASE WHEN length(p_error) > 4000
-                    THEN left(p_error, 4000) || format(' [truncated: %s characters in all]', length(p_error))
-                    ELSE p_error END;
-    v_entry := jsonb_build_object('attempt', v_row.attempts, 'at', v_now, 'worker', v_row.claimed_by, 'error', v_error);
-
-    IF v_row.attempts >= v_cfg.max_attempts THEN
-        WITH dead AS (
-            DELETE FROM "birthgate"."event_outbox" AS o
-            WHERE o.outbox_id = p_outbox_id
-            RETURNING o.*
-        )
-        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
-        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
-               d.attempts, d.errors || jsonb_build_array(v_entry), v_error, d.redrive_count, v_now, d.claimed_by
-        FROM dead AS d;
-        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('dead_lettered', 1, v_now);
-        RETURN 'dead';
-    END IF;
-
-    -- bounded exponential backoff with jitter: base * 2^(attempts - 1), at most backoff_max,
-    -- then a random point in [half, full] so that failing workers do not retry in lockstep
-    v_seconds := least(extract(epoch FROM v_cfg.backoff_max),
-                       extract(epoch FROM v_cfg.backoff_base) * power(2::double precision, least(greatest(v_row.attempts - 1, 0), 62)));
-    v_seconds := v_seconds * (0.5 + random() * 0.5);
-    UPDATE "birthgate"."event_outbox" AS o
-    SET claimed_by = NULL,
-        claimed_at = NULL,
-        visible_at = v_now + make_interval(secs => v_seconds),
-        errors = o.errors || jsonb_build_array(v_entry),
-        last_error = v_error
-    WHERE o.outbox_id = p_outbox_id;
-    RETURN 'retry';
-END;
-$$;
-
-COMMENT ON FUNCTION birthgate.outbox_fail(p_outbox_id bigint, p_error text, p_worker text) IS 'Records a failed delivery of a claimed event: appends {attempt, at, worker, error} to errors (error text kept up to 4000 characters, a longer one is cut and says so), releases the claim and returns ''retry'' (claimable again after a bounded exponential backoff with jitter: backoff_base * 2^(attempts-1), at most backoff_max, jittered into [half, full]) or, when this was attempt max_attempts, ''dead'' (moved to event_dead_letter with every error). With p_worker only the claim holder may fail it. Errors: BG504 unknown id, BG505 empty error text, BG506 not claimed (by this worker), BG507 already acknowledged, BG508 already dead-lettered; nothing changes on error.';
-
-CREATE FUNCTION birthgate.outbox_purge(p_limit integer DEFAULT 10000) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_retention interval;
-    v_purged integer;
-    v_oldest timestamptz;
-    v_newest timestamptz;
-BEGIN
-    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG501',
-            MESSAGE = 'invalid batch limit',
-            DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
-    END IF;
-    SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG510',
-            MESSAGE = 'the outbox delivery settings row is missing',
-            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
-            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
-    END IF;
-
-    -- oldest ids first through the primary key: events are acknowledged roughly in id order,
-    -- so the rows past the retention sit at the front and no extra index is maintained on
-    -- the hot path for the purge
-    WITH gone AS (
-        DELETE FROM "birthgate"."event_outbox" AS o
-        WHERE o.outbox_id IN (
-            SELECT p.outbox_id FROM "birthgate"."event_outbox" AS p
-            WHERE p.delivered_at < v_now - v_retention
-            ORDER BY p.outbox_id
-            LIMIT p_limit
-            FOR UPDATE SKIP LOCKED)
-        RETURNING o.delivered_at
-    )
-    SELECT count(*)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
-
-    IF v_purged > 0 THEN
-        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
-        RAISE NOTICE 'outbox_purge: % acknowledged events purged (delivered % .. %, retention %)', v_purged, v_oldest, v_newest, v_retention;
-    END IF;
-
-    -- keep the counter log small: fold it into one row per counter (rows of transactions
-    -- still open are not visible here and stay for the next fold)
-    IF (SELECT count(*) FROM (SELECT 1 FROM "birthgate"."outbox_counter" LIMIT 1001) AS n) > 1000 THEN
-        WITH folded AS (
-            DELETE FROM "birthgate"."outbox_counter" RETURNING counter, amount, at
-        )
-        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
-        SELECT f.counter, sum(f.amount), max(f.at) FROM folded AS f GROUP BY f.counter;
-    END IF;
-    RETURN v_purged;
-END;
-$$;
-
-COMMENT ON FUNCTION birthgate.outbox_purge(p_limit integer) IS 'Deletes up to p_limit (1..1000000) acknowledged events delivered longer ago than outbox_config.retention and returns how many; never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged.';
-
-CREATE FUNCTION birthgate.outbox_redrive(p_outbox_ids bigint[] DEFAULT NULL::bigint[]) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_unknown bigint[];
-    v_moved integer;
-BEGIN
-    IF p_outbox_ids IS NOT NULL AND (array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG503',
-            MESSAGE = 'invalid outbox id list',
-            DETAIL = format('outbox_redrive(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
-            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
-    END IF;
-    IF p_outbox_ids IS NOT NULL THEN
-        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
-        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
-        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
-          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id);
-        IF v_unknown IS NOT NULL THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG504',
-                MESSAGE = 'no such event in the outbox or the dead letter table',
-                DETAIL = format('outbox_redrive: %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), 'birthgate.event_dead_letter', 'birthgate.event_outbox', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
-                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
-        END IF;
-    END IF;
-
-    WITH moved AS (
-        DELETE FROM "birthgate"."event_dead_letter" AS d
-        WHERE p_outbox_ids IS NULL OR d.outbox_id = ANY (p_outbox_ids)
-        RETURNING d.*
-    ),
-    back AS (
-        INSERT INTO "birthgate"."event_outbox" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, visible_at)
-        OVERRIDING SYSTEM VALUE
-        SELECT m.outbox_id, m.event_type, m.object_key, m.born_at, m.payload, m.source_change_id, m.emitted_at, m.released_from_pending,
-               0, m.errors, m.last_error, m.redrive_count + 1, v_now
-        FROM moved AS m
-        ORDER BY m.outbox_id
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    )
-    SELECT count(*)::integer INTO v_moved FROM back;
-    IF v_moved > 0 THEN
-        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('redriven', v_moved, v_now);
-    END IF;
-    RETURN v_moved;
-END;
-$$;
-
-COMMENT ON FUNCTION birthgate.outbox_redrive(p_outbox_ids bigint[]) IS 'Moves dead-lettered events (all of them when p_outbox_ids is NULL) back to event_outbox under their own outbox_id, claimable at once, with attempts reset to 0 and redrive_count + 1; their errors stay. Returns how many moved; an id already back in the outbox counts 0 (repeating a re-drive is harmless); an id in neither table: BG504 and nothing moves. At most 10000 ids.';
 
 CREATE FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text DEFAULT 'report'::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -2180,40 +1985,6 @@ COMMENT ON COLUMN birthgate.drift_baseline.definition IS 'The definition as capt
 
 COMMENT ON COLUMN birthgate.drift_baseline.captured_by IS 'session_user of the capture (the migrating role, or the DBA who accepted a change).';
 
-CREATE TABLE birthgate.event_dead_letter (
-    outbox_id bigint NOT NULL,
-    event_type text NOT NULL,
-    object_key text NOT NULL,
-    born_at timestamp with time zone NOT NULL,
-    payload jsonb NOT NULL,
-    source_change_id bigint NOT NULL,
-    emitted_at timestamp with time zone NOT NULL,
-    released_from_pending boolean NOT NULL,
-    attempts integer NOT NULL,
-    errors jsonb NOT NULL,
-    last_error text,
-    redrive_count integer NOT NULL,
-    dead_lettered_at timestamp with time zone DEFAULT now() NOT NULL,
-    dead_lettered_by text NOT NULL,
-    CONSTRAINT event_dead_letter_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT event_dead_letter_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
-    CONSTRAINT event_dead_letter_redrive_count_check CHECK ((redrive_count >= 0))
-);
-
-COMMENT ON TABLE birthgate.event_dead_letter IS 'Events that exhausted their delivery attempts, moved out of event_outbox with every error and when; outbox_redrive() moves them back.';
-
-COMMENT ON COLUMN birthgate.event_dead_letter.outbox_id IS 'The event id in event_outbox; kept through dead-lettering and re-drive.';
-
-COMMENT ON COLUMN birthgate.event_dead_letter.attempts IS 'Claims the event had when it was dead-lettered.';
-
-COMMENT ON COLUMN birthgate.event_dead_letter.errors IS 'Every error, oldest first: [{attempt, at, worker, error}] (a claim that expired unacknowledged counts as an error).';
-
-COMMENT ON COLUMN birthgate.event_dead_letter.last_error IS 'The error that exhausted the attempts.';
-
-COMMENT ON COLUMN birthgate.event_dead_letter.dead_lettered_at IS 'When the event was moved here.';
-
-COMMENT ON COLUMN birthgate.event_dead_letter.dead_lettered_by IS 'The worker whose failure (or expired claim) used up the last attempt.';
-
 CREATE TABLE birthgate.event_outbox (
     outbox_id bigint NOT NULL,
     event_type text NOT NULL,
@@ -2226,37 +1997,14 @@ CREATE TABLE birthgate.event_outbox (
     delivered_at timestamp with time zone,
     attempts integer DEFAULT 0 NOT NULL,
     last_error text,
-    visible_at timestamp with time zone DEFAULT now() NOT NULL,
-    claimed_by text,
-    claimed_at timestamp with time zone,
-    errors jsonb DEFAULT '[]'::jsonb NOT NULL,
-    redrive_count integer DEFAULT 0 NOT NULL,
-    CONSTRAINT event_outbox_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT event_outbox_claim_consistent CHECK (((claimed_by IS NULL) = (claimed_at IS NULL))),
-    CONSTRAINT event_outbox_errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text)),
-    CONSTRAINT event_outbox_redrive_count_check CHECK ((redrive_count >= 0))
-)
-WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02');
+    CONSTRAINT event_outbox_attempts_check CHECK ((attempts >= 0))
+);
 
 COMMENT ON TABLE birthgate.event_outbox IS 'Delivery lane for events of active types; UNIQUE (event_type, object_key, born_at).';
 
 COMMENT ON COLUMN birthgate.event_outbox.released_from_pending IS 'true when the event was captured while its type was inactive and later released.';
 
 COMMENT ON COLUMN birthgate.event_outbox.delivered_at IS 'Set by the delivery worker once the event has been handed on.';
-
-COMMENT ON COLUMN birthgate.event_outbox.attempts IS 'Claims so far (outbox_claim() counts one per claim; reset to 0 by outbox_redrive()).';
-
-COMMENT ON COLUMN birthgate.event_outbox.last_error IS 'The latest error: from outbox_fail(), or the expiry of a claim nobody acknowledged.';
-
-COMMENT ON COLUMN birthgate.event_outbox.visible_at IS 'When the event is (again) claimable: emission time, claim time + visibility timeout, or the end of a backoff.';
-
-COMMENT ON COLUMN birthgate.event_outbox.claimed_by IS 'Worker holding the current claim (NULL when unclaimed); after acknowledgement the worker that delivered it.';
-
-COMMENT ON COLUMN birthgate.event_outbox.claimed_at IS 'When the current claim was taken.';
-
-COMMENT ON COLUMN birthgate.event_outbox.errors IS 'Every error so far, oldest first: [{attempt, at, worker, error}], kept across re-drives.';
-
-COMMENT ON COLUMN birthgate.event_outbox.redrive_count IS 'How often the event came back from event_dead_letter.';
 
 ALTER TABLE birthgate.event_outbox ALTER COLUMN outbox_id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME birthgate.event_outbox_outbox_id_seq
@@ -2360,59 +2108,39 @@ CREATE TABLE birthgate.handoff_cursor (
     batches_run bigint DEFAULT 0 NOT NULL,
     last_batch_rows integer DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    position_snapshot pg_snapshot DEFAULT '1:1:'::pg_snapshot NOT NULL,
+    window_snapshot pg_snapshot,
+    window_after_txid xid8,
+    window_after_change_id bigint,
+    window_rows bigint,
+    window_done bigint,
     CONSTRAINT handoff_cursor_consumer_name_check CHECK ((consumer_name ~ '^[a-z][a-z0-9_]*$'::text)),
     CONSTRAINT handoff_cursor_position_change_id_check CHECK ((position_change_id >= 0)),
-    CONSTRAINT handoff_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval))
+    CONSTRAINT handoff_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval)),
+    CONSTRAINT handoff_cursor_window_check CHECK ((((window_snapshot IS NULL) AND (window_after_txid IS NULL) AND (window_after_change_id IS NULL) AND (window_rows IS NULL) AND (window_done IS NULL)) OR ((window_snapshot IS NOT NULL) AND (window_after_txid IS NOT NULL) AND (window_after_change_id IS NOT NULL) AND (window_rows IS NOT NULL) AND (window_done IS NOT NULL) AND (window_done >= 0) AND (window_done <= window_rows))))
 );
 
-COMMENT ON TABLE birthgate.handoff_cursor IS 'The handoff consumer position ((txid, change_id), exclusive) and heartbeat.';
+COMMENT ON TABLE birthgate.handoff_cursor IS 'The handoff consumer position and heartbeat. The position is a snapshot (position_snapshot, PgQ style): every changelog row of a transaction visible in it has been handed off, no row of a transaction invisible in it has. While a window is split across batches, window_snapshot / window_after_* say how far into it the consumer got.';
 
-COMMENT ON COLUMN birthgate.handoff_cursor.position_txid IS 'txid of the last changelog row consumed.';
+COMMENT ON COLUMN birthgate.handoff_cursor.position_txid IS 'txid of the last changelog row consumed (informational; the position is position_snapshot).';
 
-COMMENT ON COLUMN birthgate.handoff_cursor.position_change_id IS 'change_id of the last changelog row consumed.';
+COMMENT ON COLUMN birthgate.handoff_cursor.position_change_id IS 'change_id of the last changelog row consumed (informational; the position is position_snapshot).';
 
 COMMENT ON COLUMN birthgate.handoff_cursor.heartbeat_at IS 'Advanced by every consumer run; older than stale_after means the handoff is stale.';
 
 COMMENT ON COLUMN birthgate.handoff_cursor.stale_after IS 'Heartbeat age past which the handoff counts as stale (activation fails closed).';
 
-CREATE TABLE birthgate.outbox_config (
-    singleton boolean DEFAULT true NOT NULL,
-    max_attempts integer DEFAULT 10 NOT NULL,
-    backoff_base interval DEFAULT '00:00:05'::interval NOT NULL,
-    backoff_max interval DEFAULT '01:00:00'::interval NOT NULL,
-    retention interval DEFAULT '7 days'::interval NOT NULL,
-    alert_after interval DEFAULT '00:15:00'::interval NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_by name DEFAULT CURRENT_USER NOT NULL,
-    CONSTRAINT outbox_config_alert_after_check CHECK ((alert_after > '00:00:00'::interval)),
-    CONSTRAINT outbox_config_backoff_base_check CHECK ((backoff_base > '00:00:00'::interval)),
-    CONSTRAINT outbox_config_check CHECK (((backoff_max >= backoff_base) AND (backoff_max <= '1 day'::interval))),
-    CONSTRAINT outbox_config_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
-    CONSTRAINT outbox_config_retention_check CHECK ((retention >= '00:01:00'::interval)),
-    CONSTRAINT outbox_config_singleton_check CHECK (singleton)
-);
+COMMENT ON COLUMN birthgate.handoff_cursor.position_snapshot IS 'The position: every changelog row of a transaction visible in this snapshot has been handed off; rows of transactions invisible in it (xip list, or at/after xmax) have not.';
 
-COMMENT ON TABLE birthgate.outbox_config IS 'Outbox delivery settings (one row); change them with outbox_configure().';
+COMMENT ON COLUMN birthgate.handoff_cursor.window_snapshot IS 'While a window is split across batches: the snapshot that closes it (rows visible here and not in position_snapshot). NULL between windows.';
 
-COMMENT ON COLUMN birthgate.outbox_config.max_attempts IS 'Claims an event gets; the failure (or expired claim) of the last one moves it to event_dead_letter.';
+COMMENT ON COLUMN birthgate.handoff_cursor.window_after_txid IS 'While a window is split: txid of the last row taken from it, in (txid, change_id) order.';
 
-COMMENT ON COLUMN birthgate.outbox_config.backoff_base IS 'Backoff after the first failure; doubles per attempt up to backoff_max, then jittered into [half, full].';
+COMMENT ON COLUMN birthgate.handoff_cursor.window_after_change_id IS 'While a window is split: change_id of the last row taken from it.';
 
-COMMENT ON COLUMN birthgate.outbox_config.backoff_max IS 'Longest backoff between attempts.';
+COMMENT ON COLUMN birthgate.handoff_cursor.window_rows IS 'While a window is split: how many rows it holds (counted once when it was opened; the exact lag is window_rows - window_done + rows after window_snapshot).';
 
-COMMENT ON COLUMN birthgate.outbox_config.retention IS 'How long acknowledged events stay in event_outbox before outbox_purge() deletes them (and counts them).';
-
-COMMENT ON COLUMN birthgate.outbox_config.alert_after IS 'Age of the oldest undelivered event past which v_outbox_findings reports it.';
-
-CREATE TABLE birthgate.outbox_counter (
-    counter text NOT NULL,
-    amount bigint NOT NULL,
-    at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT outbox_counter_amount_check CHECK ((amount > 0)),
-    CONSTRAINT outbox_counter_counter_check CHECK ((counter = ANY (ARRAY['dead_lettered'::text, 'redriven'::text, 'expired_claims'::text, 'stale_acks'::text, 'purged'::text])))
-);
-
-COMMENT ON TABLE birthgate.outbox_counter IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
+COMMENT ON COLUMN birthgate.handoff_cursor.window_done IS 'While a window is split: rows taken from it so far.';
 
 CREATE TABLE birthgate.registry_changelog (
     change_id bigint NOT NULL,
@@ -2857,12 +2585,24 @@ CREATE VIEW birthgate.v_handoff_status AS
     (clock_timestamp() - hc.heartbeat_at) AS heartbeat_age,
     hc.stale_after,
     ((hc.heartbeat_at IS NULL) OR ((clock_timestamp() - hc.heartbeat_at) > hc.stale_after)) AS stale,
-    h.horizon_txid,
+    pg_snapshot_xmin(hc.position_snapshot) AS horizon_txid,
     w.rows_waiting,
-    w.rows_held_back,
-    w.oldest_held_back_txid,
-    w.oldest_held_back_at,
-    (clock_timestamp() - w.oldest_held_back_at) AS oldest_held_back_age,
+        CASE
+            WHEN held.by_cursor THEN w.rows_waiting
+            ELSE (0)::bigint
+        END AS rows_held_back,
+        CASE
+            WHEN held.by_cursor THEN o.txid
+            ELSE NULL::xid8
+        END AS oldest_held_back_txid,
+        CASE
+            WHEN held.by_cursor THEN w.oldest_waiting_at
+            ELSE NULL::timestamp with time zone
+        END AS oldest_held_back_at,
+        CASE
+            WHEN held.by_cursor THEN (clock_timestamp() - w.oldest_waiting_at)
+            ELSE NULL::interval
+        END AS oldest_held_back_age,
     x.holding_txid,
     x.holding_pid,
     x.holding_xact_start,
@@ -2872,163 +2612,27 @@ CREATE VIEW birthgate.v_handoff_status AS
     hc.rows_consumed,
     hc.batches_run,
     hc.last_batch_rows,
-    hc.updated_at
-   FROM (((birthgate.handoff_cursor hc
-     CROSS JOIN LATERAL ( SELECT birthgate.handoff_horizon() AS horizon_txid) h)
-     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (l.txid < h.horizon_txid)) AS rows_waiting,
-            count(*) FILTER (WHERE (l.txid >= h.horizon_txid)) AS rows_held_back,
-            min(l.txid) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_txid,
-            min(l.changed_at) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_at
+    hc.updated_at,
+    hc.position_snapshot,
+    hc.window_snapshot,
+    w.oldest_waiting_at,
+    COALESCE(date_part('epoch'::text, (clock_timestamp() - w.oldest_waiting_at)), (0)::double precision) AS lag_seconds
+   FROM ((((birthgate.handoff_cursor hc
+     CROSS JOIN LATERAL ( SELECT count(*) AS rows_waiting,
+            min(l.changed_at) AS oldest_waiting_at
            FROM birthgate.registry_changelog l
-          WHERE (ROW(l.txid, l.change_id) > ROW(hc.position_txid, hc.position_change_id))) w)
-     LEFT JOIN LATERAL birthgate.handoff_holding_xact() x(holding_txid, holding_pid, holding_xact_start, holding_application_name, holding_state) ON (true));
+          WHERE (((l.txid = ANY (ARRAY( SELECT x_1.xid
+                   FROM pg_snapshot_xip(hc.position_snapshot) x_1(xid)))) OR (l.txid >= pg_snapshot_xmax(hc.position_snapshot))) AND (NOT ((hc.window_snapshot IS NOT NULL) AND pg_visible_in_snapshot(l.txid, hc.window_snapshot) AND (ROW(l.txid, l.change_id) <= ROW(hc.window_after_txid, hc.window_after_change_id)))) AND (l.txid IS DISTINCT FROM pg_current_xact_id_if_assigned()))) w)
+     LEFT JOIN LATERAL ( SELECT l.txid
+           FROM birthgate.registry_changelog l
+          WHERE (((l.txid = ANY (ARRAY( SELECT x_1.xid
+                   FROM pg_snapshot_xip(hc.position_snapshot) x_1(xid)))) OR (l.txid >= pg_snapshot_xmax(hc.position_snapshot))) AND (NOT ((hc.window_snapshot IS NOT NULL) AND pg_visible_in_snapshot(l.txid, hc.window_snapshot) AND (ROW(l.txid, l.change_id) <= ROW(hc.window_after_txid, hc.window_after_change_id)))) AND (l.txid IS DISTINCT FROM pg_current_xact_id_if_assigned()))
+          ORDER BY l.txid, l.change_id
+         LIMIT 1) o ON (true))
+     LEFT JOIN LATERAL birthgate.handoff_holding_xact() x(holding_txid, holding_pid, holding_xact_start, holding_application_name, holding_state) ON (true))
+     CROSS JOIN LATERAL ( SELECT COALESCE((x.holding_state ~~ 'holds the handoff cursor%'::text), false) AS by_cursor) held);
 
-COMMENT ON VIEW birthgate.v_handoff_status IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application). Ages are wall-clock (clock_timestamp()), also inside a long transaction.';
-
-CREATE VIEW birthgate.v_outbox_status AS
- SELECT q.depth,
-    q.ready,
-    q.in_flight,
-    q.backing_off,
-    q.expired_claims,
-    q.oldest_undelivered_at,
-    (clock_timestamp() - q.oldest_undelivered_at) AS oldest_undelivered_age,
-    q.max_attempts_seen,
-    dl.dead_lettered,
-    dl.oldest_dead_lettered_at,
-    d.delivered_retained,
-    d.oldest_delivered_at,
-    d.purge_due,
-    k.dead_lettered_total,
-    k.redriven_total,
-    k.expired_claims_total,
-    k.stale_acks_total,
-    k.purged_total,
-    k.last_purge_at,
-    cfg.max_attempts,
-    cfg.backoff_base,
-    cfg.backoff_max,
-    cfg.retention,
-    cfg.alert_after,
-    pg_table_size('birthgate.event_outbox'::regclass) AS table_bytes,
-    pg_indexes_size('birthgate.event_outbox'::regclass) AS index_bytes,
-    pg_stat_get_live_tuples(('birthgate.event_outbox'::regclass)::oid) AS live_tuples,
-    pg_stat_get_dead_tuples(('birthgate.event_outbox'::regclass)::oid) AS dead_tuples,
-    GREATEST(pg_stat_get_last_vacuum_time(('birthgate.event_outbox'::regclass)::oid), pg_stat_get_last_autovacuum_time(('birthgate.event_outbox'::regclass)::oid)) AS last_vacuum_at
-   FROM ((((birthgate.outbox_config cfg
-     CROSS JOIN LATERAL ( SELECT count(*) AS depth,
-            count(*) FILTER (WHERE ((o.visible_at <= clock_timestamp()) AND (o.claimed_by IS NULL))) AS ready,
-            count(*) FILTER (WHERE ((o.visible_at > clock_timestamp()) AND (o.claimed_by IS NOT NULL))) AS in_flight,
-            count(*) FILTER (WHERE ((o.visible_at > clock_timestamp()) AND (o.claimed_by IS NULL))) AS backing_off,
-            count(*) FILTER (WHERE ((o.visible_at <= clock_timestamp()) AND (o.claimed_by IS NOT NULL))) AS expired_claims,
-            min(o.emitted_at) AS oldest_undelivered_at,
-            COALESCE(max(o.attempts), 0) AS max_attempts_seen
-           FROM birthgate.event_outbox o
-          WHERE (o.delivered_at IS NULL)) q)
-     CROSS JOIN LATERAL ( SELECT count(*) AS delivered_retained,
-            min(o.delivered_at) AS oldest_delivered_at,
-            count(*) FILTER (WHERE (o.delivered_at < (clock_timestamp() - cfg.retention))) AS purge_due
-           FROM birthgate.event_outbox o
-          WHERE (o.delivered_at IS NOT NULL)) d)
-     CROSS JOIN LATERAL ( SELECT count(*) AS dead_lettered,
-            min(x.dead_lettered_at) AS oldest_dead_lettered_at
-           FROM birthgate.event_dead_letter x) dl)
-     CROSS JOIN LATERAL ( SELECT (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'dead_lettered'::text)), (0)::numeric))::bigint AS dead_lettered_total,
-            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'redriven'::text)), (0)::numeric))::bigint AS redriven_total,
-            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'expired_claims'::text)), (0)::numeric))::bigint AS expired_claims_total,
-            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'stale_acks'::text)), (0)::numeric))::bigint AS stale_acks_total,
-            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'purged'::text)), (0)::numeric))::bigint AS purged_total,
-            max(k_1.at) FILTER (WHERE (k_1.counter = 'purged'::text)) AS last_purge_at
-           FROM birthgate.outbox_counter k_1) k)
-  WHERE cfg.singleton;
-
-COMMENT ON VIEW birthgate.v_outbox_status IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
-
-CREATE VIEW birthgate.v_outbox_findings AS
- WITH st AS (
-         SELECT v_outbox_status.depth,
-            v_outbox_status.ready,
-            v_outbox_status.in_flight,
-            v_outbox_status.backing_off,
-            v_outbox_status.expired_claims,
-            v_outbox_status.oldest_undelivered_at,
-            v_outbox_status.oldest_undelivered_age,
-            v_outbox_status.max_attempts_seen,
-            v_outbox_status.dead_lettered,
-            v_outbox_status.oldest_dead_lettered_at,
-            v_outbox_status.delivered_retained,
-            v_outbox_status.oldest_delivered_at,
-            v_outbox_status.purge_due,
-            v_outbox_status.dead_lettered_total,
-            v_outbox_status.redriven_total,
-            v_outbox_status.expired_claims_total,
-            v_outbox_status.stale_acks_total,
-            v_outbox_status.purged_total,
-            v_outbox_status.last_purge_at,
-            v_outbox_status.max_attempts,
-            v_outbox_status.backoff_base,
-            v_outbox_status.backoff_max,
-            v_outbox_status.retention,
-            v_outbox_status.alert_after,
-            v_outbox_status.table_bytes,
-            v_outbox_status.index_bytes,
-            v_outbox_status.live_tuples,
-            v_outbox_status.dead_tuples,
-            v_outbox_status.last_vacuum_at
-           FROM birthgate.v_outbox_status
-        ), findings AS (
-         SELECT 'warning'::text AS severity,
-            'dead_letters'::text AS kind,
-            format('%s event(s) dead-lettered after %s attempts (oldest since %s); %s dead-lettered since install'::text, st.dead_lettered, st.max_attempts, st.oldest_dead_lettered_at, st.dead_lettered_total) AS message,
-            'SELECT outbox_id, event_type, object_key, attempts, last_error, dead_lettered_at FROM birthgate.event_dead_letter ORDER BY dead_lettered_at; fix the cause, then re-drive: SELECT birthgate.outbox_redrive();'::text AS remedy,
-            jsonb_build_object('dead_lettered', st.dead_lettered, 'dead_lettered_total', st.dead_lettered_total, 'oldest_dead_lettered_at', st.oldest_dead_lettered_at) AS detail
-           FROM st
-          WHERE (st.dead_lettered > 0)
-        UNION ALL
-         SELECT 'warning'::text,
-            'undelivered_old'::text,
-            format('the oldest undelivered event is %s old (alert after %s); %s undelivered: %s ready, %s in flight, %s backing off, %s expired claims'::text, date_trunc('second'::text, st.oldest_undelivered_age), st.alert_after, st.depth, st.ready, st.in_flight, st.backing_off, st.expired_claims) AS format,
-            'Check that delivery workers run and succeed (SELECT * FROM birthgate.v_outbox_status; errors: SELECT outbox_id, attempts, last_error FROM birthgate.event_outbox WHERE delivered_at IS NULL AND attempts > 0 ORDER BY visible_at LIMIT 20;)'::text,
-            jsonb_build_object('oldest_undelivered_at', st.oldest_undelivered_at, 'depth', st.depth, 'ready', st.ready, 'in_flight', st.in_flight, 'backing_off', st.backing_off) AS jsonb_build_object
-           FROM st
-          WHERE (st.oldest_undelivered_age > st.alert_after)
-        UNION ALL
-         SELECT 'info'::text,
-            'expired_claims'::text,
-            format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery'::text, st.expired_claims, st.expired_claims_total) AS format,
-            'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND visible_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer'::text,
-            jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total) AS jsonb_build_object
-           FROM st
-          WHERE (st.expired_claims > 0)
-        UNION ALL
-         SELECT 'warning'::text,
-            'purge_overdue'::text,
-            format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the outbox grows'::text, st.purge_due, st.retention, st.oldest_delivered_at) AS format,
-            'Schedule the purge, e.g. every 5 minutes: SELECT birthgate.outbox_purge(10000); (or birthgate outbox purge)'::text,
-            jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at) AS jsonb_build_object
-           FROM st
-          WHERE ((st.purge_due > 0) AND (st.oldest_delivered_at < ((clock_timestamp() - st.retention) - '01:00:00'::interval)))
-        UNION ALL
-         SELECT 'info'::text,
-            'purged'::text,
-            format('%s acknowledged event(s) purged after the retention of %s since install, the last at %s'::text, st.purged_total, st.retention, st.last_purge_at) AS format,
-            'Nothing to do; lengthen the retention with SELECT * FROM birthgate.outbox_configure(p_retention => interval ''30 days''); to keep them longer'::text,
-            jsonb_build_object('purged_total', st.purged_total, 'last_purge_at', st.last_purge_at) AS jsonb_build_object
-           FROM st
-          WHERE (st.purged_total > 0)
-        )
- SELECT f.severity,
-    array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], f.severity) AS severity_rank,
-    f.kind,
-    'outbox'::text AS object_type,
-    'birthgate.event_outbox'::text AS object_name,
-    f.message,
-    f.remedy,
-    f.detail
-   FROM findings f
-  ORDER BY (array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], f.severity)) DESC, f.kind;
-
-COMMENT ON VIEW birthgate.v_outbox_findings IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info). remedy says what to do. Reading it changes nothing.';
+COMMENT ON VIEW birthgate.v_handoff_status IS 'Handoff health, one row per cursor: last row taken (position_txid, position_change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), horizon_txid (xmin of the position snapshot: everything below it is handed off), rows_waiting (committed changelog rows not yet handed off: exact), oldest_waiting_at and lag_seconds (age of the oldest of them; 0 when none), rows_held_back (waiting rows that no consumer can take because another transaction holds the cursor) since when, and who holds rows back (holding_*): the transaction holding the cursor, else the oldest open transaction that has written changelog rows (its births follow once it commits). position_snapshot / window_snapshot: the snapshot position and the window being split. Ages are wall-clock (clock_timestamp()).';
 
 CREATE TABLE birthgate_migrations.pgmigrations (
     id integer NOT NULL,
@@ -3069,12 +2673,6 @@ ALTER TABLE ONLY birthgate.birth_registry
 ALTER TABLE ONLY birthgate.drift_baseline
     ADD CONSTRAINT drift_baseline_pkey PRIMARY KEY (object_kind, identity);
 
-ALTER TABLE ONLY birthgate.event_dead_letter
-    ADD CONSTRAINT event_dead_letter_event_type_object_key_born_at_key UNIQUE (event_type, object_key, born_at);
-
-ALTER TABLE ONLY birthgate.event_dead_letter
-    ADD CONSTRAINT event_dead_letter_pkey PRIMARY KEY (outbox_id);
-
 ALTER TABLE ONLY birthgate.event_outbox
     ADD CONSTRAINT event_outbox_event_type_object_key_born_at_key UNIQUE (event_type, object_key, born_at);
 
@@ -3099,9 +2697,6 @@ ALTER TABLE ONLY birthgate.governance_candidate_state
 ALTER TABLE ONLY birthgate.handoff_cursor
     ADD CONSTRAINT handoff_cursor_pkey PRIMARY KEY (consumer_name);
 
-ALTER TABLE ONLY birthgate.outbox_config
-    ADD CONSTRAINT outbox_config_pkey PRIMARY KEY (singleton);
-
 ALTER TABLE ONLY birthgate.registry_changelog
     ADD CONSTRAINT registry_changelog_pkey PRIMARY KEY (change_id);
 
@@ -3120,11 +2715,7 @@ CREATE INDEX birth_gate_violation_recorded_at_idx ON birthgate.birth_gate_violat
 
 CREATE UNIQUE INDEX birth_registry_object_key_idx ON birthgate.birth_registry USING btree (object_key);
 
-CREATE INDEX event_dead_letter_dead_lettered_at_idx ON birthgate.event_dead_letter USING btree (dead_lettered_at);
-
-CREATE INDEX event_outbox_undelivered_idx ON birthgate.event_outbox USING btree (visible_at, outbox_id) WHERE (delivered_at IS NULL);
-
-COMMENT ON INDEX birthgate.event_outbox_undelivered_idx IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in.';
+CREATE INDEX event_outbox_undelivered_idx ON birthgate.event_outbox USING btree (outbox_id) WHERE (delivered_at IS NULL);
 
 CREATE INDEX governance_candidate_state_dirty_idx ON birthgate.governance_candidate_state USING btree (object_key) WHERE (dirty = true);
 
@@ -3167,9 +2758,6 @@ ALTER TABLE ONLY birthgate.birth_registry
 
 ALTER TABLE ONLY birthgate.birth_registry
     ADD CONSTRAINT birth_registry_permit_id_fkey FOREIGN KEY (permit_id) REFERENCES birthgate.birth_admission_permit(permit_id) ON DELETE RESTRICT;
-
-ALTER TABLE ONLY birthgate.event_dead_letter
-    ADD CONSTRAINT event_dead_letter_event_type_fkey FOREIGN KEY (event_type) REFERENCES birthgate.event_type_registry(event_type) ON DELETE RESTRICT;
 
 ALTER TABLE ONLY birthgate.event_outbox
     ADD CONSTRAINT event_outbox_event_type_fkey FOREIGN KEY (event_type) REFERENCES birthgate.event_type_registry(event_type) ON DELETE RESTRICT;

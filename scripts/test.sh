@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make test: vitest (TypeScript, migrations, multi-session) and pg_prove (pgTAP suites) against
-# the server DATABASE_URL points at; one green/red result from both.
+# make test: vitest (TypeScript, migrations, multi-session), pg_prove (pgTAP suites) and
+# PostgreSQL's isolation tester (isolation/specs/*.spec) against the server DATABASE_URL points at;
+# one green/red result from all three.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${DATABASE_URL:?DATABASE_URL must be set (scripts/with-pg sets it)}"
@@ -18,6 +19,20 @@ echo "== pg_prove"
 scripts/pgtap.sh ${BIRTHGATE_TEST_PGTAP_FILES:-} 2>&1 | tee "$out/prove.txt"
 prove_rc=${PIPESTATUS[0]}
 
+echo "== isolation"
+# BIRTHGATE_TEST_ISOLATION_SPECS narrows the run (spec names; "none" skips it),
+# BIRTHGATE_TEST_ISOLATION_DIR points it at another specs/ + expected/ directory
+if [ "${BIRTHGATE_TEST_ISOLATION_SPECS:-}" = none ]; then
+  echo "isolation: 0 passed, 0 failed (skipped)" | tee "$out/isolation.txt"; iso_rc=0
+else
+  # shellcheck disable=SC2086
+  ISOLATION_DIR=${BIRTHGATE_TEST_ISOLATION_DIR:-isolation} scripts/isolation.sh ${BIRTHGATE_TEST_ISOLATION_SPECS:-} 2>&1 | tee "$out/isolation.txt"
+  iso_rc=${PIPESTATUS[0]}
+fi
+read -r i_pass i_fail < <(sed -n 's/^isolation: \([0-9]*\) passed, \([0-9]*\) failed.*/\1 \2/p' "$out/isolation.txt" | tail -1)
+i_pass=${i_pass:-0}; i_fail=${i_fail:-0}
+if [ "$iso_rc" -ne 0 ] && [ "$i_fail" -eq 0 ]; then i_fail=1; fi
+
 read -r v_pass v_fail < <(node -e '
   try { const r = require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0)); }
   catch { console.log("0 1"); }' "$out/vitest.json")
@@ -29,6 +44,7 @@ p_pass=$(( p_total - p_fail )); [ $p_pass -lt 0 ] && p_pass=0
 echo
 echo "vitest:   $v_pass passed, $v_fail failed (exit $vitest_rc)"
 echo "pg_prove: $p_pass passed, $p_fail failed (exit $prove_rc)"
-if [ "$vitest_rc" -eq 0 ] && [ "$prove_rc" -eq 0 ]; then status=0; else status=1; fi
-echo "total: $(( v_pass + p_pass )) passed, $(( v_fail + p_fail )) failed"
+echo "isolation: $i_pass passed, $i_fail failed (exit $iso_rc)"
+if [ "$vitest_rc" -eq 0 ] && [ "$prove_rc" -eq 0 ] && [ "$iso_rc" -eq 0 ]; then status=0; else status=1; fi
+echo "total: $(( v_pass + p_pass + i_pass )) passed, $(( v_fail + p_fail + i_fail )) failed"
 exit $status

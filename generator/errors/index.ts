@@ -12,6 +12,7 @@ import { driftErrors } from './drift.js';
 import { securityErrors } from './security.js';
 import { sweepErrors } from './sweeps.js';
 import { outboxErrors } from './outbox.js';
+import { handoffCursorErrors } from './handoff_cursor.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
@@ -21,6 +22,7 @@ const all: readonly ErrorDef[] = [
   ...admissionErrors,
   ...admissionV2Errors,
   ...handoffErrors,
+  ...handoffCursorErrors,
   ...driftErrors,
   ...securityErrors,
   ...outboxErrors,

@@ -7,12 +7,12 @@
  *   an unsafe_table finding and hides codes from callers without SELECT on the code column;
  *   v_drift_report reports family_table_unsafe and gets concrete remedies; retire_gate_check
  *   raises BG320 (code too long) and BG321 (unsafe table).
- * - handoff_drain pins its own search_path (set_config, at the top and after every COMMIT).
  * - drift_current_functions / drift_current_triggers become SECURITY INVOKER (they read only
  *   catalogs and birth_family, which their callers may read).
  * - Role <schema>_consumer (handoff only); reader/admin may read the migrations bookkeeping and the
  *   heartbeat, so `birthgate status` works for them.
- * The Down section restores the 000003/000004/000002 definitions and grants and drops the role
+ * (handoff_drain pins its own search_path since 000005.)
+ * The Down section restores the 000004/000002 definitions and grants and drops the role
  * (unless another database still uses it).
  */
 import type { Ctx } from '../lib/ctx.js';
@@ -20,10 +20,8 @@ import type { Migration } from '../lib/migration.js';
 import { qi } from '../lib/sql.js';
 import { familyScan, recaptureDriftBaseline, report } from '../drift/monitor.js';
 import { retireGateCheck } from '../admission/functions.js';
-import { drainProcedure } from '../handoff/consume.js';
 import { familyObjectsV2, familyReadGrants, familyReadSource, familyRelationUnsafe, retireGateCheckV2 } from '../security/family_read.js';
 import { reportViewV2 } from '../security/drift_report_v2.js';
-import { drainProcedureV2 } from '../security/drain_v2.js';
 import { consumerGrants, createConsumerRole, dropConsumerRole, revokeStatusGrants, statusGrants } from '../security/roles.js';
 
 const orReplace = (sql: string) => sql.replace(/\bCREATE (FUNCTION|PROCEDURE)\b/g, 'CREATE OR REPLACE $1');
@@ -44,7 +42,7 @@ const catalogReaders = (c: Ctx, security: 'INVOKER' | 'DEFINER') =>
 export const securityLeastPrivilege: Migration = {
   id: '000007',
   slug: 'security_least_privilege',
-  summary: 'security: family tables read without owner code (family_read_source), BG320/BG321, pinned handoff_drain, consumer role, status for readers',
+  summary: 'security: family tables read without owner code (family_read_source), BG320/BG321, consumer role, status for readers',
   up: (c) => [
     createConsumerRole(c),
     consumerGrants(c),
@@ -58,13 +56,11 @@ export const securityLeastPrivilege: Migration = {
     reportViewV2(c),
     reportGrants(c),
     retireGateCheckV2(c),
-    drainProcedureV2(c),
     catalogReaders(c, 'INVOKER'),
     recaptureDriftBaseline(c),
   ],
   down: (c) => [
     catalogReaders(c, 'DEFINER'),
-    orReplace(drainProcedure(c)),
     orReplace(retireGateCheck(c)),
     `DROP VIEW ${c.q('v_drift_report')};\nDROP FUNCTION ${c.q('drift_family_objects')}(text);`,
     familyScan(c),

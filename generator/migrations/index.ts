@@ -4,6 +4,7 @@ import { substrate } from './000001_substrate.js';
 import { admission } from './000002_admission.js';
 import { handoff } from './000003_handoff.js';
 import { drift } from './000004_drift.js';
+import { handoffSnapshotCursor } from './000005_handoff_snapshot_cursor.js';
 import { admissionStatementGate } from './000006_admission_statement_gate.js';
 import { securityLeastPrivilege } from './000007_security_least_privilege.js';
 import { outboxDelivery } from './000008_outbox_delivery.js';
@@ -14,6 +15,7 @@ export const migrations: readonly Migration[] = [
   admission,
   handoff,
   drift,
+  handoffSnapshotCursor,
   admissionStatementGate,
   securityLeastPrivilege,
   outboxDelivery,

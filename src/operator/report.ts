@@ -79,6 +79,12 @@ export async function readHandoff(client: pg.Client, schema: string): Promise<Ha
   if (await relationExists(client, schema, 'v_handoff_status')) {
     status = (await client.query(`SELECT * FROM ${s}.v_handoff_status`)).rows as Record<string, unknown>[];
   }
+  // rows not yet handed off: exact from v_handoff_status (snapshot cursor, 000005+) when it says so;
+  // the (txid, change_id) count is the 0.1.0 reading
+  const waitingOf = (h: { consumer_name: string; waiting: string }, st: Record<string, unknown>[]) => {
+    const row = st.find((r) => r.consumer_name === h.consumer_name);
+    return row && row.position_snapshot !== undefined && row.rows_waiting != null ? Number(row.rows_waiting) : Number(h.waiting);
+  };
   return rows.rows.map((h) => ({
     consumer: h.consumer_name,
     heartbeatAt: h.heartbeat_at ? h.heartbeat_at.toISOString() : null,
@@ -87,7 +93,7 @@ export async function readHandoff(client: pg.Client, schema: string): Promise<Ha
     stale: h.stale,
     positionTxid: h.position_txid,
     positionChangeId: h.position_change_id,
-    waiting: Number(h.waiting),
+    waiting: waitingOf(h, status),
     lag,
     status: status.find((r) => r.consumer_name === h.consumer_name) ?? (status.length === 1 ? status[0]! : null),
   }));

@@ -17,7 +17,7 @@ export const usage = `birthgate consume [--batch-size N] [--max-batches N] [--un
   transaction per batch; a run that is killed resumes from the stored cursor next time.
   --batch-size N    changelog rows per batch, 1..${MAX_BATCH_SIZE} (default 5000)
   --max-batches N   run at most N batches (default 1; no limit with --until-empty)
-  --until-empty     keep going until a batch comes back short: the backlog below the horizon is drained
+  --until-empty     keep going until a batch comes back short: every committed birth is handed off
   --max-batches-per-minute N   rate limit: at most N batches per minute (waits between batches)
   --no-load-guard   do not pause when sweep_load_guard() reports lock waits on governed tables or
                     replication lag (by default the consumer pauses, never fails; pauses show in
