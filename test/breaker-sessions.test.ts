@@ -27,7 +27,7 @@ async function until(what: string, check: () => Promise<boolean>, deadlineMs = 9
   throw new Error(`timed out waiting for: ${what}`);
 }
 async function pid(x: pg.Client): Promise<number> {
-  return (await x.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0].p;
+  return (await x.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
 }
 const pids = new Map<pg.Client, number>();
 async function waitsOnLock(x: pg.Client): Promise<void> {
