@@ -77,8 +77,24 @@ export function describeError(e: unknown): ErrorInfo {
     if (e.hint) out.hint = e.hint;
     return out;
   }
-  const err = (e ?? {}) as { message?: string; code?: unknown; detail?: string; hint?: string; severity?: unknown; syscall?: string; errors?: unknown[] };
-  let message = typeof err.message === 'string' && err.message ? err.message : String(e);
+  const err = (e ?? {}) as {
+    message?: string;
+    code?: unknown;
+    detail?: string;
+    hint?: string;
+    severity?: unknown;
+    syscall?: string;
+    errors?: unknown[];
+    cmd?: string;
+    stderr?: unknown;
+  };
+  let message = redact(typeof err.message === 'string' && err.message ? err.message : String(e));
+  if (typeof err.cmd === 'string') {
+    // a child process (pg_dump) failed: its stderr says why; its command line may hold a password
+    const why = redact(String(err.stderr ?? '').trim()).split('\n').slice(0, 2).join(' ') || `${err.cmd.split(' ')[0]} failed`;
+    const refused = /connection to server|could not connect|Connection refused|No such file or directory/i.test(why);
+    return { class: refused ? 'connection' : 'failure', message: why };
+  }
   const code = typeof err.code === 'string' ? err.code : undefined;
   if (code && SQLSTATE.test(code) && typeof err.severity === 'string') {
     const out: ErrorInfo = { class: 'database', message, sqlstate: code };
@@ -103,10 +119,15 @@ export function describeError(e: unknown): ErrorInfo {
     }
     return out;
   }
-  if (/Connection terminated|timeout expired|password authentication|SASL|self[- ]signed|SSL/i.test(message)) {
+  if (/Connection refused|Connection terminated|timeout expired|password authentication|SASL|self[- ]signed|SSL/i.test(message)) {
     return { class: 'connection', message };
   }
   return { class: 'internal', message };
+}
+
+/** Hide the password of any connection URL in a message. */
+export function redact(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*):[^@\s]*@/g, '$1:***@');
 }
 
 /** The lines a human reads on stderr. */

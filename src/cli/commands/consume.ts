@@ -41,7 +41,7 @@ ${COMMON_EXIT_CODES}
 function wholeNumber(flag: string, min: number, max: number) {
   return z
     .string()
-    .regex(/^[0-9]+$/, `${flag} must be a whole number`)
+    .regex(/^-?[0-9]+$/, `${flag} must be a whole number`)
     .transform(Number)
     .pipe(
       z

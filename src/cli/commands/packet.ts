@@ -10,7 +10,7 @@ import { connect } from '../../db.js';
 import { parseFlags } from '../../operator/args.js';
 import { migrationState, readMigrationFiles } from '../../operator/migrations.js';
 import { buildPacket, writePacket } from '../../operator/packet.js';
-import { CliError, printJson } from '../io.js';
+import { COMMON_EXIT_CODES, CliError, printJson } from '../io.js';
 
 export const usage = `birthgate packet [--out DIR] [--all] [--json]
   Writes the operator apply packet: apply.sql (pending migrations + bookkeeping rows, one
@@ -18,7 +18,9 @@ export const usage = `birthgate packet [--out DIR] [--all] [--json]
   reverse order), verify.sql (read-only checks), manifest.json (checksums), SHA256SUMS, APPLY.md.
   --out DIR   where to write it (default ./birthgate-packet); must not already hold a packet
   --all       every migration, for a database without birthgate (no DATABASE_URL needed)
-  exit codes: 0 written (or nothing pending: nothing written), 1 database unreachable, 2 bad flags or DIR already holds a packet`;
+exit codes:
+${COMMON_EXIT_CODES}
+  (0: written, or nothing pending and nothing written; 2 also when DIR already holds a packet)`;
 
 const Flags = z.object({
   out: z.string().min(1).default('birthgate-packet'),
