@@ -18,7 +18,7 @@ let root: string;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'bg-verify-'));
-  for (const p of ['migrations', 'sql', 'src/generated', 'schema', MANIFEST]) {
+  for (const p of ['migrations', 'sql', 'src/generated', 'docs', 'schema', MANIFEST]) {
     cpSync(join(projectRoot, p), join(root, p), { recursive: true });
   }
 });
