@@ -6,11 +6,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import pg from 'pg';
+import { withDatabase } from '../src/db.js';
+import { migrate } from '../src/migrate.js';
 import { projectRoot } from '../src/paths.js';
 
 const runs = Number(process.env.BENCH_CLI_RUNS || 15);
 const bin = join(projectRoot, 'bin', 'birthgate.mjs');
-const url = process.env.DATABASE_URL!;
+const adminUrl = process.env.DATABASE_URL!;
+const dbName = `bg_bench_cli_${process.pid}`;
+const admin = new pg.Client(adminUrl);
+await admin.connect();
+await admin.query(`CREATE DATABASE ${dbName}`);
+const url = withDatabase(adminUrl, dbName);
+await migrate({ databaseUrl: url, direction: 'up' });
 
 function time(args: string[], env: Record<string, string> = {}): { median: number; p90: number } {
   const ms: number[] = [];
@@ -51,3 +60,6 @@ console.log(`${'command'.padEnd(50)} ${'median'.padStart(9)} ${'p90'.padStart(9)
 for (const [name, t] of rows) {
   console.log(`${name.padEnd(50)} ${t.median.toFixed(0).padStart(7)}ms ${t.p90.toFixed(0).padStart(7)}ms ${(t.median - base).toFixed(0).padStart(12)}ms`);
 }
+
+await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+await admin.end();

@@ -36,7 +36,7 @@ interface CommandSpec {
 export const commands: Record<string, CommandSpec> = {
   migrate: { summary: 'apply (up), roll back (down) or list (status) the schema migrations', load: () => import('./commands/migrate.js') },
   status: { summary: 'health probe: migrations, handoff heartbeat and lag, drift findings (exit 3 on findings)', load: () => import('./commands/status.js') },
-  metrics: { summary: 'Prometheus/OpenMetrics text from v_metrics (stdout, or --textfile for node_exporter)', load: () => import('./commands/metrics.js') },
+  metrics: { summary: 'operator metrics in the Prometheus text format, from v_metrics (stdout, or --textfile for node_exporter)', load: () => import('./commands/metrics.js') },
   consume: { summary: 'run the governance handoff consumer (for cron, systemd timers, Kubernetes CronJobs)', load: () => import('./commands/consume.js') },
   rehearse: { summary: 'apply pending migrations in one transaction, check, ROLLBACK: proves what would change', load: () => import('./commands/rehearse.js') },
   packet: { summary: 'write an operator apply packet (apply.sql, rollback.sql, verify.sql, checksums)', load: () => import('./commands/packet.js') },
