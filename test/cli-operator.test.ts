@@ -333,6 +333,28 @@ describe('status and metrics agree with the views', () => {
     }
   });
 
+  it('a login role with only birthgate_reader runs status (migrations reported as unreadable) and metrics', async () => {
+    const role = `bg_mon_${process.pid}`;
+    await c.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await c.query(`GRANT birthgate_reader TO ${role}`);
+      const u = new URL(d.url);
+      u.username = role;
+      const st = await cli(['status', '--json'], { DATABASE_URL: u.toString() });
+      const owner = await cli(['status', '--json'], { DATABASE_URL: d.url });
+      expect(st.code, st.stdout + st.stderr).toBe(owner.code); // it ran: the same verdict as the owner's
+      const kinds = (r: { stdout: string }) => oneJsonLine(r.stdout).findings.map((f: { kind: string }) => f.kind);
+      expect(kinds(st)).toContain('migrations_unreadable');
+      expect(kinds(st).filter((k: string) => k !== 'migrations_unreadable')).toEqual(kinds(owner));
+      const m = await cli(['metrics'], { DATABASE_URL: u.toString() });
+      expect(m.code, m.stderr).toBe(0);
+      expect(promtoolCheck(m.stdout).code).toBe(0);
+    } finally {
+      await c.query(`DROP OWNED BY ${role}`);
+      await c.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('the reader role can read v_metrics and metrics_exposition()', async () => {
     await c.query('BEGIN');
     try {

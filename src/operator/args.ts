@@ -1,6 +1,6 @@
 /** Flag parsing for the CLI commands: node:util parseArgs, then zod; any problem is a short usage error (exit 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { usageError } from '../cli/io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;

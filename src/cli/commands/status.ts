@@ -9,7 +9,7 @@ import { connect } from '../../db.js';
 import { Severity } from '../../generated/vocab.js';
 import { parseFlags } from '../../operator/args.js';
 import { age, table } from '../../operator/format.js';
-import { migrationState } from '../../operator/migrations.js';
+import { migrationState, migrationsTable } from '../../operator/migrations.js';
 import { readFindings, readHandoff, severityRank, type Finding, type HandoffState } from '../../operator/report.js';
 import { COMMON_EXIT_CODES, printJson } from '../io.js';
 
@@ -49,8 +49,26 @@ export async function collectStatus(databaseUrl: string, schema: string, failOn:
     // a probe must never hold locks or run long: read-only, short timeouts
     await client.query(`SET statement_timeout = '30s'; SET lock_timeout = '5s'; SET default_transaction_read_only = on`);
     const installed = (await client.query<{ ok: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS ok', [schema])).rows[0]!.ok;
-    const state = await migrationState(client, schema);
     const findings: Finding[] = [];
+    let state: Awaited<ReturnType<typeof migrationState>>;
+    try {
+      state = await migrationState(client, schema);
+    } catch (e) {
+      // a monitoring role (birthgate_reader) may not read the migrator's bookkeeping table:
+      // report that, and still report everything else
+      if ((e as { code?: string }).code !== '42501') throw e;
+      const table = migrationsTable(schema);
+      state = { table, tableExists: true, applied: [], files: [], pending: [], unknown: [], outOfOrder: [] };
+      findings.push({
+        severity: 'info',
+        kind: 'migrations_unreadable',
+        object_type: 'migrations',
+        object_name: table,
+        message: `this role (${(await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u}) may not read ${table}: applied and pending migrations are not shown`,
+        remedy: `Run birthgate migrate status as the owner, or GRANT USAGE ON SCHEMA ${schema}_migrations and SELECT ON ${table} to this role`,
+        detail: {},
+      });
+    }
     let handoff: HandoffState[] = [];
     if (!installed) {
       findings.push({
@@ -125,7 +143,8 @@ export async function collectStatus(databaseUrl: string, schema: string, failOn:
 export function renderStatus(d: StatusDocument): string {
   const lines: string[] = [];
   lines.push(`birthgate status: database ${d.database}, schema ${d.schema}, ${d.checked_at}`);
-  lines.push(`migrations: ${d.migrations.applied.length} applied, ${d.migrations.pending.length} pending${d.migrations.pending.length ? ` (${d.migrations.pending.join(', ')})` : ''}`);
+  if (d.findings.some((f) => f.kind === 'migrations_unreadable')) lines.push('migrations: not readable by this role (see the findings)');
+  else lines.push(`migrations: ${d.migrations.applied.length} applied, ${d.migrations.pending.length} pending${d.migrations.pending.length ? ` (${d.migrations.pending.join(', ')})` : ''}`);
   for (const h of d.handoff) lines.push(renderHandoff(h));
   lines.push(`findings: ${d.summary.critical} critical, ${d.summary.warning} warning, ${d.summary.info} info`);
   if (d.findings.length > 0) {
