@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { adminUrl } from './helpers/db.js';
-import { checkGenerated, checkManifest, checkSnapshot, MANIFEST, SNAPSHOT } from '../scripts/verify.js';
+import { checkGenerated, checkManifest, checkSnapshot, freeze, MANIFEST, SNAPSHOT } from '../scripts/verify.js';
 import { packageVersion, projectRoot } from '../src/paths.js';
 
 const run = promisify(execFile);
@@ -21,6 +21,9 @@ beforeEach(() => {
   for (const p of ['migrations', 'sql', 'src/generated', 'docs', 'schema', MANIFEST]) {
     cpSync(join(projectRoot, p), join(root, p), { recursive: true });
   }
+  // the checks are proven on a released state: migrations a branch adds stay unreleased in the
+  // project until `make freeze`, so the copy releases them first (the project's manifest is untouched)
+  freeze(root);
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
