@@ -213,6 +213,18 @@ describe('--json: exactly one JSON line on every failure path', () => {
   });
 });
 
+describe('make targets for operators', () => {
+  it('make migrate, migrate-down and migrate-status need only Node and the database: no test-tool setup', () => {
+    for (const target of ['migrate', 'migrate-down', 'migrate-status', 'metrics', 'build']) {
+      const r = spawnSync('make', ['-n', target], { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, DATABASE_URL: 'postgresql://x@127.0.0.1:1/y' } });
+      expect(r.status, `${target}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, target).not.toMatch(/setup\.sh|pg_prove|promtool|apt-get/);
+    }
+    const t = spawnSync('make', ['-n', 'test'], { cwd: projectRoot, encoding: 'utf8' });
+    expect(t.stdout).toMatch(/setup\.sh test/);
+  });
+});
+
 describe('migrate status and BIRTHGATE_SCHEMA', () => {
   it('migrate status: exit 3 with everything pending on an empty database, 0 once applied; changes nothing', async () => {
     const e = await databases.empty();

@@ -9,6 +9,7 @@ import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
 import { parseFlags } from '../../operator/args.js';
 import { migrationState, readMigrationFiles } from '../../operator/migrations.js';
+import { migrationsDirFor } from '../../migrate.js';
 import { buildPacket, writePacket } from '../../operator/packet.js';
 import { COMMON_EXIT_CODES, CliError, printJson } from '../io.js';
 
@@ -33,9 +34,10 @@ export async function run(argv: string[]): Promise<number> {
   const out = resolve(flags.out);
   if (existsSync(join(out, 'manifest.json'))) throw new CliError(`packet: ${out} already holds a packet; choose another --out`, 2);
   let base: string[] = [];
-  let migrations = readMigrationFiles();
+  const schemaName = process.env.BIRTHGATE_SCHEMA || 'birthgate';
+  let migrations = readMigrationFiles(await migrationsDirFor(schemaName));
   let target: { database: string; host: string } | null = null;
-  const schema = flags.all ? (process.env.BIRTHGATE_SCHEMA || 'birthgate') : connectionFromEnv().schema;
+  const schema = flags.all ? schemaName : connectionFromEnv().schema;
   if (!flags.all) {
     const cfg = connectionFromEnv();
     const client = await connect(cfg.databaseUrl, 'birthgate packet');
