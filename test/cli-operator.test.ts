@@ -273,29 +273,38 @@ describe('status and metrics agree with the views', () => {
   });
 
   it('a row held back by an open transaction: status says 0 waiting, 1 held back, as v_handoff_status does; metrics too', async () => {
+    // The open transaction holds the horizon back for the whole server (xids are cluster-wide), so
+    // it is kept open only while the three reads run, side by side.
     const older = await d.client();
     await older.query('BEGIN');
     await older.query('SELECT pg_current_xact_id()');
+    let view: Record<string, unknown>;
+    let json: Awaited<ReturnType<typeof cli>>;
+    let text: Awaited<ReturnType<typeof cli>>;
+    let m: Awaited<ReturnType<typeof cli>>;
     try {
       await births(c, 'H-', 1);
-      const view = (await c.query(`SELECT rows_waiting::int AS w, rows_held_back::int AS h, holding_pid FROM birthgate.v_handoff_status`)).rows[0];
-      expect(view).toMatchObject({ w: 0, h: 1 });
-      const j = oneJsonLine((await cli(['status', '--json'], { DATABASE_URL: d.url })).stdout);
-      const h = j.handoff[0];
-      expect(h).toMatchObject({ consumer: 'governance_handoff', rows_waiting: 0, rows_held_back: 1, holding_pid: expect.any(Number) });
-      expect(view.holding_pid).not.toBeNull();
-      expect(typeof h.position_change_id).toBe('number');
-      expect(typeof h.stale_after_seconds).toBe('number');
-      for (const k of Object.keys(j).concat(Object.keys(h))) expect(k, 'snake_case keys only').toMatch(/^[a-z0-9_]+$/);
-      const text = await cli(['status'], { DATABASE_URL: d.url });
-      expect(text.stdout).toMatch(/0 changelog row\(s\) waiting, 1 held back by an open transaction \(pid \d+/);
-      const m = await cli(['metrics'], { DATABASE_URL: d.url });
-      expect(m.stdout).toMatch(/^birthgate_handoff_rows_held_back\{consumer="governance_handoff"\} 1$/m);
-      expect(m.stdout).toMatch(/^birthgate_handoff_rows_waiting\{consumer="governance_handoff"\} 0$/m);
-      expect(m.stdout).toMatch(/^birthgate_handoff_lag_rows\{consumer="governance_handoff"\} 1$/m);
+      view = (await c.query(`SELECT rows_waiting::int AS w, rows_held_back::int AS h, holding_pid FROM birthgate.v_handoff_status`)).rows[0];
+      [json, text, m] = await Promise.all([
+        cli(['status', '--json'], { DATABASE_URL: d.url }),
+        cli(['status'], { DATABASE_URL: d.url }),
+        cli(['metrics'], { DATABASE_URL: d.url }),
+      ]);
     } finally {
       await older.query('ROLLBACK');
     }
+    expect(view).toMatchObject({ w: 0, h: 1 });
+    expect(view.holding_pid).not.toBeNull();
+    const j = oneJsonLine(json.stdout);
+    const h = j.handoff[0];
+    expect(h).toMatchObject({ consumer: 'governance_handoff', rows_waiting: 0, rows_held_back: 1, holding_pid: expect.any(Number) });
+    expect(typeof h.position_change_id).toBe('number');
+    expect(typeof h.stale_after_seconds).toBe('number');
+    for (const k of Object.keys(j).concat(Object.keys(h))) expect(k, 'snake_case keys only').toMatch(/^[a-z0-9_]+$/);
+    expect(text.stdout).toMatch(/0 changelog row\(s\) waiting, 1 held back by an open transaction \(pid \d+/);
+    expect(m.stdout).toMatch(/^birthgate_handoff_rows_held_back\{consumer="governance_handoff"\} 1$/m);
+    expect(m.stdout).toMatch(/^birthgate_handoff_rows_waiting\{consumer="governance_handoff"\} 0$/m);
+    expect(m.stdout).toMatch(/^birthgate_handoff_lag_rows\{consumer="governance_handoff"\} 1$/m);
     // (whether it is consumable now depends on transactions other databases of the server hold open)
     const after = oneJsonLine((await cli(['status', '--json'], { DATABASE_URL: d.url })).stdout).handoff[0];
     expect(after.rows_waiting + after.rows_held_back).toBe(1);
