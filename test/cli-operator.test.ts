@@ -207,9 +207,12 @@ describe('--json: exactly one JSON line on every failure path', () => {
     const code = await exited;
     expect(code).toBe(130);
     const j = oneJsonLine(stdout);
-    expect(j).toMatchObject({ ok: false, interrupted: true, batches: 1, consumed: 1, error: { class: 'interrupted' } });
+    expect(j).toMatchObject({ ok: false, interrupted: true, batches: 1, error: { class: 'interrupted' } });
+    // one batch of 1 ran to completion and no second one started (it consumed 0 when another
+    // database's open transaction held the horizon back: that is the handoff's rule, not a failure)
+    expect([0, 1]).toContain(j.consumed);
     const left = await c.query(`SELECT rows_waiting + rows_held_back AS n FROM birthgate.v_handoff_status`);
-    expect(Number(left.rows[0].n)).toBe(2);
+    expect(Number(left.rows[0].n)).toBe(3 - j.consumed);
   });
 });
 
