@@ -104,6 +104,27 @@ function tsErrors(): string {
   return lines.join('\n');
 }
 
+/** docs/errors.md: the error catalogue for people, from the same registry as the SQL raises. */
+function mdErrors(c: Ctx): string {
+  const cell = (t: string) => t.replaceAll('|', '\\|').replaceAll('\n', ' ');
+  const lines = [
+    '# Error catalogue',
+    '',
+    `<!-- ${GENERATED} -->`,
+    '',
+    'Every error birthgate raises on purpose has its own SQLSTATE in class `BG`, a message, a DETAIL',
+    'with the values involved and a HINT with the remedy. Catch them by SQLSTATE (`WHEN SQLSTATE \'BG120\'`,',
+    "node-postgres `err.code`), never by message. Call sites may give a more specific message; the",
+    `hint is always the one below. Schema-qualified names use the default schema \`${c.schema}\`.`,
+    '',
+    '| SQLSTATE | name | message | hint |',
+    '|---|---|---|---|',
+  ];
+  for (const e of allErrors()) lines.push(`| \`${e.code}\` | \`${e.name}\` | ${cell(e.message)} | ${cell(e.hint)} |`);
+  lines.push('');
+  return lines.join('\n');
+}
+
 /** The first migration that has the drift baseline; every later one must keep it current. */
 const DRIFT_BASELINE_FROM = '000004';
 const TOUCHES_OWNED_CODE = /\b(CREATE|DROP|ALTER)\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|TRIGGER|CONSTRAINT\s+TRIGGER)\b/i;
@@ -141,5 +162,6 @@ function generateFor(c: Ctx): Map<string, string> {
   out.set(`sql/birthgate--${c.version}.sql`, installScript(c, migrations));
   out.set('src/generated/vocab.ts', tsVocab());
   out.set('src/generated/errors.ts', tsErrors());
+  out.set('docs/errors.md', mdErrors(c));
   return out;
 }

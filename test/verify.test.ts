@@ -25,9 +25,12 @@ const snapshotMajor = tool.serverMajor === tool.pgDumpMajor;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'bg-verify-'));
-  for (const p of ['migrations', 'sql', 'src/generated', 'schema', MANIFEST]) {
+  for (const p of ['migrations', 'sql', 'src/generated', 'docs', 'schema', MANIFEST]) {
     cpSync(join(projectRoot, p), join(root, p), { recursive: true });
   }
+  // the checks are proven on a released state: migrations a branch adds stay unreleased in the
+  // project until `make freeze`, so the copy releases them first (the project's manifest is untouched)
+  freeze(root);
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 

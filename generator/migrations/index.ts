@@ -9,6 +9,7 @@ import { admissionStatementGate } from './000006_admission_statement_gate.js';
 import { securityLeastPrivilege } from './000007_security_least_privilege.js';
 import { outboxDelivery } from './000008_outbox_delivery.js';
 import { sweeps } from './000009_sweeps_adopt_backfill.js';
+import { operatorMetrics } from './000010_operator_metrics.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   securityLeastPrivilege,
   outboxDelivery,
   sweeps,
+  operatorMetrics,
 ];

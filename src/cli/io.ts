@@ -1,11 +1,55 @@
-/** Shared output helpers for CLI commands: JSON mode, terminal progress, errors with SQLSTATE. */
+/**
+ * Shared output helpers for CLI commands: exit codes, JSON mode, terminal progress, errors
+ * classified (usage, configuration, connection, database, not installed, interrupted) and printed
+ * with SQLSTATE/DETAIL/HINT for a human or as one JSON line for a machine.
+ */
+
+/** Exit codes shared by every command (a command's help lists the ones it uses). */
+export const EXIT = {
+  OK: 0,
+  /** the database could not be reached or an SQL statement failed */
+  FAILURE: 1,
+  /** bad flags, arguments or configuration (DATABASE_URL, BIRTHGATE_SCHEMA) */
+  USAGE: 2,
+  /** a check found something (status --fail-on, rehearse) */
+  FINDINGS: 3,
+  /** interrupted by SIGINT (128 + 2) */
+  SIGINT: 130,
+  /** interrupted by SIGTERM (128 + 15) */
+  SIGTERM: 143,
+} as const;
+
+export const COMMON_EXIT_CODES = `  0    ok
+  1    failure: the database could not be reached, or a statement failed (SQLSTATE, DETAIL, HINT printed)
+  2    bad flags, arguments or configuration (DATABASE_URL, BIRTHGATE_SCHEMA)
+  130  interrupted by SIGINT, 143 by SIGTERM`;
+
+export type ErrorClass = 'usage' | 'config' | 'connection' | 'database' | 'not_installed' | 'interrupted' | 'failure' | 'internal';
+
+/** What every failure prints: `class` says which kind; `sqlstate` only for PostgreSQL errors, `node_code` for system errors. */
+export interface ErrorInfo {
+  class: ErrorClass;
+  message: string;
+  sqlstate?: string;
+  detail?: string;
+  hint?: string;
+  node_code?: string;
+}
+
 export class CliError extends Error {
   constructor(
     message: string,
-    readonly exitCode = 1,
+    readonly exitCode: number = EXIT.FAILURE,
+    readonly errorClass: ErrorClass = exitCode === EXIT.USAGE ? 'usage' : 'failure',
+    readonly hint?: string,
   ) {
     super(message);
   }
+}
+
+/** A usage error (exit 2): a short message; the text output points at the command's --help. */
+export function usageError(command: string, message: string): CliError {
+  return new CliError(`${command}: ${message}`, EXIT.USAGE, 'usage', `run 'birthgate ${command} --help' for the options`);
 }
 
 export function printJson(value: unknown): void {
@@ -20,12 +64,109 @@ export function progressDone(): void {
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
 }
 
-/** Format a pg error with its SQLSTATE, DETAIL and HINT for a human. */
-export function describeError(e: unknown): { message: string; code?: string; detail?: string; hint?: string } {
-  const err = e as { message?: string; code?: string; detail?: string; hint?: string };
-  const out: { message: string; code?: string; detail?: string; hint?: string } = { message: err?.message ?? String(e) };
-  if (err?.code) out.code = err.code;
-  if (err?.detail) out.detail = err.detail;
-  if (err?.hint) out.hint = err.hint;
-  return out;
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+function schemaName(): string {
+  return process.env.BIRTHGATE_SCHEMA || 'birthgate';
+}
+
+/** Classify any thrown value: a PostgreSQL error (it carries a severity and a five-character SQLSTATE), a system error, or ours. */
+export function describeError(e: unknown): ErrorInfo {
+  if (e instanceof CliError) {
+    const out: ErrorInfo = { class: e.errorClass, message: e.message };
+    if (e.hint) out.hint = e.hint;
+    return out;
+  }
+  const err = (e ?? {}) as {
+    message?: string;
+    code?: unknown;
+    detail?: string;
+    hint?: string;
+    severity?: unknown;
+    syscall?: string;
+    errors?: unknown[];
+    cmd?: string;
+    stderr?: unknown;
+  };
+  let message = redact(typeof err.message === 'string' && err.message ? err.message : String(e));
+  if (typeof err.cmd === 'string') {
+    // a child process (pg_dump) failed: its stderr says why; its command line may hold a password
+    const why = redact(String(err.stderr ?? '').trim()).split('\n').slice(0, 2).join(' ') || `${err.cmd.split(' ')[0]} failed`;
+    const refused = /connection to server|could not connect|Connection refused|No such file or directory/i.test(why);
+    return { class: refused ? 'connection' : 'failure', message: why };
+  }
+  const code = typeof err.code === 'string' ? err.code : undefined;
+  if (code && SQLSTATE.test(code) && typeof err.severity === 'string') {
+    const out: ErrorInfo = { class: 'database', message, sqlstate: code };
+    if (err.detail) out.detail = err.detail;
+    if (err.hint) out.hint = err.hint;
+    const s = schemaName();
+    if (code === '3F000' || ((code === '42P01' || code === '42883') && message.includes(s))) {
+      out.class = 'not_installed';
+      out.hint ??= `birthgate is not installed (or not up to date) in schema ${s} of this database: check with \`birthgate migrate status\`, install with \`birthgate migrate up\``;
+    }
+    return out;
+  }
+  if (code || err.syscall) {
+    // node system errors (ECONNREFUSED, ENOENT, ...) and pg's connection errors: not SQLSTATEs
+    if (!err.message && Array.isArray(err.errors) && err.errors.length) {
+      message = err.errors.map((x) => (x as Error).message).join('; ');
+    }
+    const out: ErrorInfo = { class: 'connection', message };
+    if (code) out.node_code = code;
+    if (code && /^(ECONNREFUSED|ENOENT|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN)$/.test(code)) {
+      out.hint = 'Is the server running and accepting connections there? Check the host, port or socket directory in DATABASE_URL.';
+    }
+    return out;
+  }
+  if (/Connection refused|Connection terminated|timeout expired|password authentication|SASL|self[- ]signed|SSL/i.test(message)) {
+    return { class: 'connection', message };
+  }
+  return { class: 'internal', message };
+}
+
+/** Hide the password of any connection URL in a message. */
+export function redact(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*):[^@\s]*@/g, '$1:***@');
+}
+
+/** The lines a human reads on stderr. */
+export function errorText(prefix: string, info: ErrorInfo): string {
+  const tag = info.sqlstate ? ` [SQLSTATE ${info.sqlstate}]` : info.node_code ? ` [${info.node_code}]` : '';
+  const lines = [`${prefix}: ${info.message}${tag}`];
+  if (info.detail) lines.push(`DETAIL: ${info.detail}`);
+  if (info.hint) lines.push(`HINT: ${info.hint}`);
+  return lines.join('\n');
+}
+
+/** The exit code of a failure class when the thrower did not say. */
+export function exitCodeOf(e: unknown, info: ErrorInfo): number {
+  if (e instanceof CliError) return e.exitCode;
+  return info.class === 'usage' || info.class === 'config' ? EXIT.USAGE : EXIT.FAILURE;
+}
+
+// --- interruption -------------------------------------------------------------------------
+
+let received: NodeJS.Signals | null = null;
+let cooperative = false;
+
+/** The signal that interrupted the run, if any. */
+export function interruptedBy(): NodeJS.Signals | null {
+  return received;
+}
+export function recordSignal(signal: NodeJS.Signals): void {
+  received ??= signal;
+}
+/**
+ * A command that stops cleanly on its own (finishes the batch in flight) calls this; the first
+ * SIGINT/SIGTERM then only sets interruptedBy(), a second one ends the process at once.
+ */
+export function handleInterruptsCooperatively(): void {
+  cooperative = true;
+}
+export function isCooperative(): boolean {
+  return cooperative;
+}
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
 }

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { migrationsDir } from '../paths.js';
+import { migrationsDirFor } from '../migrate.js';
 
 export interface MigrationFile {
   /** node-pg-migrate's name: the file name without .sql. */
@@ -59,8 +60,9 @@ export function migrationsTable(schema: string): string {
   return `"${schema}_migrations"."pgmigrations"`;
 }
 
-export async function migrationState(client: pg.Client, schema: string, dir = migrationsDir): Promise<MigrationState> {
-  const files = readMigrationFiles(dir);
+/** `dir` defaults to the migrations for `schema` (see migrationsDirFor). */
+export async function migrationState(client: pg.Client, schema: string, dir?: string): Promise<MigrationState> {
+  const files = readMigrationFiles(dir ?? (await migrationsDirFor(schema)));
   const table = migrationsTable(schema);
   const exists = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [table]);
   const tableExists = exists.rows[0]!.ok;

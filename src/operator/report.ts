@@ -35,66 +35,67 @@ export async function readFindings(client: pg.Client, schema: string): Promise<F
   return r.rows;
 }
 
+/** One handoff cursor, snake_case, numbers as numbers (ages in seconds; null when not applicable). */
 export interface HandoffState {
   consumer: string;
-  heartbeatAt: string | null;
-  heartbeatAgeSeconds: number | null;
-  staleAfter: string;
+  position_txid: number;
+  position_change_id: number;
+  heartbeat_at: string | null;
+  heartbeat_age_seconds: number | null;
+  stale_after_seconds: number;
   stale: boolean;
-  positionTxid: string;
-  positionChangeId: string;
-  /** Changelog rows past the cursor. */
-  waiting: number;
-  /** BORN objects with no candidate row (v_handoff_lag), when that view exists. */
-  lag: number | null;
-  /** The row of v_handoff_status, when that view exists (000003). */
-  status: Record<string, unknown> | null;
+  /** Changelog rows past the cursor the consumer can take now (below the horizon). */
+  rows_waiting: number;
+  /** Changelog rows past the cursor held back by an older open transaction. */
+  rows_held_back: number;
+  oldest_held_back_at: string | null;
+  oldest_held_back_age_seconds: number | null;
+  /** The open transaction holding the horizon back, when one does. */
+  holding_pid: number | null;
+  holding_xact_age_seconds: number | null;
+  holding_application_name: string | null;
+  rows_consumed: number;
+  batches_run: number;
+  /** BORN objects with no candidate row (v_handoff_lag). */
+  unreconciled_objects: number;
 }
 
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+
+/** The rows of v_handoff_status (000003 and later); [] before the handoff is installed. */
 export async function readHandoff(client: pg.Client, schema: string): Promise<HandoffState[]> {
-  if (!(await relationExists(client, schema, 'handoff_cursor'))) return [];
+  if (!(await relationExists(client, schema, 'v_handoff_status'))) return [];
   const s = q(schema);
-  const rows = await client.query<{
-    consumer_name: string;
-    heartbeat_at: Date | null;
-    age: number | null;
-    stale_after: string;
-    stale: boolean;
-    position_txid: string;
-    position_change_id: string;
-    waiting: string;
-  }>(`
-    SELECT h.consumer_name, h.heartbeat_at,
-           extract(epoch FROM now() - h.heartbeat_at)::float8 AS age,
-           h.stale_after::text AS stale_after,
-           coalesce(h.heartbeat_at < now() - h.stale_after, h.heartbeat_at IS NULL) AS stale,
-           h.position_txid::text AS position_txid, h.position_change_id::text AS position_change_id,
-           (SELECT count(*) FROM ${s}.registry_changelog l WHERE (l.txid, l.change_id) > (h.position_txid, h.position_change_id)) AS waiting
-      FROM ${s}.handoff_cursor h ORDER BY h.consumer_name`);
-  let lag: number | null = null;
-  if (await relationExists(client, schema, 'v_handoff_lag')) {
-    lag = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.v_handoff_lag`)).rows[0]!.n);
-  }
-  let status: Record<string, unknown>[] = [];
-  if (await relationExists(client, schema, 'v_handoff_status')) {
-    status = (await client.query(`SELECT * FROM ${s}.v_handoff_status`)).rows as Record<string, unknown>[];
-  }
-  // rows not yet handed off: exact from v_handoff_status (snapshot cursor, 000005+) when it says so;
-  // the (txid, change_id) count is the 0.1.0 reading
-  const waitingOf = (h: { consumer_name: string; waiting: string }, st: Record<string, unknown>[]) => {
-    const row = st.find((r) => r.consumer_name === h.consumer_name);
-    return row && row.position_snapshot !== undefined && row.rows_waiting != null ? Number(row.rows_waiting) : Number(h.waiting);
-  };
-  return rows.rows.map((h) => ({
-    consumer: h.consumer_name,
-    heartbeatAt: h.heartbeat_at ? h.heartbeat_at.toISOString() : null,
-    heartbeatAgeSeconds: h.age === null ? null : Math.round(h.age),
-    staleAfter: h.stale_after,
-    stale: h.stale,
-    positionTxid: h.position_txid,
-    positionChangeId: h.position_change_id,
-    waiting: waitingOf(h, status),
-    lag,
-    status: status.find((r) => r.consumer_name === h.consumer_name) ?? (status.length === 1 ? status[0]! : null),
+  const secs = (col: string) => `extract(epoch FROM ${col})::float8`;
+  const rows = await client.query(`
+    SELECT st.consumer_name, st.position_txid::text AS position_txid, st.position_change_id,
+           st.heartbeat_at, round(${secs('st.heartbeat_age')})::float8 AS heartbeat_age_seconds,
+           ${secs('st.stale_after')} AS stale_after_seconds, st.stale,
+           st.rows_waiting, st.rows_held_back, st.oldest_held_back_at,
+           round(${secs('st.oldest_held_back_age')})::float8 AS oldest_held_back_age_seconds,
+           st.holding_pid, round(${secs('st.holding_xact_age')})::float8 AS holding_xact_age_seconds, st.holding_application_name,
+           st.rows_consumed, st.batches_run
+      FROM ${s}.v_handoff_status st ORDER BY st.consumer_name`);
+  const unreconciled = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.v_handoff_lag`)).rows[0]!.n);
+  return rows.rows.map((r: Record<string, unknown>) => ({
+    consumer: String(r.consumer_name),
+    position_txid: num(r.position_txid),
+    position_change_id: num(r.position_change_id),
+    heartbeat_at: iso(r.heartbeat_at),
+    heartbeat_age_seconds: numOrNull(r.heartbeat_age_seconds),
+    stale_after_seconds: num(r.stale_after_seconds),
+    stale: r.stale === true,
+    rows_waiting: num(r.rows_waiting),
+    rows_held_back: num(r.rows_held_back),
+    oldest_held_back_at: iso(r.oldest_held_back_at),
+    oldest_held_back_age_seconds: numOrNull(r.oldest_held_back_age_seconds),
+    holding_pid: numOrNull(r.holding_pid),
+    holding_xact_age_seconds: numOrNull(r.holding_xact_age_seconds),
+    holding_application_name: r.holding_application_name === null || r.holding_application_name === undefined ? null : String(r.holding_application_name),
+    rows_consumed: num(r.rows_consumed),
+    batches_run: num(r.batches_run),
+    unreconciled_objects: unreconciled,
   }));
 }

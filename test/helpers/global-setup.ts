@@ -6,6 +6,7 @@ import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { migrate } from '../../src/migrate.js';
 import { withDatabase } from '../../src/db.js';
+import { ensureBuilt } from './build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +18,7 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) throw new Error('DATABASE_URL is not set: run the tests through `make test` (it starts a throwaway PostgreSQL)');
+  ensureBuilt(); // the CLI tests run the compiled bin/birthgate.mjs
   const templateDb = `bg_tpl_${process.pid}`;
   const admin = new pg.Client(adminUrl);
   await admin.connect();

@@ -3,12 +3,25 @@
  * Kubernetes CronJobs. Each batch is one call of handoff_consume() in its own committed
  * transaction, so a killed run loses nothing: the next run resumes from the stored cursor.
  */
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type pg from 'pg';
 import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
-import { CliError, describeError, printJson, progress, progressDone } from '../io.js';
+import { parseCli } from '../../operator/args.js';
+import {
+  COMMON_EXIT_CODES,
+  EXIT,
+  describeError,
+  errorText,
+  handleInterruptsCooperatively,
+  interruptedBy,
+  printJson,
+  progress,
+  progressDone,
+  signalExitCode,
+  usageError,
+  type ErrorInfo,
+} from '../io.js';
 
 export const MAX_BATCH_SIZE = 100_000;
 
@@ -24,17 +37,18 @@ export const usage = `birthgate consume [--batch-size N] [--max-batches N] [--un
                     v_sweep_status as sweep 'consume')
   --max-pause SECS  give up waiting after this much pausing in one run (default 600); the rest is
                     left for the next run ("deferred": true)
-  --json            print exactly one JSON line on stdout:
+  --json            print exactly one JSON line on stdout, also on failure:
                     {"ok","consumed","emitted","captured","lag","batches","elapsed_ms","skipped","interrupted",
-                     "pauses","paused_ms","deferred"}
-  SIGINT/SIGTERM stop after the batch in flight (its work is committed).
-Exit codes: 0 ok (also when another consumer holds the cursor: "skipped": true), 1 database
-failure (printed with SQLSTATE, DETAIL and HINT), 2 bad flags or configuration.`;
+                     "pauses","paused_ms","deferred","error"?}
+  SIGINT/SIGTERM stop after the batch in flight (its work is committed); a second signal stops at once.
+exit codes:
+${COMMON_EXIT_CODES}
+  (0 also when another consumer holds the cursor: "skipped": true)`;
 
 function wholeNumber(flag: string, min: number, max: number) {
   return z
     .string()
-    .regex(/^[0-9]+$/, `${flag} must be a whole number`)
+    .regex(/^-?[0-9]+$/, `${flag} must be a whole number`)
     .transform(Number)
     .pipe(
       z
@@ -58,25 +72,15 @@ export type ConsumeOptions = z.infer<typeof ConsumeOptions>;
 
 /** Flags → validated options; anything wrong is a usage error (exit 2). */
 export function parseConsumeArgs(argv: string[]): ConsumeOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'batch-size': { type: 'string' },
-        'max-batches': { type: 'string' },
-        'until-empty': { type: 'boolean' },
-        'max-batches-per-minute': { type: 'string' },
-        'no-load-guard': { type: 'boolean' },
-        'max-pause': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new CliError(`consume: ${(e as Error).message}\n${usage}`, 2);
-  }
+  const { values } = parseCli('consume', argv, {
+    'batch-size': { type: 'string' },
+    'max-batches': { type: 'string' },
+    'until-empty': { type: 'boolean' },
+    'max-batches-per-minute': { type: 'string' },
+    'no-load-guard': { type: 'boolean' },
+    'max-pause': { type: 'string' },
+    json: { type: 'boolean' },
+  }) as { values: Record<string, string | boolean | undefined> };
   const parsed = ConsumeOptions.safeParse({
     batchSize: values['batch-size'],
     maxBatches: values['max-batches'],
@@ -99,7 +103,7 @@ export function parseConsumeArgs(argv: string[]): ConsumeOptions {
         return flag ? `${i.message} (got ${JSON.stringify(values[flag])})` : i.message;
       })
       .join('; ');
-    throw new CliError(`consume: ${what}`, 2);
+    throw usageError('consume', what);
   }
   return parsed.data;
 }
@@ -122,7 +126,7 @@ export interface ConsumeResult {
   paused_ms?: number;
   /** true when --max-pause stopped the run with work left. */
   deferred?: boolean;
-  error?: ReturnType<typeof describeError>;
+  error?: ErrorInfo;
 }
 
 interface BatchRow {
@@ -213,12 +217,7 @@ export async function runConsumer(
 export async function run(argv: string[]): Promise<number> {
   const o = parseConsumeArgs(argv);
   const cfg = connectionFromEnv();
-  let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  handleInterruptsCooperatively();
   const started = performance.now();
   let client: pg.Client | undefined;
   let result: ConsumeResult = {
@@ -238,7 +237,7 @@ export async function run(argv: string[]): Promise<number> {
       client,
       cfg.schema,
       o,
-      () => stop,
+      () => interruptedBy() !== null,
       (r, batchMs) => {
         const rate = r.elapsed_ms > 0 ? Math.round((r.consumed * 1000) / r.elapsed_ms) : 0;
         progress(`consume: batch ${r.batches} (${Math.round(batchMs)} ms), ${r.consumed} rows, ${rate} rows/s, lag ${r.lag}`);
@@ -249,19 +248,25 @@ export async function run(argv: string[]): Promise<number> {
     const err = describeError(e);
     result = { ...result, ok: false, elapsed_ms: Math.round(performance.now() - started), error: err };
     if (o.json) printJson(result);
-    const lines = [`birthgate consume: ${err.message}${err.code ? ` [SQLSTATE ${err.code}]` : ''}`];
-    if (err.detail) lines.push(`DETAIL: ${err.detail}`);
-    if (err.hint) lines.push(`HINT: ${err.hint}`);
+    const lines = [errorText('birthgate consume', err)];
     if (result.batches > 0) lines.push(`(${result.batches} batches, ${result.consumed} rows were committed before the failure)`);
     console.error(lines.join('\n'));
-    return 1;
+    return err.class === 'usage' || err.class === 'config' ? EXIT.USAGE : EXIT.FAILURE;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await client?.end().catch(() => {});
   }
   progressDone();
+  const signal = interruptedBy();
+  if (signal) {
+    result.interrupted = true;
+    result.ok = false;
+    result.error = {
+      class: 'interrupted',
+      message: `interrupted by ${signal} after ${result.batches} batch(es); their ${result.consumed} rows are committed, the next run resumes from the cursor`,
+    };
+  }
   if (o.json) printJson(result);
+  else if (signal) console.error(errorText('birthgate consume', result.error!));
   else if (result.skipped && result.batches === 0) {
     console.log('consume: skipped: another consumer holds the handoff cursor');
   } else {
@@ -271,5 +276,5 @@ export async function run(argv: string[]): Promise<number> {
         `${result.skipped ? '; stopped: another consumer holds the cursor' : ''}${result.interrupted ? '; interrupted by a signal' : ''}`,
     );
   }
-  return 0;
+  return signal ? signalExitCode(signal) : EXIT.OK;
 }

@@ -9,8 +9,9 @@ import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
 import { parseFlags } from '../../operator/args.js';
 import { migrationState, readMigrationFiles } from '../../operator/migrations.js';
+import { migrationsDirFor } from '../../migrate.js';
 import { buildPacket, writePacket } from '../../operator/packet.js';
-import { CliError, printJson } from '../io.js';
+import { COMMON_EXIT_CODES, CliError, printJson } from '../io.js';
 
 export const usage = `birthgate packet [--out DIR] [--all] [--json]
   Writes the operator apply packet: apply.sql (pending migrations + bookkeeping rows, one
@@ -18,7 +19,9 @@ export const usage = `birthgate packet [--out DIR] [--all] [--json]
   reverse order), verify.sql (read-only checks), manifest.json (checksums), SHA256SUMS, APPLY.md.
   --out DIR   where to write it (default ./birthgate-packet); must not already hold a packet
   --all       every migration, for a database without birthgate (no DATABASE_URL needed)
-  exit codes: 0 written (or nothing pending: nothing written), 1 database unreachable, 2 bad flags or DIR already holds a packet`;
+exit codes:
+${COMMON_EXIT_CODES}
+  (0: written, or nothing pending and nothing written; 2 also when DIR already holds a packet)`;
 
 const Flags = z.object({
   out: z.string().min(1).default('birthgate-packet'),
@@ -31,9 +34,10 @@ export async function run(argv: string[]): Promise<number> {
   const out = resolve(flags.out);
   if (existsSync(join(out, 'manifest.json'))) throw new CliError(`packet: ${out} already holds a packet; choose another --out`, 2);
   let base: string[] = [];
-  let migrations = readMigrationFiles();
+  const schemaName = process.env.BIRTHGATE_SCHEMA || 'birthgate';
+  let migrations = readMigrationFiles(await migrationsDirFor(schemaName));
   let target: { database: string; host: string } | null = null;
-  const schema = flags.all ? (process.env.BIRTHGATE_SCHEMA || 'birthgate') : connectionFromEnv().schema;
+  const schema = flags.all ? schemaName : connectionFromEnv().schema;
   if (!flags.all) {
     const cfg = connectionFromEnv();
     const client = await connect(cfg.databaseUrl, 'birthgate packet');

@@ -9,7 +9,7 @@ import { Severity } from '../../generated/vocab.js';
 import { parseFlags } from '../../operator/args.js';
 import { table } from '../../operator/format.js';
 import { rehearse, type RehearsalReport } from '../../operator/rehearse.js';
-import { printJson } from '../io.js';
+import { COMMON_EXIT_CODES, printJson } from '../io.js';
 
 export const usage = `birthgate rehearse [--json] [--fail-on info|warning|critical] [--lock-timeout 5s]
   Applies every pending migration (Up sections, with their bookkeeping rows) inside one
@@ -20,8 +20,11 @@ export const usage = `birthgate rehearse [--json] [--fail-on info|warning|critic
   Note: while it runs it takes the same locks a real apply would (bounded by --lock-timeout).
   --fail-on SEVERITY   fail when the post-migration drift report has a finding at or above it (default critical)
   --lock-timeout T     lock_timeout inside the rehearsal (default 5s)
-  exit codes: 0 would apply cleanly, 3 a migration or check would fail, 4 the database changed
-  between the fingerprints, 1 database unreachable, 2 bad flags`;
+exit codes:
+${COMMON_EXIT_CODES}
+  (0: the pending migrations would apply cleanly)
+  3    a migration or check would fail
+  4    the database changed between the fingerprints`;
 
 const Flags = z.object({
   json: z.boolean().default(false),

@@ -9,15 +9,18 @@ import { connect } from '../../db.js';
 import { Severity } from '../../generated/vocab.js';
 import { parseFlags } from '../../operator/args.js';
 import { age, table } from '../../operator/format.js';
-import { migrationState } from '../../operator/migrations.js';
+import { migrationState, migrationsTable } from '../../operator/migrations.js';
 import { readFindings, readHandoff, severityRank, type Finding, type HandoffState } from '../../operator/report.js';
-import { printJson } from '../io.js';
+import { COMMON_EXIT_CODES, printJson } from '../io.js';
 
 export const usage = `birthgate status [--json] [--fail-on info|warning|critical]
-  Shows the applied/pending migrations, the handoff heartbeat and lag, and every drift finding.
-  --json              one JSON document on stdout
+  Shows the applied/pending migrations, the handoff (heartbeat, rows waiting and held back, the
+  transaction holding them) and every drift finding. Read-only, with short lock/statement timeouts.
+  --json              one JSON line on stdout (snake_case keys, numbers as numbers, ages in seconds)
   --fail-on SEVERITY  exit 3 when a finding at or above SEVERITY exists (default critical)
-  exit codes: 0 ok, 3 findings at or above --fail-on, 1 database unreachable or unreadable, 2 bad flags`;
+exit codes:
+${COMMON_EXIT_CODES}
+  3    a finding at or above --fail-on exists (a monitoring probe)`;
 
 const Flags = z.object({
   json: z.boolean().default(false),
@@ -46,8 +49,26 @@ export async function collectStatus(databaseUrl: string, schema: string, failOn:
     // a probe must never hold locks or run long: read-only, short timeouts
     await client.query(`SET statement_timeout = '30s'; SET lock_timeout = '5s'; SET default_transaction_read_only = on`);
     const installed = (await client.query<{ ok: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS ok', [schema])).rows[0]!.ok;
-    const state = await migrationState(client, schema);
     const findings: Finding[] = [];
+    let state: Awaited<ReturnType<typeof migrationState>>;
+    try {
+      state = await migrationState(client, schema);
+    } catch (e) {
+      // a monitoring role (birthgate_reader) may not read the migrator's bookkeeping table:
+      // report that, and still report everything else
+      if ((e as { code?: string }).code !== '42501') throw e;
+      const table = migrationsTable(schema);
+      state = { table, tableExists: true, applied: [], files: [], pending: [], unknown: [], outOfOrder: [] };
+      findings.push({
+        severity: 'info',
+        kind: 'migrations_unreadable',
+        object_type: 'migrations',
+        object_name: table,
+        message: `this role (${(await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u}) may not read ${table}: applied and pending migrations are not shown`,
+        remedy: `Run birthgate migrate status as the owner, or GRANT USAGE ON SCHEMA ${schema}_migrations and SELECT ON ${table} to this role`,
+        detail: {},
+      });
+    }
     let handoff: HandoffState[] = [];
     if (!installed) {
       findings.push({
@@ -122,20 +143,9 @@ export async function collectStatus(databaseUrl: string, schema: string, failOn:
 export function renderStatus(d: StatusDocument): string {
   const lines: string[] = [];
   lines.push(`birthgate status: database ${d.database}, schema ${d.schema}, ${d.checked_at}`);
-  lines.push(`migrations: ${d.migrations.applied.length} applied, ${d.migrations.pending.length} pending${d.migrations.pending.length ? ` (${d.migrations.pending.join(', ')})` : ''}`);
-  for (const h of d.handoff) {
-    const beat = h.heartbeatAt === null ? 'never ran' : `heartbeat ${age(h.heartbeatAgeSeconds)} ago`;
-    const lag = h.lag === null ? '' : `, ${h.lag} BORN object(s) without a candidate row`;
-    const verdict =
-      h.heartbeatAt === null
-        ? h.waiting > 0
-          ? 'STALE: governed activation fails closed'
-          : 'nothing handed off yet; governed activation stays closed until it runs'
-        : h.stale
-          ? 'STALE: governed activation fails closed'
-          : 'fresh';
-    lines.push(`handoff ${h.consumer}: ${beat} (stale after ${h.staleAfter}) — ${verdict}; ${h.waiting} changelog row(s) waiting${lag}`);
-  }
+  if (d.findings.some((f) => f.kind === 'migrations_unreadable')) lines.push('migrations: not readable by this role (see the findings)');
+  else lines.push(`migrations: ${d.migrations.applied.length} applied, ${d.migrations.pending.length} pending${d.migrations.pending.length ? ` (${d.migrations.pending.join(', ')})` : ''}`);
+  for (const h of d.handoff) lines.push(renderHandoff(h));
   lines.push(`findings: ${d.summary.critical} critical, ${d.summary.warning} warning, ${d.summary.info} info`);
   if (d.findings.length > 0) {
     lines.push('');
@@ -149,6 +159,26 @@ export function renderStatus(d: StatusDocument): string {
   lines.push('');
   lines.push(d.ok ? `OK: nothing at or above ${d.fail_on}` : `FAIL: finding(s) at or above ${d.fail_on} (exit ${d.exit_code})`);
   return lines.join('\n');
+}
+
+/** One line per cursor, in the words of v_handoff_status: waiting (consumable now) vs held back. */
+export function renderHandoff(h: HandoffState): string {
+  const beat = h.heartbeat_at === null ? 'never ran' : `heartbeat ${age(h.heartbeat_age_seconds)} ago`;
+  const verdict =
+    h.heartbeat_at === null
+      ? h.rows_waiting + h.rows_held_back > 0
+        ? 'STALE: governed activation fails closed'
+        : 'nothing handed off yet; governed activation stays closed until it runs'
+      : h.stale
+        ? 'STALE: governed activation fails closed'
+        : 'fresh';
+  const parts = [`${h.rows_waiting} changelog row(s) waiting`];
+  if (h.rows_held_back > 0) {
+    const who = h.holding_pid !== null ? ` by an open transaction (pid ${h.holding_pid}${h.holding_xact_age_seconds !== null ? `, open ${age(h.holding_xact_age_seconds)}` : ''})` : ' by an open transaction';
+    parts.push(`${h.rows_held_back} held back${who}`);
+  }
+  if (h.unreconciled_objects > 0) parts.push(`${h.unreconciled_objects} BORN object(s) without a candidate row`);
+  return `handoff ${h.consumer}: ${beat} (stale after ${age(h.stale_after_seconds)}) — ${verdict}; ${parts.join(', ')}`;
 }
 
 export async function run(argv: string[]): Promise<number> {

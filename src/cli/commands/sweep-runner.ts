@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
-import { CliError, describeError, printJson, progress, progressDone } from '../io.js';
+import { CliError, describeError, errorText, exitCodeOf, printJson, progress, progressDone } from '../io.js';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -232,14 +232,11 @@ export async function runCommand(
   } catch (e) {
     progressDone();
     const err = describeError(e);
-    const failed = { ok: false, elapsed_ms: Math.round(performance.now() - started), error: err };
+    const exit = exitCodeOf(e, err);
+    const failed = { ok: false, exit_code: exit, elapsed_ms: Math.round(performance.now() - started), error: err };
     if (o.json) printJson({ ...(result ?? {}), ...failed });
-    const lines = [`birthgate ${cmd}: ${err.message}${err.code ? ` [SQLSTATE ${err.code}]` : ''}`];
-    if (err.detail) lines.push(`DETAIL: ${err.detail}`);
-    if (err.hint) lines.push(`HINT: ${err.hint}`);
-    lines.push('(every committed batch stays done; run the command again to resume from the cursor)');
-    console.error(lines.join('\n'));
-    return 1;
+    console.error(`${errorText(`birthgate ${cmd}`, err)}\n(every committed batch stays done; run the command again to resume from the cursor)`);
+    return exit;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
