@@ -328,9 +328,14 @@ function setCodeLimit(c: Ctx): string {
         IF NOT FOUND THEN
             ${familyUnknown(c, 12)}
         END IF;
+        -- the limit is part of the WHEN clause of _100_birth_gate: re-attach it (when the table exists)
+        IF EXISTS (SELECT 1 FROM ${c.q('birth_family')} f JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+                    WHERE f.collection_name = p_collection) THEN
+            PERFORM ${c.q('birth_family_attach_gates')}(p_collection);
+        END IF;
     END;
     $fn$;
-    ${comment('FUNCTION', `${fn}(text, integer)`, `Sets the longest code (in characters, 1-${MAX_CODE_LIMIT}) the family admits: issue_permit, the gates and retire refuse longer codes with BG152.`)}`;
+    ${comment('FUNCTION', `${fn}(text, integer)`, `Sets the longest code (in characters, 1-${MAX_CODE_LIMIT}) the family admits: issue_permit, the gates and retire refuse longer codes with BG152. Re-attaches the gate triggers (the limit is part of the WHEN clause of _100_birth_gate; table lock under a bounded lock_timeout, BG156).`)}`;
 }
 
 function setFamilyMode(c: Ctx): string {

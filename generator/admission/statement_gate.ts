@@ -32,11 +32,10 @@ import { FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGE
 function familyLookup(c: Ctx): string {
   return sqlText`
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE(${SAFE_CODE_TYPE}, false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM ${c.q('birth_family')} f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -44,9 +43,17 @@ function familyLookup(c: Ctx): string {
     END IF;`;
 }
 
+/**
+ * The code column must exist and be text, varchar, name (no catalog read: the usual case) or a
+ * domain directly over one of them (one pg_type lookup); anything else is refused before it is read.
+ */
 function columnCheck(c: Ctx): string {
   return sqlText`
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT ${SAFE_CODE_TYPE} INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         ${raiseQ(c, 8, 'GATE_MISCONFIGURED', `format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END)`)}
     END IF;`;
 }
@@ -98,6 +105,7 @@ export function gateCheckFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_safe boolean;
         v_code text;
         v_old_code text;
         v_actor name;
@@ -106,6 +114,17 @@ export function gateCheckFunction(c: Ctx): string {
         v_marker text;
     BEGIN
         ${at(8, familyLookup(c))}
+        -- the statement marker, before anything else: the WHEN clause of _100_birth_gate calls this
+        -- function for the first row of each statement (marker not yet set) and afterwards only for
+        -- a row it might refuse. It also tells layer 2, should it fire at the end of this very
+        -- statement (SET CONSTRAINTS ... IMMEDIATE), that the statement-level writer has yet to run;
+        -- layer 2 only trusts it while that writer trigger is enabled, so setting it by hand bypasses
+        -- nothing (a row the WHEN clause lets through without this function is valid by the rules
+        -- this function checks, and the writer checks the inserted rows again)
+        v_marker := pg_catalog.statement_timestamp()::text;
+        IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
+            PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, v_marker, true);
+        END IF;
         IF v_family.mode = 'off' THEN
             RETURN NEW;
         END IF;
@@ -113,15 +132,6 @@ export function gateCheckFunction(c: Ctx): string {
         ${at(8, READ_CODE)}
         IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
             RETURN NEW;  -- the code did not change
-        END IF;
-        IF TG_OP = 'INSERT' THEN
-            -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
-            -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
-            -- while that writer trigger is enabled, so setting it by hand bypasses nothing
-            v_marker := pg_catalog.statement_timestamp()::text;
-            IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
-                PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, v_marker, true);
-            END IF;
         END IF;
         ${at(8, killSwitch(c, 'v_code'))}
         IF pg_catalog.length(v_code) > v_family.code_max_length THEN
@@ -311,6 +321,7 @@ export function registerTriggerFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_safe boolean;
         v_code text;
         v_old_code text;
         v_codes text[];
@@ -324,15 +335,15 @@ export function registerTriggerFunction(c: Ctx): string {
         v_last record;
     BEGIN
         ${at(8, familyLookup(c))}
+        IF TG_LEVEL = 'STATEMENT' AND pg_catalog.current_setting(${lit(markerSetting(c))}, true) <> '' THEN
+            -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+            PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, '', true);
+        END IF;
         IF v_family.mode = 'off' THEN
             RETURN NULL;
         END IF;
         ${at(8, columnCheck(c))}
         IF TG_LEVEL = 'STATEMENT' THEN
-            -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
-            IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) <> '' THEN
-                PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, '', true);
-            END IF;
             -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
             EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM ${NEW_TABLE} n', v_family.code_column) INTO v_codes;
             IF v_codes IS NULL THEN
@@ -410,6 +421,7 @@ export function finalizeCheckFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_safe boolean;
         v_reg record;
         v_gone record;
         v_code text;
@@ -535,7 +547,25 @@ export function finalizeCheckFunction(c: Ctx): string {
     ${comment('FUNCTION', `${fn}()`, 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE OR UPDATE OF the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing.')}`;
 }
 
-/** Expected trigger definitions, exactly as pg_get_triggerdef() prints them with a pinned search_path. */
+/**
+ * The WHEN clause of _100_birth_gate, as pg_get_triggerdef() prints it: the gate function is called only
+ * for a row it might refuse (NULL, empty, too long, not matching the pattern; the kill switch set)
+ * and for the first row of each statement (it sets the layer-2 marker and checks the registration and
+ * the column type once per statement); a valid row costs an expression, like a CHECK. `fam.x` is the
+ * code column as text (new.<col> when its type is text, else (new.<col>)::text), `fam.pattern_literal`
+ * the family pattern as a quoted literal.
+ */
+function gateWhen(c: Ctx): string {
+  const fmt = `WHEN (((%1$s IS NULL) OR (%1$s = ''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''::text) <> ''::text) OR (current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text))) `;
+  return `pg_catalog.format(${lit(fmt)}, fam.x, fam.code_max_length, fam.pattern_literal, ${lit(lit(bypassSetting(c)))}, ${lit(lit(markerSetting(c)))})`;
+}
+
+/**
+ * Expected trigger definitions, exactly as pg_get_triggerdef() prints them with a pinned search_path.
+ * _100_birth_gate carries the family's code rules (pattern, length limit) in its WHEN clause, so the
+ * definition is read from birth_family: register_family and set_family_code_limit re-attach it when
+ * they change them.
+ */
 export function triggerDefsFunction(c: Ctx): string {
   const fn = c.q('birth_gate_trigger_definitions');
   const fq = (name: string) => `pg_catalog.format('%I.%I', ${lit(c.schema)}, ${lit(name)})`;
@@ -543,13 +573,26 @@ export function triggerDefsFunction(c: Ctx): string {
     CREATE FUNCTION ${fn}(p_collection text, p_table_ident text, p_code_column name)
     RETURNS TABLE (trigger_name name, definition text)
     LANGUAGE sql
-    IMMUTABLE
+    STABLE
     ${PINNED}
     AS $fn$
+        WITH fam AS (
+            SELECT f.code_max_length,
+                   -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+                   '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+                   CASE WHEN (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                 AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype
+                        THEN pg_catalog.format('new.%I', p_code_column)
+                        ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x
+              FROM ${c.q('birth_family')} f
+             WHERE f.collection_name = p_collection
+        )
         SELECT x.trigger_name::name, x.definition
           FROM (VALUES
-            (1, ${lit(GATE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                    ${lit(GATE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_gate')}, p_collection, p_code_column)),
+            (1, ${lit(GATE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(GATE_TRIGGER)}, p_code_column, p_table_ident,
+                    COALESCE((SELECT ${gateWhen(c)} FROM fam), ''), ${fq('tg_birth_gate')}, p_collection, p_code_column)),
             (2, ${lit(REGISTER_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                     ${lit(REGISTER_TRIGGER)}, p_table_ident, ${lit(NEW_TABLE)}, ${fq('tg_birth_register')}, p_collection, p_code_column)),
             (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
@@ -559,5 +602,5 @@ export function triggerDefsFunction(c: Ctx): string {
           ) AS x(ord, trigger_name, definition)
          ORDER BY x.ord
     $fn$;
-    ${comment('FUNCTION', `${fn}(text, text, name)`, 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name.')}`;
+    ${comment('FUNCTION', `${fn}(text, text, name)`, 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.')}`;
 }
