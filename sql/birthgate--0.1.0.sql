@@ -2335,7 +2335,7 @@ AS $fn$
       FROM (VALUES
         (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_100_birth_gate', p_code_column, p_table_ident,
-                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text) OR (current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''') FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+                COALESCE((SELECT pg_catalog.format('WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''') FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
         (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
@@ -2379,13 +2379,11 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
-    -- the statement marker, before anything else: the WHEN clause of _100_birth_gate calls this
-    -- function for the first row of each statement (marker not yet set) and afterwards only for
-    -- a row it might refuse. It also tells layer 2, should it fire at the end of this very
-    -- statement (SET CONSTRAINTS ... IMMEDIATE), that the statement-level writer has yet to run;
-    -- layer 2 only trusts it while that writer trigger is enabled, so setting it by hand bypasses
-    -- nothing (a row the WHEN clause lets through without this function is valid by the rules
-    -- this function checks, and the writer checks the inserted rows again)
+    -- the statement marker (the WHEN clause of _100_birth_gate sets it too, for the first row of
+    -- each statement, and calls this function only for a row it might refuse): it tells layer 2,
+    -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+    -- statement-level writer has yet to run; layer 2 only trusts it while that writer trigger is
+    -- enabled, so setting it by hand bypasses nothing
     v_marker := pg_catalog.statement_timestamp()::text;
     IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
         PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);

@@ -114,13 +114,11 @@ export function gateCheckFunction(c: Ctx): string {
         v_marker text;
     BEGIN
         ${at(8, familyLookup(c))}
-        -- the statement marker, before anything else: the WHEN clause of _100_birth_gate calls this
-        -- function for the first row of each statement (marker not yet set) and afterwards only for
-        -- a row it might refuse. It also tells layer 2, should it fire at the end of this very
-        -- statement (SET CONSTRAINTS ... IMMEDIATE), that the statement-level writer has yet to run;
-        -- layer 2 only trusts it while that writer trigger is enabled, so setting it by hand bypasses
-        -- nothing (a row the WHEN clause lets through without this function is valid by the rules
-        -- this function checks, and the writer checks the inserted rows again)
+        -- the statement marker (the WHEN clause of _100_birth_gate sets it too, for the first row of
+        -- each statement, and calls this function only for a row it might refuse): it tells layer 2,
+        -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+        -- statement-level writer has yet to run; layer 2 only trusts it while that writer trigger is
+        -- enabled, so setting it by hand bypasses nothing
         v_marker := pg_catalog.statement_timestamp()::text;
         IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
             PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, v_marker, true);
@@ -548,15 +546,17 @@ export function finalizeCheckFunction(c: Ctx): string {
 }
 
 /**
- * The WHEN clause of _100_birth_gate, as pg_get_triggerdef() prints it: the gate function is called only
- * for a row it might refuse (NULL, empty, too long, not matching the pattern; the kill switch set)
- * and for the first row of each statement (it sets the layer-2 marker and checks the registration and
- * the column type once per statement); a valid row costs an expression, like a CHECK. `fam.x` is the
- * code column as text (new.<col> when its type is text, else (new.<col>)::text), `fam.pattern_literal`
- * the family pattern as a quoted literal.
+ * The WHEN clause of _100_birth_gate, as pg_get_triggerdef() prints it. Its first arm sets the
+ * statement marker (see tg_birth_gate) once per statement and is always false; the others call the
+ * gate function only for a row it might refuse: NULL, empty, longer than the family limit, not
+ * matching the family pattern, or the kill switch set. A valid row so costs an expression, like a
+ * CHECK; the registration and the column type are checked per statement by the writer (INSERT) or
+ * per row by the re-code trigger (UPDATE), and at commit by layer 2. `fam.x` is the code column as
+ * text (new.<col> when its type is text, else (new.<col>)::text; the column type cannot change while
+ * the trigger names the column), `fam.pattern_literal` the family pattern as a quoted literal.
  */
 function gateWhen(c: Ctx): string {
-  const fmt = `WHEN (((%1$s IS NULL) OR (%1$s = ''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''::text) <> ''::text) OR (current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text))) `;
+  const fmt = `WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''::text) <> ''::text))) `;
   return `pg_catalog.format(${lit(fmt)}, fam.x, fam.code_max_length, fam.pattern_literal, ${lit(lit(bypassSetting(c)))}, ${lit(lit(markerSetting(c)))})`;
 }
 
