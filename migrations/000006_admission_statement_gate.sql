@@ -188,6 +188,7 @@ DECLARE
     v_code text;
     v_old_code text;
     v_codes text[];
+    v_longest integer;
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
@@ -231,7 +232,9 @@ BEGIN
     END IF;
     IF TG_LEVEL = 'STATEMENT' THEN
         -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
-        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM birthgate_new n', v_family.code_column) INTO v_codes;
+        -- (with the longest code, so that the length check below needs no pass of its own)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
+           INTO v_codes, v_longest;
         IF v_codes IS NULL THEN
             RETURN NULL;
         END IF;
@@ -248,6 +251,7 @@ BEGIN
             RETURN NULL;
         END IF;
         v_codes := ARRAY[v_code];
+        v_longest := pg_catalog.length(v_code);
     END IF;
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
@@ -268,9 +272,9 @@ BEGIN
             HINT = 'RESET birthgate.bypass_gate;';
     END IF;
     v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
-    SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
-     WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
-    IF FOUND THEN
+    IF v_longest > v_family.code_max_length THEN
+        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
         RAISE EXCEPTION USING
             ERRCODE = 'BG152',
             MESSAGE = 'the code is longer than the family allows',
@@ -285,7 +289,7 @@ BEGIN
         ), codes AS (
             SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
         ), chk AS MATERIALIZED (
-            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
                    k.code ~ v_family.code_pattern AS matches
               FROM codes k
               LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
@@ -295,7 +299,7 @@ BEGIN
             UPDATE "birthgate"."birth_admission_permit" p
                SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
               FROM chk
-             WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+             WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
                AND p.state = 'ISSUED' AND p.expires_at > v_ts
             RETURNING p.permit_id, p.entity_code
         ), born AS (
@@ -377,7 +381,7 @@ BEGIN
     WITH codes AS (
         SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
           FROM codes k
           LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
           LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
@@ -398,7 +402,7 @@ BEGIN
         UPDATE "birthgate"."birth_admission_permit" p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
            AND NOT EXISTS (SELECT 1 FROM bad)
         RETURNING p.permit_id, p.entity_code

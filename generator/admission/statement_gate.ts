@@ -156,7 +156,7 @@ function enforceStatement(c: Ctx): string {
     WITH codes AS (
         SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
           FROM codes k
           LEFT JOIN ${registry} r ON r.collection_name = v_collection AND r.entity_code = k.code
           LEFT JOIN ${permit} p ON p.collection_name = v_collection AND p.entity_code = k.code
@@ -177,7 +177,7 @@ function enforceStatement(c: Ctx): string {
         UPDATE ${permit} p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
            AND NOT EXISTS (SELECT 1 FROM bad)
         RETURNING p.permit_id, p.entity_code
@@ -214,7 +214,7 @@ function reportStatement(c: Ctx): string {
     ), codes AS (
         SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
                k.code ~ v_family.code_pattern AS matches
           FROM codes k
           LEFT JOIN ${registry} r ON r.collection_name = v_collection AND r.entity_code = k.code
@@ -224,7 +224,7 @@ function reportStatement(c: Ctx): string {
         UPDATE ${permit} p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
         RETURNING p.permit_id, p.entity_code
     ), born AS (
@@ -323,6 +323,7 @@ export function registerTriggerFunction(c: Ctx): string {
         v_code text;
         v_old_code text;
         v_codes text[];
+        v_longest integer;
         v_actor name;
         v_switch text;
         v_bypassed boolean := false;
@@ -343,7 +344,9 @@ export function registerTriggerFunction(c: Ctx): string {
         ${at(8, columnCheck(c))}
         IF TG_LEVEL = 'STATEMENT' THEN
             -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
-            EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM ${NEW_TABLE} n', v_family.code_column) INTO v_codes;
+            -- (with the longest code, so that the length check below needs no pass of its own)
+            EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM ${NEW_TABLE} n) t', v_family.code_column)
+               INTO v_codes, v_longest;
             IF v_codes IS NULL THEN
                 RETURN NULL;
             END IF;
@@ -354,12 +357,13 @@ export function registerTriggerFunction(c: Ctx): string {
                 RETURN NULL;
             END IF;
             v_codes := ARRAY[v_code];
+            v_longest := pg_catalog.length(v_code);
         END IF;
         ${at(8, killSwitch(c, 'v_codes[1]'))}
         v_actor := ${ACTOR};
-        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
-         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
-        IF FOUND THEN
+        IF v_longest > v_family.code_max_length THEN
+            SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+             WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
             ${tooLong(c, 12, 'v_bad_code')}
         END IF;
         v_ts := pg_catalog.clock_timestamp();
