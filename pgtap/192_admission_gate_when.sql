@@ -7,12 +7,14 @@
 --   - valid rows: no tg_birth_gate call (pg_stat_xact_user_functions), every row born
 --   - NULL, empty, too long, pattern mismatch, kill switch set: refused by the gate (BG124, BG123,
 --     BG152, BG126) before anything is written (pg_temp.counts() before/after), also on ON CONFLICT
+--   - _120_birth_recode fires only for a changed code (its WHEN clause): an upsert setting the same
+--     codes calls the writer once per statement, a real re-code is still born
 --   - the statement marker is set by the WHEN clause: an insert under SET CONSTRAINTS ALL IMMEDIATE
 --     works, and a varchar code column and a domain over text work the same way
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(31);
+SELECT plan(36);
 
 SET LOCAL track_functions = 'all';
 
@@ -26,6 +28,9 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
 $$;
 CREATE FUNCTION pg_temp.gate_calls() RETURNS bigint LANGUAGE sql AS $$
     SELECT COALESCE((SELECT calls FROM pg_stat_xact_user_functions WHERE schemaname = 'birthgate' AND funcname = 'tg_birth_gate'), 0)
+$$;
+CREATE FUNCTION pg_temp.writer_calls() RETURNS bigint LANGUAGE sql AS $$
+    SELECT COALESCE((SELECT calls FROM pg_stat_xact_user_functions WHERE schemaname = 'birthgate' AND funcname = 'tg_birth_register'), 0)
 $$;
 CREATE FUNCTION pg_temp.gate_def(p_table regclass) RETURNS text LANGUAGE sql AS $$
     SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = p_table AND tgname = '_100_birth_gate'
@@ -76,6 +81,15 @@ SELECT is((SELECT count(*) FROM birthgate.birth_registry WHERE collection_name =
 SELECT lives_ok($$INSERT INTO t192.tools (id, code, name) VALUES (1, 'W-1', 'renamed') ON CONFLICT (id) DO UPDATE SET code = EXCLUDED.code, name = EXCLUDED.name$$,
                 'an upsert that sets the same code works');
 SELECT is(pg_temp.gate_calls() - (SELECT n FROM calls0), 0::bigint, '... without calling tg_birth_gate either');
+SELECT matches((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't192.tools'::regclass AND tgname = '_120_birth_recode'),
+               'FOR EACH ROW WHEN \(\(\(old\.code COLLATE "default"\) IS DISTINCT FROM \(new\.code COLLATE "default"\)\)\) EXECUTE FUNCTION',
+               'the re-code trigger fires only for a changed code (its WHEN clause)');
+CREATE TEMP TABLE wcalls0 AS SELECT pg_temp.writer_calls() AS n;
+SELECT lives_ok($$INSERT INTO t192.tools (id, code, name) SELECT g, 'W-' || g, 'again' FROM generate_series(1, 50) g
+                  ON CONFLICT (id) DO UPDATE SET code = EXCLUDED.code, name = EXCLUDED.name$$,
+                'a 50-row upsert setting the same codes works');
+SELECT is(pg_temp.writer_calls() - (SELECT n FROM wcalls0), 1::bigint,
+          '... and calls the writer once (the statement trigger), not once per updated row');
 
 -- rows the gate might refuse still reach it --------------------------------------------------------
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
@@ -107,6 +121,10 @@ SELECT throws_ok($$INSERT INTO t192.kits (id, code) VALUES (2, 'K-2')$$, 'BG120'
 SET CONSTRAINTS ALL DEFERRED;
 SELECT is((SELECT count(*) FROM birthgate.birth_registry WHERE collection_name IN ('parts192', 'kits192') AND permit_id IS NOT NULL),
           2::bigint, 'the varchar and the domain codes were born from their permits');
+
+SELECT lives_ok($$UPDATE t192.tools SET code = 'W-104' WHERE id = 501$$, 'a real re-code to a permitted code is admitted (layer 2, deferred, would ask at commit for the old code born in this transaction)');
+SELECT is((SELECT count(*) FROM birthgate.birth_registry WHERE collection_name = 'gate192' AND entity_code = 'W-104' AND permit_id IS NOT NULL),
+          1::bigint, '... and the new code is born from its permit (the re-code trigger fired)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -565,6 +565,15 @@ function gateWhen(c: Ctx): string {
 }
 
 /**
+ * The WHEN clause of _120_birth_recode, as pg_get_triggerdef() prints it: only an UPDATE that really
+ * changes the code calls the writer (an upsert that sets the same code costs no function call). The
+ * comparison uses the default collation, like the writer's own comparison of the two codes as text.
+ */
+function recodeWhen(): string {
+  return `pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x)`;
+}
+
+/**
  * Expected trigger definitions, exactly as pg_get_triggerdef() prints them with a pinned search_path.
  * _100_birth_gate carries the family's code rules (pattern, length limit) in its WHEN clause, so the
  * definition is read from birth_family: register_family and set_family_code_limit re-attach it when
@@ -584,12 +593,16 @@ export function triggerDefsFunction(c: Ctx): string {
             SELECT f.code_max_length,
                    -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
                    '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
-                   CASE WHEN (SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                               WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
-                                 AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype
-                        THEN pg_catalog.format('new.%I', p_code_column)
-                        ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x
+                   t.is_text,
+                   CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                        ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+                   CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                        ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
               FROM ${c.q('birth_family')} f
+             CROSS JOIN LATERAL (
+                   SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                     WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                       AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
              WHERE f.collection_name = p_collection
         )
         SELECT x.trigger_name::name, x.definition
@@ -599,8 +612,9 @@ export function triggerDefsFunction(c: Ctx): string {
                     COALESCE((SELECT ${gateWhen(c)} FROM fam), ''), ${fq('tg_birth_gate')}, p_collection, p_code_column)),
             (2, ${lit(REGISTER_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                     ${lit(REGISTER_TRIGGER)}, p_table_ident, ${lit(NEW_TABLE)}, ${fq('tg_birth_register')}, p_collection, p_code_column)),
-            (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                    ${lit(RECODE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_register')}, p_collection, p_code_column)),
+            (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(RECODE_TRIGGER)}, p_code_column, p_table_ident,
+                    COALESCE((SELECT ${recodeWhen()} FROM fam), ''), ${fq('tg_birth_register')}, p_collection, p_code_column)),
             (4, ${lit(FINALIZE_TRIGGER)}, pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
                     ${lit(FINALIZE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_finalize')}, p_collection, p_code_column))
           ) AS x(ord, trigger_name, definition)
