@@ -701,6 +701,7 @@ RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $fn$
 DECLARE
     v_family record;
@@ -744,7 +745,7 @@ BEGIN
     RETURN true;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.';
+COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
 
 CREATE FUNCTION "birthgate"."register_family"(
     p_collection text,

@@ -67,6 +67,7 @@ COMMENT ON FUNCTION birthgate.activate_candidates(p_limit integer) IS 'Governed 
 CREATE FUNCTION birthgate.birth_family_attach_gates(p_collection text) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET standard_conforming_strings TO 'on'
     AS $$
 DECLARE
     v_family record;
@@ -111,7 +112,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.birth_family_attach_gates(p_collection text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.';
+COMMENT ON FUNCTION birthgate.birth_family_attach_gates(p_collection text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
 
 CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_table_ident text, p_code_column name) RETURNS TABLE(trigger_name name, definition text)
     LANGUAGE sql STABLE

@@ -65,6 +65,7 @@ function attachGates(c: Ctx): string {
     LANGUAGE plpgsql
     VOLATILE
     ${PINNED}
+    SET standard_conforming_strings = on
     AS $fn$
     DECLARE
         v_family record;
@@ -108,7 +109,7 @@ function attachGates(c: Ctx): string {
         RETURN true;
     END;
     $fn$;
-    ${comment('FUNCTION', `${fn}(text)`, 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.')}`;
+    ${comment('FUNCTION', `${fn}(text)`, 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.')}`;
 }
 
 /** Validation of the table (into v_rel) and the code column (into v_att), shared by register and move. */
