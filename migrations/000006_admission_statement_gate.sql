@@ -29,6 +29,61 @@ COMMENT ON COLUMN "birthgate"."birth_family_move"."from_table_name" IS 'schema.t
 COMMENT ON COLUMN "birthgate"."birth_family_move"."to_table" IS 'oid of the table the collection moved to.';
 COMMENT ON COLUMN "birthgate"."birth_family_move"."moved_by" IS 'Role that moved it (SET ROLE role, else the session user).';
 
+CREATE FUNCTION "birthgate"."family_relation_unsafe"(p_rel oid)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+RETURN (
+WITH rel AS (
+    SELECT cl.oid, cl.relkind, pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+      FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+     WHERE cl.oid OPERATOR(pg_catalog.=) p_rel
+),
+-- the catalog rows whose expressions the planner may evaluate when it plans over the relation
+expr_owner (classid, objid, what) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, i.indexrelid,
+           pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass)
+      FROM pg_catalog.pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) p_rel AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+    UNION ALL
+    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, k.oid, pg_catalog.format('CHECK constraint %I', k.conname)
+      FROM pg_catalog.pg_constraint k
+     WHERE k.conrelid OPERATOR(pg_catalog.=) p_rel AND k.contype OPERATOR(pg_catalog.=) 'c'
+    UNION ALL
+    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass::pg_catalog.oid, x.oid, pg_catalog.format('statistics object %I', x.stxname)
+      FROM pg_catalog.pg_statistic_ext x
+     WHERE x.stxrelid OPERATOR(pg_catalog.=) p_rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, a.relid, pg_catalog.format('the partition key of %s', a.relid::pg_catalog.regclass)
+      FROM pg_catalog.pg_partition_ancestors(p_rel) a
+     WHERE a.relid OPERATOR(pg_catalog.<>) p_rel
+),
+foreign_code AS (
+    SELECT e.what, pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS obj
+      FROM expr_owner e
+      JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) e.classid AND d.objid OPERATOR(pg_catalog.=) e.objid
+                                 AND (e.what NOT LIKE 'the partition key of %' OR d.objsubid OPERATOR(pg_catalog.=) 0)
+      LEFT JOIN pg_catalog.pg_proc pr ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND pr.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_operator op ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_type ty ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid OPERATOR(pg_catalog.=) d.refobjid
+     WHERE COALESCE(pr.pronamespace, op.oprnamespace, ty.typnamespace) OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+)
+SELECT COALESCE(
+    (SELECT pg_catalog.format('%s has inheritance child %s: its rows belong to the family table but never pass a gate', r.ident, i.inhrelid::pg_catalog.regclass)
+       FROM rel r JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) r.oid
+      WHERE r.relkind OPERATOR(pg_catalog.=) 'r'
+      ORDER BY i.inhrelid LIMIT 1),
+    (SELECT pg_catalog.format('%s of %s uses %s, code the planner would run as the package owner', f.what, r.ident, f.obj)
+       FROM foreign_code f CROSS JOIN rel r
+      ORDER BY f.what, f.obj LIMIT 1)));
+END;
+$fn$;
+REVOKE ALL ON FUNCTION "birthgate"."family_relation_unsafe"(oid) FROM PUBLIC;
+COMMENT ON FUNCTION "birthgate"."family_relation_unsafe"(oid) IS 'Internal: why planning a query over this relation as the package owner could run code of its owner (index expressions or predicates, CHECK constraints, statistics expressions or ancestor partition keys using a function, operator or type outside pg_catalog), or why its rows escape the gates (inheritance children); NULL when neither. Catalogs only; evaluates nothing. PL/pgSQL, so that its plan is cached per session: layer 2 calls it for every row at commit.';
+
 CREATE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
 RETURNS TABLE (trigger_name name, definition text)
 LANGUAGE sql
@@ -58,11 +113,16 @@ AS $fn$
                 COALESCE((SELECT pg_catalog.format('WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''') FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
         (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
-        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
-                '_120_birth_recode', p_code_column, p_table_ident,
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
-        (4, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                '_900_birth_finalize', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+        (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_910_birth_finalize_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
       ) AS x(ord, trigger_name, definition)
      ORDER BY x.ord
 $fn$;
@@ -515,6 +575,11 @@ DECLARE
     v_type text;
     v_present boolean;
     v_seen text[];
+    v_unsafe text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_born record;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -531,6 +596,49 @@ BEGIN
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+            v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+        IF v_switch = 'on' THEN
+            v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+            IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG126',
+                    MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                    DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(NULL::text) > 100 THEN pg_catalog.left(NULL::text, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(NULL::text)) ELSE NULL::text END)),
+                    HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+            END IF;
+            v_bypassed := true;
+        ELSIF v_switch NOT IN ('', 'off') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG127',
+                MESSAGE = 'invalid value for the birth gate kill switch',
+                DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+                HINT = 'RESET birthgate.bypass_gate;';
+        END IF;
+            SELECT pg_catalog.count(*) AS n, (pg_catalog.array_agg(r.entity_code ORDER BY r.registry_id))[1] AS first_code,
+                   (pg_catalog.array_agg(r.registry_id ORDER BY r.registry_id))[1] AS first_id
+              INTO v_born
+              FROM "birthgate"."birth_registry" r
+             WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+            IF v_born.n > 0 AND v_family.mode = 'enforce' AND NOT v_bypassed THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG162',
+                    MESSAGE = 'TRUNCATE refused: the table holds objects born in this transaction',
+                    DETAIL = format('collection %s, table %I.%I: %s object(s) born in this transaction would be removed without a trace, e.g. code %L (registry row %s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_born.n, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END), v_born.first_id),
+                    HINT = format('Delete the unwanted rows instead (DELETE FROM %I.%I WHERE ...; layer 2 then checks each one), or commit the births first and TRUNCATE in a later transaction; to drop a birth before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END));
+            END IF;
+            IF v_born.n > 0 THEN
+                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                SELECT 'UNFINALIZED', v_collection, r.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                       COALESCE((SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                                  WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1), 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                       pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id, 'removed_by', 'TRUNCATE', 'bypass', v_bypassed)
+                  FROM "birthgate"."birth_registry" r
+                 WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+                 ORDER BY r.registry_id;
+            END IF;
         RETURN NULL;
     END IF;
     v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
@@ -555,6 +663,32 @@ BEGIN
         RETURN NULL;  -- the code did not change
     END IF;
 
+    -- the checks below plan queries over the family table as the package owner: first make sure
+    -- that planning runs no code of its owner (index expressions and predicates, CHECK
+    -- constraints, statistics expressions) and that no inheritance child escapes the gates.
+    -- Checked at every call: a trigger of the owner may change the table between two events.
+    v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    IF v_unsafe IS NOT NULL THEN
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(COALESCE(v_code, v_old_code)) > 100 THEN pg_catalog.left(COALESCE(v_code, v_old_code), 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(COALESCE(v_code, v_old_code))) ELSE COALESCE(v_code, v_old_code) END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+        END IF;
+        -- report: recorded once per code and transaction; the table is not read
+        v_code := COALESCE(v_code, v_old_code);
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_code
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                    CASE TG_OP WHEN 'UPDATE' THEN 'UPDATE' ELSE 'INSERT' END, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'trigger_operation', TG_OP));
+        END IF;
+        RETURN NULL;
+    END IF;
+
     -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
     --     transaction must still exist in the table at commit
     IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
@@ -569,7 +703,7 @@ BEGIN
             SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
              WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
-            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
                INTO v_present USING v_old_code;
             IF NOT v_present THEN
@@ -628,7 +762,7 @@ BEGIN
         SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
-        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                   TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
            INTO v_present USING v_code;
         IF NOT v_present THEN
@@ -719,8 +853,8 @@ BEGIN
       FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d
       JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
      WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
-    IF v_ok = 4 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
-                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+    IF v_ok = (SELECT pg_catalog.count(*) FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column)) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
+                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
                                    AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
         RETURN false;
     END IF;
@@ -728,7 +862,7 @@ BEGIN
     FOR v_trigger IN
         SELECT t.tgname FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal
-           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
     LOOP
         EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_ident);
     END LOOP;
@@ -739,13 +873,15 @@ BEGIN
                 p_collection, CASE v_def.trigger_name
                     WHEN '_100_birth_gate' THEN 'layer 1, validates each proposed row'
                     WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
-                    WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code'
+                    WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code (any UPDATE whose final row has another code)'
+                    WHEN '_130_birth_truncate' THEN 'layer 2, watches TRUNCATE: objects born in this transaction may not vanish'
+                    WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
                     ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
     END LOOP;
     RETURN true;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
+COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
 
 CREATE FUNCTION "birthgate"."register_family"(
     p_collection text,
@@ -767,6 +903,7 @@ DECLARE
     v_att record;
     v_old "birthgate"."birth_family"%ROWTYPE;
     v_other text;
+    v_unsafe text;
 BEGIN
     IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
         RAISE EXCEPTION USING
@@ -809,6 +946,15 @@ BEGIN
                     MESSAGE = 'the table cannot be governed',
                     DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
                     HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
     END IF;
     IF NOT pg_catalog.pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION USING
@@ -926,6 +1072,7 @@ DECLARE
     v_rel record;
     v_att record;
     v_trigger name;
+    v_unsafe text;
     p_code_column name;
 BEGIN
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
@@ -974,6 +1121,15 @@ BEGIN
                     DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
                     HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
     END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
     IF p_code_column IS NULL THEN
         RAISE EXCEPTION USING
                     ERRCODE = 'BG103',
@@ -1006,7 +1162,7 @@ BEGIN
         PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
         FOR v_trigger IN
             SELECT t.tgname FROM pg_catalog.pg_trigger t
-             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
         LOOP
             EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
         END LOOP;
@@ -1312,7 +1468,7 @@ AS $fn$
     SELECT t.tgrelid, t.tgname, t.oid, t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid)
       FROM pg_catalog.pg_trigger t
      WHERE NOT t.tgisinternal
-       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
 $fn$;
 COMMENT ON FUNCTION "birthgate"."birth_gate_triggers_present"() IS 'Every trigger named like a gate trigger on any table, with its definition printed under a pinned search_path (so the text does not depend on the caller). Read-only; used by v_drift_trigger_state.';
 
@@ -2170,7 +2326,7 @@ BEGIN
         FOR v_trigger IN
             SELECT t.tgname FROM pg_catalog.pg_trigger t
              WHERE t.tgrelid = (v_family.ident)::regclass AND NOT t.tgisinternal
-               AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+               AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
         LOOP
             EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_family.ident);
         END LOOP;
@@ -2282,6 +2438,7 @@ DROP FUNCTION "birthgate"."birth_family_attach_gates"(text);
 DROP FUNCTION "birthgate"."birth_lock_table"(regclass, text);
 DROP FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name);
 DROP FUNCTION "birthgate"."tg_birth_register"();
+DROP FUNCTION "birthgate"."family_relation_unsafe"(oid);
 
 DROP TABLE "birthgate"."birth_family_move";
 

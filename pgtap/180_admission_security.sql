@@ -76,6 +76,8 @@ DROP TRIGGER _100_birth_gate ON pilot.trap_tools;
 DROP TRIGGER _900_birth_finalize ON pilot.trap_tools;
 DROP TRIGGER _110_birth_register ON pilot.trap_tools;
 DROP TRIGGER _120_birth_recode ON pilot.trap_tools;
+DROP TRIGGER _910_birth_finalize_recode ON pilot.trap_tools;
+DROP TRIGGER _130_birth_truncate ON pilot.trap_tools;
 ALTER TABLE pilot.trap_tools ALTER COLUMN code TYPE pilot.span USING NULL;
 SELECT throws_ok($$SELECT birthgate.register_family('trap_tools', 'pilot.trap_tools', 'code', '^T-[0-9]+$', 'report')$$, 'BG103', NULL,
                  're-registering with a code column of the owner''s own type is refused (BG103)');

@@ -47,7 +47,7 @@ SELECT is((SELECT status FROM birthgate.birth_registry WHERE collection_name = '
           'setup: DP-1 is born through a permit');
 SELECT is_empty('SELECT * FROM findings', 'a registered family with a born object and a fresh heartbeat: no findings');
 SELECT results_eq($$SELECT state, count(*)::int FROM birthgate.v_drift_trigger_state WHERE collection_name = 'drift_probe' GROUP BY state$$,
-                  $$VALUES ('ok'::text, 4)$$, 'registering a family after the baseline is not drift: all four gate triggers ok');
+                  $$VALUES ('ok'::text, 6)$$, 'registering a family after the baseline is not drift: all six gate triggers ok');
 SELECT is(birthgate.drift_assert_clean('info'), 0, 'drift_assert_clean(info) passes on a clean database');
 
 -- reading the report writes nothing

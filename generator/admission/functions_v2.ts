@@ -83,7 +83,7 @@ function attachGates(c: Ctx): string {
           FROM ${c.q('birth_gate_trigger_definitions')}(p_collection, v_ident, v_family.code_column) d
           JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
          WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
-        IF v_ok = 4 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
+        IF v_ok = (SELECT pg_catalog.count(*) FROM ${c.q('birth_gate_trigger_definitions')}(p_collection, v_ident, v_family.code_column)) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
                                        AND t.tgname = ANY (ARRAY[${ALL_GATE_TRIGGERS.map(lit).join(', ')}]::name[])
                                        AND t.tgname NOT IN (SELECT d.trigger_name FROM ${c.q('birth_gate_trigger_definitions')}(p_collection, v_ident, v_family.code_column) d)) THEN
             RETURN false;
@@ -103,13 +103,15 @@ function attachGates(c: Ctx): string {
                     p_collection, CASE v_def.trigger_name
                         WHEN '_100_birth_gate' THEN 'layer 1, validates each proposed row'
                         WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
-                        WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code'
+                        WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code (any UPDATE whose final row has another code)'
+                        WHEN '_130_birth_truncate' THEN 'layer 2, watches TRUNCATE: objects born in this transaction may not vanish'
+                        WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
                         ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
         END LOOP;
         RETURN true;
     END;
     $fn$;
-    ${comment('FUNCTION', `${fn}(text)`, 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.')}`;
+    ${comment('FUNCTION', `${fn}(text)`, 'Internal: attaches the gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.')}`;
 }
 
 /** Validation of the table (into v_rel) and the code column (into v_att), shared by register and move. */
@@ -123,6 +125,11 @@ SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspna
 IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
    OR v_rel.nspname IN (${lit(c.schema)}, 'pg_catalog', 'information_schema') THEN
     ${raiseQ(c, 12, 'FAMILY_TABLE_INVALID', `format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END)`)}
+END IF;
+-- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+v_unsafe := ${c.q('family_relation_unsafe')}(p_table);
+IF v_unsafe IS NOT NULL THEN
+    ${raiseQ(c, 12, 'FAMILY_TABLE_OWNER_CODE', `format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT ${c.schema}.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column)`)}
 END IF;
 `);
 }
@@ -167,6 +174,7 @@ function registerImpl(c: Ctx): string {
         v_att record;
         v_old ${family}%ROWTYPE;
         v_other text;
+        v_unsafe text;
     BEGIN
         IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
             ${raiseQ(c, 12, 'FAMILY_COLLECTION_INVALID', `format('collection %L', pg_catalog.left(p_collection, 100))`)}
@@ -266,6 +274,7 @@ function moveFamily(c: Ctx): string {
         v_rel record;
         v_att record;
         v_trigger name;
+        v_unsafe text;
         p_code_column name;
     BEGIN
         IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN

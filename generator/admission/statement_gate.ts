@@ -26,7 +26,7 @@ import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
 import { ACTOR, CODE_BASE_TYPE, PINNED, SAFE_CODE_TYPE, at, bypassSetting } from './common.js';
-import { FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, raiseQ, short } from './v2_common.js';
+import { FINALIZE_RECODE_TRIGGER, FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, TRUNCATE_TRIGGER, raiseQ, short } from './v2_common.js';
 
 /** The family row + its code column state, into v_family (v_collection, TG_RELID, TG_ARGV in scope). */
 function familyLookup(c: Ctx): string {
@@ -407,6 +407,39 @@ export function registerTriggerFunction(c: Ctx): string {
     ${comment('FUNCTION', `${fn}()`, 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.')}`;
 }
 
+/**
+ * TRUNCATE (trigger _130_birth_truncate, BEFORE TRUNCATE FOR EACH STATEMENT): it deletes every row
+ * without row triggers, so layer 2 never sees the objects go. Like a DELETE, it may remove objects
+ * born by earlier transactions (they become phantoms, which the drift monitor reports), but not an
+ * object born in this transaction: enforce refuses the TRUNCATE (BG162) unless the kill switch is
+ * on (authorised); report records one UNFINALIZED row per such code (finding BORN_WITHOUT_OBJECT,
+ * removed_by TRUNCATE). Reads only birth_registry, never the family table.
+ */
+function truncateCheck(c: Ctx): string {
+  const registry = c.q('birth_registry');
+  const violation = c.q('birth_gate_violation');
+  return sqlText`
+    ${killSwitch(c, 'NULL::text')}
+    SELECT pg_catalog.count(*) AS n, (pg_catalog.array_agg(r.entity_code ORDER BY r.registry_id))[1] AS first_code,
+           (pg_catalog.array_agg(r.registry_id ORDER BY r.registry_id))[1] AS first_id
+      INTO v_born
+      FROM ${registry} r
+     WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+    IF v_born.n > 0 AND v_family.mode = 'enforce' AND NOT v_bypassed THEN
+        ${raiseQ(c, 8, 'GATE_TRUNCATE_BORN', `format('collection %s, table %I.%I: %s object(s) born in this transaction would be removed without a trace, e.g. code %L (registry row %s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_born.n, ${short('v_born.first_code')}, v_born.first_id)`, `format('Delete the unwanted rows instead (DELETE FROM %I.%I WHERE ...; layer 2 then checks each one), or commit the births first and TRUNCATE in a later transaction; to drop a birth before commit: SELECT ${c.schema}.retire(%L, %L, ''<reason>'');', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, ${short('v_born.first_code')})`)}
+    END IF;
+    IF v_born.n > 0 THEN
+        INSERT INTO ${violation} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        SELECT 'UNFINALIZED', v_collection, r.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+               COALESCE((SELECT l.detail ->> 'operation' FROM ${c.q('registry_changelog')} l
+                          WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1), 'INSERT'), v_family.mode, 2, ${ACTOR},
+               pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id, 'removed_by', 'TRUNCATE', 'bypass', v_bypassed)
+          FROM ${registry} r
+         WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+         ORDER BY r.registry_id;
+    END IF;`;
+}
+
 export function finalizeCheckFunction(c: Ctx): string {
   const fn = c.q('tg_birth_finalize');
   const violation = c.q('birth_gate_violation');
@@ -431,15 +464,46 @@ export function finalizeCheckFunction(c: Ctx): string {
         v_type text;
         v_present boolean;
         v_seen text[];
+        v_unsafe text;
+        v_actor name;
+        v_switch text;
+        v_bypassed boolean := false;
+        v_born record;
     BEGIN
         ${at(8, familyLookup(c))}
         IF v_family.mode = 'off' THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'TRUNCATE' THEN
+            ${at(12, truncateCheck(c))}
             RETURN NULL;
         END IF;
         ${at(8, columnCheck(c))}
         ${at(8, READ_CODE)}
         IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
             RETURN NULL;  -- the code did not change
+        END IF;
+
+        -- the checks below plan queries over the family table as the package owner: first make sure
+        -- that planning runs no code of its owner (index expressions and predicates, CHECK
+        -- constraints, statistics expressions) and that no inheritance child escapes the gates.
+        -- Checked at every call: a trigger of the owner may change the table between two events.
+        v_unsafe := ${c.q('family_relation_unsafe')}(TG_RELID);
+        IF v_unsafe IS NOT NULL THEN
+            IF v_family.mode = 'enforce' THEN
+                ${raiseQ(c, 16, 'GATE_TABLE_OWNER_CODE', `format('collection %s, code %L (%s on %I.%I): %s', v_collection, ${short('COALESCE(v_code, v_old_code)')}, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM ${c.schema}.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection)`)}
+            END IF;
+            -- report: recorded once per code and transaction; the table is not read
+            v_code := COALESCE(v_code, v_old_code);
+            IF NOT EXISTS (SELECT 1 FROM ${violation}
+                            WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_code
+                              AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+                INSERT INTO ${violation} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                        CASE TG_OP WHEN 'UPDATE' THEN 'UPDATE' ELSE 'INSERT' END, v_family.mode, 2, ${ACTOR},
+                        pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'trigger_operation', TG_OP));
+            END IF;
+            RETURN NULL;
         END IF;
 
         -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
@@ -456,7 +520,7 @@ export function finalizeCheckFunction(c: Ctx): string {
                 SELECT ${CODE_BASE_TYPE} INTO v_type
                   FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                  WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
-                EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                           TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
                    INTO v_present USING v_old_code;
                 IF NOT v_present THEN
@@ -511,7 +575,7 @@ export function finalizeCheckFunction(c: Ctx): string {
             SELECT ${CODE_BASE_TYPE} INTO v_type
               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
              WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
-            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
                INTO v_present USING v_code;
             IF NOT v_present THEN
@@ -612,11 +676,16 @@ export function triggerDefsFunction(c: Ctx): string {
                     COALESCE((SELECT ${gateWhen(c)} FROM fam), ''), ${fq('tg_birth_gate')}, p_collection, p_code_column)),
             (2, ${lit(REGISTER_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                     ${lit(REGISTER_TRIGGER)}, p_table_ident, ${lit(NEW_TABLE)}, ${fq('tg_birth_register')}, p_collection, p_code_column)),
-            (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
-                    ${lit(RECODE_TRIGGER)}, p_code_column, p_table_ident,
+            (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(RECODE_TRIGGER)}, p_table_ident,
                     COALESCE((SELECT ${recodeWhen()} FROM fam), ''), ${fq('tg_birth_register')}, p_collection, p_code_column)),
-            (4, ${lit(FINALIZE_TRIGGER)}, pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                    ${lit(FINALIZE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_finalize')}, p_collection, p_code_column))
+            (4, ${lit(TRUNCATE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(TRUNCATE_TRIGGER)}, p_table_ident, ${fq('tg_birth_finalize')}, p_collection, p_code_column)),
+            (5, ${lit(FINALIZE_TRIGGER)}, pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(FINALIZE_TRIGGER)}, p_table_ident, ${fq('tg_birth_finalize')}, p_collection, p_code_column)),
+            (6, ${lit(FINALIZE_RECODE_TRIGGER)}, pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(FINALIZE_RECODE_TRIGGER)}, p_table_ident,
+                    COALESCE((SELECT ${recodeWhen()} FROM fam), ''), ${fq('tg_birth_finalize')}, p_collection, p_code_column))
           ) AS x(ord, trigger_name, definition)
          ORDER BY x.ord
     $fn$;

@@ -11,8 +11,12 @@ export const GATE_TRIGGER = '_100_birth_gate';
 export const REGISTER_TRIGGER = '_110_birth_register';
 export const RECODE_TRIGGER = '_120_birth_recode';
 export const FINALIZE_TRIGGER = '_900_birth_finalize';
+/** BEFORE TRUNCATE statement trigger: layer 2 watching a TRUNCATE (tg_birth_finalize, TG_OP TRUNCATE). */
+export const TRUNCATE_TRIGGER = '_130_birth_truncate';
+/** Layer 2 for a re-code: deferred, on every UPDATE whose final row has another code (WHEN). */
+export const FINALIZE_RECODE_TRIGGER = '_910_birth_finalize_recode';
 /** Every trigger name a family table may carry from any version (detached before re-attaching). */
-export const ALL_GATE_TRIGGERS = [GATE_TRIGGER, REGISTER_TRIGGER, RECODE_TRIGGER, FINALIZE_TRIGGER] as const;
+export const ALL_GATE_TRIGGERS = [GATE_TRIGGER, REGISTER_TRIGGER, RECODE_TRIGGER, TRUNCATE_TRIGGER, FINALIZE_TRIGGER, FINALIZE_RECODE_TRIGGER] as const;
 /** The transition table name of the statement-level register trigger. */
 export const NEW_TABLE = 'birthgate_new';
 /** Default and maximum code length (characters); 600 x 4 bytes stays under the btree limit. */

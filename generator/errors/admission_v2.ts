@@ -53,4 +53,22 @@ export const admissionV2Errors = [
     message: 'invalid code length limit',
     hint: 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).',
   },
+  {
+    code: 'BG160',
+    name: 'FAMILY_TABLE_OWNER_CODE',
+    message: 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+    hint: 'Remove what DETAIL names (DROP INDEX / DROP STATISTICS / ALTER TABLE ... DROP CONSTRAINT / ALTER TABLE <child> NO INHERIT <table>), or use only pg_catalog functions there; then register again: SELECT register_family(collection, table, code_column, pattern, mode).',
+  },
+  {
+    code: 'BG161',
+    name: 'GATE_TABLE_OWNER_CODE',
+    message: 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+    hint: 'Remove what DETAIL names (DROP INDEX / DROP STATISTICS / ALTER TABLE ... DROP CONSTRAINT / ALTER TABLE <child> NO INHERIT <table>), then retry the transaction; the drift report shows it: SELECT * FROM v_drift_report WHERE finding = \'family_table_unsafe\'.',
+  },
+  {
+    code: 'BG162',
+    name: 'GATE_TRUNCATE_BORN',
+    message: 'TRUNCATE refused: the table holds objects born in this transaction',
+    hint: 'Delete the rows you do not want instead (layer 2 then checks each of them), or commit the births first; or retire the codes before: SELECT retire(collection, code, reason).',
+  },
 ] as const satisfies readonly ErrorDef[];

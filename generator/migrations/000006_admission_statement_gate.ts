@@ -20,6 +20,7 @@ import { finalizeCheckFunction, gateCheckFunction, registerTriggerFunction, trig
 import { admissionFunctionsV2, signaturesV2 } from '../admission/functions_v2.js';
 import { tablesDown, tablesUp } from '../admission/tables_v2.js';
 import { ALL_GATE_TRIGGERS, DEFAULT_CODE_LIMIT } from '../admission/v2_common.js';
+import { familyRelationUnsafe } from '../admission/relation_safety.js';
 
 const fnRef = (c: Ctx, sig: string) => `${c.s}.${qi(sig.slice(0, sig.indexOf('(')))}${sig.slice(sig.indexOf('('))}`;
 const internal = [signaturesV2.attach, signaturesV2.lock, signaturesV2.defs, signaturesV2.register, 'birth_gate_triggers_present()'];
@@ -123,6 +124,7 @@ export const admissionStatementGate: Migration = {
   summary: 'admission on live tables: validating BEFORE ROW gate, set-based AFTER STATEMENT births, two-way layer 2, recorded family moves, code length limits',
   up: (c) => [
     ...tablesUp(c),
+    familyRelationUnsafe(c),
     triggerDefsFunction(c),
     gateCheckFunction(c),
     registerTriggerFunction(c),
@@ -152,6 +154,7 @@ export const admissionStatementGate: Migration = {
         `DROP FUNCTION ${fnRef(c, signaturesV2.lock)};`,
         `DROP FUNCTION ${fnRef(c, signaturesV2.defs)};`,
         `DROP FUNCTION ${fnRef(c, signaturesV2.register)};`,
+        `DROP FUNCTION ${c.q('family_relation_unsafe')}(oid);`,
       ].join('\n'),
       ...tablesDown(c),
       recaptureDriftBaseline(c),

@@ -20,7 +20,7 @@ import type { Migration } from '../lib/migration.js';
 import { qi } from '../lib/sql.js';
 import { familyScan, recaptureDriftBaseline, report } from '../drift/monitor.js';
 import { retireGateCheck } from '../admission/functions.js';
-import { familyObjectsV2, familyReadGrants, familyReadSource, familyRelationUnsafe, retireGateCheckV2 } from '../security/family_read.js';
+import { familyObjectsV2, familyReadGrants, familyReadSource, retireGateCheckV2 } from '../security/family_read.js';
 import { reportViewV2 } from '../security/drift_report_v2.js';
 import { consumerGrants, createConsumerRole, dropConsumerRole, revokeStatusGrants, statusGrants } from '../security/roles.js';
 
@@ -47,7 +47,6 @@ export const securityLeastPrivilege: Migration = {
     createConsumerRole(c),
     consumerGrants(c),
     statusGrants(c),
-    familyRelationUnsafe(c),
     familyReadSource(c),
     ...familyReadGrants(c),
     `DROP VIEW ${c.q('v_drift_report')};\nDROP FUNCTION ${c.q('drift_family_objects')}(text);`,
@@ -68,7 +67,6 @@ export const securityLeastPrivilege: Migration = {
     orReplace(report(c)),
     reportGrants(c),
     `DROP FUNCTION ${c.q('family_read_source')}(oid, name);`,
-    `DROP FUNCTION ${c.q('family_relation_unsafe')}(oid);`,
     revokeStatusGrants(c),
     dropConsumerRole(c),
     recaptureDriftBaseline(c),
