@@ -3392,7 +3392,15 @@ BEGIN
     -- that planning runs no code of its owner (index expressions and predicates, CHECK
     -- constraints, statistics expressions) and that no inheritance child escapes the gates.
     -- Checked at every call: a trigger of the owner may change the table between two events.
-    v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    -- (one cheap catalog probe first: only a table with such expressions, or in an inheritance
+    -- tree, needs the full analysis)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = TG_RELID AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = TG_RELID AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    END IF;
     IF v_unsafe IS NOT NULL THEN
         IF v_family.mode = 'enforce' THEN
             RAISE EXCEPTION USING
