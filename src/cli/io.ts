@@ -170,3 +170,19 @@ export function isCooperative(): boolean {
 export function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
 }
+
+/**
+ * A failure that a command reports itself, next to its own progress fields: the error classified,
+ * its exit code, and, when SIGINT/SIGTERM came first, reported as interrupted (exit 130/143) as the
+ * shared handler in main.ts would.
+ */
+export function failureOf(e: unknown): { error: ErrorInfo; exit: number } {
+  let error = describeError(e);
+  let exit = exitCodeOf(e, error);
+  const signal = interruptedBy();
+  if (signal && error.class !== 'usage' && error.class !== 'config') {
+    error = { ...error, class: 'interrupted', message: `interrupted by ${signal}: ${error.message}` };
+    exit = signalExitCode(signal);
+  }
+  return { error, exit };
+}
