@@ -155,7 +155,13 @@ export function interruptedBy(): NodeJS.Signals | null {
   return received;
 }
 export function recordSignal(signal: NodeJS.Signals): void {
+  const first = received === null;
   received ??= signal;
+  if (first && cooperative) {
+    // say so at once: the batch in flight may take a while (a lock wait, a long statement)
+    progressDone();
+    process.stderr.write(`birthgate: ${signal} received: stopping after the batch in flight (send it again to stop at once)\n`);
+  }
 }
 /**
  * A command that stops cleanly on its own (finishes the batch in flight) calls this; the first
