@@ -64,6 +64,113 @@ $$;
 
 COMMENT ON FUNCTION birthgate.activate_candidates(p_limit integer) IS 'Governed activation, fail-closed: refuses with BG210 while governance_build_authorization (OSPA) is empty and with BG211 while the handoff heartbeat is missing or older than handoff_cursor.stale_after (DETAIL: OSPA row count, heartbeat age vs threshold). Otherwise activates up to p_limit CAPTURED candidates of BORN objects, oldest mark first (activated_by = session_user). Capture and birth never depend on it.';
 
+CREATE FUNCTION birthgate.birth_family_attach_gates(p_collection text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_family record;
+    v_ident text;
+    v_ok integer;
+    v_trigger name;
+    v_def record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column INTO v_family
+      FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection;
+    SELECT pg_catalog.format('%I.%I', n.nspname, k.relname) INTO v_ident
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = v_family.table_name;
+    SELECT pg_catalog.count(*) INTO v_ok
+      FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
+     WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
+    IF v_ok = 4 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
+                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+                                   AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
+        RETURN false;
+    END IF;
+    PERFORM "birthgate"."birth_lock_table"(v_family.table_name, pg_catalog.format('attaching the gates of collection %s', p_collection));
+    FOR v_trigger IN
+        SELECT t.tgname FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal
+           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_ident);
+    END LOOP;
+    FOR v_def IN SELECT * FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) LOOP
+        EXECUTE v_def.definition;
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', v_def.trigger_name, v_ident,
+            pg_catalog.format('birthgate gate of collection %s (%s); attached by birthgate.register_family, do not disable: v_drift_trigger_state reports it.',
+                p_collection, CASE v_def.trigger_name
+                    WHEN '_100_birth_gate' THEN 'layer 1, validates each proposed row'
+                    WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
+                    WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code'
+                    ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
+    END LOOP;
+    RETURN true;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_family_attach_gates(p_collection text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.';
+
+CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_table_ident text, p_code_column name) RETURNS TABLE(trigger_name name, definition text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT x.trigger_name::name, x.definition
+      FROM (VALUES
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (4, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+      ) AS x(ord, trigger_name, definition)
+     ORDER BY x.ord
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_table_ident text, p_code_column name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name.';
+
+CREATE FUNCTION birthgate.birth_gate_triggers_present() RETURNS TABLE(table_oid oid, trigger_name name, trigger_oid oid, enabled_mode "char", definition text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT t.tgrelid, t.tgname, t.oid, t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid)
+      FROM pg_catalog.pg_trigger t
+     WHERE NOT t.tgisinternal
+       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_gate_triggers_present() IS 'Every trigger named like a gate trigger on any table, with its definition printed under a pinned search_path (so the text does not depend on the caller). Read-only; used by v_drift_trigger_state.';
+
+CREATE FUNCTION birthgate.birth_lock_table(p_table regclass, p_purpose text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_prev text := pg_catalog.current_setting('lock_timeout');
+BEGIN
+    IF v_prev = '0' OR v_prev::interval > interval '5 seconds' THEN
+        PERFORM pg_catalog.set_config('lock_timeout', '5s', true);
+    END IF;
+    BEGIN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', p_table);
+    EXCEPTION WHEN lock_not_available THEN
+        PERFORM pg_catalog.set_config('lock_timeout', v_prev, true);
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG156',
+            MESSAGE = 'the family table could not be locked in time to attach or detach the gate triggers',
+            DETAIL = format('%s: table %s stays locked by pid(s) %s longer than lock_timeout %s', p_purpose, p_table, COALESCE((SELECT pg_catalog.string_agg(DISTINCT l.pid::text, ', ') FROM pg_catalog.pg_locks l WHERE l.relation = p_table AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()), 'unknown'), pg_catalog.current_setting('lock_timeout')),
+            HINT = 'Another session holds a lock on the table (see DETAIL); find it with SELECT pid, state, query FROM pg_catalog.pg_stat_activity WHERE pid = ANY (pg_catalog.pg_blocking_pids(<your pid>)) and retry when it is done.';
+    END;
+    PERFORM pg_catalog.set_config('lock_timeout', v_prev, true);
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.birth_lock_table(p_table regclass, p_purpose text) IS 'Internal: LOCK TABLE ... IN SHARE ROW EXCLUSIVE MODE (what CREATE/DROP TRIGGER takes) under lock_timeout = the caller''s if shorter, else 5s; raises BG156 naming the lock holders instead of waiting without bound.';
+
 CREATE FUNCTION birthgate.drift_assert_clean(p_min_severity text DEFAULT 'critical'::text) RETURNS integer
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -122,7 +229,7 @@ $$;
 COMMENT ON FUNCTION birthgate.drift_capture_baseline() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one) and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
 
 CREATE FUNCTION birthgate.drift_current_functions() RETURNS TABLE(identity text, function_oid oid, kind text, definition text, definition_hash text, public_execute boolean)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT p.oid::pg_catalog.regprocedure::text,
@@ -144,7 +251,7 @@ $$;
 COMMENT ON FUNCTION birthgate.drift_current_functions() IS 'Every function and procedure now in the package schema (extension members excepted) with its definition, hash, and whether PUBLIC may execute it. Read-only.';
 
 CREATE FUNCTION birthgate.drift_current_triggers() RETURNS TABLE(scope text, identity text, table_oid oid, trigger_name name, trigger_oid oid, enabled_mode "char", definition text, definition_hash text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
     SELECT CASE WHEN f.collection_name IS NOT NULL AND t.tgname IN ('_100_birth_gate', '_900_birth_finalize')
@@ -177,54 +284,73 @@ $$;
 
 COMMENT ON FUNCTION birthgate.drift_definition_hash(p_definition text) IS 'sha256 (hex) of the normalised definition: the hash stored in drift_baseline and shown by the drift views.';
 
-CREATE FUNCTION birthgate.drift_family_objects(p_collection text DEFAULT NULL::text) RETURNS TABLE(collection_name text, finding text, entity_code text)
+CREATE FUNCTION birthgate.drift_family_objects(p_collection text DEFAULT NULL::text) RETURNS TABLE(collection_name text, finding text, entity_code text, code_hidden boolean, note text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET row_security TO 'off'
     AS $_$
 DECLARE
     v_family record;
+    v_src record;
+    v_actor name := COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), session_user)::name;
+    v_visible boolean;
 BEGIN
     IF p_collection IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection) THEN
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG302',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection_name %L is not in birth_family', p_collection),
+            DETAIL = pg_catalog.format('collection_name %L is not in birth_family', pg_catalog.left(p_collection, 100)),
             HINT = 'Pass a collection_name that is registered in birth_family, or NULL for every family.';
     END IF;
-    -- one set-based statement per family; families whose table or code column is gone are
-    -- reported by v_drift_trigger_state instead of failing the scan
     FOR v_family IN
-        SELECT f.collection_name AS collection, n.nspname AS table_schema, cl.relname AS table_name, f.code_column
+        SELECT f.collection_name AS collection, f.table_name::pg_catalog.oid AS table_oid, f.code_column
           FROM "birthgate"."birth_family" f
-          JOIN pg_catalog.pg_class cl ON cl.oid = f.table_name::pg_catalog.oid
-          JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
-         WHERE (p_collection IS NULL OR f.collection_name = p_collection)
+         WHERE (p_collection IS NULL OR f.collection_name OPERATOR(pg_catalog.=) p_collection)
+           -- a family whose table or code column is gone is reported by v_drift_trigger_state
            AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid = cl.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped)
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) f.table_name::pg_catalog.oid AND a.attname OPERATOR(pg_catalog.=) f.code_column
+                          AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
          ORDER BY f.collection_name
     LOOP
+        SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_oid, v_family.code_column) s;
+        IF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+            CONTINUE;  -- dropped since the loop started: family_table_missing
+        ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            collection_name := v_family.collection;
+            finding := 'unsafe_table';
+            entity_code := NULL;
+            code_hidden := false;
+            note := v_src.reason;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        -- the codes of the family table itself only for a caller that may read that column
+        v_visible := pg_catalog.has_column_privilege(v_actor, v_family.table_oid, v_family.code_column, 'SELECT');
         RETURN QUERY EXECUTE pg_catalog.format(
             $q$
-            SELECT %1$L::text,
-                   CASE WHEN r.status IS NULL THEN 'unborn' ELSE 'retired_present' END,
-                   t.%4$I::text
-              FROM %2$I.%3$I t
-              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = %1$L AND r.entity_code = t.%4$I::text
+            SELECT %1$L::pg_catalog.text,
+                   CASE WHEN r.status IS NULL THEN 'unborn' ELSE 'retired_present' END::pg_catalog.text,
+                   CASE WHEN %3$L::boolean THEN t.code END,
+                   t.code IS NOT NULL AND NOT %3$L::boolean,
+                   NULL::pg_catalog.text
+              FROM (%2$s) t
+              LEFT JOIN "birthgate"."birth_registry" r
+                     ON r.collection_name OPERATOR(pg_catalog.=) %1$L AND r.entity_code OPERATOR(pg_catalog.=) t.code
              WHERE r.status IS DISTINCT FROM 'BORN'
             UNION ALL
-            SELECT %1$L::text, 'phantom', r.entity_code
+            SELECT %1$L::pg_catalog.text, 'phantom'::pg_catalog.text, r.entity_code, false, NULL::pg_catalog.text
               FROM "birthgate"."birth_registry" r
-             WHERE r.collection_name = %1$L
-               AND r.status = 'BORN'
-               AND NOT EXISTS (SELECT 1 FROM %2$I.%3$I t WHERE t.%4$I::text = r.entity_code)
+             WHERE r.collection_name OPERATOR(pg_catalog.=) %1$L
+               AND r.status OPERATOR(pg_catalog.=) 'BORN'
+               AND NOT EXISTS (SELECT 1 FROM (%2$s) t WHERE t.code OPERATOR(pg_catalog.=) r.entity_code)
             $q$,
-            v_family.collection, v_family.table_schema, v_family.table_name, v_family.code_column);
+            v_family.collection, v_src.source, v_visible);
     END LOOP;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.drift_family_objects(p_collection text) IS 'Scans the family tables (one family, or all with NULL): unborn = a row whose code has no registry row (what a superuser under session_replication_role = replica, a disabled gate or mode off leaves behind; NULL codes included); retired_present = a row whose code is RETIRED; phantom = a BORN registry row whose object is gone. Read-only.';
+COMMENT ON FUNCTION birthgate.drift_family_objects(p_collection text) IS 'Scans the family tables (one family, or all with NULL): unborn = a row whose code has no registry row (NULL codes included); retired_present = a row whose code is RETIRED; phantom = a BORN registry row whose object is gone; unsafe_table = the table cannot be read without running code of its owner (note says why; nothing was read). Codes read from a family table are shown only to a caller with SELECT on its code column (otherwise entity_code is NULL and code_hidden true); phantom codes come from birth_registry. Reads through family_read_source, never owner code. Read-only.';
 
 CREATE FUNCTION birthgate.drift_normalize_definition(p_definition text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -243,17 +369,168 @@ CREATE FUNCTION birthgate.expire_permits() RETURNS integer
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_now timestamptz := pg_catalog.clock_timestamp();
     v_count integer;
 BEGIN
     UPDATE "birthgate"."birth_admission_permit"
-       SET state = 'EXPIRED', expired_at = now()
-     WHERE state = 'ISSUED' AND expires_at <= now();
+       SET state = 'EXPIRED', expired_at = v_now
+     WHERE state = 'ISSUED' AND expires_at <= v_now;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END;
 $$;
 
 COMMENT ON FUNCTION birthgate.expire_permits() IS 'Marks every ISSUED permit past expires_at as EXPIRED and returns how many (run it from a scheduler; the gate already refuses lapsed permits without it).';
+
+CREATE FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) RETURNS TABLE(state text, reason text, relation text, source text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_rel record;
+    v_leaf record;
+    v_parts text[];
+    v_locks text[];
+    v_reason text;
+    v_bypass boolean;
+    v_lock text;
+BEGIN
+    SELECT r.rolsuper OR r.rolbypassrls INTO v_bypass FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    FOR v_pass IN 1..2 LOOP
+        v_parts := '{}';
+        v_locks := '{}';
+        v_reason := NULL;
+        SELECT cl.oid, cl.relkind, n.nspname, cl.relname INTO v_rel
+          FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+         WHERE cl.oid OPERATOR(pg_catalog.=) p_table;
+        IF NOT FOUND THEN
+            state := 'missing';
+            reason := pg_catalog.format('the table (oid %s) no longer exists', p_table);
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        relation := pg_catalog.format('%I.%I', v_rel.nspname, v_rel.relname);
+        IF v_rel.relkind NOT IN ('r', 'p') THEN
+            v_reason := pg_catalog.format('%s is %s, not an ordinary or partitioned table', relation,
+                CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
+                                   WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+                                   ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSE
+            FOR v_leaf IN
+                SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
+                       a.attnum, a.attgenerated, a.atttypid,
+                       (WITH RECURSIVE d (oid, typtype, typbasetype) AS (
+                            SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                            UNION ALL
+                            SELECT t.oid, t.typtype, t.typbasetype FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                             WHERE d.typtype OPERATOR(pg_catalog.=) 'd')
+                        SELECT d.oid FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd') AS base_type
+                  FROM (SELECT p_table AS relid WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'r'
+                        UNION ALL
+                        SELECT t.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(p_table) t
+                         WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'p' AND t.isleaf) l
+                  JOIN pg_catalog.pg_class cl ON cl.oid OPERATOR(pg_catalog.=) l.relid
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) cl.oid AND a.attname OPERATOR(pg_catalog.=) p_code_column
+                                                     AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                 ORDER BY n.nspname, cl.relname
+            LOOP
+                v_reason := CASE
+                    WHEN v_leaf.relkind OPERATOR(pg_catalog.<>) 'r' THEN pg_catalog.format('partition %I.%I is %s, not an ordinary table', v_leaf.nspname, v_leaf.relname,
+                                                         CASE v_leaf.relkind WHEN 'f' THEN 'a foreign table' ELSE pg_catalog.format('of relkind %s', v_leaf.relkind) END)
+                    WHEN v_leaf.attnum IS NULL THEN pg_catalog.format('code column %I of %I.%I does not exist', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.attgenerated OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('code column %I of %I.%I is a generated column', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.base_type IS NULL OR v_leaf.base_type NOT IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype)
+                        THEN pg_catalog.format('code column %I of %I.%I has type %s, which is not text, varchar or name (nor a domain over one)',
+                                               p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
+                    WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
+                                                                     v_leaf.nspname, v_leaf.relname, current_user)
+                    WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
+                    END;
+                EXIT WHEN v_reason IS NOT NULL;
+                v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
+                    'SELECT CAST(CAST(x.%I AS pg_catalog.%s) AS pg_catalog.text) COLLATE pg_catalog."default" AS code FROM ONLY %I.%I x',
+                    p_code_column, CASE v_leaf.base_type WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
+                                                         WHEN 'pg_catalog.varchar'::pg_catalog.regtype THEN 'varchar' ELSE 'name' END,
+                    v_leaf.nspname, v_leaf.relname);
+                v_locks := v_locks OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', v_leaf.nspname, v_leaf.relname);
+            END LOOP;
+        END IF;
+        IF v_reason IS NOT NULL THEN
+            state := 'unsafe';
+            reason := v_reason;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        EXIT WHEN v_pass OPERATOR(pg_catalog.=) 2;
+        -- lock what will be read (no code runs: a lock is not a read), then check again: until the
+        -- end of the transaction nobody can change its kind, columns, types or policies
+        IF v_rel.relkind OPERATOR(pg_catalog.=) 'p' THEN
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', relation);
+        END IF;
+        FOREACH v_lock IN ARRAY v_locks LOOP
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', v_lock);
+        END LOOP;
+    END LOOP;
+    state := 'ok';
+    reason := NULL;
+    source := CASE WHEN pg_catalog.cardinality(v_parts) OPERATOR(pg_catalog.=) 0 THEN 'SELECT NULL::pg_catalog.text AS code WHERE false'
+                   ELSE pg_catalog.array_to_string(v_parts, ' UNION ALL ') END;
+    RETURN NEXT;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no SELECT for the owner); missing: the table is gone.';
+
+CREATE FUNCTION birthgate.family_relation_unsafe(p_rel oid) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+WITH rel AS (
+    SELECT cl.oid, cl.relkind, pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+      FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+     WHERE cl.oid OPERATOR(pg_catalog.=) p_rel
+),
+expr_owner (classid, objid, what) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, i.indexrelid,
+           pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass)
+      FROM pg_catalog.pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) p_rel AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+    UNION ALL
+    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, k.oid, pg_catalog.format('CHECK constraint %I', k.conname)
+      FROM pg_catalog.pg_constraint k
+     WHERE k.conrelid OPERATOR(pg_catalog.=) p_rel AND k.contype OPERATOR(pg_catalog.=) 'c'
+    UNION ALL
+    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass::pg_catalog.oid, x.oid, pg_catalog.format('statistics object %I', x.stxname)
+      FROM pg_catalog.pg_statistic_ext x
+     WHERE x.stxrelid OPERATOR(pg_catalog.=) p_rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, a.relid, pg_catalog.format('the partition key of %s', a.relid::pg_catalog.regclass)
+      FROM pg_catalog.pg_partition_ancestors(p_rel) a
+     WHERE a.relid OPERATOR(pg_catalog.<>) p_rel
+),
+foreign_code AS (
+    SELECT e.what, pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS obj
+      FROM expr_owner e
+      JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) e.classid AND d.objid OPERATOR(pg_catalog.=) e.objid
+                                 AND (e.what NOT LIKE 'the partition key of %' OR d.objsubid OPERATOR(pg_catalog.=) 0)
+      LEFT JOIN pg_catalog.pg_proc pr ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND pr.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_operator op ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_type ty ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid OPERATOR(pg_catalog.=) d.refobjid
+     WHERE COALESCE(pr.pronamespace, op.oprnamespace, ty.typnamespace) OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+)
+SELECT COALESCE(
+    (SELECT pg_catalog.format('%s has inheritance child %s: its rows belong to the family table but never pass a gate', r.ident, i.inhrelid::pg_catalog.regclass)
+       FROM rel r JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) r.oid
+      WHERE r.relkind OPERATOR(pg_catalog.=) 'r'
+      ORDER BY i.inhrelid LIMIT 1),
+    (SELECT pg_catalog.format('%s of %s uses %s, code the planner would run as the package owner', f.what, r.ident, f.obj)
+       FROM foreign_code f CROSS JOIN rel r
+      ORDER BY f.what, f.obj LIMIT 1))
+$$;
+
+COMMENT ON FUNCTION birthgate.family_relation_unsafe(p_rel oid) IS 'Internal: why planning a query over this relation as the package owner could run code of its owner (index expressions or predicates, CHECK constraints, statistics expressions or ancestor partition keys using a function, operator or type outside pg_catalog), or why its rows escape the gates (inheritance children); NULL when neither. Catalogs only; evaluates nothing.';
 
 CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RETURNS TABLE(consumed integer, emitted integer, captured integer, lag bigint)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -925,49 +1202,72 @@ CREATE FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_collection text := p_collection;
     v_family "birthgate"."birth_family"%ROWTYPE;
     v_permit_id bigint;
     v_live record;
     v_born record;
+    v_now timestamptz;
+    v_expires timestamptz;
 BEGIN
     SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG100',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection %L', p_collection),
-            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF pg_catalog.length(p_entity_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s: code of %s characters (limit %s): %L', p_collection, pg_catalog.length(p_entity_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, p_collection, LEAST(pg_catalog.length(p_entity_code), 600));
     END IF;
     IF p_entity_code IS NULL OR p_entity_code = '' OR p_entity_code !~ v_family.code_pattern THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG114',
             MESSAGE = 'the code does not satisfy the family code rule',
-            DETAIL = format('collection %s, code %L, pattern %L', p_collection, p_entity_code, v_family.code_pattern),
-            HINT = 'Issue permits only for non-empty codes that match the family code_pattern (SELECT code_pattern FROM birth_family WHERE collection_name = ...).';
+            DETAIL = format('collection %s, code %L, pattern %L', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_family.code_pattern),
+            HINT = format('Issue permits only for non-empty codes matching %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L).', v_family.code_pattern, p_collection);
     END IF;
     IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG113',
             MESSAGE = 'invalid permit lifetime',
-            DETAIL = format('ttl %L for collection %s, code %L', p_ttl, p_collection, p_entity_code),
-            HINT = 'Give a positive interval, e.g. issue_permit(collection, code, interval ''24 hours'').';
+            DETAIL = format('ttl %L for collection %s, code %L', p_ttl, p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Give a positive lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
+    v_now := pg_catalog.clock_timestamp();
+    BEGIN
+        v_expires := v_now + p_ttl;
+        IF NOT pg_catalog.isfinite(v_expires) THEN
+            RAISE datetime_field_overflow;
+        END IF;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG155',
+            MESSAGE = 'the permit lifetime runs past the end of the timestamp range',
+            DETAIL = format('ttl %s from %s for collection %s, code %L', p_ttl, v_now, p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Give a lifetime that ends within the timestamp range: SELECT birthgate.issue_permit(%L, %L, interval ''30 days'');', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
+    END;
     SELECT registry_id, status, born_at INTO v_born
       FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
     IF FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG115',
             MESSAGE = 'the code is already in the birth registry',
-            DETAIL = format('collection %s, code %L: registry_id %s, %s since %s', p_collection, p_entity_code, v_born.registry_id, v_born.status, v_born.born_at),
+            DETAIL = format('collection %s, code %L: registry_id %s, %s since %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_born.registry_id, v_born.status, v_born.born_at),
             HINT = 'A code is born once; an object that already exists needs no permit. Pick a new code.';
     END IF;
 
     -- a permit whose lifetime ran out becomes EXPIRED now, so it does not block a new one
-    UPDATE "birthgate"."birth_admission_permit" SET state = 'EXPIRED', expired_at = now()
-     WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED' AND expires_at <= now();
+    UPDATE "birthgate"."birth_admission_permit" SET state = 'EXPIRED', expired_at = v_now
+     WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED' AND expires_at <= v_now;
 
-    INSERT INTO "birthgate"."birth_admission_permit" (collection_name, entity_code, issued_by, expires_at)
-    VALUES (p_collection, p_entity_code, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, now() + p_ttl)
+    INSERT INTO "birthgate"."birth_admission_permit" (collection_name, entity_code, issued_by, issued_at, expires_at)
+    VALUES (p_collection, p_entity_code, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, v_now, v_expires)
     ON CONFLICT (collection_name, entity_code) WHERE state = 'ISSUED' DO NOTHING
     RETURNING permit_id INTO v_permit_id;
     IF v_permit_id IS NULL THEN
@@ -976,14 +1276,14 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG110',
             MESSAGE = 'a live permit already exists for this code',
-            DETAIL = format('collection %s, code %L: permit %s issued by %I, expires %s', p_collection, p_entity_code, v_live.permit_id, v_live.issued_by, v_live.expires_at),
-            HINT = 'Use the live permit (see DETAIL), or revoke it with revoke_permit(permit_id, reason) before issuing another.';
+            DETAIL = format('collection %s, code %L: permit %s issued by %I, expires %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_live.permit_id, v_live.issued_by, v_live.expires_at),
+            HINT = format('Use the live permit %s, or revoke it first: SELECT birthgate.revoke_permit(%s, ''<reason>'');', v_live.permit_id, v_live.permit_id);
     END IF;
     RETURN v_permit_id;
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id. Refuses an unknown family, a NULL/empty code or one that fails the family pattern, a non-positive lifetime, a code already in the registry and a second live permit (a lapsed ISSUED permit is marked EXPIRED first).';
+COMMENT ON FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id; issued_at is the clock time of the call and expires_at = issued_at + ttl. Refuses an unknown family (BG100), a code longer than the family limit (BG152), a NULL/empty code or one that fails the family pattern (BG114), a non-positive lifetime (BG113) or one past the timestamp range (BG155), a code already in the registry (BG115) and a second live permit (BG110; a lapsed ISSUED permit is marked EXPIRED first).';
 
 CREATE FUNCTION birthgate.metrics_exposition() RETURNS text
     LANGUAGE sql STABLE
@@ -1018,7 +1318,566 @@ $$;
 
 COMMENT ON FUNCTION birthgate.metrics_exposition() IS 'v_metrics in the Prometheus text exposition format (version 0.0.4): # HELP and # TYPE per metric, one line per sample. What `birthgate metrics` prints; for a node_exporter textfile collector, write it to <dir>/birthgate.prom atomically.';
 
+CREATE FUNCTION birthgate.move_family(p_collection text, p_table regclass, p_reason text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    p_code_column name;
+BEGIN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_900_birth_finalize']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.move_family(p_collection text, p_table regclass, p_reason text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
+CREATE FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_acked integer;
+    v_distinct integer;
+    v_unknown bigint[];
+    v_stale integer;
+BEGIN
+    IF p_outbox_ids IS NULL OR array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_ack(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_ack(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF cardinality(p_outbox_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- Exactly once: only an undelivered event that is claimed is acknowledged, so a second
+    -- acknowledgement (or a concurrent one, which waits for the row and re-checks) finds
+    -- delivered_at set and counts 0. With p_worker, only the worker holding the claim can
+    -- acknowledge it: a worker whose claim expired and was taken over is refused (0).
+    UPDATE "birthgate"."event_outbox" AS o
+    SET delivered_at = v_now
+    WHERE o.outbox_id = ANY (p_outbox_ids)
+      AND o.delivered_at IS NULL
+      AND o.claimed_by IS NOT NULL
+      AND (p_worker IS NULL OR o.claimed_by = p_worker);
+    GET DIAGNOSTICS v_acked = ROW_COUNT;
+
+    SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
+    IF v_acked < v_distinct THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id);
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_ack: %s of %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+        END IF;
+        IF p_worker IS NOT NULL THEN
+            SELECT count(*)::integer INTO v_stale
+            FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = ANY (p_outbox_ids)
+              AND o.delivered_at IS NULL
+              AND o.claimed_by IS DISTINCT FROM p_worker;
+            IF v_stale > 0 THEN
+                INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('stale_acks', v_stale, v_now);
+            END IF;
+        END IF;
+    END IF;
+    RETURN v_acked;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text) IS 'Acknowledges claimed events as delivered (delivered_at) and returns how many were acknowledged by this call: an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+
+CREATE FUNCTION birthgate.outbox_claim(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '00:00:30'::interval) RETURNS TABLE(outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_max integer;
+BEGIN
+    IF p_worker IS NULL OR btrim(p_worker) = '' OR length(p_worker) > 128 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_claim(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+    END IF;
+    IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG502',
+            MESSAGE = 'invalid visibility timeout',
+            DETAIL = format('outbox_claim(p_visibility => %s): must be above 0 and at most 1 day', coalesce(p_visibility::text, 'NULL')),
+            HINT = 'Pass a visibility timeout above 0 and at most 1 day, longer than one delivery takes, e.g. SELECT * FROM birthgate.outbox_claim(''worker-1'', 100, interval ''30 seconds'');';
+    END IF;
+    SELECT cfg.max_attempts INTO v_max FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
+    -- take disjoint sets and never wait), dead-letter those whose expired claim was their
+    -- last attempt, claim the rest, count what leaves no row behind.
+    RETURN QUERY
+    WITH cand AS MATERIALIZED (
+        SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
+               o.claimed_by IS NOT NULL AS expired,
+               o.claimed_by IS NOT NULL AND o.attempts >= v_max AS exhausted
+        FROM "birthgate"."event_outbox" AS o
+        WHERE o.delivered_at IS NULL
+          AND o.visible_at <= v_now
+        ORDER BY o.visible_at, o.outbox_id
+        LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
+    ),
+    dead AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        USING cand
+        WHERE o.outbox_id = cand.id AND cand.exhausted
+        RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
+                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) AS errors,
+                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) AS last_error, o.redrive_count, o.claimed_by
+    ),
+    dead_lettered AS (
+        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
+        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
+               d.attempts, d.errors, d.last_error, d.redrive_count, v_now, d.claimed_by
+        FROM dead AS d
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    ),
+    claimed AS (
+        UPDATE "birthgate"."event_outbox" AS o
+        SET attempts = o.attempts + 1,
+            claimed_by = p_worker,
+            claimed_at = v_now,
+            visible_at = v_now + p_visibility,
+            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) ELSE o.errors END,
+            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) ELSE o.last_error END
+        FROM cand
+        WHERE o.outbox_id = cand.id AND NOT cand.exhausted
+        RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
+    ),
+    counted AS (
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT k.counter, k.amount, v_now
+        FROM (VALUES ('dead_lettered', (SELECT count(*) FROM dead_lettered)),
+                     ('expired_claims', (SELECT count(*) FROM claimed AS x WHERE x.expired) + (SELECT count(*) FROM dead))) AS k (counter, amount)
+        WHERE k.amount > 0
+    )
+    SELECT x.outbox_id, x.event_type, x.object_key, x.payload, x.attempts
+    FROM claimed AS x
+    ORDER BY x.was_visible_at, x.outbox_id;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.outbox_claim(p_worker text, p_limit integer, p_visibility interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff or expired claim ended joins behind the events already claimable). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
+
+CREATE FUNCTION birthgate.outbox_configure(p_max_attempts integer DEFAULT NULL::integer, p_backoff_base interval DEFAULT NULL::interval, p_backoff_max interval DEFAULT NULL::interval, p_retention interval DEFAULT NULL::interval, p_alert_after interval DEFAULT NULL::interval) RETURNS TABLE(max_attempts integer, backoff_base interval, backoff_max interval, retention interval, alert_after interval)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_old record;
+    v_max_attempts integer;
+    v_base interval;
+    v_max interval;
+    v_retention interval;
+    v_alert interval;
+BEGIN
+    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max, cfg.retention, cfg.alert_after INTO v_old
+    FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+    v_max_attempts := coalesce(p_max_attempts, v_old.max_attempts);
+    v_base := coalesce(p_backoff_base, v_old.backoff_base);
+    v_max := coalesce(p_backoff_max, v_old.backoff_max);
+    v_retention := coalesce(p_retention, v_old.retention);
+    v_alert := coalesce(p_alert_after, v_old.alert_after);
+    IF v_max_attempts NOT BETWEEN 1 AND 1000
+       OR v_base <= '0'::interval OR v_max < v_base OR v_max > '1 day'::interval
+       OR v_retention < '1 minute'::interval OR v_alert <= '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG509',
+            MESSAGE = 'invalid outbox delivery setting',
+            DETAIL = format('outbox_configure: max_attempts %s, backoff_base %s, backoff_max %s, retention %s, alert_after %s', v_max_attempts, v_base, v_max, v_retention, v_alert),
+            HINT = 'Settings: max_attempts 1..1000, backoff_base above 0 and at most backoff_max, backoff_max at most 1 day, retention at least 1 minute, alert_after above 0; e.g. SELECT * FROM birthgate.outbox_configure(p_max_attempts => 12);';
+    END IF;
+    UPDATE "birthgate"."outbox_config" AS cfg
+    SET max_attempts = v_max_attempts, backoff_base = v_base, backoff_max = v_max, retention = v_retention,
+        alert_after = v_alert, updated_at = now(), updated_by = session_user
+    WHERE cfg.singleton;
+    RETURN QUERY SELECT v_max_attempts, v_base, v_max, v_retention, v_alert;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.outbox_configure(p_max_attempts integer, p_backoff_base interval, p_backoff_max interval, p_retention interval, p_alert_after interval) IS 'Changes the outbox delivery settings (NULL keeps a value) and returns them: max_attempts 1..1000, backoff_base above 0, backoff_max between backoff_base and 1 day, retention at least 1 minute, alert_after above 0; anything else BG509 and nothing changes. Applies to the next claim, failure and purge.';
+
+CREATE FUNCTION birthgate.outbox_fail(p_outbox_id bigint, p_error text, p_worker text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_cfg record;
+    v_row record;
+    v_error text;
+    v_entry jsonb;
+    v_seconds double precision;
+BEGIN
+    IF p_outbox_id IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = 'outbox_fail(p_outbox_id => NULL): must not be NULL',
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_error IS NULL OR btrim(p_error) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG505',
+            MESSAGE = 'invalid error text',
+            DETAIL = format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(left(p_error, 100)), 'NULL')),
+            HINT = 'Pass what went wrong as a non-empty text, e.g. SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'');';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_fail(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max INTO v_cfg FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    SELECT o.outbox_id, o.attempts, o.claimed_by, o.claimed_at, o.delivered_at, o.errors
+    INTO v_row
+    FROM "birthgate"."event_outbox" AS o
+    WHERE o.outbox_id = p_outbox_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = p_outbox_id) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG508',
+                MESSAGE = 'the event is in the dead letter table',
+                DETAIL = format('outbox_fail(%s): the event is in %s', p_outbox_id, 'birthgate.event_dead_letter'),
+                HINT = 'Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);';
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG504',
+            MESSAGE = 'no such event in the outbox or the dead letter table',
+            DETAIL = format('outbox_fail(%s): no such event in %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter'),
+            HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+    END IF;
+    IF v_row.delivered_at IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG507',
+            MESSAGE = 'the event has already been acknowledged',
+            DETAIL = format('outbox_fail(%s): acknowledged at %s by %s', p_outbox_id, v_row.delivered_at, coalesce(v_row.claimed_by, 'unknown')),
+            HINT = 'Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...).';
+    END IF;
+    IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG506',
+            MESSAGE = 'the event is not claimed by this worker',
+            DETAIL = format('outbox_fail(%s, p_worker => %s): %s', p_outbox_id, coalesce(quote_literal(left(p_worker, 100)), 'NULL'), CASE WHEN v_row.claimed_by IS NULL THEN 'the event is not claimed' ELSE format('claimed by %L since %s', left(v_row.claimed_by, 100), v_row.claimed_at) END),
+            HINT = 'Fail only events you hold: claim with birthgate.outbox_claim() and pass the same worker name; after the visibility timeout another worker may have taken the event over, then drop it.';
+    END IF;
+
+    v_error := CASE WHEN length(p_error) > 4000
+                    THEN left(p_error, 4000) || format(' [truncated: %s characters in all]', length(p_error))
+                    ELSE p_error END;
+    v_entry := jsonb_build_object('attempt', v_row.attempts, 'at', v_now, 'worker', v_row.claimed_by, 'error', v_error);
+
+    IF v_row.attempts >= v_cfg.max_attempts THEN
+        WITH dead AS (
+            DELETE FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = p_outbox_id
+            RETURNING o.*
+        )
+        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
+        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
+               d.attempts, d.errors || jsonb_build_array(v_entry), v_error, d.redrive_count, v_now, d.claimed_by
+        FROM dead AS d;
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('dead_lettered', 1, v_now);
+        RETURN 'dead';
+    END IF;
+
+    -- bounded exponential backoff with jitter: base * 2^(attempts - 1), at most backoff_max,
+    -- then a random point in [half, full] so that failing workers do not retry in lockstep
+    v_seconds := least(extract(epoch FROM v_cfg.backoff_max),
+                       extract(epoch FROM v_cfg.backoff_base) * power(2::double precision, least(greatest(v_row.attempts - 1, 0), 62)));
+    v_seconds := v_seconds * (0.5 + random() * 0.5);
+    UPDATE "birthgate"."event_outbox" AS o
+    SET claimed_by = NULL,
+        claimed_at = NULL,
+        visible_at = v_now + make_interval(secs => v_seconds),
+        errors = o.errors || jsonb_build_array(v_entry),
+        last_error = v_error
+    WHERE o.outbox_id = p_outbox_id;
+    RETURN 'retry';
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.outbox_fail(p_outbox_id bigint, p_error text, p_worker text) IS 'Records a failed delivery of a claimed event: appends {attempt, at, worker, error} to errors (error text kept up to 4000 characters, a longer one is cut and says so), releases the claim and returns ''retry'' (claimable again after a bounded exponential backoff with jitter: backoff_base * 2^(attempts-1), at most backoff_max, jittered into [half, full]) or, when this was attempt max_attempts, ''dead'' (moved to event_dead_letter with every error). With p_worker only the claim holder may fail it. Errors: BG504 unknown id, BG505 empty error text, BG506 not claimed (by this worker), BG507 already acknowledged, BG508 already dead-lettered; nothing changes on error.';
+
+CREATE FUNCTION birthgate.outbox_purge(p_limit integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_retention interval;
+    v_purged integer;
+    v_oldest timestamptz;
+    v_newest timestamptz;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+    END IF;
+    SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- oldest ids first through the primary key: events are acknowledged roughly in id order,
+    -- so the rows past the retention sit at the front and no extra index is maintained on
+    -- the hot path for the purge
+    WITH gone AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        WHERE o.outbox_id IN (
+            SELECT p.outbox_id FROM "birthgate"."event_outbox" AS p
+            WHERE p.delivered_at < v_now - v_retention
+            ORDER BY p.outbox_id
+            LIMIT p_limit
+            FOR UPDATE SKIP LOCKED)
+        RETURNING o.delivered_at
+    )
+    SELECT count(*)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
+
+    IF v_purged > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
+        RAISE NOTICE 'outbox_purge: % acknowledged events purged (delivered % .. %, retention %)', v_purged, v_oldest, v_newest, v_retention;
+    END IF;
+
+    -- keep the counter log small: fold it into one row per counter (rows of transactions
+    -- still open are not visible here and stay for the next fold)
+    IF (SELECT count(*) FROM (SELECT 1 FROM "birthgate"."outbox_counter" LIMIT 1001) AS n) > 1000 THEN
+        WITH folded AS (
+            DELETE FROM "birthgate"."outbox_counter" RETURNING counter, amount, at
+        )
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT f.counter, sum(f.amount), max(f.at) FROM folded AS f GROUP BY f.counter;
+    END IF;
+    RETURN v_purged;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.outbox_purge(p_limit integer) IS 'Deletes up to p_limit (1..1000000) acknowledged events delivered longer ago than outbox_config.retention and returns how many; never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged.';
+
+CREATE FUNCTION birthgate.outbox_redrive(p_outbox_ids bigint[] DEFAULT NULL::bigint[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_unknown bigint[];
+    v_moved integer;
+BEGIN
+    IF p_outbox_ids IS NOT NULL AND (array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_redrive(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_outbox_ids IS NOT NULL THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id);
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_redrive: %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), 'birthgate.event_dead_letter', 'birthgate.event_outbox', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+        END IF;
+    END IF;
+
+    WITH moved AS (
+        DELETE FROM "birthgate"."event_dead_letter" AS d
+        WHERE p_outbox_ids IS NULL OR d.outbox_id = ANY (p_outbox_ids)
+        RETURNING d.*
+    ),
+    back AS (
+        INSERT INTO "birthgate"."event_outbox" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, visible_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT m.outbox_id, m.event_type, m.object_key, m.born_at, m.payload, m.source_change_id, m.emitted_at, m.released_from_pending,
+               0, m.errors, m.last_error, m.redrive_count + 1, v_now
+        FROM moved AS m
+        ORDER BY m.outbox_id
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::integer INTO v_moved FROM back;
+    IF v_moved > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('redriven', v_moved, v_now);
+    END IF;
+    RETURN v_moved;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.outbox_redrive(p_outbox_ids bigint[]) IS 'Moves dead-lettered events (all of them when p_outbox_ids is NULL) back to event_outbox under their own outbox_id, claimable at once, with attempts reset to 0 and redrive_count + 1; their errors stay. Returns how many moved; an id already back in the outbox counts 0 (repeating a re-drive is harmless); an id in neither table: BG504 and nothing moves. At most 10000 ids.';
+
 CREATE FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text DEFAULT 'report'::text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT "birthgate"."register_family"(p_collection, p_table, p_code_column, p_code_pattern, p_mode, NULL::integer)
+$$;
+
+COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text) IS 'Registers (or updates) a governed family; the same as register_family(..., p_code_max_length => NULL): a new family gets the default code length limit (256), an existing one keeps its limit. Refuses to re-register a collection onto another table (BG153, see move_family).';
+
+CREATE FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text, p_code_max_length integer) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -1028,55 +1887,75 @@ DECLARE
     v_att record;
     v_old "birthgate"."birth_family"%ROWTYPE;
     v_other text;
-    v_ok integer;
-    v_trigger name;
 BEGIN
     IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG101',
             MESSAGE = 'invalid collection name',
-            DETAIL = format('collection %L', p_collection),
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
             HINT = 'A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools).';
     END IF;
     IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG105',
             MESSAGE = 'invalid family mode',
-            DETAIL = format('mode %L for collection %s', p_mode, p_collection),
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), p_collection),
             HINT = 'Use one of off, report, enforce.';
     END IF;
-
-    SELECT c.oid, c.relkind, c.relpersistence, c.relowner, n.nspname, c.relname INTO v_rel
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = p_table;
-    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't'
-       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+    IF p_code_max_length IS NOT NULL AND (p_code_max_length < 1 OR p_code_max_length > 600) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_code_max_length, p_collection),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    IF p_table IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG102',
             MESSAGE = 'the table cannot be governed',
-            DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' ELSE format('lives in schema %I', v_rel.nspname) END),
+            DETAIL = format('table is NULL for collection %s', p_collection),
             HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
     END IF;
-    IF NOT pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
+
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    IF NOT pg_catalog.pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG107',
             MESSAGE = 'only the owner of a table can register it as a family',
-            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_get_userbyid(v_rel.relowner), v_actor),
+            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_catalog.pg_get_userbyid(v_rel.relowner), v_actor),
             HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
     END IF;
 
-    SELECT a.attnum, a.attgenerated, format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
       INTO v_att
-      FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
         RAISE EXCEPTION USING
-            ERRCODE = 'BG103',
-            MESSAGE = 'invalid code column',
-            DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
-            HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
-
     IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG104',
@@ -1090,14 +1969,14 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG104',
             MESSAGE = 'invalid code pattern',
-            DETAIL = format('pattern %L for collection %s: %s', p_code_pattern, p_collection, SQLERRM),
+            DETAIL = format('pattern %L for collection %s: %s', pg_catalog.left(p_code_pattern, 200), p_collection, SQLERRM),
             HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
     END;
-    IF left(p_code_pattern, 1) <> '^' OR right(p_code_pattern, 1) <> '$' THEN
+    IF pg_catalog.left(p_code_pattern, 1) <> '^' OR pg_catalog.right(p_code_pattern, 1) <> '$' THEN
         RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
     END IF;
 
-    SELECT collection_name INTO v_other FROM "birthgate"."birth_family" WHERE table_name = p_table AND collection_name <> p_collection;
+    SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
     IF FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG106',
@@ -1107,61 +1986,34 @@ BEGIN
     END IF;
 
     SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG153',
+            MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
+            DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
+            HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
+    END IF;
     IF NOT FOUND THEN
-        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by)
-        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor);
-    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode)
-          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode) THEN
-        IF v_old.table_name <> p_table AND EXISTS (SELECT 1 FROM pg_class WHERE oid = v_old.table_name) THEN
-            FOR v_trigger IN
-                SELECT tgname FROM pg_trigger WHERE tgrelid = v_old.table_name AND tgname IN ('_100_birth_gate', '_900_birth_finalize')
-            LOOP
-                EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, v_old.table_name);
-            END LOOP;
-        END IF;
+        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
+        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
+    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
+          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
+        -- (the old table is gone: the family simply follows the new one)
         UPDATE "birthgate"."birth_family"
            SET table_name = p_table,
                code_column = p_code_column,
                code_pattern = p_code_pattern,
+               code_max_length = COALESCE(p_code_max_length, code_max_length),
                mode = p_mode,
-               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE now() END,
+               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
                mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
          WHERE collection_name = p_collection;
     END IF;
-
-    -- (re)attach both gate triggers unless they are already there exactly as required
-    SELECT count(*) INTO v_ok
-      FROM pg_trigger t
-     WHERE t.tgrelid = p_table
-       AND NOT t.tgisinternal
-       AND t.tgenabled = 'O'
-       AND t.tgqual IS NULL
-       AND t.tgattr::text = v_att.attnum::text  -- int2vector: one column, space-separated text
-       AND t.tgnargs = 1
-       AND t.tgargs = convert_to(p_collection, 'UTF8') || '\x00'::bytea
-       AND ((t.tgname = '_100_birth_gate' AND t.tgfoid = 'birthgate.tg_birth_gate()'::regprocedure
-             AND t.tgtype = 23 AND t.tgconstraint = 0)
-         OR (t.tgname = '_900_birth_finalize' AND t.tgfoid = 'birthgate.tg_birth_finalize()'::regprocedure
-             AND t.tgtype = 21 AND t.tgconstraint <> 0 AND t.tgdeferrable AND t.tginitdeferred));
-    IF v_ok <> 2 THEN
-        FOR v_trigger IN
-            SELECT tgname FROM pg_trigger WHERE tgrelid = p_table AND tgname IN ('_100_birth_gate', '_900_birth_finalize')
-        LOOP
-            EXECUTE format('DROP TRIGGER %I ON %I.%I', v_trigger, v_rel.nspname, v_rel.relname);
-        END LOOP;
-        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %I.%I FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)',
-                       '_100_birth_gate', p_code_column, v_rel.nspname, v_rel.relname, 'birthgate', 'tg_birth_gate', p_collection);
-        EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OF %I ON %I.%I DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)',
-                       '_900_birth_finalize', p_code_column, v_rel.nspname, v_rel.relname, 'birthgate', 'tg_birth_finalize', p_collection);
-        EXECUTE format('COMMENT ON TRIGGER %I ON %I.%I IS %L', '_100_birth_gate', v_rel.nspname, v_rel.relname,
-                       'birthgate layer 1: consumes the live admission permit for the row''s code and records the birth (registry + changelog); refuses (enforce) or records (report) anything else. Attached by register_family; do not disable.' || format(' Collection %s.', p_collection));
-        EXECUTE format('COMMENT ON TRIGGER %I ON %I.%I IS %L', '_900_birth_finalize', v_rel.nspname, v_rel.relname,
-                       'birthgate layer 2 (deferred to commit): every new or re-coded row must be BORN from a consumed permit; blocking for enforce families, recorded for report families. Attached by register_family; do not disable.' || format(' Collection %s.', p_collection));
-    END IF;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text) IS 'Registers (or updates) a governed family: validates the table (an existing ordinary table the caller owns), the code column (text-like, not generated), the code pattern (a valid regex) and the mode (off | report | enforce), records it in birth_family and attaches the gate triggers _100_birth_gate and _900_birth_finalize. Idempotent: the same arguments change nothing (missing or altered triggers are re-attached); changed arguments update the family and re-attach the triggers. A table belongs to one collection.';
+COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text, p_code_max_length integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text-like, not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers _100_birth_gate, _110_birth_register, _120_birth_recode and _900_birth_finalize (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
 
 CREATE FUNCTION birthgate.release_pending(p_event_type text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1219,57 +2071,64 @@ DECLARE
     v_reg "birthgate"."birth_registry"%ROWTYPE;
     v_check record;
 BEGIN
-    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
-            DETAIL = format('retire(%L, %L, %L)', p_collection, p_entity_code, p_reason),
-            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+            DETAIL = format('retire(%L, %L, %L)', pg_catalog.left(p_collection, 100), (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), p_reason),
+            HINT = format('Give a reason: SELECT birthgate.retire(%L, %L, ''<reason>'');', pg_catalog.left(p_collection, 63), (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG142',
             MESSAGE = 'retire needs READ COMMITTED isolation',
-            DETAIL = format('transaction_isolation is %s', current_setting('transaction_isolation')),
-            HINT = 'Call retire() in a READ COMMITTED transaction, so its phantom check sees every row committed before its table lock.';
+            DETAIL = format('transaction_isolation is %s', pg_catalog.current_setting('transaction_isolation')),
+            HINT = 'Call birthgate.retire() in a READ COMMITTED transaction, so its phantom check sees every row committed before its table lock.';
     END IF;
     SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG100',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection %L', p_collection),
-            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF pg_catalog.length(p_entity_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s: code of %s characters (limit %s): %L', p_collection, pg_catalog.length(p_entity_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('No code longer than %s characters can be born in %s; list the born codes: SELECT entity_code FROM birthgate.birth_registry WHERE collection_name = %L;', v_family.code_max_length, p_collection, p_collection);
     END IF;
     SELECT * INTO v_reg FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code FOR UPDATE;
     IF NOT FOUND OR v_reg.status <> 'BORN' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG140',
             MESSAGE = 'only a BORN object can be retired',
-            DETAIL = format('%s:%s is %s', p_collection, p_entity_code, COALESCE(v_reg.status, 'not in the registry')),
-            HINT = 'Check the registry row (SELECT status FROM birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
+            DETAIL = format('%s:%s is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
+            HINT = 'Check the registry row (SELECT status FROM birthgate.birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
     END IF;
     -- hold off writers of the family table, so the phantom check below sees every committed row
-    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = v_family.table_name) THEN
-        EXECUTE format('LOCK TABLE %s IN SHARE MODE', v_family.table_name);
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_family.table_name) THEN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE MODE', v_family.table_name);
     END IF;
     SELECT * INTO v_check FROM "birthgate"."retire_gate_check"(p_collection, p_entity_code);
     IF NOT v_check.allowed THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG141',
             MESSAGE = 'retire refused by retire_gate_check',
-            DETAIL = format('%s:%s: %s', p_collection, p_entity_code, v_check.reason),
-            HINT = 'retire() only retires phantoms: remove the object from its table first (or fix its code), then retry; see retire_gate_check(collection, code).';
+            DETAIL = format('%s:%s: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
+            HINT = format('retire() only retires phantoms: remove the object from its table first, then retry; see SELECT * FROM birthgate.retire_gate_check(%L, %L);', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
     WITH retired AS (
         UPDATE "birthgate"."birth_registry"
-           SET status = 'RETIRED', retired_at = now(), retired_by = v_actor, retire_reason = p_reason
+           SET status = 'RETIRED', retired_at = pg_catalog.now(), retired_by = v_actor, retire_reason = p_reason
          WHERE registry_id = v_reg.registry_id
         RETURNING registry_id, collection_name, entity_code, born_at
     )
     INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
     SELECT 'RETIRED', r.collection_name, r.entity_code, r.registry_id, r.born_at, v_actor,
-           jsonb_build_object('reason', p_reason, 'check', v_check.reason)
+           pg_catalog.jsonb_build_object('reason', p_reason, 'check', v_check.reason)
       FROM retired r;
 END;
 $$;
@@ -1284,51 +2143,54 @@ CREATE FUNCTION birthgate.retire_gate_check(p_collection text, p_entity_code tex
 DECLARE
     v_family "birthgate"."birth_family"%ROWTYPE;
     v_reg record;
-    v_rel record;
+    v_src record;
     v_live boolean;
 BEGIN
-    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT false, format('unknown family %L', p_collection);
+        RETURN QUERY SELECT false, pg_catalog.format('unknown family %L', pg_catalog.left(p_collection, 100));
         RETURN;
     END IF;
-    SELECT registry_id, status, retired_at INTO v_reg
-      FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
+    IF pg_catalog.length(p_entity_code) OPERATOR(pg_catalog.>) v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG320',
+            MESSAGE = 'the entity code is longer than the family allows',
+            DETAIL = pg_catalog.format('collection %s, code of %s characters (limit %s) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), v_family.code_max_length, pg_catalog.left(p_entity_code, 100)),
+            HINT = 'Pass the code exactly as it was born (at most the family''s code_max_length characters, 256 unless set); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+    END IF;
+    SELECT r.registry_id, r.status, r.retired_at INTO v_reg
+      FROM "birthgate"."birth_registry" r
+     WHERE r.collection_name OPERATOR(pg_catalog.=) p_collection AND r.entity_code OPERATOR(pg_catalog.=) p_entity_code;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT false, format('not born: no registry row for %s:%s', p_collection, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('not born: no registry row for %s:%s', p_collection, pg_catalog.left(p_entity_code, 100));
         RETURN;
     END IF;
-    IF v_reg.status <> 'BORN' THEN
-        RETURN QUERY SELECT false, format('%s:%s is already %s (since %s)', p_collection, p_entity_code, v_reg.status, v_reg.retired_at);
+    IF v_reg.status OPERATOR(pg_catalog.<>) 'BORN' THEN
+        RETURN QUERY SELECT false, pg_catalog.format('%s:%s is already %s (since %s)', p_collection, pg_catalog.left(p_entity_code, 100), v_reg.status, v_reg.retired_at);
         RETURN;
     END IF;
-    SELECT n.nspname, c.relname, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) AS type_name, a.attnum IS NOT NULL AS has_column,
-           COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
-      INTO v_rel
-      FROM pg_class c
-      JOIN pg_namespace n ON n.oid = c.relnamespace
-      LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
-     WHERE c.oid = v_family.table_name;
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT true, format('phantom: the family table (oid %s) no longer exists', v_family.table_name::oid);
+    SELECT * INTO v_src FROM "birthgate"."family_read_source"(v_family.table_name::pg_catalog.oid, v_family.code_column) s;
+    IF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: the family table (oid %s) no longer exists', v_family.table_name::pg_catalog.oid);
         RETURN;
+    ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG321',
+            MESSAGE = 'the family table cannot be read safely with the package rights',
+            DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, pg_catalog.left(p_entity_code, 100), v_src.reason),
+            HINT = 'Nothing was read. Undo what DETAIL names: an ordinary (or partitioned) table whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
-    IF NOT v_rel.has_column OR NOT v_rel.safe_type THEN
-        RETURN QUERY SELECT false, format('cannot check: column %I of %I.%I is missing or not text, varchar or name; re-register the family', v_family.code_column, v_rel.nspname, v_rel.relname);
-        RETURN;
-    END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))', v_rel.nspname, v_rel.relname, v_family.code_column, v_rel.type_name)
+    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
        INTO v_live USING p_entity_code;
     IF v_live THEN
-        RETURN QUERY SELECT false, format('live: %I.%I still has a row with %I = %L', v_rel.nspname, v_rel.relname, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT false, pg_catalog.format('live: %s still has a row with %I = %L', v_src.relation, v_family.code_column, pg_catalog.left(p_entity_code, 100));
     ELSE
-        RETURN QUERY SELECT true, format('phantom: no row of %I.%I has %I = %L', v_rel.nspname, v_rel.relname, v_family.code_column, p_entity_code);
+        RETURN QUERY SELECT true, pg_catalog.format('phantom: no row of %s has %I = %L', v_src.relation, v_family.code_column, pg_catalog.left(p_entity_code, 100));
     END IF;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.retire_gate_check(p_collection text, p_entity_code text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Runs with row_security = off, so a row-level policy can never hide a live row (it raises instead).';
+COMMENT ON FUNCTION birthgate.retire_gate_check(p_collection text, p_entity_code text) IS 'The retire safety check, callable on its own: allowed only for a BORN object that no longer exists in its family table (a phantom), or whose family table is gone. Refuses unknown families, unknown codes, RETIRED objects and live objects, with the reason. Raises BG320 for a code longer than the family''s code_max_length (default 256) and BG321 when the family table cannot be read without running code of its owner (a view or rule, a foreign table or partition, a code column that is not text/varchar/name, row-level security): it reads only through family_read_source. Runs with row_security = off, so a row-level policy can never hide a live row.';
 
 CREATE FUNCTION birthgate.revoke_permit(p_permit_id bigint, p_reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1337,12 +2199,12 @@ CREATE FUNCTION birthgate.revoke_permit(p_permit_id bigint, p_reason text) RETUR
 DECLARE
     v_permit "birthgate"."birth_admission_permit"%ROWTYPE;
 BEGIN
-    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
             DETAIL = format('revoke_permit(%s, %L)', p_permit_id, p_reason),
-            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', p_permit_id);
     END IF;
     SELECT * INTO v_permit FROM "birthgate"."birth_admission_permit" WHERE permit_id = p_permit_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -1350,17 +2212,19 @@ BEGIN
             ERRCODE = 'BG111',
             MESSAGE = 'no such permit',
             DETAIL = format('permit_id %s', p_permit_id),
-            HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birth_admission_permit WHERE ...).';
+            HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birthgate.birth_admission_permit WHERE ...).';
     END IF;
     IF v_permit.state <> 'ISSUED' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG112',
             MESSAGE = 'the permit is not live (ISSUED); CONSUMED, EXPIRED and REVOKED are final',
-            DETAIL = format('permit %s (%s:%s) is %s; ISSUED -> REVOKED refused', p_permit_id, v_permit.collection_name, v_permit.entity_code, v_permit.state),
+            DETAIL = format('permit %s (%s:%s) is %s; ISSUED -> REVOKED refused', p_permit_id, v_permit.collection_name, (CASE WHEN pg_catalog.length(v_permit.entity_code) > 100 THEN pg_catalog.left(v_permit.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_permit.entity_code)) ELSE v_permit.entity_code END), v_permit.state),
             HINT = 'Only an ISSUED permit can be consumed, revoked or expired; issue a new permit if the code still needs one.';
     END IF;
+    -- clock time after the row lock, never before the permit was issued (it may have been issued
+    -- after this transaction began)
     UPDATE "birthgate"."birth_admission_permit"
-       SET state = 'REVOKED', revoked_at = now(), revoked_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, revoke_reason = p_reason
+       SET state = 'REVOKED', revoked_at = GREATEST(pg_catalog.clock_timestamp(), issued_at), revoked_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, revoke_reason = p_reason
      WHERE permit_id = p_permit_id;
 END;
 $$;
@@ -1403,6 +2267,31 @@ $$;
 
 COMMENT ON FUNCTION birthgate.set_event_type_active(p_event_type text, p_active boolean) IS 'Switches an event type active (emit to event_outbox) or inactive (capture to event_pending); records who and when; returns the previous state. Waits for a running handoff batch. Activating does not move captured events: call release_pending(type) for that.';
 
+CREATE FUNCTION birthgate.set_family_code_limit(p_collection text, p_max_length integer) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_max_length IS NULL OR p_max_length < 1 OR p_max_length > 600 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_max_length, pg_catalog.left(p_collection, 100)),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    UPDATE "birthgate"."birth_family" SET code_max_length = p_max_length WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.set_family_code_limit(p_collection text, p_max_length integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152.';
+
 CREATE FUNCTION birthgate.set_family_mode(p_collection text, p_mode text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -1412,23 +2301,879 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG105',
             MESSAGE = 'invalid family mode',
-            DETAIL = format('mode %L for collection %s', p_mode, p_collection),
-            HINT = 'Use one of off, report, enforce.';
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), pg_catalog.left(p_collection, 100)),
+            HINT = format('Use one of off, report, enforce: SELECT birthgate.set_family_mode(%L, ''enforce'');', pg_catalog.left(p_collection, 63));
     END IF;
     UPDATE "birthgate"."birth_family"
-       SET mode = p_mode, mode_changed_at = now(), mode_changed_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name
+       SET mode = p_mode, mode_changed_at = pg_catalog.now(), mode_changed_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name
      WHERE collection_name = p_collection AND mode <> p_mode;
     IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" WHERE collection_name = p_collection) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG100',
             MESSAGE = 'unknown family',
-            DETAIL = format('collection %L', p_collection),
-            HINT = 'Register the table first with register_family(collection, table, code_column, code_pattern, mode), or pass the name of a registered collection (SELECT collection_name FROM birth_family).';
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
     END IF;
 END;
 $$;
 
 COMMENT ON FUNCTION birthgate.set_family_mode(p_collection text, p_mode text) IS 'Switches one family between off, report and enforce; records who and when (birth_family.mode_changed_at/by). Setting the current mode again changes nothing.';
+
+CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL::integer, p_load_guard boolean DEFAULT true) RETURNS TABLE(status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer, rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint, paused_reason text, paused_until timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET row_security TO 'off'
+    AS $_$
+    DECLARE
+        v_t0 timestamptz := pg_catalog.clock_timestamp();
+        v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        v_kind text;
+        v_name text;
+        v_collection text;
+        v_family record;
+        v_src record;
+        v_relkind "char";
+        v_cur "birthgate"."sweep_cursor";
+        v_guard record;
+        v_estimate bigint;
+        v_scanned integer;
+        v_applied integer;
+        v_findings integer;
+        v_last text;
+        v_nulls bigint;
+        v_done boolean;
+        v_ms numeric;
+    BEGIN
+        IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_load_guard IS NULL THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = 'sweep_adopt(p_load_guard => NULL): must be true or false',
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_dry_run IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_adopt(p_dry_run => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.code_max_length, f.table_name::pg_catalog.oid AS relid,
+               f.table_name::pg_catalog.text AS table_text
+          INTO v_family
+          FROM "birthgate"."birth_family" AS f
+         WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG601',
+                MESSAGE = 'unknown family',
+                DETAIL = pg_catalog.format('collection %L is not in birthgate.birth_family', pg_catalog.left(p_collection, 100)),
+                HINT = 'Adopt a registered family: SELECT collection_name FROM birthgate.birth_family; register it first with SELECT birthgate.register_family(...).';
+        END IF;
+
+        -- the family table is read only through the shared gate, at every call: it checks, locks
+        -- and checks again, and returns the one SELECT of the code that runs no code of its owner
+        SELECT s.state, s.reason, s.relation, s.source INTO v_src
+          FROM "birthgate"."family_read_source"(v_family.relid, v_family.code_column) AS s;
+        IF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            SELECT k.relkind INTO v_relkind FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+            IF v_src.state OPERATOR(pg_catalog.=) 'missing' OR v_relkind NOT IN ('r', 'p')
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(v_family.relid) AS l
+                            JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) l.relid
+                           WHERE l.isleaf AND k.relkind OPERATOR(pg_catalog.<>) 'r') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG602',
+                    MESSAGE = 'the family table is missing or not an ordinary table',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, coalesce(v_src.relation, v_family.table_text), v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSIF v_src.reason LIKE 'code column %' THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG603',
+                    MESSAGE = 'the family code column is missing or not of a type adoption reads',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. The code column must exist, not be generated, and be text, varchar or name (or a domain over one); fix the table, then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSE
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG607',
+                    MESSAGE = 'the family table cannot be read safely with the package rights',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            END IF;
+        END IF;
+
+        v_kind := CASE WHEN p_dry_run THEN 'adopt_dry_run' ELSE 'adopt' END;
+        v_collection := v_family.collection_name;
+        v_name := v_kind || ':' || v_collection;
+        -- rows estimate: the table's, or the sum over the leaves of a partitioned one
+        SELECT CASE WHEN pg_catalog.bool_or(k.reltuples < 0) THEN NULL ELSE pg_catalog.sum(k.reltuples)::bigint END INTO v_estimate
+          FROM pg_catalog.pg_class AS k
+         WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid AND k.relkind OPERATOR(pg_catalog.=) 'r'
+            OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf);
+
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+            INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+            VALUES (v_name, v_kind, v_collection)
+            ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+        END IF;
+        SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            -- another worker holds this cursor: do nothing, like a second consumer
+            RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+            RETURN;
+        END IF;
+
+        -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+        IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+            DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+                   run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+                   position_code = NULL, position_id = NULL, batch_size = p_batch_size,
+                   batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+                   batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + p_batch_size - 1) / p_batch_size END,
+                   rows_total_estimated = v_estimate,
+                   error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+                   last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+                   paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+        END IF;
+
+        -- rate limit: at most p_max_batches_per_minute batch starts per minute
+        IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+           AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+                   paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+                   pauses_rate_limit = sc.pauses_rate_limit + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+        END IF;
+
+        -- load guard: pause, do not fail
+        IF p_load_guard THEN
+            SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+            IF v_guard.pause THEN
+                UPDATE "birthgate"."sweep_cursor" AS sc
+                   SET paused_reason = 'load guard: ' || v_guard.reason,
+                       paused_until = v_t0 + '5 seconds'::interval,
+                       pauses_load = sc.pauses_load + 1,
+                       heartbeat_at = v_t0, updated_at = v_t0
+                 WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+                RETURNING sc.* INTO v_cur;
+                RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+            END IF;
+        END IF;
+
+        -- the batch: one statement over its codes, reading the family table only through v_src.source
+        IF p_dry_run THEN
+            EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
+),
+adopted AS (
+    SELECT 1 FROM reg AS g WHERE g.finding IS NULL AND g.registered_status IS NULL
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
+                                      CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+               INTO v_scanned, v_applied, v_findings, v_last
+              USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
+        ELSE
+            EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
+),
+ins AS (
+    INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+    SELECT $3, g.code, NULL, $5
+      FROM reg AS g
+     WHERE g.finding IS NULL AND g.registered_status IS NULL
+     ORDER BY g.ord
+    ON CONFLICT (entity_code, collection_name) DO NOTHING
+    RETURNING registry_id, entity_code, born_at
+),
+adopted AS (
+    INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+    SELECT ''BORN'', $3, i.entity_code, i.registry_id, i.born_at, $5,
+           pg_catalog.jsonb_build_object(''adopted'', true, ''adopted_by'', $5, ''run_id'', $6, ''sweep'', $7,
+                                         ''table'', $8, ''mode'', $9, ''permit_id'', NULL)
+      FROM ins AS i
+     ORDER BY i.registry_id
+    RETURNING 1
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
+                                      CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+               INTO v_scanned, v_applied, v_findings, v_last
+              USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                    v_family.table_text, v_family.mode, v_family.code_max_length;
+        END IF;
+        v_done := v_scanned < p_batch_size;
+
+        -- the end of the keyset: NULL codes (unreachable by it) become one finding row
+        IF v_done THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
+               INTO v_nulls;
+            IF v_nulls > 0 THEN
+                INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+                VALUES (v_name, v_cur.run_id, 'null_code', v_collection, v_nulls,
+                        pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column));
+                v_findings := v_findings + 1;
+            END IF;
+        END IF;
+
+        v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET position_code = coalesce(v_last, sc.position_code),
+               batch_size = p_batch_size,
+               batches_done = sc.batches_done + 1,
+               rows_done = sc.rows_done + v_scanned,
+               rows_applied = sc.rows_applied + v_applied,
+               findings = sc.findings + v_findings,
+               rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+               batches_total_estimated = GREATEST(sc.batches_total_estimated, sc.batches_done + 1),
+               finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+               last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+               paused_reason = NULL, paused_until = NULL,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        IF v_done THEN
+            INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+            SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+              FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                           ('load_paused', v_cur.pauses_load,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                           ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                            pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+             WHERE x.n > 0;
+        END IF;
+
+        RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied, v_findings,
+                            v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                            NULL::text, NULL::timestamptz;
+    END;
+    $_$;
+
+COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
+
+CREATE PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean DEFAULT false, IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_name text := CASE WHEN p_dry_run THEN 'adopt_dry_run:' ELSE 'adopt:' END || p_collection;
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_r record;
+    v_batches integer := 0;
+    v_rows bigint := 0;
+    v_applied bigint := 0;
+    v_paused interval := '0'::interval;
+    v_failures integer := 0;
+    v_state text;
+    v_msg text;
+    v_detail text;
+    v_hint text;
+    v_wait double precision;
+BEGIN
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_adopt_run(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_pause IS NULL OR p_max_pause < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_adopt_run(p_max_pause => %s): must not be NULL or negative', p_max_pause),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    LOOP
+        IF p_max_batches IS NOT NULL AND v_batches >= p_max_batches THEN
+            PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('stopped after p_max_batches = %s batches', p_max_batches));
+            COMMIT;
+            RAISE NOTICE '%: stopped after % batches (p_max_batches); the rest is deferred to the next call', v_name, v_batches;
+            EXIT;
+        END IF;
+        -- lock_timeout per batch (a CALL is one statement for statement_timeout; see the comment)
+        PERFORM pg_catalog.set_config('lock_timeout', p_lock_timeout, true);
+        v_state := NULL;
+        BEGIN
+            SELECT * INTO v_r FROM "birthgate"."sweep_adopt"(p_collection, p_dry_run, p_batch_size, p_max_batches_per_minute, true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        END;
+        IF v_state IS NOT NULL THEN
+            IF v_state LIKE 'BG%' THEN
+                -- a deliberate error (bad input, unsafe family): retrying cannot help
+                RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+            END IF;
+            v_failures := v_failures + 1;
+            PERFORM "birthgate"."sweep_note"(v_name, 'error', v_state || ': ' || v_msg);
+            COMMIT;
+            IF v_failures >= 5 THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG606',
+                    MESSAGE = 'a sweep batch kept failing; the sweep stopped',
+                    DETAIL = pg_catalog.format('%s: %s failures in a row, the last %s: %s', v_name, v_failures, v_state, pg_catalog.left(v_msg, 500)),
+                    HINT = 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.';
+            END IF;
+            RAISE NOTICE '%: batch failed (% %), retry % in % s', v_name, v_state, v_msg, v_failures, 2 ^ v_failures;
+            PERFORM pg_catalog.pg_sleep(2 ^ v_failures);
+            CONTINUE;
+        END IF;
+        COMMIT;
+        v_failures := 0;
+        IF v_r.status = 'skipped' THEN
+            RAISE NOTICE '%: another worker holds the cursor; nothing done', v_name;
+            EXIT;
+        ELSIF v_r.status = 'paused' THEN
+            IF v_paused >= p_max_pause THEN
+                PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('paused for %s in total (p_max_pause %s); last: %s', v_paused, p_max_pause, v_r.paused_reason));
+                COMMIT;
+                RAISE NOTICE '%: paused for % (p_max_pause); the rest is deferred to the next call', v_name, v_paused;
+                EXIT;
+            END IF;
+            -- sleep in committed steps of at most 1 s: no snapshot or lock held while waiting
+            v_wait := LEAST(GREATEST(EXTRACT(epoch FROM v_r.paused_until - pg_catalog.clock_timestamp()), 0.01), 1.0);
+            PERFORM pg_catalog.pg_sleep(v_wait);
+            v_paused := v_paused + pg_catalog.make_interval(secs => v_wait);
+            COMMIT;
+            CONTINUE;
+        END IF;
+        v_batches := v_batches + 1;
+        v_rows := v_rows + v_r.scanned;
+        v_applied := v_applied + v_r.applied;
+        RAISE NOTICE '%: batch % (% of ~% batches), % rows, % applied, % findings; run total % rows; elapsed %',
+            v_name, v_r.batches_done, v_r.batches_done, v_r.batches_total_estimated, v_r.scanned, v_r.applied, v_r.findings,
+            v_r.rows_done, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+        EXIT WHEN v_r.status = 'finished';
+    END LOOP;
+    RAISE NOTICE '%: done: % batches, % rows, % applied this call, paused %, elapsed %', v_name, v_batches, v_rows, v_applied,
+        pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+END;
+$$;
+
+COMMENT ON PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean, IN p_batch_size integer, IN p_max_batches integer, IN p_max_batches_per_minute integer, IN p_max_pause interval, IN p_lock_timeout text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes, another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+CREATE FUNCTION birthgate.sweep_backfill(p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL::integer, p_load_guard boolean DEFAULT true) RETURNS TABLE(status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer, rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint, paused_reason text, paused_until timestamp with time zone)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET "TimeZone" TO 'UTC'
+    AS $$
+DECLARE
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_kind text := 'backfill';
+    v_name text := 'backfill';
+    v_collection text := NULL;
+    v_cur "birthgate"."sweep_cursor";
+    v_guard record;
+    v_estimate bigint;
+    v_scanned integer;
+    v_applied integer;
+    v_skipped integer;
+    v_retired integer;
+    v_last bigint;
+    v_done boolean;
+    v_ms numeric;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_load_guard IS NULL THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_backfill(p_load_guard => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
+      FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) 'birthgate.birth_registry'::pg_catalog.regclass;
+
+    IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+        VALUES (v_name, v_kind, v_collection)
+        ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        -- another worker holds this cursor: do nothing, like a second consumer
+        RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+        RETURN;
+    END IF;
+
+    -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+    IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+        DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+               run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+               position_code = NULL, position_id = NULL, batch_size = p_batch_size,
+               batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+               batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + p_batch_size - 1) / p_batch_size END,
+               rows_total_estimated = v_estimate,
+               error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+               last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+               paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+    END IF;
+
+    -- rate limit: at most p_max_batches_per_minute batch starts per minute
+    IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+       AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+               paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+               pauses_rate_limit = sc.pauses_rate_limit + 1,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+    END IF;
+
+    -- load guard: pause, do not fail
+    IF p_load_guard THEN
+        SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+        IF v_guard.pause THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = 'load guard: ' || v_guard.reason,
+                   paused_until = v_t0 + '5 seconds'::interval,
+                   pauses_load = sc.pauses_load + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+        END IF;
+    END IF;
+
+    WITH batch AS MATERIALIZED (
+        SELECT r.registry_id, r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+          FROM "birthgate"."birth_registry" AS r
+         WHERE r.registry_id > coalesce(v_cur.position_id, 0)
+         ORDER BY r.registry_id
+         LIMIT p_batch_size
+    ),
+    todo AS (
+        SELECT b.object_key, b.collection_name, b.entity_code, b.born_at, b.born_txid, lc.change_id, lc.txid, lc.changed_at
+          FROM batch AS b
+          LEFT JOIN LATERAL (
+              SELECT l.change_id, l.txid, l.changed_at
+                FROM "birthgate"."registry_changelog" AS l
+               WHERE l.object_key = b.object_key
+               ORDER BY l.change_id DESC
+               LIMIT 1) AS lc ON true
+         WHERE b.status = 'BORN'
+    ),
+    seeded AS (
+        INSERT INTO "birthgate"."governance_candidate_state"
+            (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+        SELECT t.object_key, t.collection_name, t.entity_code, 'BORN', t.born_at, true,
+               coalesce(t.changed_at, t.born_at), coalesce(t.change_id, 0), coalesce(t.txid, t.born_txid)
+          FROM todo AS t
+        -- the anti-join: the candidate table's primary key (an object the consumer already
+        -- handed off, or is handing off right now, is left alone)
+        ON CONFLICT (object_key) DO NOTHING
+        RETURNING 1
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+           (SELECT pg_catalog.count(*) FROM seeded)::integer,
+           (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status = 'RETIRED')::integer,
+           (SELECT pg_catalog.max(b.registry_id) FROM batch AS b)
+      INTO v_scanned, v_applied, v_retired, v_last;
+    v_skipped := v_scanned - v_applied;
+    v_done := v_scanned < p_batch_size;
+
+    v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+    UPDATE "birthgate"."sweep_cursor" AS sc
+       SET position_id = coalesce(v_last, sc.position_id),
+           batch_size = p_batch_size,
+           batches_done = sc.batches_done + 1,
+           rows_done = sc.rows_done + v_scanned,
+           rows_applied = sc.rows_applied + v_applied,
+           rows_skipped = sc.rows_skipped + v_skipped,
+           findings = sc.findings + CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+           rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+           batches_total_estimated = GREATEST(sc.batches_total_estimated, sc.batches_done + 1),
+           finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+           last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+           paused_reason = NULL, paused_until = NULL,
+           heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+     WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+    RETURNING sc.* INTO v_cur;
+    IF v_retired > 0 THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, occurrences, detail)
+        VALUES (v_name, v_cur.run_id, 'retired_skipped', v_retired,
+                pg_catalog.jsonb_build_object('note', 'RETIRED objects are not seeded as candidates', 'up_to_registry_id', v_last));
+    END IF;
+    IF v_done THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+          FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                       ('load_paused', v_cur.pauses_load,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                       ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                        pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+         WHERE x.n > 0;
+    END IF;
+
+    RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied,
+                        CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+                        v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                        NULL::text, NULL::timestamptz;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.sweep_backfill(p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.registry_id; every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. RETIRED objects are skipped (a retired_skipped finding counts them). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
+
+CREATE PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_name text := 'backfill';
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_r record;
+    v_batches integer := 0;
+    v_rows bigint := 0;
+    v_applied bigint := 0;
+    v_paused interval := '0'::interval;
+    v_failures integer := 0;
+    v_state text;
+    v_msg text;
+    v_detail text;
+    v_hint text;
+    v_wait double precision;
+BEGIN
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_backfill_run(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_pause IS NULL OR p_max_pause < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_backfill_run(p_max_pause => %s): must not be NULL or negative', p_max_pause),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    LOOP
+        IF p_max_batches IS NOT NULL AND v_batches >= p_max_batches THEN
+            PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('stopped after p_max_batches = %s batches', p_max_batches));
+            COMMIT;
+            RAISE NOTICE '%: stopped after % batches (p_max_batches); the rest is deferred to the next call', v_name, v_batches;
+            EXIT;
+        END IF;
+        -- lock_timeout per batch (a CALL is one statement for statement_timeout; see the comment)
+        PERFORM pg_catalog.set_config('lock_timeout', p_lock_timeout, true);
+        v_state := NULL;
+        BEGIN
+            SELECT * INTO v_r FROM "birthgate"."sweep_backfill"(p_batch_size, p_max_batches_per_minute, true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        END;
+        IF v_state IS NOT NULL THEN
+            IF v_state LIKE 'BG%' THEN
+                -- a deliberate error (bad input, unsafe family): retrying cannot help
+                RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+            END IF;
+            v_failures := v_failures + 1;
+            PERFORM "birthgate"."sweep_note"(v_name, 'error', v_state || ': ' || v_msg);
+            COMMIT;
+            IF v_failures >= 5 THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG606',
+                    MESSAGE = 'a sweep batch kept failing; the sweep stopped',
+                    DETAIL = pg_catalog.format('%s: %s failures in a row, the last %s: %s', v_name, v_failures, v_state, pg_catalog.left(v_msg, 500)),
+                    HINT = 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.';
+            END IF;
+            RAISE NOTICE '%: batch failed (% %), retry % in % s', v_name, v_state, v_msg, v_failures, 2 ^ v_failures;
+            PERFORM pg_catalog.pg_sleep(2 ^ v_failures);
+            CONTINUE;
+        END IF;
+        COMMIT;
+        v_failures := 0;
+        IF v_r.status = 'skipped' THEN
+            RAISE NOTICE '%: another worker holds the cursor; nothing done', v_name;
+            EXIT;
+        ELSIF v_r.status = 'paused' THEN
+            IF v_paused >= p_max_pause THEN
+                PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('paused for %s in total (p_max_pause %s); last: %s', v_paused, p_max_pause, v_r.paused_reason));
+                COMMIT;
+                RAISE NOTICE '%: paused for % (p_max_pause); the rest is deferred to the next call', v_name, v_paused;
+                EXIT;
+            END IF;
+            -- sleep in committed steps of at most 1 s: no snapshot or lock held while waiting
+            v_wait := LEAST(GREATEST(EXTRACT(epoch FROM v_r.paused_until - pg_catalog.clock_timestamp()), 0.01), 1.0);
+            PERFORM pg_catalog.pg_sleep(v_wait);
+            v_paused := v_paused + pg_catalog.make_interval(secs => v_wait);
+            COMMIT;
+            CONTINUE;
+        END IF;
+        v_batches := v_batches + 1;
+        v_rows := v_rows + v_r.scanned;
+        v_applied := v_applied + v_r.applied;
+        RAISE NOTICE '%: batch % (% of ~% batches), % rows, % applied, % findings; run total % rows; elapsed %',
+            v_name, v_r.batches_done, v_r.batches_done, v_r.batches_total_estimated, v_r.scanned, v_r.applied, v_r.findings,
+            v_r.rows_done, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+        EXIT WHEN v_r.status = 'finished';
+    END LOOP;
+    RAISE NOTICE '%: done: % batches, % rows, % applied this call, paused %, elapsed %', v_name, v_batches, v_rows, v_applied,
+        pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+END;
+$$;
+
+COMMENT ON PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer, IN p_max_batches integer, IN p_max_batches_per_minute integer, IN p_max_pause interval, IN p_lock_timeout text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes, another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+CREATE FUNCTION birthgate.sweep_load_guard(p_max_lock_waiters integer DEFAULT NULL::integer, p_max_lock_wait interval DEFAULT NULL::interval, p_max_replication_lag interval DEFAULT NULL::interval) RETURNS TABLE(pause boolean, reason text, lock_waiters integer, longest_lock_wait interval, replication_lag interval, max_lock_waiters integer, max_lock_wait interval, max_replication_lag interval)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_setting text;
+    v_waiters integer;
+    v_longest interval;
+    v_lag interval;
+    v_reasons text[] := '{}';
+BEGIN
+    BEGIN
+        v_setting := 'birthgate.sweep_max_lock_waiters';
+        max_lock_waiters := coalesce(p_max_lock_waiters, NULLIF(pg_catalog.current_setting('birthgate.sweep_max_lock_waiters', true), '')::integer, 0);
+        v_setting := 'birthgate.sweep_max_lock_wait';
+        max_lock_wait := coalesce(p_max_lock_wait, NULLIF(pg_catalog.current_setting('birthgate.sweep_max_lock_wait', true), '')::interval, '1 second'::interval);
+        v_setting := 'birthgate.sweep_max_replication_lag';
+        max_replication_lag := coalesce(p_max_replication_lag, NULLIF(pg_catalog.current_setting('birthgate.sweep_max_replication_lag', true), '')::interval, '30 seconds'::interval);
+    EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR numeric_value_out_of_range THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG605',
+            MESSAGE = 'a load-guard setting cannot be read',
+            DETAIL = pg_catalog.format('%s = %L: %s', v_setting, pg_catalog.left(pg_catalog.current_setting(v_setting, true), 100), SQLERRM),
+            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+    END;
+    IF max_lock_waiters < 0 OR max_lock_wait < '0'::interval OR max_replication_lag < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_load_guard: max_lock_waiters %s, max_lock_wait %s, max_replication_lag %s: none may be negative', max_lock_waiters, max_lock_wait, max_replication_lag),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+
+    -- sessions of this database that wait for a lock while holding or wanting one on a governed table
+    WITH governed AS (
+        SELECT g.oid
+          FROM pg_catalog.unnest(ARRAY[pg_catalog.to_regclass('birthgate.birth_family'),
+                                pg_catalog.to_regclass('birthgate.birth_registry'),
+                                pg_catalog.to_regclass('birthgate.registry_changelog'),
+                                pg_catalog.to_regclass('birthgate.birth_admission_permit'),
+                                pg_catalog.to_regclass('birthgate.governance_candidate_state'),
+                                pg_catalog.to_regclass('birthgate.event_pending'),
+                                pg_catalog.to_regclass('birthgate.event_outbox'),
+                                pg_catalog.to_regclass('birthgate.handoff_cursor')]::pg_catalog.oid[]) AS g (oid)
+         WHERE g.oid IS NOT NULL
+        UNION
+        SELECT f.table_name::pg_catalog.oid FROM "birthgate"."birth_family" AS f
+    ),
+    waiting AS (
+        SELECT w.pid, pg_catalog.max(pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) coalesce(w.waitstart, pg_catalog.clock_timestamp())) AS waited
+          FROM pg_catalog.pg_locks AS w
+         WHERE NOT w.granted
+           AND w.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+           AND EXISTS (SELECT 1
+                         FROM pg_catalog.pg_locks AS h
+                         JOIN governed ON governed.oid OPERATOR(pg_catalog.=) h.relation
+                        WHERE h.pid OPERATOR(pg_catalog.=) w.pid
+                          AND h.locktype OPERATOR(pg_catalog.=) 'relation'
+                          AND h.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()))
+         GROUP BY w.pid
+    )
+    SELECT pg_catalog.count(*) FILTER (WHERE waiting.waited OPERATOR(pg_catalog.>) max_lock_wait)::integer, pg_catalog.max(waiting.waited)
+      INTO v_waiters, v_longest
+      FROM waiting;
+
+    SELECT pg_catalog.max(GREATEST(r.write_lag, r.flush_lag, r.replay_lag))
+      INTO v_lag
+      FROM pg_catalog.pg_stat_replication AS r;
+
+    IF v_waiters > max_lock_waiters THEN
+        v_reasons := v_reasons || pg_catalog.format('lock waits: %s session(s) waiting longer than %s on governed tables (longest %s; threshold %s session(s))',
+                                                    v_waiters, max_lock_wait, pg_catalog.date_trunc('millisecond', v_longest), max_lock_waiters);
+    END IF;
+    IF v_lag > max_replication_lag THEN
+        v_reasons := v_reasons || pg_catalog.format('replication lag %s exceeds %s', pg_catalog.date_trunc('millisecond', v_lag), max_replication_lag);
+    END IF;
+    pause := pg_catalog.cardinality(v_reasons) > 0;
+    reason := CASE WHEN pause THEN pg_catalog.array_to_string(v_reasons, '; ') END;
+    lock_waiters := v_waiters;
+    longest_lock_wait := v_longest;
+    replication_lag := v_lag;
+    RETURN NEXT;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.sweep_load_guard(p_max_lock_waiters integer, p_max_lock_wait interval, p_max_replication_lag interval) IS 'The server-load guard of the sweeps and the consumer CLI: pause = true (with reason) when more than max_lock_waiters sessions of this database have waited longer than max_lock_wait for a lock while holding or wanting a lock on a governed table (package tables and family tables), or when a standby''s replication lag (pg_stat_replication, greatest of write/flush/replay lag) exceeds max_replication_lag. NULL arguments fall back to the settings birthgate.sweep_max_lock_waiters (default 0), birthgate.sweep_max_lock_wait (default 1 second), birthgate.sweep_max_replication_lag (default 30 seconds). Reads only catalogs and statistics views.';
+
+CREATE FUNCTION birthgate.sweep_note(p_sweep_name text, p_event text, p_detail text, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_cur "birthgate"."sweep_cursor";
+BEGIN
+    IF p_event IS NULL OR p_event NOT IN ('error', 'deferred', 'pause') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_note(p_event => %L): must be error, deferred or pause', pg_catalog.left(p_event, 100)),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_sweep_name OPERATOR(pg_catalog.=) 'consume' THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind) VALUES ('consume', 'consume') ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG604',
+            MESSAGE = 'unknown sweep cursor',
+            DETAIL = pg_catalog.format('no sweep cursor named %L', pg_catalog.left(p_sweep_name, 100)),
+            HINT = 'Name an existing cursor: SELECT sweep_name FROM birthgate.v_sweep_status;';
+    END IF;
+    IF p_event = 'error' THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET error_count = sc.error_count + 1, last_error = pg_catalog.left(p_detail, 2000), last_error_at = pg_catalog.clock_timestamp(),
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    ELSIF p_event = 'pause' THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.left(p_detail, 2000), paused_until = p_until,
+               pauses_load = sc.pauses_load + CASE WHEN p_detail LIKE 'load guard%' THEN 1 ELSE 0 END,
+               pauses_rate_limit = sc.pauses_rate_limit + CASE WHEN p_detail LIKE 'rate limit%' THEN 1 ELSE 0 END,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    ELSIF v_cur.finished_at IS NULL AND v_cur.run_id > 0 THEN
+        -- a bound (max batches, max pause, an interrupted run) left this run unfinished: say how much
+        INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        VALUES (p_sweep_name, v_cur.run_id, 'deferred', v_cur.collection_name,
+                GREATEST(coalesce(v_cur.rows_total_estimated, v_cur.rows_done) - v_cur.rows_done, 0),
+                pg_catalog.jsonb_build_object('reason', pg_catalog.left(p_detail, 2000), 'rows_done', v_cur.rows_done,
+                                              'rows_total_estimated', v_cur.rows_total_estimated,
+                                              'batches_done', v_cur.batches_done, 'batches_total_estimated', v_cur.batches_total_estimated,
+                                              'resume', 'run the sweep again: it resumes from its cursor'));
+        UPDATE "birthgate"."sweep_cursor" AS sc SET findings = sc.findings + 1, updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.sweep_note(p_sweep_name text, p_event text, p_detail text, p_until timestamp with time zone) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
 
 CREATE FUNCTION birthgate.tg_birth_admission_permit_guard() RETURNS trigger
     LANGUAGE plpgsql
@@ -1468,25 +3213,27 @@ DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
     v_reg record;
+    v_gone record;
     v_code text;
     v_old_code text;
     v_type text;
     v_present boolean;
     v_seen text[];
 BEGIN
-    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode,
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
       LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
-    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     IF v_family.mode = 'off' THEN
         RETURN NULL;
@@ -1495,21 +3242,65 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        EXECUTE format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
     ELSE
-        EXECUTE format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NULL;  -- the code did not change
     END IF;
 
-    -- finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+    -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
+    --     transaction must still exist in the table at commit
+    IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
+        SELECT r.registry_id, r.born_txid,
+               (SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                 WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1) AS birth_operation
+          INTO v_gone
+          FROM "birthgate"."birth_registry" r
+         WHERE r.collection_name = v_collection AND r.entity_code = v_old_code
+           AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+        IF FOUND THEN
+            SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
+              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+             WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+               INTO v_present USING v_old_code;
+            IF NOT v_present THEN
+                SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+                 WHERE collection_name = v_collection AND entity_code = v_old_code AND txid = pg_catalog.pg_current_xact_id()
+                   AND (layer = 1 OR detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+                IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG157',
+                        MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                        DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (%s)', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END), v_gone.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE TG_OP WHEN 'DELETE' THEN 'the row was deleted' ELSE 'the row was re-coded' END),
+                        HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END));
+                END IF;
+                IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                    VALUES ('UNFINALIZED', v_collection, v_old_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                            COALESCE(v_gone.birth_operation, 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                            pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_gone.registry_id,
+                                                          'removed_by', TG_OP));
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN NULL;
+    END IF;
+
+    -- (b) finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
     SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
-           (r.status = 'BORN' AND r.born_txid = pg_current_xact_id() AND p.state = 'CONSUMED'
+           (r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
             AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
       INTO v_reg
       FROM "birthgate"."birth_registry" r
@@ -1519,15 +3310,27 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    -- not finalized. A version whose code is no longer in the table (row deleted or re-coded
-    -- before commit) leaves nothing unborn behind: skip it. NULL/empty codes cannot be told
-    -- apart, so they always count (fail closed).
+    -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+    -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+    -- statement if any row is unborn, provided it is enabled
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register'
+                      AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                      AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                           WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                           WHEN 'A' THEN true ELSE false END) THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized. A version whose code is no longer in the table (deleted or re-coded before
+    -- commit) is judged by (a) instead; NULL/empty codes always count (fail closed).
     IF v_code IS NOT NULL AND v_code <> '' THEN
         SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I = CAST($1 AS %s))',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                  TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
            INTO v_present USING v_code;
         IF NOT v_present THEN
             RETURN NULL;
@@ -1536,11 +3339,11 @@ BEGIN
 
     -- did layer 1 see this code in this transaction (bypass, report finding)?
     IF v_code IS NULL THEN
-        SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
-         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_current_xact_id() AND layer = 1;
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
     ELSE
-        SELECT array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
-         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_current_xact_id() AND layer = 1;
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
     END IF;
 
     IF v_family.mode = 'enforce' THEN
@@ -1550,14 +3353,14 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG130',
             MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
-            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, v_code, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
-            HINT = 'Before commit, birth the code through a permit (or restore the code/registry row that was changed); check that the BEFORE gate trigger is enabled.';
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
+            HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
     END IF;
 
     IF v_seen IS NULL THEN
         INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-        VALUES ('UNFINALIZED', v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
-                jsonb_strip_nulls(jsonb_build_object(
+        VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                     'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
                     'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
                     'old_code', v_old_code)));
@@ -1566,7 +3369,7 @@ BEGIN
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize, argument: collection name). At commit (or SET CONSTRAINTS ... IMMEDIATE) every row version that brought a code in this transaction must be finalized: a BORN registry row for that code, born in this transaction, from a CONSUMED permit for that code. Catches a code changed after layer 1, a registry row removed in the same transaction, layer 1 disabled; a version whose code is gone from the table by then (deleted or re-coded before commit) is not counted. enforce: raises BG130 (unless layer 1 recorded a BYPASS of that code in this transaction); report: records UNFINALIZED unless layer 1 already recorded the code; off: nothing.';
+COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE OR UPDATE OF the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing.';
 
 CREATE FUNCTION birthgate.tg_birth_gate() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1580,196 +3383,97 @@ DECLARE
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
-    v_findings text[] := '{}';
-    v_admit boolean;
-    v_permit_id bigint;
-    v_registry_id bigint;
-    v_born_at timestamptz;
-    v_prior_id bigint;
-    v_prior_status text;
-    v_last_id bigint;
-    v_last_state text;
-    v_last_expires timestamptz;
-    v_last_reason text;
-    v_detail jsonb;
+    v_marker text;
 BEGIN
-    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode,
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
       LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
-    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID THEN
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('trigger %I on %I.%I names collection %L, which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN v_family.collection_name IS NULL THEN 'not registered' ELSE format('registered for table %s', v_family.table_name) END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     IF v_family.mode = 'off' THEN
         RETURN NEW;
     END IF;
-
     IF NOT v_family.has_column OR NOT v_family.safe_type THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
-            DETAIL = format('column %I of %I.%I (family %s) is %s: re-register the family with a text, varchar or name code column', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
-            HINT = 'Re-attach the triggers with register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        EXECUTE format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
     ELSE
-        EXECUTE format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
-        RETURN NEW;  -- the code did not change: nothing is born
+        RETURN NEW;  -- the code did not change
     END IF;
-    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
-
-    -- kill switch: honoured for members of the admin role only, and always recorded
-    v_switch := lower(COALESCE(current_setting('birthgate.bypass_gate', true), ''));
+    IF TG_OP = 'INSERT' THEN
+        -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
+        -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
+        -- while that writer trigger is enabled, so setting it by hand bypasses nothing
+        v_marker := pg_catalog.statement_timestamp()::text;
+        IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+            PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+        END IF;
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
-        IF NOT pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG126',
                 MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
-                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, v_code),
-                HINT = 'RESET the bypass setting. In an emergency, a member of the admin role sets it with SET LOCAL inside the transaction that needs it; every bypassed birth is recorded.';
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
         END IF;
         v_bypassed := true;
     ELSIF v_switch NOT IN ('', 'off') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG127',
             MESSAGE = 'invalid value for the birth gate kill switch',
-            DETAIL = format('%s = %L', 'birthgate.bypass_gate', current_setting('birthgate.bypass_gate', true)),
-            HINT = 'The bypass setting is on or off (empty means off).';
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
     END IF;
-
-    -- the family code rule
-    IF v_code IS NULL OR v_code = '' THEN
-        v_findings := ARRAY['NULL_CODE'];
-    ELSIF v_code !~ v_family.code_pattern THEN
-        v_findings := ARRAY['PATTERN_MISMATCH'];
+    IF pg_catalog.length(v_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_code), 600));
     END IF;
     IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        IF 'NULL_CODE' = ANY (v_findings) THEN
+        IF v_code IS NULL OR v_code = '' THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG124',
                 MESSAGE = 'birth refused: the code is NULL or empty',
                 DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL THEN 'NULL' ELSE 'empty' END),
-                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
-        ELSIF 'PATTERN_MISMATCH' = ANY (v_findings) THEN
+                HINT = format('Set %I to a permitted code: SELECT birthgate.issue_permit(%L, ''<code>'');', v_family.code_column, v_collection);
+        ELSIF v_code !~ v_family.code_pattern THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG123',
                 MESSAGE = 'birth refused: the code does not match the family code pattern',
-                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, v_code, v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Use a code that matches %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L), or correct the pattern with SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', %L);', v_family.code_pattern, v_collection, v_collection, v_family.table_name::text, v_family.code_column, v_family.mode);
         END IF;
     END IF;
-
-    -- hot path: consume the live permit, birth the code, log it (3 statements; measured faster
-    -- than one data-modifying CTE doing the same)
-    v_admit := v_bypassed OR v_family.mode = 'report';
-    IF v_code IS NOT NULL AND v_code <> '' THEN
-        UPDATE "birthgate"."birth_admission_permit"
-           SET state = 'CONSUMED', consumed_at = now(), consumed_by = v_actor
-         WHERE collection_name = v_collection
-           AND entity_code = v_code
-           AND state = 'ISSUED'
-           AND expires_at > now()
-        RETURNING permit_id INTO v_permit_id;
-        IF v_permit_id IS NOT NULL OR v_admit THEN
-            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
-            VALUES (v_collection, v_code, v_permit_id, v_actor)
-            ON CONFLICT (entity_code, collection_name) DO NOTHING
-            RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
-            IF v_registry_id IS NOT NULL THEN
-                INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-                VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
-                        jsonb_build_object('permit_id', v_permit_id, 'table', format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                                           'operation', TG_OP, 'mode', v_family.mode, 'bypass', v_bypassed));
-            END IF;
-        END IF;
-        IF v_registry_id IS NOT NULL AND v_permit_id IS NOT NULL AND NOT v_bypassed AND cardinality(v_findings) = 0 THEN
-            RETURN NEW;
-        END IF;
-
-        -- slow path: why was no permit consumed, or nothing born?
-        IF v_registry_id IS NULL THEN
-            SELECT registry_id, status INTO v_prior_id, v_prior_status
-              FROM "birthgate"."birth_registry" WHERE collection_name = v_collection AND entity_code = v_code;
-        END IF;
-        IF v_prior_id IS NOT NULL THEN
-            v_findings := v_findings || 'ALREADY_BORN'::text;
-        ELSIF v_permit_id IS NULL THEN
-            SELECT permit_id, state, expires_at, revoke_reason INTO v_last_id, v_last_state, v_last_expires, v_last_reason
-              FROM "birthgate"."birth_admission_permit" WHERE collection_name = v_collection AND entity_code = v_code
-             ORDER BY permit_id DESC LIMIT 1;
-            v_findings := v_findings || CASE
-                WHEN v_last_state IN ('ISSUED', 'EXPIRED') THEN 'PERMIT_EXPIRED'
-                WHEN v_last_state = 'REVOKED' THEN 'PERMIT_REVOKED'
-                ELSE 'NO_PERMIT' END;
-        END IF;
-    END IF;
-
-    v_detail := jsonb_strip_nulls(jsonb_build_object(
-        'operation', TG_OP,
-        'code_pattern', v_family.code_pattern,
-        'permit_id', v_permit_id,
-        'registry_id', v_registry_id,
-        'registered', v_registry_id IS NOT NULL,
-        'prior_registry_id', v_prior_id,
-        'prior_status', v_prior_status,
-        'latest_permit', CASE WHEN v_last_id IS NOT NULL THEN jsonb_build_object(
-            'permit_id', v_last_id, 'state', v_last_state, 'expires_at', v_last_expires,
-            'revoke_reason', v_last_reason) END,
-        'old_code', v_old_code));
-
-    IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        IF 'ALREADY_BORN' = ANY (v_findings) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG125',
-                MESSAGE = 'birth refused: the code is already in the birth registry',
-                DETAIL = format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I', v_collection, v_code, v_prior_id, v_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'A code is born once: the object already exists (or existed). Use a new code with its own permit.';
-        ELSIF 'PERMIT_EXPIRED' = ANY (v_findings) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG121',
-                MESSAGE = 'birth refused: the admission permit for this code has expired',
-                DETAIL = format('collection %s, code %L: permit %s expired at %s (now %s); table %I.%I', v_collection, v_code, v_last_id, v_last_expires, now(), TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'Issue a new permit with issue_permit(collection, code, ttl) and retry within its lifetime.';
-        ELSIF 'PERMIT_REVOKED' = ANY (v_findings) THEN
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG122',
-                MESSAGE = 'birth refused: the admission permit for this code was revoked',
-                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, v_code, v_last_id, v_last_reason, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                HINT = 'Find out why it was revoked (revoke_reason in birth_admission_permit); issue a new permit only if the birth is still wanted.';
-        ELSE
-            RAISE EXCEPTION USING
-                ERRCODE = 'BG120',
-                MESSAGE = 'birth refused: no live admission permit for this code',
-                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, v_code, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last_id, v_last_state) END),
-                HINT = 'Issue a permit first: SELECT issue_permit(collection, code); then insert the row within the permit''s lifetime.';
-        END IF;
-    END IF;
-
-    -- report mode or bypass: the row is admitted, and what the gate saw is recorded
-    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-    SELECT f.kind, v_collection, v_code, format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 1, v_actor, f.detail
-      FROM (SELECT 'BYPASS' AS kind, v_detail || jsonb_build_object('findings', to_jsonb(v_findings)) AS detail
-             WHERE v_bypassed
-            UNION ALL
-            SELECT CASE x.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE x.finding END,
-                   v_detail || jsonb_build_object('finding', x.finding)
-              FROM unnest(v_findings) AS x(finding)
-             WHERE NOT v_bypassed) AS f;
     RETURN NEW;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_gate() IS 'Layer 1 birth gate (trigger _100_birth_gate, argument: collection name). Consumes the live permit for the row''s code and writes the BORN registry and changelog rows in the same transaction. enforce: no/lapsed/revoked permit, pattern mismatch, NULL/empty code or an already born code raise BG120-BG125 and nothing is written; report: admitted and recorded in birth_gate_violation; off: nothing. birthgate.bypass_gate = on bypasses it for members of birthgate_admin only (recorded as BYPASS, and the code is registered); set by anyone else it raises BG126.';
+COMMENT ON FUNCTION birthgate.tg_birth_gate() IS 'Layer 1 birth gate, validation half (trigger _100_birth_gate, BEFORE INSERT OR UPDATE OF the code column, FOR EACH ROW; arguments: collection, code column). Checks the proposed row like a CHECK constraint and writes nothing: the kill switch (birthgate.bypass_gate = on only for members of birthgate_admin, else BG126), the family code length limit (BG152, report and enforce), NULL/empty code (BG124) and the pattern (BG123) in enforce. Permits, the registry and the changelog are handled by tg_birth_register for the rows actually written.';
 
 CREATE FUNCTION birthgate.tg_birth_gate_violation_append_only() RETURNS trigger
     LANGUAGE plpgsql
@@ -1785,6 +3489,314 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.tg_birth_gate_violation_append_only() IS 'Trigger function: refuses UPDATE, DELETE and TRUNCATE on birth_gate_violation (append-only audit evidence).';
+
+CREATE FUNCTION birthgate.tg_birth_register() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $_$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_code text;
+    v_old_code text;
+    v_codes text[];
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_ts timestamptz;
+    v_table text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    v_res record;
+    v_bad_code text;
+    v_last record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+      LEFT JOIN pg_type t ON t.oid = a.atttypid
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' THEN
+        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+        IF pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
+            PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        END IF;
+        -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM birthgate_new n', v_family.code_column) INTO v_codes;
+        IF v_codes IS NULL THEN
+            RETURN NULL;
+        END IF;
+    ELSE
+        -- a re-code: only a changed code counts
+        IF TG_OP = 'UPDATE' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        ELSIF TG_OP = 'INSERT' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        ELSE
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+        END IF;
+        IF v_code IS NOT DISTINCT FROM v_old_code THEN
+            RETURN NULL;
+        END IF;
+        v_codes := ARRAY[v_code];
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_codes[1]) > 100 THEN pg_catalog.left(v_codes[1], 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_codes[1])) ELSE v_codes[1] END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
+    END IF;
+    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+     WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+    END IF;
+    v_ts := pg_catalog.clock_timestamp();
+
+    IF v_family.mode = 'report' OR v_bypassed THEN
+        WITH src AS (
+            SELECT x.code, x.ord FROM pg_catalog.unnest(v_codes) WITH ORDINALITY AS x(code, ord)
+        ), codes AS (
+            SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
+        ), chk AS MATERIALIZED (
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+                   k.code ~ v_family.code_pattern AS matches
+              FROM codes k
+              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+              LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                    AND p.state = 'ISSUED' AND p.expires_at > v_ts
+        ), consumed AS (
+            UPDATE "birthgate"."birth_admission_permit" p
+               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+              FROM chk
+             WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+               AND p.state = 'ISSUED' AND p.expires_at > v_ts
+            RETURNING p.permit_id, p.entity_code
+        ), born AS (
+            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+            SELECT v_collection, chk.code, x.permit_id, v_actor
+              FROM chk LEFT JOIN consumed x ON x.entity_code = chk.code
+             WHERE chk.prior_id IS NULL
+            ON CONFLICT (entity_code, collection_name) DO NOTHING
+            RETURNING registry_id, entity_code, born_at, permit_id
+        ), logged AS (
+            INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+            SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+                   pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                                 'mode', v_family.mode, 'bypass', v_bypassed)
+              FROM born b
+            RETURNING 1
+        ), facts AS (
+            SELECT s.code, s.ord,
+                   pg_catalog.row_number() OVER (PARTITION BY s.code ORDER BY s.ord) AS k,
+                   chk.prior_id, chk.prior_status, chk.matches, x.permit_id AS consumed_id, b.registry_id AS born_id
+              FROM src s
+              LEFT JOIN chk ON chk.code = s.code
+              LEFT JOIN consumed x ON x.entity_code = s.code
+              LEFT JOIN born b ON b.entity_code = s.code
+        ), judged AS (
+            SELECT f.*, lp.permit_id AS last_id, lp.state AS last_state, lp.expires_at AS last_expires, lp.revoke_reason AS last_reason,
+                   (CASE WHEN f.code IS NULL OR f.code = '' THEN ARRAY['NULL_CODE']
+                         ELSE CASE WHEN f.matches THEN '{}'::text[] ELSE ARRAY['PATTERN_MISMATCH'] END
+                              || CASE WHEN f.prior_id IS NOT NULL OR f.k > 1 OR f.born_id IS NULL THEN ARRAY['ALREADY_BORN']
+                                      WHEN f.consumed_id IS NOT NULL THEN '{}'::text[]
+                                      WHEN lp.state IN ('ISSUED', 'EXPIRED') THEN ARRAY['PERMIT_EXPIRED']
+                                      WHEN lp.state = 'REVOKED' THEN ARRAY['PERMIT_REVOKED']
+                                      ELSE ARRAY['NO_PERMIT'] END
+                    END)::text[] AS findings
+              FROM facts f
+              LEFT JOIN LATERAL (
+                    SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason
+                      FROM "birthgate"."birth_admission_permit" p
+                     WHERE f.consumed_id IS NULL AND f.born_id IS NOT NULL AND f.k = 1
+                       AND p.collection_name = v_collection AND p.entity_code = f.code
+                     ORDER BY p.permit_id DESC
+                     LIMIT 1) lp ON true
+        ), seen AS (
+            SELECT j.*, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'operation', TG_OP,
+                       'code_pattern', v_family.code_pattern,
+                       'permit_id', j.consumed_id,
+                       'registry_id', CASE WHEN j.k = 1 THEN j.born_id END,
+                       'registered', j.k = 1 AND j.born_id IS NOT NULL,
+                       'prior_registry_id', j.prior_id,
+                       'prior_status', j.prior_status,
+                       'latest_permit', CASE WHEN j.last_id IS NOT NULL THEN pg_catalog.jsonb_build_object(
+                           'permit_id', j.last_id, 'state', j.last_state, 'expires_at', j.last_expires, 'revoke_reason', j.last_reason) END,
+                       'old_code', v_old_code,
+                       'duplicate_in_statement', CASE WHEN j.k > 1 THEN true END)) AS detail
+              FROM judged j
+        ), recorded AS (
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
+              FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
+                           s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
+                      FROM seen s
+                     WHERE v_bypassed
+                    UNION ALL
+                    SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
+                           s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
+                      FROM seen s
+                     CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
+                     WHERE NOT v_bypassed) AS v
+             ORDER BY v.ord, v.fno
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
+               (SELECT pg_catalog.count(*) FROM recorded) AS recorded
+          INTO v_res;
+        RETURN NULL;
+    END IF;
+
+    WITH codes AS (
+        SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
+    ), chk AS MATERIALIZED (
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+          FROM codes k
+          LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+          LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                AND p.state = 'ISSUED' AND p.expires_at > v_ts
+    ), bad AS (
+        SELECT chk.*,
+               CASE WHEN chk.code IS NULL OR chk.code = '' THEN 1
+                    WHEN pg_catalog.length(chk.code) > v_family.code_max_length THEN 2
+                    WHEN chk.code !~ v_family.code_pattern THEN 3
+                    WHEN chk.n > 1 OR chk.prior_id IS NOT NULL THEN 4
+                    ELSE 5 END AS reason
+          FROM chk
+         WHERE chk.code IS NULL OR chk.code = '' OR pg_catalog.length(chk.code) > v_family.code_max_length
+            OR chk.code !~ v_family.code_pattern OR chk.n > 1 OR chk.prior_id IS NOT NULL OR chk.live_id IS NULL
+         ORDER BY 6, 1
+         LIMIT 1
+    ), consumed AS (
+        UPDATE "birthgate"."birth_admission_permit" p
+           SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+          FROM chk
+         WHERE p.permit_id = chk.live_id
+           AND p.state = 'ISSUED' AND p.expires_at > v_ts
+           AND NOT EXISTS (SELECT 1 FROM bad)
+        RETURNING p.permit_id, p.entity_code
+    ), born AS (
+        INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+        SELECT v_collection, x.entity_code, x.permit_id, v_actor FROM consumed x
+        ON CONFLICT (entity_code, collection_name) DO NOTHING
+        RETURNING registry_id, entity_code, born_at, permit_id
+    ), logged AS (
+        INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+        SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+               pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                             'mode', 'enforce', 'bypass', false)
+          FROM born b
+        RETURNING 1
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM chk) AS codes,
+           (SELECT pg_catalog.count(*) FROM consumed) AS consumed,
+           (SELECT pg_catalog.count(*) FROM born) AS born,
+           bad.code AS bad_code, bad.n AS bad_n, bad.prior_id AS bad_prior_id, bad.prior_status AS bad_prior_status,
+           bad.reason AS bad_reason, bad.code IS NOT NULL OR bad.reason IS NOT NULL AS bad_found
+      INTO v_res
+      FROM (SELECT 1) AS one
+      LEFT JOIN bad ON true;
+    IF v_res.bad_found THEN
+        v_bad_code := v_res.bad_code;
+        IF v_res.bad_reason = 1 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
+        ELSIF v_res.bad_reason = 2 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG152',
+                MESSAGE = 'the code is longer than the family allows',
+                DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+        ELSIF v_res.bad_reason = 3 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+        ELSIF v_res.bad_reason = 4 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG125',
+                MESSAGE = 'birth refused: the code is already in the birth registry',
+                DETAIL = CASE WHEN v_res.bad_prior_id IS NOT NULL THEN format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I, %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_prior_id, v_res.bad_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP) ELSE format('collection %s, code %L appears %s times in one %s on %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_n, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME) END,
+                HINT = format('A code is born once. Upsert the existing object (INSERT ... ON CONFLICT ... DO UPDATE), or use a new code with its own permit: SELECT birthgate.issue_permit(%L, ''<new code>'');', v_collection);
+        END IF;
+        SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason, p.consumed_at INTO v_last
+          FROM "birthgate"."birth_admission_permit" p WHERE p.collection_name = v_collection AND p.entity_code = v_bad_code
+         ORDER BY p.permit_id DESC LIMIT 1;
+        IF v_last.state IN ('ISSUED', 'EXPIRED') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG121',
+                MESSAGE = 'birth refused: the admission permit for this code has expired',
+                DETAIL = format('collection %s, code %L: permit %s expired at %s (judged at %s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, v_last.expires_at, v_ts, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Issue a new permit and retry within its lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSIF v_last.state = 'REVOKED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG122',
+                MESSAGE = 'birth refused: the admission permit for this code was revoked',
+                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, pg_catalog.left(v_last.revoke_reason, 200), TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Find out why (SELECT revoke_reason FROM birthgate.birth_admission_permit WHERE permit_id = %s); only if the birth is still wanted: SELECT birthgate.issue_permit(%L, %L);', v_last.permit_id, v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG120',
+                MESSAGE = 'birth refused: no live admission permit for this code',
+                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last.permit_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last.permit_id, v_last.state) END),
+                HINT = format('Issue a permit first: SELECT birthgate.issue_permit(%L, %L); then write the row within its lifetime.', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        END IF;
+    END IF;
+    IF v_res.consumed < v_res.codes OR v_res.born < v_res.consumed THEN
+        -- lost a race between the check and the writes: refuse the statement (its writes roll back)
+        v_bad_code := (SELECT x.code FROM pg_catalog.unnest(v_codes) AS x(code) WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = x.code AND r.born_txid = pg_catalog.pg_current_xact_id()) LIMIT 1);
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG158',
+            MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
+            DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
+    END IF;
+    RETURN NULL;
+END;
+$_$;
+
+COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.';
 
 CREATE FUNCTION birthgate.tg_registry_changelog_append_only() RETURNS trigger
     LANGUAGE plpgsql
@@ -1882,6 +3894,8 @@ CREATE TABLE birthgate.birth_family (
     registered_by name DEFAULT CURRENT_USER NOT NULL,
     mode_changed_at timestamp with time zone DEFAULT now() NOT NULL,
     mode_changed_by name DEFAULT CURRENT_USER NOT NULL,
+    code_max_length integer DEFAULT 256 NOT NULL,
+    CONSTRAINT birth_family_code_max_length_check CHECK (((code_max_length >= 1) AND (code_max_length <= 600))),
     CONSTRAINT birth_family_code_pattern_check CHECK ((code_pattern <> ''::text)),
     CONSTRAINT birth_family_collection_name_check CHECK ((collection_name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT birth_family_mode_check CHECK ((mode = ANY (ARRAY['off'::text, 'report'::text, 'enforce'::text])))
@@ -1898,6 +3912,40 @@ COMMENT ON COLUMN birthgate.birth_family.code_column IS 'Column of table_name th
 COMMENT ON COLUMN birthgate.birth_family.code_pattern IS 'POSIX regular expression every entity code of this family must match (per family, not global).';
 
 COMMENT ON COLUMN birthgate.birth_family.mode IS 'off: no gate; report: admit and record a violation; enforce: reject.';
+
+COMMENT ON COLUMN birthgate.birth_family.code_max_length IS 'Longest code (characters) the family admits; issue_permit, the gates and retire refuse longer codes (BG152). Default 256, at most 600 (the registry index must hold it).';
+
+CREATE TABLE birthgate.birth_family_move (
+    move_id bigint NOT NULL,
+    collection_name text NOT NULL,
+    from_table oid NOT NULL,
+    from_table_name text NOT NULL,
+    to_table oid NOT NULL,
+    reason text NOT NULL,
+    moved_by name NOT NULL,
+    login_user name DEFAULT SESSION_USER NOT NULL,
+    moved_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT birth_family_move_reason_check CHECK ((btrim(reason) <> ''::text))
+);
+
+COMMENT ON TABLE birthgate.birth_family_move IS 'Every explicit move of a collection to another table (move_family): who, when, why, from and to. The drift monitor keeps reporting a former table that still exists as governed but without gates.';
+
+COMMENT ON COLUMN birthgate.birth_family_move.from_table IS 'oid of the table the collection left (it may since be dropped).';
+
+COMMENT ON COLUMN birthgate.birth_family_move.from_table_name IS 'schema.table of the table the collection left, as it was named then.';
+
+COMMENT ON COLUMN birthgate.birth_family_move.to_table IS 'oid of the table the collection moved to.';
+
+COMMENT ON COLUMN birthgate.birth_family_move.moved_by IS 'Role that moved it (SET ROLE role, else the session user).';
+
+ALTER TABLE birthgate.birth_family_move ALTER COLUMN move_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME birthgate.birth_family_move_move_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 CREATE TABLE birthgate.birth_gate_violation (
     violation_id bigint NOT NULL,
@@ -2018,6 +4066,40 @@ COMMENT ON COLUMN birthgate.drift_baseline.definition IS 'The definition as capt
 
 COMMENT ON COLUMN birthgate.drift_baseline.captured_by IS 'session_user of the capture (the migrating role, or the DBA who accepted a change).';
 
+CREATE TABLE birthgate.event_dead_letter (
+    outbox_id bigint NOT NULL,
+    event_type text NOT NULL,
+    object_key text NOT NULL,
+    born_at timestamp with time zone NOT NULL,
+    payload jsonb NOT NULL,
+    source_change_id bigint NOT NULL,
+    emitted_at timestamp with time zone NOT NULL,
+    released_from_pending boolean NOT NULL,
+    attempts integer NOT NULL,
+    errors jsonb NOT NULL,
+    last_error text,
+    redrive_count integer NOT NULL,
+    dead_lettered_at timestamp with time zone DEFAULT now() NOT NULL,
+    dead_lettered_by text NOT NULL,
+    CONSTRAINT event_dead_letter_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT event_dead_letter_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
+    CONSTRAINT event_dead_letter_redrive_count_check CHECK ((redrive_count >= 0))
+);
+
+COMMENT ON TABLE birthgate.event_dead_letter IS 'Events that exhausted their delivery attempts, moved out of event_outbox with every error and when; outbox_redrive() moves them back.';
+
+COMMENT ON COLUMN birthgate.event_dead_letter.outbox_id IS 'The event id in event_outbox; kept through dead-lettering and re-drive.';
+
+COMMENT ON COLUMN birthgate.event_dead_letter.attempts IS 'Claims the event had when it was dead-lettered.';
+
+COMMENT ON COLUMN birthgate.event_dead_letter.errors IS 'Every error, oldest first: [{attempt, at, worker, error}] (a claim that expired unacknowledged counts as an error).';
+
+COMMENT ON COLUMN birthgate.event_dead_letter.last_error IS 'The error that exhausted the attempts.';
+
+COMMENT ON COLUMN birthgate.event_dead_letter.dead_lettered_at IS 'When the event was moved here.';
+
+COMMENT ON COLUMN birthgate.event_dead_letter.dead_lettered_by IS 'The worker whose failure (or expired claim) used up the last attempt.';
+
 CREATE TABLE birthgate.event_outbox (
     outbox_id bigint NOT NULL,
     event_type text NOT NULL,
@@ -2030,14 +4112,37 @@ CREATE TABLE birthgate.event_outbox (
     delivered_at timestamp with time zone,
     attempts integer DEFAULT 0 NOT NULL,
     last_error text,
-    CONSTRAINT event_outbox_attempts_check CHECK ((attempts >= 0))
-);
+    visible_at timestamp with time zone DEFAULT now() NOT NULL,
+    claimed_by text,
+    claimed_at timestamp with time zone,
+    errors jsonb DEFAULT '[]'::jsonb NOT NULL,
+    redrive_count integer DEFAULT 0 NOT NULL,
+    CONSTRAINT event_outbox_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT event_outbox_claim_consistent CHECK (((claimed_by IS NULL) = (claimed_at IS NULL))),
+    CONSTRAINT event_outbox_errors_is_array CHECK ((jsonb_typeof(errors) = 'array'::text)),
+    CONSTRAINT event_outbox_redrive_count_check CHECK ((redrive_count >= 0))
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02');
 
 COMMENT ON TABLE birthgate.event_outbox IS 'Delivery lane for events of active types; UNIQUE (event_type, object_key, born_at).';
 
 COMMENT ON COLUMN birthgate.event_outbox.released_from_pending IS 'true when the event was captured while its type was inactive and later released.';
 
 COMMENT ON COLUMN birthgate.event_outbox.delivered_at IS 'Set by the delivery worker once the event has been handed on.';
+
+COMMENT ON COLUMN birthgate.event_outbox.attempts IS 'Claims so far (outbox_claim() counts one per claim; reset to 0 by outbox_redrive()).';
+
+COMMENT ON COLUMN birthgate.event_outbox.last_error IS 'The latest error: from outbox_fail(), or the expiry of a claim nobody acknowledged.';
+
+COMMENT ON COLUMN birthgate.event_outbox.visible_at IS 'When the event is (again) claimable: emission time, claim time + visibility timeout, or the end of a backoff.';
+
+COMMENT ON COLUMN birthgate.event_outbox.claimed_by IS 'Worker holding the current claim (NULL when unclaimed); after acknowledgement the worker that delivered it.';
+
+COMMENT ON COLUMN birthgate.event_outbox.claimed_at IS 'When the current claim was taken.';
+
+COMMENT ON COLUMN birthgate.event_outbox.errors IS 'Every error so far, oldest first: [{attempt, at, worker, error}], kept across re-drives.';
+
+COMMENT ON COLUMN birthgate.event_outbox.redrive_count IS 'How often the event came back from event_dead_letter.';
 
 ALTER TABLE birthgate.event_outbox ALTER COLUMN outbox_id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME birthgate.event_outbox_outbox_id_seq
@@ -2175,6 +4280,45 @@ COMMENT ON COLUMN birthgate.handoff_cursor.window_rows IS 'While a window is spl
 
 COMMENT ON COLUMN birthgate.handoff_cursor.window_done IS 'While a window is split: rows taken from it so far.';
 
+CREATE TABLE birthgate.outbox_config (
+    singleton boolean DEFAULT true NOT NULL,
+    max_attempts integer DEFAULT 10 NOT NULL,
+    backoff_base interval DEFAULT '00:00:05'::interval NOT NULL,
+    backoff_max interval DEFAULT '01:00:00'::interval NOT NULL,
+    retention interval DEFAULT '7 days'::interval NOT NULL,
+    alert_after interval DEFAULT '00:15:00'::interval NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_by name DEFAULT CURRENT_USER NOT NULL,
+    CONSTRAINT outbox_config_alert_after_check CHECK ((alert_after > '00:00:00'::interval)),
+    CONSTRAINT outbox_config_backoff_base_check CHECK ((backoff_base > '00:00:00'::interval)),
+    CONSTRAINT outbox_config_check CHECK (((backoff_max >= backoff_base) AND (backoff_max <= '1 day'::interval))),
+    CONSTRAINT outbox_config_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
+    CONSTRAINT outbox_config_retention_check CHECK ((retention >= '00:01:00'::interval)),
+    CONSTRAINT outbox_config_singleton_check CHECK (singleton)
+);
+
+COMMENT ON TABLE birthgate.outbox_config IS 'Outbox delivery settings (one row); change them with outbox_configure().';
+
+COMMENT ON COLUMN birthgate.outbox_config.max_attempts IS 'Claims an event gets; the failure (or expired claim) of the last one moves it to event_dead_letter.';
+
+COMMENT ON COLUMN birthgate.outbox_config.backoff_base IS 'Backoff after the first failure; doubles per attempt up to backoff_max, then jittered into [half, full].';
+
+COMMENT ON COLUMN birthgate.outbox_config.backoff_max IS 'Longest backoff between attempts.';
+
+COMMENT ON COLUMN birthgate.outbox_config.retention IS 'How long acknowledged events stay in event_outbox before outbox_purge() deletes them (and counts them).';
+
+COMMENT ON COLUMN birthgate.outbox_config.alert_after IS 'Age of the oldest undelivered event past which v_outbox_findings reports it.';
+
+CREATE TABLE birthgate.outbox_counter (
+    counter text NOT NULL,
+    amount bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT outbox_counter_amount_check CHECK ((amount > 0)),
+    CONSTRAINT outbox_counter_counter_check CHECK ((counter = ANY (ARRAY['dead_lettered'::text, 'redriven'::text, 'expired_claims'::text, 'stale_acks'::text, 'purged'::text])))
+);
+
+COMMENT ON TABLE birthgate.outbox_counter IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
+
 CREATE TABLE birthgate.registry_changelog (
     change_id bigint NOT NULL,
     txid xid8 DEFAULT pg_current_xact_id() NOT NULL,
@@ -2208,6 +4352,104 @@ ALTER TABLE birthgate.registry_changelog ALTER COLUMN change_id ADD GENERATED AL
     NO MAXVALUE
     CACHE 1
 );
+
+CREATE TABLE birthgate.sweep_cursor (
+    sweep_name text NOT NULL,
+    kind text NOT NULL,
+    collection_name text,
+    run_id bigint DEFAULT 0 NOT NULL,
+    run_started_at timestamp with time zone,
+    run_started_by name,
+    finished_at timestamp with time zone,
+    position_code text,
+    position_id bigint,
+    batch_size integer,
+    batches_done bigint DEFAULT 0 NOT NULL,
+    batches_total_estimated bigint,
+    rows_done bigint DEFAULT 0 NOT NULL,
+    rows_total_estimated bigint,
+    rows_applied bigint DEFAULT 0 NOT NULL,
+    rows_skipped bigint DEFAULT 0 NOT NULL,
+    findings bigint DEFAULT 0 NOT NULL,
+    error_count bigint DEFAULT 0 NOT NULL,
+    last_error text,
+    last_error_at timestamp with time zone,
+    dead_lettered bigint DEFAULT 0 NOT NULL,
+    heartbeat_at timestamp with time zone,
+    stale_after interval DEFAULT '00:15:00'::interval NOT NULL,
+    last_batch_at timestamp with time zone,
+    last_batch_ms numeric,
+    max_batch_ms numeric,
+    paused_reason text,
+    paused_until timestamp with time zone,
+    pauses_rate_limit bigint DEFAULT 0 NOT NULL,
+    pauses_load bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sweep_cursor_collection_consistent CHECK (((kind = ANY (ARRAY['adopt'::text, 'adopt_dry_run'::text])) = (collection_name IS NOT NULL))),
+    CONSTRAINT sweep_cursor_kind_check CHECK ((kind = ANY (ARRAY['adopt'::text, 'adopt_dry_run'::text, 'backfill'::text, 'consume'::text]))),
+    CONSTRAINT sweep_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval)),
+    CONSTRAINT sweep_cursor_sweep_name_check CHECK ((sweep_name ~ '^(adopt|adopt_dry_run|backfill|consume)(:[a-z][a-z0-9_]{0,62})?$'::text))
+);
+
+COMMENT ON TABLE birthgate.sweep_cursor IS 'One row per sweep worker cursor (adopt:<collection>, adopt_dry_run:<collection>, backfill; consume records the consumer CLI pauses): run, keyset position, batches done / estimated total, rows done / applied / skipped, errors, dead-lettered keys, heartbeat, rate-limit and load-guard pauses. One worker per cursor (FOR UPDATE SKIP LOCKED).';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.run_id IS 'Current run (from sweep_run_id_seq); 0 = never run. A call on a finished cursor starts a new run.';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.position_code IS 'Adoption keyset: the last code (as text, in the column collation) swept in this run.';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.position_id IS 'Backfill keyset: the last birth_registry.registry_id swept in this run.';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.batches_total_estimated IS 'Estimated batches for the whole run (pg_class.reltuples / batch size at run start).';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.rows_applied IS 'Objects adopted (registry + changelog rows written; for a dry run: objects that would be) or candidates seeded.';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.rows_skipped IS 'Backfill: registry rows left alone (already handed off, or RETIRED).';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.findings IS 'Finding rows written in this run (sweep_finding).';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.dead_lettered IS 'Keys skipped after repeated failures. The sweeps never skip a key: a batch that keeps failing stops the run (BG606 from the procedures, exit 1 from the CLI) with the error in last_error, so this stays 0; kept for the shape shared with the other worker cursors.';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.paused_reason IS 'Why the last call did not run a batch (rate_limit or load guard); NULL once a batch ran.';
+
+COMMENT ON COLUMN birthgate.sweep_cursor.paused_until IS 'When the worker may try again.';
+
+CREATE TABLE birthgate.sweep_finding (
+    finding_id bigint NOT NULL,
+    sweep_name text NOT NULL,
+    run_id bigint NOT NULL,
+    kind text NOT NULL,
+    collection_name text,
+    entity_code text,
+    code_length integer,
+    code_md5 text,
+    occurrences bigint DEFAULT 1 NOT NULL,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    found_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sweep_finding_kind_check CHECK ((kind = ANY (ARRAY['null_code'::text, 'empty_code'::text, 'pattern_mismatch'::text, 'duplicate_code'::text, 'oversize_code'::text, 'retired_present'::text, 'retired_skipped'::text, 'dead_lettered'::text, 'deferred'::text, 'rate_limited'::text, 'load_paused'::text, 'slow_batch'::text]))),
+    CONSTRAINT sweep_finding_occurrences_check CHECK ((occurrences >= 0))
+);
+
+COMMENT ON TABLE birthgate.sweep_finding IS 'What the sweeps could not do or deferred ("no silent caps"): one row per code that cannot be adopted (NULL/empty code as one row with occurrences, pattern mismatch, duplicate, oversize, retired), per dead-lettered key, and one summary row per bound that left work undone (deferred, rate_limited, load_paused, slow_batch). Kept for the latest run of each sweep.';
+
+COMMENT ON COLUMN birthgate.sweep_finding.entity_code IS 'The code (at most its first 256 characters; code_length and code_md5 identify longer ones); NULL for summary rows and NULL codes.';
+
+COMMENT ON COLUMN birthgate.sweep_finding.occurrences IS 'Rows of the family table with this code (duplicates), or the amount a summary row counts.';
+
+ALTER TABLE birthgate.sweep_finding ALTER COLUMN finding_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME birthgate.sweep_finding_finding_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE SEQUENCE birthgate.sweep_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
 
 CREATE VIEW birthgate.v_drift_function_hash AS
  SELECT COALESCE(b.identity, f.identity) AS identity,
@@ -2255,6 +4497,21 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
            FROM ((birthgate.birth_family f
              LEFT JOIN pg_class c ON ((c.oid = (f.table_name)::oid)))
              LEFT JOIN pg_namespace n ON ((n.oid = c.relnamespace)))
+        UNION ALL
+         SELECT DISTINCT ON (m.from_table) m.collection_name,
+            m.from_table,
+            f.code_column,
+            f.mode,
+            true,
+            format('%I.%I'::text, n.nspname, c.relname) AS format,
+            true
+           FROM (((birthgate.birth_family_move m
+             JOIN birthgate.birth_family f ON ((f.collection_name = m.collection_name)))
+             JOIN pg_class c ON ((c.oid = m.from_table)))
+             JOIN pg_namespace n ON ((n.oid = c.relnamespace)))
+          WHERE (NOT (EXISTS ( SELECT 1
+                   FROM birthgate.birth_family g
+                  WHERE ((g.table_name)::oid = m.from_table))))
         ), required AS (
          SELECT fam.collection_name,
             fam.table_oid,
@@ -2263,13 +4520,10 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             fam.table_exists,
             fam.table_ident,
             fam.column_exists,
-            r.trigger_name,
-                CASE r.trigger_name
-                    WHEN '_100_birth_gate'::name THEN format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)'::text, '_100_birth_gate', fam.code_column, fam.table_ident, 'birthgate', 'tg_birth_gate', fam.collection_name)
-                    ELSE format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I.%I(%L)'::text, '_900_birth_finalize', fam.code_column, fam.table_ident, 'birthgate', 'tg_birth_finalize', fam.collection_name)
-                END AS expected_definition
+            d.trigger_name,
+            d.definition AS expected_definition
            FROM (fam
-             CROSS JOIN ( VALUES ('_100_birth_gate'::name), ('_900_birth_finalize'::name)) r(trigger_name))
+             CROSS JOIN LATERAL birthgate.birth_gate_trigger_definitions(fam.collection_name, fam.table_ident, fam.code_column) d(trigger_name, definition))
         ), cur AS (
          SELECT drift_current_triggers.scope,
             drift_current_triggers.identity,
@@ -2280,6 +4534,13 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             drift_current_triggers.definition,
             drift_current_triggers.definition_hash
            FROM birthgate.drift_current_triggers() drift_current_triggers(scope, identity, table_oid, trigger_name, trigger_oid, enabled_mode, definition, definition_hash)
+        ), gates AS (
+         SELECT birth_gate_triggers_present.table_oid,
+            birth_gate_triggers_present.trigger_name,
+            birth_gate_triggers_present.trigger_oid,
+            birth_gate_triggers_present.enabled_mode,
+            birth_gate_triggers_present.definition
+           FROM birthgate.birth_gate_triggers_present() birth_gate_triggers_present(table_oid, trigger_name, trigger_oid, enabled_mode, definition)
         ), family_rows AS (
          SELECT 'family'::text AS scope,
             q.collection_name,
@@ -2288,15 +4549,22 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             q.mode AS family_mode,
             q.table_exists,
             q.column_exists,
-            (t.trigger_oid IS NOT NULL) AS present,
-            t.enabled_mode,
-            q.expected_definition,
-            birthgate.drift_definition_hash(q.expected_definition) AS expected_hash,
-            t.definition AS current_definition,
-            t.definition_hash AS current_hash,
+            (g.trigger_oid IS NOT NULL) AS present,
+            g.enabled_mode,
+                CASE
+                    WHEN (q.table_ident IS NOT NULL) THEN q.expected_definition
+                    ELSE NULL::text
+                END AS expected_definition,
+                CASE
+                    WHEN (q.table_ident IS NOT NULL) THEN birthgate.drift_definition_hash(q.expected_definition)
+                    ELSE NULL::text
+                END AS expected_hash,
+            g.definition AS current_definition,
+            birthgate.drift_definition_hash(g.definition) AS current_hash,
             b.definition_hash AS baseline_hash
-           FROM ((required q
-             LEFT JOIN cur t ON (((t.table_oid = q.table_oid) AND (t.trigger_name = q.trigger_name))))
+           FROM (((required q
+             LEFT JOIN gates g ON (((g.table_oid = q.table_oid) AND (g.trigger_name = q.trigger_name))))
+             LEFT JOIN cur t ON ((t.trigger_oid = g.trigger_oid)))
              LEFT JOIN birthgate.drift_baseline b ON (((b.object_kind = 'trigger'::text) AND (b.identity = t.identity))))
         ), package_rows AS (
          SELECT 'package'::text AS text,
@@ -2403,7 +4671,7 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             package_rows.definition_hash_2 AS definition_hash
            FROM package_rows package_rows(text, text_1, "coalesce", coalesce_1, text_2, "?column?", "?column?_1", "?column?_2", enabled_mode, definition, definition_hash, definition_1, definition_hash_1, definition_hash_2)) x;
 
-COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its gate triggers (expected definition derived from birth_family), and the triggers on package tables (expected = baseline). present, enabled (fires in a normal session: tgenabled O or A; D = disabled, R = fires only under session_replication_role = replica), hashes, drifted, state.';
+COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its four gate triggers (_100_birth_gate, _110_birth_register, _120_birth_recode, _900_birth_finalize; expected definition from birth_gate_trigger_definitions), the same four on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state.';
 
 CREATE VIEW birthgate.v_drift_report AS
  WITH baseline AS (
@@ -2436,8 +4704,12 @@ CREATE VIEW birthgate.v_drift_report AS
                 END AS format,
                 CASE v.state
                     WHEN 'unexpected'::text THEN 'Find out who created it; drop it if it is not part of a reviewed migration, or record it: SELECT birthgate.drift_capture_baseline();'::text
-                    ELSE 'Restore it by re-running the CREATE OR REPLACE from the migration that defines it (compare baseline_definition and current_definition in v_drift_function_hash); only if the change is reviewed and intended: SELECT birthgate.drift_capture_baseline();'::text
-                END AS "case",
+                    ELSE format('Compare baseline_definition and current_definition in birthgate.v_drift_function_hash. Only if the change was reviewed and is intended, accept it: SELECT birthgate.drift_capture_baseline(); Otherwise re-apply the recorded definition as the package owner, in psql%s: SELECT baseline_definition FROM birthgate.v_drift_function_hash WHERE identity = %L \gexec'::text,
+                    CASE
+                        WHEN (v.state = 'missing'::text) THEN format(' (it comes back without its grants: then run REVOKE ALL ON FUNCTION %s FROM PUBLIC; and GRANT EXECUTE to the roles the README role table lists)'::text, v.identity)
+                        ELSE ''::text
+                    END, v.identity)
+                END AS format,
             jsonb_build_object('baseline_hash', v.baseline_hash, 'current_hash', v.current_hash, 'captured_at', v.captured_at) AS jsonb_build_object
            FROM birthgate.v_drift_function_hash v,
             baseline
@@ -2502,7 +4774,7 @@ CREATE VIEW birthgate.v_drift_report AS
                     WHEN (t.state = ANY (ARRAY['disabled'::text, 'replica_only'::text])) THEN format('ALTER TABLE %s ENABLE TRIGGER %I;'::text, t.table_name, t.trigger_name)
                     WHEN (t.scope = 'family'::text) THEN format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s'::text, t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
                     WHEN (t.state = 'unexpected'::text) THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'::text
-                    ELSE format('Recreate it from the migration that defines it. Expected: %s'::text, t.expected_definition)
+                    ELSE format('Recreate it as recorded in the baseline, as the package owner: DROP TRIGGER IF EXISTS %I ON %s; %s;'::text, t.trigger_name, t.table_name, t.expected_definition)
                 END AS format,
             jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode, 'expected_hash', t.expected_hash, 'current_hash', t.current_hash) AS jsonb_build_object
            FROM (birthgate.v_drift_trigger_state t
@@ -2536,6 +4808,22 @@ CREATE VIEW birthgate.v_drift_report AS
           WHERE (((h.heartbeat_at IS NULL) AND (EXISTS ( SELECT 1
                    FROM birthgate.registry_changelog))) OR (h.heartbeat_at < (now() - h.stale_after)))
         UNION ALL
+         SELECT 'critical'::text,
+            'family_table_unsafe'::text,
+            'table'::text,
+            tb.ident,
+            format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked'::text, u.collection_name, tb.ident, u.note) AS format,
+            format('Find out who changed %s (owner %I) and undo what the description names (an ordinary table, code column %I of text, varchar or name, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);'::text, tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode) AS format,
+            jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode) AS jsonb_build_object
+           FROM ((birthgate.drift_family_objects(NULL::text) u(collection_name, finding, entity_code, code_hidden, note)
+             JOIN birthgate.birth_family f ON ((f.collection_name = u.collection_name)))
+             CROSS JOIN LATERAL ( SELECT format('%I.%I'::text, n.nspname, cl.relname) AS ident,
+                    pg_get_userbyid(cl.relowner) AS owner
+                   FROM (pg_class cl
+                     JOIN pg_namespace n ON ((n.oid = cl.relnamespace)))
+                  WHERE (cl.oid = (f.table_name)::oid)) tb)
+          WHERE (u.finding = 'unsafe_table'::text)
+        UNION ALL
          SELECT
                 CASE
                     WHEN (o.finding = 'unborn'::text) THEN
@@ -2568,13 +4856,15 @@ CREATE VIEW birthgate.v_drift_report AS
                     WHEN 'phantom'::text THEN format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''phantom''; restore the object or retire the code with birthgate.retire()'::text, o.collection_name)
                     ELSE format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''retired_present'''::text, o.collection_name)
                 END AS format,
-            jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode) AS jsonb_build_object
+            jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode, 'codes_hidden', o.hidden_codes) AS jsonb_build_object
            FROM ((( SELECT s.collection_name,
                     s.finding,
                     count(*) AS n,
-                    count(*) FILTER (WHERE (s.entity_code IS NULL)) AS null_codes,
+                    count(*) FILTER (WHERE ((s.entity_code IS NULL) AND (NOT s.code_hidden))) AS null_codes,
+                    count(*) FILTER (WHERE s.code_hidden) AS hidden_codes,
                     (array_agg(s.entity_code ORDER BY s.entity_code) FILTER (WHERE (s.entity_code IS NOT NULL)))[1:5] AS sample
-                   FROM birthgate.drift_family_objects(NULL::text) s(collection_name, finding, entity_code)
+                   FROM birthgate.drift_family_objects(NULL::text) s(collection_name, finding, entity_code, code_hidden, note)
+                  WHERE (s.finding <> 'unsafe_table'::text)
                   GROUP BY s.collection_name, s.finding) o
              JOIN birthgate.birth_family f ON ((f.collection_name = o.collection_name)))
              CROSS JOIN LATERAL ( SELECT format('%I.%I'::text, n.nspname, cl.relname) AS ident
@@ -2593,7 +4883,7 @@ CREATE VIEW birthgate.v_drift_report AS
    FROM findings
   ORDER BY (array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], findings.severity)) DESC, findings.kind, (findings.object_name COLLATE "default");
 
-COMMENT ON VIEW birthgate.v_drift_report IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family. severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing.';
+COMMENT ON VIEW birthgate.v_drift_report IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, family tables that cannot be read without running code of their owner (family_table_unsafe), a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family (sample codes only for a caller with SELECT on the code column). severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing and never runs code of a table owner.';
 
 CREATE VIEW birthgate.v_handoff_lag AS
  SELECT r.registry_id,
@@ -2815,6 +5105,21 @@ UNION ALL
                   GROUP BY event_outbox.event_type) n ON ((n.x = v.x)))) m
 UNION ALL
  SELECT 14 AS metric_order,
+    'birthgate_event_dead_letter_depth'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Events in event_dead_letter (delivery attempts exhausted), per event type.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('event_type', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['handoff.object_born'::text]) v(x)
+             LEFT JOIN ( SELECT event_dead_letter.event_type AS x,
+                    count(*) AS n
+                   FROM birthgate.event_dead_letter
+                  WHERE true
+                  GROUP BY event_dead_letter.event_type) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 15 AS metric_order,
     'birthgate_permits'::text AS metric,
     'gauge'::text AS metric_type,
     'Admission permits per state (ISSUED, CONSUMED, EXPIRED, REVOKED).'::text AS help,
@@ -2829,7 +5134,7 @@ UNION ALL
                   WHERE true
                   GROUP BY birth_admission_permit.state) n ON ((n.x = v.x)))) m
 UNION ALL
- SELECT 15 AS metric_order,
+ SELECT 16 AS metric_order,
     'birthgate_permits_issued_past_expiry'::text AS metric,
     'gauge'::text AS metric_type,
     'ISSUED permits past expires_at (expire_permits() has not run since they expired).'::text AS help,
@@ -2840,7 +5145,7 @@ UNION ALL
            FROM birthgate.birth_admission_permit
           WHERE ((birth_admission_permit.state = 'ISSUED'::text) AND (birth_admission_permit.expires_at < now()))) m
 UNION ALL
- SELECT 16 AS metric_order,
+ SELECT 17 AS metric_order,
     'birthgate_gate_violations'::text AS metric,
     'gauge'::text AS metric_type,
     'Rows in birth_gate_violation per kind (what the gates saw and let through or refused to finalize).'::text AS help,
@@ -2855,7 +5160,7 @@ UNION ALL
                   WHERE true
                   GROUP BY birth_gate_violation.kind) n ON ((n.x = v.x)))) m
 UNION ALL
- SELECT 17 AS metric_order,
+ SELECT 18 AS metric_order,
     'birthgate_families'::text AS metric,
     'gauge'::text AS metric_type,
     'Registered families per gate mode (off, report, enforce).'::text AS help,
@@ -2870,7 +5175,7 @@ UNION ALL
                   WHERE true
                   GROUP BY birth_family.mode) n ON ((n.x = v.x)))) m
 UNION ALL
- SELECT 18 AS metric_order,
+ SELECT 19 AS metric_order,
     'birthgate_drift_findings'::text AS metric,
     'gauge'::text AS metric_type,
     'Drift findings in v_drift_report per severity (info, warning, critical).'::text AS help,
@@ -2886,6 +5191,233 @@ UNION ALL
                   GROUP BY v_drift_report.severity) n ON ((n.x = v.x)))) m;
 
 COMMENT ON VIEW birthgate.v_metrics IS 'Operator metrics, one row per sample: metric (Prometheus name), metric_type (gauge | counter), help, labels (jsonb object), value. metrics_exposition() renders it in the Prometheus text format; `birthgate metrics` prints that. Reading it changes nothing; it costs about what v_handoff_status and v_drift_report cost.';
+
+CREATE VIEW birthgate.v_outbox_status AS
+ SELECT q.depth,
+    q.ready,
+    q.in_flight,
+    q.backing_off,
+    q.expired_claims,
+    q.oldest_undelivered_at,
+    (clock_timestamp() - q.oldest_undelivered_at) AS oldest_undelivered_age,
+    q.max_attempts_seen,
+    dl.dead_lettered,
+    dl.oldest_dead_lettered_at,
+    d.delivered_retained,
+    d.oldest_delivered_at,
+    d.purge_due,
+    k.dead_lettered_total,
+    k.redriven_total,
+    k.expired_claims_total,
+    k.stale_acks_total,
+    k.purged_total,
+    k.last_purge_at,
+    cfg.max_attempts,
+    cfg.backoff_base,
+    cfg.backoff_max,
+    cfg.retention,
+    cfg.alert_after,
+    pg_table_size('birthgate.event_outbox'::regclass) AS table_bytes,
+    pg_indexes_size('birthgate.event_outbox'::regclass) AS index_bytes,
+    pg_stat_get_live_tuples(('birthgate.event_outbox'::regclass)::oid) AS live_tuples,
+    pg_stat_get_dead_tuples(('birthgate.event_outbox'::regclass)::oid) AS dead_tuples,
+    GREATEST(pg_stat_get_last_vacuum_time(('birthgate.event_outbox'::regclass)::oid), pg_stat_get_last_autovacuum_time(('birthgate.event_outbox'::regclass)::oid)) AS last_vacuum_at
+   FROM ((((birthgate.outbox_config cfg
+     CROSS JOIN LATERAL ( SELECT count(*) AS depth,
+            count(*) FILTER (WHERE ((o.visible_at <= clock_timestamp()) AND (o.claimed_by IS NULL))) AS ready,
+            count(*) FILTER (WHERE ((o.visible_at > clock_timestamp()) AND (o.claimed_by IS NOT NULL))) AS in_flight,
+            count(*) FILTER (WHERE ((o.visible_at > clock_timestamp()) AND (o.claimed_by IS NULL))) AS backing_off,
+            count(*) FILTER (WHERE ((o.visible_at <= clock_timestamp()) AND (o.claimed_by IS NOT NULL))) AS expired_claims,
+            min(o.emitted_at) AS oldest_undelivered_at,
+            COALESCE(max(o.attempts), 0) AS max_attempts_seen
+           FROM birthgate.event_outbox o
+          WHERE (o.delivered_at IS NULL)) q)
+     CROSS JOIN LATERAL ( SELECT count(*) AS delivered_retained,
+            min(o.delivered_at) AS oldest_delivered_at,
+            count(*) FILTER (WHERE (o.delivered_at < (clock_timestamp() - cfg.retention))) AS purge_due
+           FROM birthgate.event_outbox o
+          WHERE (o.delivered_at IS NOT NULL)) d)
+     CROSS JOIN LATERAL ( SELECT count(*) AS dead_lettered,
+            min(x.dead_lettered_at) AS oldest_dead_lettered_at
+           FROM birthgate.event_dead_letter x) dl)
+     CROSS JOIN LATERAL ( SELECT (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'dead_lettered'::text)), (0)::numeric))::bigint AS dead_lettered_total,
+            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'redriven'::text)), (0)::numeric))::bigint AS redriven_total,
+            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'expired_claims'::text)), (0)::numeric))::bigint AS expired_claims_total,
+            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'stale_acks'::text)), (0)::numeric))::bigint AS stale_acks_total,
+            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'purged'::text)), (0)::numeric))::bigint AS purged_total,
+            max(k_1.at) FILTER (WHERE (k_1.counter = 'purged'::text)) AS last_purge_at
+           FROM birthgate.outbox_counter k_1) k)
+  WHERE cfg.singleton;
+
+COMMENT ON VIEW birthgate.v_outbox_status IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
+
+CREATE VIEW birthgate.v_outbox_findings AS
+ WITH st AS (
+         SELECT v_outbox_status.depth,
+            v_outbox_status.ready,
+            v_outbox_status.in_flight,
+            v_outbox_status.backing_off,
+            v_outbox_status.expired_claims,
+            v_outbox_status.oldest_undelivered_at,
+            v_outbox_status.oldest_undelivered_age,
+            v_outbox_status.max_attempts_seen,
+            v_outbox_status.dead_lettered,
+            v_outbox_status.oldest_dead_lettered_at,
+            v_outbox_status.delivered_retained,
+            v_outbox_status.oldest_delivered_at,
+            v_outbox_status.purge_due,
+            v_outbox_status.dead_lettered_total,
+            v_outbox_status.redriven_total,
+            v_outbox_status.expired_claims_total,
+            v_outbox_status.stale_acks_total,
+            v_outbox_status.purged_total,
+            v_outbox_status.last_purge_at,
+            v_outbox_status.max_attempts,
+            v_outbox_status.backoff_base,
+            v_outbox_status.backoff_max,
+            v_outbox_status.retention,
+            v_outbox_status.alert_after,
+            v_outbox_status.table_bytes,
+            v_outbox_status.index_bytes,
+            v_outbox_status.live_tuples,
+            v_outbox_status.dead_tuples,
+            v_outbox_status.last_vacuum_at
+           FROM birthgate.v_outbox_status
+        ), findings AS (
+         SELECT 'warning'::text AS severity,
+            'dead_letters'::text AS kind,
+            format('%s event(s) dead-lettered after %s attempts (oldest since %s); %s dead-lettered since install'::text, st.dead_lettered, st.max_attempts, st.oldest_dead_lettered_at, st.dead_lettered_total) AS message,
+            'SELECT outbox_id, event_type, object_key, attempts, last_error, dead_lettered_at FROM birthgate.event_dead_letter ORDER BY dead_lettered_at; fix the cause, then re-drive: SELECT birthgate.outbox_redrive();'::text AS remedy,
+            jsonb_build_object('dead_lettered', st.dead_lettered, 'dead_lettered_total', st.dead_lettered_total, 'oldest_dead_lettered_at', st.oldest_dead_lettered_at) AS detail
+           FROM st
+          WHERE (st.dead_lettered > 0)
+        UNION ALL
+         SELECT 'warning'::text,
+            'undelivered_old'::text,
+            format('the oldest undelivered event is %s old (alert after %s); %s undelivered: %s ready, %s in flight, %s backing off, %s expired claims'::text, date_trunc('second'::text, st.oldest_undelivered_age), st.alert_after, st.depth, st.ready, st.in_flight, st.backing_off, st.expired_claims) AS format,
+            'Check that delivery workers run and succeed (SELECT * FROM birthgate.v_outbox_status; errors: SELECT outbox_id, attempts, last_error FROM birthgate.event_outbox WHERE delivered_at IS NULL AND attempts > 0 ORDER BY visible_at LIMIT 20;)'::text,
+            jsonb_build_object('oldest_undelivered_at', st.oldest_undelivered_at, 'depth', st.depth, 'ready', st.ready, 'in_flight', st.in_flight, 'backing_off', st.backing_off) AS jsonb_build_object
+           FROM st
+          WHERE (st.oldest_undelivered_age > st.alert_after)
+        UNION ALL
+         SELECT 'info'::text,
+            'expired_claims'::text,
+            format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery'::text, st.expired_claims, st.expired_claims_total) AS format,
+            'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND visible_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer'::text,
+            jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total) AS jsonb_build_object
+           FROM st
+          WHERE (st.expired_claims > 0)
+        UNION ALL
+         SELECT 'warning'::text,
+            'purge_overdue'::text,
+            format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the outbox grows'::text, st.purge_due, st.retention, st.oldest_delivered_at) AS format,
+            'Schedule the purge, e.g. every 5 minutes: SELECT birthgate.outbox_purge(10000); (or birthgate outbox purge)'::text,
+            jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at) AS jsonb_build_object
+           FROM st
+          WHERE ((st.purge_due > 0) AND (st.oldest_delivered_at < ((clock_timestamp() - st.retention) - '01:00:00'::interval)))
+        UNION ALL
+         SELECT 'info'::text,
+            'purged'::text,
+            format('%s acknowledged event(s) purged after the retention of %s since install, the last at %s'::text, st.purged_total, st.retention, st.last_purge_at) AS format,
+            'Nothing to do; lengthen the retention with SELECT * FROM birthgate.outbox_configure(p_retention => interval ''30 days''); to keep them longer'::text,
+            jsonb_build_object('purged_total', st.purged_total, 'last_purge_at', st.last_purge_at) AS jsonb_build_object
+           FROM st
+          WHERE (st.purged_total > 0)
+        )
+ SELECT f.severity,
+    array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], f.severity) AS severity_rank,
+    f.kind,
+    'outbox'::text AS object_type,
+    'birthgate.event_outbox'::text AS object_name,
+    f.message,
+    f.remedy,
+    f.detail
+   FROM findings f
+  ORDER BY (array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], f.severity)) DESC, f.kind;
+
+COMMENT ON VIEW birthgate.v_outbox_findings IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info). remedy says what to do. Reading it changes nothing.';
+
+CREATE VIEW birthgate.v_sweep_findings AS
+ SELECT f.sweep_name,
+    f.run_id,
+    f.collection_name,
+    f.kind,
+    count(*) AS finding_rows,
+    sum(f.occurrences) AS occurrences,
+    (array_agg("left"(f.entity_code, 100) ORDER BY f.finding_id) FILTER (WHERE (f.entity_code IS NOT NULL)))[1:5] AS sample_codes,
+    min(f.found_at) AS first_found_at,
+    max(f.found_at) AS last_found_at,
+        CASE f.kind
+            WHEN 'null_code'::text THEN 'rows with a NULL code cannot be adopted: give each a code that matches the family pattern (each new code is then born through the gate), or delete the row'::text
+            WHEN 'empty_code'::text THEN 'rows with an empty code cannot be adopted: give each a valid code, or delete the row'::text
+            WHEN 'pattern_mismatch'::text THEN 'codes that fail the family pattern: fix the codes (or the pattern), then run the adoption again'::text
+            WHEN 'duplicate_code'::text THEN 'a code held by several rows is not adopted: make the code unique in the table, then run the adoption again'::text
+            WHEN 'oversize_code'::text THEN 'codes longer than 256 characters are not adopted: shorten them, then run the adoption again'::text
+            WHEN 'retired_present'::text THEN 'the code is RETIRED in the registry but its row is still in the table: delete the row, or leave it (v_drift_report lists it)'::text
+            WHEN 'retired_skipped'::text THEN 'RETIRED objects are not seeded as governance candidates; nothing to do'::text
+            WHEN 'deferred'::text THEN 'a bound stopped the run before the end: run the sweep again, it resumes from its cursor'::text
+            WHEN 'rate_limited'::text THEN 'the run waited for its rate limit (nothing left undone); raise max batches per minute to go faster'::text
+            WHEN 'load_paused'::text THEN 'the run paused for the load guard (nothing left undone); see sweep_load_guard()'::text
+            WHEN 'slow_batch'::text THEN 'a batch took longer than the 5 s budget: lower the batch size'::text
+            ELSE 'see sweep_finding'::text
+        END AS remedy
+   FROM birthgate.sweep_finding f
+  GROUP BY f.sweep_name, f.run_id, f.collection_name, f.kind;
+
+COMMENT ON VIEW birthgate.v_sweep_findings IS 'The summary findings of the sweeps ("no silent caps"): per sweep, run and kind, how many finding rows and how many table rows or units they count, up to five sample codes (100 characters each), when, and what to do. List every code with SELECT * FROM sweep_finding WHERE sweep_name = ... AND kind = ....';
+
+CREATE VIEW birthgate.v_sweep_status AS
+ SELECT sc.sweep_name,
+    sc.kind,
+    sc.collection_name,
+    sc.run_id,
+        CASE
+            WHEN (sc.kind = 'consume'::text) THEN
+            CASE
+                WHEN (sc.paused_until > clock_timestamp()) THEN 'paused'::text
+                ELSE 'running'::text
+            END
+            WHEN (sc.run_id = 0) THEN 'idle'::text
+            WHEN (sc.finished_at IS NOT NULL) THEN 'finished'::text
+            WHEN (sc.paused_until > clock_timestamp()) THEN 'paused'::text
+            WHEN ((sc.heartbeat_at IS NULL) OR ((clock_timestamp() - sc.heartbeat_at) > sc.stale_after)) THEN 'stale'::text
+            ELSE 'running'::text
+        END AS state,
+    sc.paused_reason,
+    sc.paused_until,
+    sc.batches_done,
+    sc.batches_total_estimated,
+    sc.rows_done,
+    sc.rows_total_estimated,
+    round(((100.0 * (sc.rows_done)::numeric) / (NULLIF(GREATEST(sc.rows_total_estimated, sc.rows_done), 0))::numeric), 1) AS percent_done,
+    sc.rows_applied,
+    sc.rows_skipped,
+    sc.findings,
+    r.rows_per_second,
+        CASE
+            WHEN ((sc.finished_at IS NULL) AND (r.rows_per_second > (0)::numeric)) THEN make_interval(secs => (((GREATEST((sc.rows_total_estimated - sc.rows_done), (0)::bigint))::numeric / r.rows_per_second))::double precision)
+            ELSE NULL::interval
+        END AS eta,
+    sc.error_count,
+    sc.last_error,
+    sc.last_error_at,
+    sc.dead_lettered,
+    sc.heartbeat_at,
+    (clock_timestamp() - sc.heartbeat_at) AS heartbeat_age,
+    sc.last_batch_ms,
+    sc.max_batch_ms,
+    sc.pauses_rate_limit,
+    sc.pauses_load,
+    "left"(sc.position_code, 100) AS position_code,
+    sc.position_id,
+    sc.batch_size,
+    sc.run_started_at,
+    sc.run_started_by,
+    sc.finished_at
+   FROM (birthgate.sweep_cursor sc
+     CROSS JOIN LATERAL ( SELECT round(((sc.rows_done)::numeric / NULLIF(EXTRACT(epoch FROM (COALESCE(sc.finished_at, sc.heartbeat_at) - sc.run_started_at)), (0)::numeric)), 1) AS rows_per_second) r);
+
+COMMENT ON VIEW birthgate.v_sweep_status IS 'One row per sweep cursor: state (idle | running | paused | stale | finished), why and until when it is paused (rate limit or load guard), batches done / estimated total, rows done / estimated total, percent, rows applied (adopted or seeded) and skipped, findings, rate (rows/s over the run) and ETA, errors and the last one, heartbeat and its age, last and slowest batch in ms, pause counts, keyset position (code shown up to 100 characters). The ''consume'' row carries the consumer CLI''s pauses.';
 
 CREATE TABLE birthgate_migrations.pgmigrations (
     id integer NOT NULL,
@@ -2908,6 +5440,9 @@ ALTER TABLE ONLY birthgate_migrations.pgmigrations ALTER COLUMN id SET DEFAULT n
 ALTER TABLE ONLY birthgate.birth_admission_permit
     ADD CONSTRAINT birth_admission_permit_pkey PRIMARY KEY (permit_id);
 
+ALTER TABLE ONLY birthgate.birth_family_move
+    ADD CONSTRAINT birth_family_move_pkey PRIMARY KEY (move_id);
+
 ALTER TABLE ONLY birthgate.birth_family
     ADD CONSTRAINT birth_family_pkey PRIMARY KEY (collection_name);
 
@@ -2925,6 +5460,12 @@ ALTER TABLE ONLY birthgate.birth_registry
 
 ALTER TABLE ONLY birthgate.drift_baseline
     ADD CONSTRAINT drift_baseline_pkey PRIMARY KEY (object_kind, identity);
+
+ALTER TABLE ONLY birthgate.event_dead_letter
+    ADD CONSTRAINT event_dead_letter_event_type_object_key_born_at_key UNIQUE (event_type, object_key, born_at);
+
+ALTER TABLE ONLY birthgate.event_dead_letter
+    ADD CONSTRAINT event_dead_letter_pkey PRIMARY KEY (outbox_id);
 
 ALTER TABLE ONLY birthgate.event_outbox
     ADD CONSTRAINT event_outbox_event_type_object_key_born_at_key UNIQUE (event_type, object_key, born_at);
@@ -2950,8 +5491,17 @@ ALTER TABLE ONLY birthgate.governance_candidate_state
 ALTER TABLE ONLY birthgate.handoff_cursor
     ADD CONSTRAINT handoff_cursor_pkey PRIMARY KEY (consumer_name);
 
+ALTER TABLE ONLY birthgate.outbox_config
+    ADD CONSTRAINT outbox_config_pkey PRIMARY KEY (singleton);
+
 ALTER TABLE ONLY birthgate.registry_changelog
     ADD CONSTRAINT registry_changelog_pkey PRIMARY KEY (change_id);
+
+ALTER TABLE ONLY birthgate.sweep_cursor
+    ADD CONSTRAINT sweep_cursor_pkey PRIMARY KEY (sweep_name);
+
+ALTER TABLE ONLY birthgate.sweep_finding
+    ADD CONSTRAINT sweep_finding_pkey PRIMARY KEY (finding_id);
 
 ALTER TABLE ONLY birthgate_migrations.pgmigrations
     ADD CONSTRAINT pgmigrations_pkey PRIMARY KEY (id);
@@ -2962,19 +5512,29 @@ CREATE INDEX birth_admission_permit_expiry_idx ON birthgate.birth_admission_perm
 
 CREATE UNIQUE INDEX birth_admission_permit_live_key ON birthgate.birth_admission_permit USING btree (collection_name, entity_code) WHERE (state = 'ISSUED'::text);
 
+CREATE INDEX birth_family_move_from_table_idx ON birthgate.birth_family_move USING btree (from_table);
+
 CREATE INDEX birth_gate_violation_code_txid_idx ON birthgate.birth_gate_violation USING btree (collection_name, entity_code, txid);
 
 CREATE INDEX birth_gate_violation_recorded_at_idx ON birthgate.birth_gate_violation USING btree (recorded_at);
 
 CREATE UNIQUE INDEX birth_registry_object_key_idx ON birthgate.birth_registry USING btree (object_key);
 
-CREATE INDEX event_outbox_undelivered_idx ON birthgate.event_outbox USING btree (outbox_id) WHERE (delivered_at IS NULL);
+CREATE INDEX event_dead_letter_dead_lettered_at_idx ON birthgate.event_dead_letter USING btree (dead_lettered_at);
+
+CREATE INDEX event_outbox_undelivered_idx ON birthgate.event_outbox USING btree (visible_at, outbox_id) WHERE (delivered_at IS NULL);
+
+COMMENT ON INDEX birthgate.event_outbox_undelivered_idx IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in.';
 
 CREATE INDEX governance_candidate_state_dirty_idx ON birthgate.governance_candidate_state USING btree (object_key) WHERE (dirty = true);
 
 CREATE INDEX registry_changelog_object_key_idx ON birthgate.registry_changelog USING btree (object_key);
 
 CREATE INDEX registry_changelog_txid_change_id_idx ON birthgate.registry_changelog USING btree (txid, change_id);
+
+CREATE UNIQUE INDEX sweep_finding_code_key ON birthgate.sweep_finding USING btree (sweep_name, run_id, kind, code_md5) WHERE (code_md5 IS NOT NULL);
+
+CREATE INDEX sweep_finding_sweep_kind_idx ON birthgate.sweep_finding USING btree (sweep_name, kind, finding_id);
 
 CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON birthgate.birth_gate_violation FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate_violation_append_only();
 
@@ -3003,6 +5563,9 @@ COMMENT ON TRIGGER _101_permit_no_delete ON birthgate.birth_admission_permit IS 
 ALTER TABLE ONLY birthgate.birth_admission_permit
     ADD CONSTRAINT birth_admission_permit_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;
 
+ALTER TABLE ONLY birthgate.birth_family_move
+    ADD CONSTRAINT birth_family_move_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;
+
 ALTER TABLE ONLY birthgate.birth_gate_violation
     ADD CONSTRAINT birth_gate_violation_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;
 
@@ -3012,8 +5575,17 @@ ALTER TABLE ONLY birthgate.birth_registry
 ALTER TABLE ONLY birthgate.birth_registry
     ADD CONSTRAINT birth_registry_permit_id_fkey FOREIGN KEY (permit_id) REFERENCES birthgate.birth_admission_permit(permit_id) ON DELETE RESTRICT;
 
+ALTER TABLE ONLY birthgate.event_dead_letter
+    ADD CONSTRAINT event_dead_letter_event_type_fkey FOREIGN KEY (event_type) REFERENCES birthgate.event_type_registry(event_type) ON DELETE RESTRICT;
+
 ALTER TABLE ONLY birthgate.event_outbox
     ADD CONSTRAINT event_outbox_event_type_fkey FOREIGN KEY (event_type) REFERENCES birthgate.event_type_registry(event_type) ON DELETE RESTRICT;
 
 ALTER TABLE ONLY birthgate.event_pending
     ADD CONSTRAINT event_pending_event_type_fkey FOREIGN KEY (event_type) REFERENCES birthgate.event_type_registry(event_type) ON DELETE RESTRICT;
+
+ALTER TABLE ONLY birthgate.sweep_cursor
+    ADD CONSTRAINT sweep_cursor_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE CASCADE;
+
+ALTER TABLE ONLY birthgate.sweep_finding
+    ADD CONSTRAINT sweep_finding_sweep_name_fkey FOREIGN KEY (sweep_name) REFERENCES birthgate.sweep_cursor(sweep_name) ON DELETE CASCADE;
