@@ -10,9 +10,14 @@
  *  - for reference, pgmq's own at-least-once path on the same copy: read (UPDATE the visibility
  *    time) then archive (DELETE + INSERT into an archive table), two statements per batch;
  *  - outbox: per batch SELECT ... FROM outbox_claim(worker, n) then SELECT outbox_ack(ids, worker)
- *    — two transactions, at-least-once with a visibility timeout, the acknowledged rows retained.
+ *    — two transactions, at-least-once with a visibility timeout, a receipt per acknowledgement
+ *    retained (outbox_receipt).
+ * Fairness: every loop takes batches of BENCH_BATCH through one connection per worker, one
+ * statement per transaction (autocommit), the same worker counts, from a freshly loaded and
+ * vacuumed table with the same rows, columns and indexes (the copy keeps the default fillfactor
+ * 100, i.e. it is denser than event_outbox and starts smaller).
  * Prints events/s of each, the ratio outbox/baseline (target >= 0.8), and the size of event_outbox
- * (table + indexes) before, right after the run, and after VACUUM (bloat).
+ * (table + indexes) and of outbox_receipt before, right after the run, and after VACUUM (bloat).
  *
  * Env: DATABASE_URL (a server where we may create a database), BENCH_EVENTS (default 1000000),
  * BENCH_BATCH (default 100). Progress goes to stderr.
@@ -164,6 +169,7 @@ async function main(): Promise<void> {
       const before = await size(c, `${S}.event_outbox`);
       const ob = await run(url, 'outbox_claim + outbox_ack', workers, claimAck);
       const after = await size(c, `${S}.event_outbox`);
+      const receipts = await size(c, `${S}.outbox_receipt`);
       await c.query(`VACUUM ${S}.event_outbox`);
       const vacuumed = await size(c, `${S}.event_outbox`);
       const left = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.event_outbox WHERE delivered_at IS NULL`)).rows[0]!.n);
@@ -175,11 +181,11 @@ async function main(): Promise<void> {
       const out = [
         `${workers} worker(s): pgmq-style DELETE ... RETURNING ${fmt(rb)} events/s (${fmt(base.ms / 1000, 1)} s); outbox_claim + outbox_ack ${fmt(ro)} events/s (${fmt(ob.ms / 1000, 1)} s); ratio ${fmt(ro / rb, 2)} (target >= 0.80)`,
         `  for reference, pgmq-style read (visibility UPDATE) + archive (DELETE + INSERT): ${fmt(rra)} events/s (${fmt(ra.ms / 1000, 1)} s); outbox/that ${fmt(ro / rra, 2)}`,
-        `  event_outbox table + indexes: before ${mb(before.table)} + ${mb(before.index)}; after claim+ack of all ${mb(after.table)} + ${mb(after.index)}; after VACUUM ${mb(vacuumed.table)} + ${mb(vacuumed.index)}`,
+        `  event_outbox table + indexes: before ${mb(before.table)} + ${mb(before.index)}; after claim+ack of all ${mb(after.table)} + ${mb(after.index)}; after VACUUM ${mb(vacuumed.table)} + ${mb(vacuumed.index)}; outbox_receipt (the receipts of all ${fmt(ob.events)}) ${mb(receipts.table)} + ${mb(receipts.index)}`,
       ];
       for (const l of out) console.log(l);
       lines.push(...out);
-      await c.query(`TRUNCATE ${S}.event_outbox`);
+      await c.query(`TRUNCATE ${S}.event_outbox, ${S}.outbox_receipt`);
     }
   } finally {
     await c.end().catch(() => {});

@@ -32,23 +32,41 @@ COMMENT ON COLUMN "birthgate"."birth_family_move"."moved_by" IS 'Role that moved
 CREATE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
 RETURNS TABLE (trigger_name name, definition text)
 LANGUAGE sql
-IMMUTABLE
+STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+    WITH fam AS (
+        SELECT f.code_max_length,
+               -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+               t.is_text,
+               CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                    ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+               CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                    ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
+          FROM "birthgate"."birth_family" f
+         CROSS JOIN LATERAL (
+               SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                   AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
+         WHERE f.collection_name = p_collection
+    )
     SELECT x.trigger_name::name, x.definition
       FROM (VALUES
-        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                '_100_birth_gate', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''') FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
         (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
-        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                '_120_birth_recode', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (4, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
                 '_900_birth_finalize', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
       ) AS x(ord, trigger_name, definition)
      ORDER BY x.ord
 $fn$;
-COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name.';
+COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_gate"()
 RETURNS trigger
@@ -60,6 +78,7 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_safe boolean;
     v_code text;
     v_old_code text;
     v_actor name;
@@ -68,11 +87,10 @@ DECLARE
     v_marker text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -82,10 +100,23 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
+    -- the statement marker (the WHEN clause of _100_birth_gate sets it too, for the first row of
+    -- each statement, and calls this function only for a row it might refuse): it tells layer 2,
+    -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+    -- statement-level writer has yet to run; layer 2 only trusts it while that writer trigger is
+    -- enabled, so setting it by hand bypasses nothing
+    v_marker := pg_catalog.statement_timestamp()::text;
+    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+    END IF;
     IF v_family.mode = 'off' THEN
         RETURN NEW;
     END IF;
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
@@ -101,15 +132,6 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NEW;  -- the code did not change
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
-        -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
-        -- while that writer trigger is enabled, so setting it by hand bypasses nothing
-        v_marker := pg_catalog.statement_timestamp()::text;
-        IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
-            PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
-        END IF;
     END IF;
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
@@ -167,9 +189,11 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_safe boolean;
     v_code text;
     v_old_code text;
     v_codes text[];
+    v_longest integer;
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
@@ -180,11 +204,10 @@ DECLARE
     v_last record;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -194,10 +217,18 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
+    IF TG_LEVEL = 'STATEMENT' AND pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
+        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+    END IF;
     IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
@@ -205,12 +236,10 @@ BEGIN
             HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_LEVEL = 'STATEMENT' THEN
-        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
-        IF pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
-            PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
-        END IF;
         -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
-        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM birthgate_new n', v_family.code_column) INTO v_codes;
+        -- (with the longest code, so that the length check below needs no pass of its own)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
+           INTO v_codes, v_longest;
         IF v_codes IS NULL THEN
             RETURN NULL;
         END IF;
@@ -227,6 +256,7 @@ BEGIN
             RETURN NULL;
         END IF;
         v_codes := ARRAY[v_code];
+        v_longest := pg_catalog.length(v_code);
     END IF;
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
@@ -247,9 +277,9 @@ BEGIN
             HINT = 'RESET birthgate.bypass_gate;';
     END IF;
     v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
-    SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
-     WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
-    IF FOUND THEN
+    IF v_longest > v_family.code_max_length THEN
+        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
         RAISE EXCEPTION USING
             ERRCODE = 'BG152',
             MESSAGE = 'the code is longer than the family allows',
@@ -264,7 +294,7 @@ BEGIN
         ), codes AS (
             SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
         ), chk AS MATERIALIZED (
-            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
                    k.code ~ v_family.code_pattern AS matches
               FROM codes k
               LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
@@ -274,7 +304,7 @@ BEGIN
             UPDATE "birthgate"."birth_admission_permit" p
                SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
               FROM chk
-             WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+             WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
                AND p.state = 'ISSUED' AND p.expires_at > v_ts
             RETURNING p.permit_id, p.entity_code
         ), born AS (
@@ -356,7 +386,7 @@ BEGIN
     WITH codes AS (
         SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
           FROM codes k
           LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
           LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
@@ -377,7 +407,7 @@ BEGIN
         UPDATE "birthgate"."birth_admission_permit" p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
            AND NOT EXISTS (SELECT 1 FROM bad)
         RETURNING p.permit_id, p.entity_code
@@ -477,6 +507,7 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_safe boolean;
     v_reg record;
     v_gone record;
     v_code text;
@@ -486,11 +517,10 @@ DECLARE
     v_seen text[];
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -503,7 +533,11 @@ BEGIN
     IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
@@ -667,6 +701,7 @@ RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $fn$
 DECLARE
     v_family record;
@@ -710,7 +745,7 @@ BEGIN
     RETURN true;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.';
+COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
 
 CREATE FUNCTION "birthgate"."register_family"(
     p_collection text,
@@ -1007,9 +1042,14 @@ BEGIN
             DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
             HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
     END IF;
+    -- the limit is part of the WHEN clause of _100_birth_gate: re-attach it (when the table exists)
+    IF EXISTS (SELECT 1 FROM "birthgate"."birth_family" f JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+                WHERE f.collection_name = p_collection) THEN
+        PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+    END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."set_family_code_limit"(text, integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152.';
+COMMENT ON FUNCTION "birthgate"."set_family_code_limit"(text, integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152. Re-attaches the gate triggers (the limit is part of the WHEN clause of _100_birth_gate; table lock under a bounded lock_timeout, BG156).';
 
 CREATE OR REPLACE FUNCTION "birthgate"."set_family_mode"(p_collection text, p_mode text)
 RETURNS void

@@ -8,26 +8,51 @@
         ADD COLUMN IF NOT EXISTS visible_at timestamptz NOT NULL DEFAULT now(),
         ADD COLUMN IF NOT EXISTS claimed_by text,
         ADD COLUMN IF NOT EXISTS claimed_at timestamptz,
+        ADD COLUMN IF NOT EXISTS claim_expires_at timestamptz,
         ADD COLUMN IF NOT EXISTS errors jsonb NOT NULL DEFAULT '[]'::jsonb,
         ADD COLUMN IF NOT EXISTS redrive_count integer NOT NULL DEFAULT 0;
     ALTER TABLE "birthgate"."event_outbox"
-        ADD CONSTRAINT event_outbox_claim_consistent CHECK ((claimed_by IS NULL) = (claimed_at IS NULL)),
+        ADD CONSTRAINT event_outbox_claim_consistent CHECK ((claimed_by IS NULL) = (claimed_at IS NULL) AND (claimed_at IS NULL) = (claim_expires_at IS NULL)),
         ADD CONSTRAINT event_outbox_errors_is_array CHECK (jsonb_typeof(errors) = 'array'),
         ADD CONSTRAINT event_outbox_redrive_count_check CHECK (redrive_count >= 0);
-    ALTER TABLE "birthgate"."event_outbox" SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
-    -- the claim index: undelivered events by the time they become claimable. A claimed event
-    -- moves to the end (visible_at = claim time + visibility), a failed one to the end of its
-    -- backoff, so a claim reads only claimable entries from the front.
+    -- free space on every page for the claim's HOT update (applies to pages written from now on)
+    ALTER TABLE "birthgate"."event_outbox" SET (fillfactor = 45, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+    -- the claim index: undelivered events by the time they become claimable (emission, or the end
+    -- of a backoff). A claim leaves visible_at alone (claim_expires_at is not indexed: the claim
+    -- stays a HOT update); a failure moves the event to the end of its backoff.
     DROP INDEX "birthgate"."event_outbox_undelivered_idx";
     CREATE INDEX "event_outbox_undelivered_idx" ON "birthgate"."event_outbox" (visible_at, outbox_id) WHERE delivered_at IS NULL;
-    COMMENT ON INDEX "birthgate"."event_outbox_undelivered_idx" IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in.';
+    COMMENT ON INDEX "birthgate"."event_outbox_undelivered_idx" IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in; no column a claim changes is indexed, so a claim is a HOT update.';
     COMMENT ON COLUMN "birthgate"."event_outbox"."attempts" IS 'Claims so far (outbox_claim() counts one per claim; reset to 0 by outbox_redrive()).';
 COMMENT ON COLUMN "birthgate"."event_outbox"."last_error" IS 'The latest error: from outbox_fail(), or the expiry of a claim nobody acknowledged.';
-COMMENT ON COLUMN "birthgate"."event_outbox"."visible_at" IS 'When the event is (again) claimable: emission time, claim time + visibility timeout, or the end of a backoff.';
-COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_by" IS 'Worker holding the current claim (NULL when unclaimed); after acknowledgement the worker that delivered it.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."visible_at" IS 'When the event is (again) claimable when not claimed: emission time, or the end of a backoff after a failure.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_by" IS 'Worker holding the current claim (NULL when unclaimed).';
 COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_at" IS 'When the current claim was taken.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."claim_expires_at" IS 'When the current claim expires (claim time + visibility timeout): from then on the event is claimable again.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."delivered_at" IS 'Unused since outbox delivery (0.2): an acknowledged event leaves event_outbox, its receipt is in outbox_receipt.';
 COMMENT ON COLUMN "birthgate"."event_outbox"."errors" IS 'Every error so far, oldest first: [{attempt, at, worker, error}], kept across re-drives.';
 COMMENT ON COLUMN "birthgate"."event_outbox"."redrive_count" IS 'How often the event came back from event_dead_letter.';
+
+    CREATE TABLE "birthgate"."outbox_receipt" (
+        receipt_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        delivered_at timestamptz NOT NULL,
+        acked_by text,
+        outbox_ids bigint[] NOT NULL CHECK (cardinality(outbox_ids) > 0 AND array_position(outbox_ids, NULL) IS NULL),
+        events integer NOT NULL,
+        min_outbox_id bigint NOT NULL,
+        max_outbox_id bigint NOT NULL,
+        CONSTRAINT outbox_receipt_events_check CHECK (events = cardinality(outbox_ids) AND min_outbox_id <= max_outbox_id)
+    );
+    -- "was this id delivered?" (a repeated acknowledgement, outbox_fail of a delivered event):
+    -- the receipts whose id range covers it, then the array
+    CREATE INDEX "outbox_receipt_id_range_idx" ON "birthgate"."outbox_receipt" USING gist (int8range(min_outbox_id, max_outbox_id, '[]'));
+    COMMENT ON TABLE "birthgate"."outbox_receipt" IS 'One row per outbox_ack() call that acknowledged events: the delivered ids (removed from event_outbox), when and by which worker. Kept for outbox_config.retention, then outbox_purge() deletes them (counted), after which a repeated acknowledgement of those ids raises BG504.';
+    COMMENT ON COLUMN "birthgate"."outbox_receipt"."delivered_at" IS 'When the acknowledgement was made.';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."acked_by" IS 'The worker name passed to outbox_ack() (NULL when acknowledged without one).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."outbox_ids" IS 'The acknowledged event ids, ascending.';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."events" IS 'How many events (cardinality of outbox_ids).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."min_outbox_id" IS 'Lowest id in outbox_ids (the GiST range index covers min..max).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."max_outbox_id" IS 'Highest id in outbox_ids.';
 
     CREATE TABLE "birthgate"."event_dead_letter" (
         outbox_id bigint PRIMARY KEY,
@@ -70,7 +95,7 @@ COMMENT ON COLUMN "birthgate"."event_dead_letter"."dead_lettered_by" IS 'The wor
     COMMENT ON COLUMN "birthgate"."outbox_config"."max_attempts" IS 'Claims an event gets; the failure (or expired claim) of the last one moves it to event_dead_letter.';
 COMMENT ON COLUMN "birthgate"."outbox_config"."backoff_base" IS 'Backoff after the first failure; doubles per attempt up to backoff_max, then jittered into [half, full].';
 COMMENT ON COLUMN "birthgate"."outbox_config"."backoff_max" IS 'Longest backoff between attempts.';
-COMMENT ON COLUMN "birthgate"."outbox_config"."retention" IS 'How long acknowledged events stay in event_outbox before outbox_purge() deletes them (and counts them).';
+COMMENT ON COLUMN "birthgate"."outbox_config"."retention" IS 'How long the receipts of acknowledged events (outbox_receipt) are kept before outbox_purge() deletes them (and counts them).';
 COMMENT ON COLUMN "birthgate"."outbox_config"."alert_after" IS 'Age of the oldest undelivered event past which v_outbox_findings reports it.';
 
 CREATE TABLE "birthgate"."outbox_counter" (
@@ -124,7 +149,9 @@ BEGIN
 
     -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
     -- take disjoint sets and never wait), dead-letter those whose expired claim was their
-    -- last attempt, claim the rest, count what leaves no row behind.
+    -- last attempt, claim the rest, count what leaves no row behind. The claim changes no
+    -- indexed column (a HOT update); events claimed by others keep their place in the index
+    -- and are passed over by their unexpired claim_expires_at.
     RETURN QUERY
     WITH cand AS MATERIALIZED (
         SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
@@ -133,6 +160,7 @@ BEGIN
         FROM "birthgate"."event_outbox" AS o
         WHERE o.delivered_at IS NULL
           AND o.visible_at <= v_now
+          AND (o.claim_expires_at IS NULL OR o.claim_expires_at <= v_now)
         ORDER BY o.visible_at, o.outbox_id
         LIMIT p_limit
         FOR UPDATE OF o SKIP LOCKED
@@ -142,8 +170,8 @@ BEGIN
         USING cand
         WHERE o.outbox_id = cand.id AND cand.exhausted
         RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
-                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) AS errors,
-                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) AS last_error, o.redrive_count, o.claimed_by
+                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) AS errors,
+                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) AS last_error, o.redrive_count, o.claimed_by
     ),
     dead_lettered AS (
         INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
@@ -158,9 +186,9 @@ BEGIN
         SET attempts = o.attempts + 1,
             claimed_by = p_worker,
             claimed_at = v_now,
-            visible_at = v_now + p_visibility,
-            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) ELSE o.errors END,
-            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) ELSE o.last_error END
+            claim_expires_at = v_now + p_visibility,
+            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) ELSE o.errors END,
+            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) ELSE o.last_error END
         FROM cand
         WHERE o.outbox_id = cand.id AND NOT cand.exhausted
         RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
@@ -177,7 +205,7 @@ BEGIN
     ORDER BY x.was_visible_at, x.outbox_id;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff or expired claim ended joins behind the events already claimable). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
+COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff ended joins behind the events already claimable; an event whose claim expired is claimable again in its old place). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
 
 CREATE FUNCTION "birthgate"."outbox_ack"(p_outbox_ids bigint[], p_worker text DEFAULT NULL)
 RETURNS integer
@@ -211,29 +239,38 @@ BEGIN
         RETURN 0;
     END IF;
 
-    -- Exactly once: only an undelivered event that is claimed is acknowledged, so a second
-    -- acknowledgement (or a concurrent one, which waits for the row and re-checks) finds
-    -- delivered_at set and counts 0. With p_worker, only the worker holding the claim can
-    -- acknowledge it: a worker whose claim expired and was taken over is refused (0).
-    UPDATE "birthgate"."event_outbox" AS o
-    SET delivered_at = v_now
-    WHERE o.outbox_id = ANY (p_outbox_ids)
-      AND o.delivered_at IS NULL
-      AND o.claimed_by IS NOT NULL
-      AND (p_worker IS NULL OR o.claimed_by = p_worker);
-    GET DIAGNOSTICS v_acked = ROW_COUNT;
+    -- Exactly once: only a claimed event still in event_outbox is acknowledged; it leaves
+    -- the table in this statement, so a second acknowledgement (or a concurrent one, which
+    -- waits for the row and re-checks) finds nothing and counts 0. With p_worker, only the
+    -- worker holding the claim can acknowledge it: a worker whose claim expired and was
+    -- taken over is refused (0). One receipt row records the delivered ids.
+    WITH gone AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        WHERE o.outbox_id = ANY (p_outbox_ids)
+          AND o.delivered_at IS NULL
+          AND o.claimed_by IS NOT NULL
+          AND (p_worker IS NULL OR o.claimed_by = p_worker)
+        RETURNING o.outbox_id
+    )
+    INSERT INTO "birthgate"."outbox_receipt" AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id)
+    SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id)
+    FROM gone AS g
+    HAVING count(*) > 0
+    RETURNING r.events INTO v_acked;
+    v_acked := coalesce(v_acked, 0);
 
     SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
     IF v_acked < v_distinct THEN
         SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
         FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
         WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
-          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id);
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> u.id AND u.id = ANY (r.outbox_ids));
         IF v_unknown IS NOT NULL THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG504',
                 MESSAGE = 'no such event in the outbox or the dead letter table',
-                DETAIL = format('outbox_ack: %s of %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                DETAIL = format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
                 HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
         END IF;
         IF p_worker IS NOT NULL THEN
@@ -250,7 +287,7 @@ BEGIN
     RETURN v_acked;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered (delivered_at) and returns how many were acknowledged by this call: an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids; an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
 
 CREATE FUNCTION "birthgate"."outbox_fail"(p_outbox_id bigint, p_error text, p_worker text DEFAULT NULL)
 RETURNS text
@@ -263,6 +300,7 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_cfg record;
     v_row record;
+    v_receipt record;
     v_error text;
     v_entry jsonb;
     v_seconds double precision;
@@ -310,18 +348,26 @@ BEGIN
                 DETAIL = format('outbox_fail(%s): the event is in %s', p_outbox_id, 'birthgate.event_dead_letter'),
                 HINT = 'Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);';
         END IF;
+        SELECT r.receipt_id, r.delivered_at, r.acked_by INTO v_receipt FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> p_outbox_id AND p_outbox_id = ANY (r.outbox_ids) LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG507',
+                MESSAGE = 'the event has already been acknowledged',
+                DETAIL = format('outbox_fail(%s): acknowledged at %s by %s (receipt %s)', p_outbox_id, v_receipt.delivered_at, coalesce(left(v_receipt.acked_by, 100), 'a worker without a name'), v_receipt.receipt_id),
+                HINT = 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).';
+        END IF;
         RAISE EXCEPTION USING
             ERRCODE = 'BG504',
             MESSAGE = 'no such event in the outbox or the dead letter table',
-            DETAIL = format('outbox_fail(%s): no such event in %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter'),
+            DETAIL = format('outbox_fail(%s): no such event in %s, %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt'),
             HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
     END IF;
     IF v_row.delivered_at IS NOT NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG507',
             MESSAGE = 'the event has already been acknowledged',
-            DETAIL = format('outbox_fail(%s): acknowledged at %s by %s', p_outbox_id, v_row.delivered_at, coalesce(v_row.claimed_by, 'unknown')),
-            HINT = 'Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...).';
+            DETAIL = format('outbox_fail(%s): marked delivered at %s', p_outbox_id, v_row.delivered_at),
+            HINT = 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).';
     END IF;
     IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
         RAISE EXCEPTION USING
@@ -358,6 +404,7 @@ BEGIN
     UPDATE "birthgate"."event_outbox" AS o
     SET claimed_by = NULL,
         claimed_at = NULL,
+        claim_expires_at = NULL,
         visible_at = v_now + make_interval(secs => v_seconds),
         errors = o.errors || jsonb_build_array(v_entry),
         last_error = v_error
@@ -454,20 +501,24 @@ BEGIN
             HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
     END IF;
 
-    -- oldest ids first through the primary key: events are acknowledged roughly in id order,
-    -- so the rows past the retention sit at the front and no extra index is maintained on
-    -- the hot path for the purge
-    WITH gone AS (
-        DELETE FROM "birthgate"."event_outbox" AS o
-        WHERE o.outbox_id IN (
-            SELECT p.outbox_id FROM "birthgate"."event_outbox" AS p
-            WHERE p.delivered_at < v_now - v_retention
-            ORDER BY p.outbox_id
-            LIMIT p_limit
-            FOR UPDATE SKIP LOCKED)
-        RETURNING o.delivered_at
+    -- oldest receipts first through the primary key (receipts are written in time order, so
+    -- the ones past the retention sit at the front); whole receipts, until at least p_limit
+    -- events are purged: a call returns less than p_limit only when nothing more is due
+    WITH due AS (
+        SELECT r.receipt_id, sum(r.events) OVER (ORDER BY r.receipt_id) - r.events AS before
+        FROM (SELECT x.receipt_id, x.events FROM "birthgate"."outbox_receipt" AS x
+              WHERE x.delivered_at < v_now - v_retention
+              ORDER BY x.receipt_id
+              LIMIT p_limit
+              FOR UPDATE SKIP LOCKED) AS r
+    ),
+    gone AS (
+        DELETE FROM "birthgate"."outbox_receipt" AS r
+        USING due
+        WHERE r.receipt_id = due.receipt_id AND due.before < p_limit
+        RETURNING r.events, r.delivered_at
     )
-    SELECT count(*)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
+    SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
 
     IF v_purged > 0 THEN
         INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
@@ -486,7 +537,7 @@ BEGIN
     RETURN v_purged;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes up to p_limit (1..1000000) acknowledged events delivered longer ago than outbox_config.retention and returns how many; never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged.';
+COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..1000000) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.';
 
 CREATE FUNCTION "birthgate"."outbox_configure"(
     p_max_attempts integer DEFAULT NULL,
@@ -575,21 +626,20 @@ SELECT q.depth,
 FROM "birthgate"."outbox_config" AS cfg
 CROSS JOIN LATERAL (
     SELECT count(*) AS depth,
-           count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NULL) AS ready,
-           count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NOT NULL) AS in_flight,
-           count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NULL) AS backing_off,
-           count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NOT NULL) AS expired_claims,
+           count(*) FILTER (WHERE o.claimed_by IS NULL AND o.visible_at <= clock_timestamp()) AS ready,
+           count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.claim_expires_at > clock_timestamp()) AS in_flight,
+           count(*) FILTER (WHERE o.claimed_by IS NULL AND o.visible_at > clock_timestamp()) AS backing_off,
+           count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.claim_expires_at <= clock_timestamp()) AS expired_claims,
            min(o.emitted_at) AS oldest_undelivered_at,
            coalesce(max(o.attempts), 0) AS max_attempts_seen
     FROM "birthgate"."event_outbox" AS o
     WHERE o.delivered_at IS NULL
 ) AS q
 CROSS JOIN LATERAL (
-    SELECT count(*) AS delivered_retained,
-           min(o.delivered_at) AS oldest_delivered_at,
-           count(*) FILTER (WHERE o.delivered_at < clock_timestamp() - cfg.retention) AS purge_due
-    FROM "birthgate"."event_outbox" AS o
-    WHERE o.delivered_at IS NOT NULL
+    SELECT coalesce(sum(r.events), 0)::bigint AS delivered_retained,
+           min(r.delivered_at) AS oldest_delivered_at,
+           coalesce(sum(r.events) FILTER (WHERE r.delivered_at < clock_timestamp() - cfg.retention), 0)::bigint AS purge_due
+    FROM "birthgate"."outbox_receipt" AS r
 ) AS d
 CROSS JOIN LATERAL (
     SELECT count(*) AS dead_lettered, min(x.dead_lettered_at) AS oldest_dead_lettered_at
@@ -605,7 +655,7 @@ CROSS JOIN LATERAL (
     FROM "birthgate"."outbox_counter" AS k
 ) AS k
 WHERE cfg.singleton;
-COMMENT ON VIEW "birthgate"."v_outbox_status" IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
+COMMENT ON VIEW "birthgate"."v_outbox_status" IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events whose receipts (outbox_receipt) are still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes; it holds undelivered events only), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
 
 CREATE VIEW "birthgate"."v_outbox_findings" AS
 WITH st AS (SELECT * FROM "birthgate"."v_outbox_status"), findings AS (
@@ -624,12 +674,12 @@ WITH st AS (SELECT * FROM "birthgate"."v_outbox_status"), findings AS (
     UNION ALL
     SELECT 'info', 'expired_claims',
            pg_catalog.format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery', st.expired_claims, st.expired_claims_total),
-           'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND visible_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer',
+           'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE claimed_by IS NOT NULL AND claim_expires_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer',
            jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total)
       FROM st WHERE st.expired_claims > 0
     UNION ALL
     SELECT 'warning', 'purge_overdue',
-           pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the outbox grows', st.purge_due, st.retention, st.oldest_delivered_at),
+           pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the receipts grow', st.purge_due, st.retention, st.oldest_delivered_at),
            'Schedule the purge, e.g. every 5 minutes: SELECT birthgate.outbox_purge(10000); (or birthgate outbox purge)',
            jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at)
       FROM st WHERE st.purge_due > 0 AND st.oldest_delivered_at < clock_timestamp() - st.retention - '1 hour'::interval
@@ -661,6 +711,7 @@ END
 $roles$;
 
 REVOKE ALL ON TABLE "birthgate"."event_dead_letter" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."outbox_receipt" FROM PUBLIC;
 REVOKE ALL ON TABLE "birthgate"."outbox_config" FROM PUBLIC;
 REVOKE ALL ON TABLE "birthgate"."outbox_counter" FROM PUBLIC;
 REVOKE ALL ON TABLE "birthgate"."v_outbox_status" FROM PUBLIC;
@@ -674,8 +725,8 @@ REVOKE ALL ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interva
 GRANT USAGE ON SCHEMA "birthgate" TO "birthgate_delivery";
 GRANT EXECUTE ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval), "birthgate"."outbox_ack"(bigint[], text), "birthgate"."outbox_fail"(bigint, text, text) TO "birthgate_delivery";
 GRANT EXECUTE ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval), "birthgate"."outbox_ack"(bigint[], text), "birthgate"."outbox_fail"(bigint, text, text), "birthgate"."outbox_redrive"(bigint[]), "birthgate"."outbox_purge"(integer), "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) TO "birthgate_admin";
-GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_config", "birthgate"."outbox_counter", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_admin";
-GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_config", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_reader";
+GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_receipt", "birthgate"."outbox_config", "birthgate"."outbox_counter", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_admin";
+GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_receipt", "birthgate"."outbox_config", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_reader";
 
 SELECT "birthgate"."drift_capture_baseline"();
 
@@ -701,10 +752,11 @@ ON CONFLICT DO NOTHING;
 DROP TABLE "birthgate"."outbox_counter";
 DROP TABLE "birthgate"."outbox_config";
 DROP TABLE "birthgate"."event_dead_letter";
+DROP TABLE "birthgate"."outbox_receipt";
 
 DROP INDEX "birthgate"."event_outbox_undelivered_idx";
 CREATE INDEX "event_outbox_undelivered_idx" ON "birthgate"."event_outbox" ("outbox_id") WHERE delivered_at IS NULL;
-ALTER TABLE "birthgate"."event_outbox" RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor);
+ALTER TABLE "birthgate"."event_outbox" RESET (fillfactor, autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor);
 ALTER TABLE "birthgate"."event_outbox"
     DROP CONSTRAINT event_outbox_redrive_count_check,
     DROP CONSTRAINT event_outbox_errors_is_array,
@@ -712,11 +764,13 @@ ALTER TABLE "birthgate"."event_outbox"
 ALTER TABLE "birthgate"."event_outbox"
     DROP COLUMN redrive_count,
     DROP COLUMN errors,
+    DROP COLUMN claim_expires_at,
     DROP COLUMN claimed_at,
     DROP COLUMN claimed_by,
     DROP COLUMN visible_at;
 COMMENT ON COLUMN "birthgate"."event_outbox"."attempts" IS NULL;
 COMMENT ON COLUMN "birthgate"."event_outbox"."last_error" IS NULL;
+COMMENT ON COLUMN "birthgate"."event_outbox"."delivered_at" IS 'Set by the delivery worker once the event has been handed on.';
 
 REVOKE USAGE ON SCHEMA "birthgate" FROM "birthgate_delivery";
 DO $roles$

@@ -5,20 +5,17 @@
 -- Up Migration
 
 CREATE OR REPLACE VIEW "birthgate"."v_metrics" AS
-SELECT 1 AS metric_order, 'birthgate_handoff_lag_rows'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the handoff cursor (waiting plus held back): the consumer backlog.'::text AS help, m.labels, m.value
+SELECT 1 AS metric_order, 'birthgate_handoff_lag_rows'::text AS metric, 'gauge'::text AS metric_type, 'Committed changelog rows not yet handed off (exact): the consumer backlog.'::text AS help, m.labels, m.value
   FROM (
-      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, (s.rows_waiting + s.rows_held_back)::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_waiting::float8 AS value FROM "birthgate"."v_handoff_status" AS s
   ) AS m
 UNION ALL
-SELECT 2 AS metric_order, 'birthgate_handoff_lag_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest changelog row past the handoff cursor (0 when there is none).'::text AS help, m.labels, m.value
+SELECT 2 AS metric_order, 'birthgate_handoff_lag_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest committed changelog row not yet handed off (0 when there is none).'::text AS help, m.labels, m.value
   FROM (
-      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
-             coalesce((SELECT extract(epoch FROM clock_timestamp() - min(l.changed_at))::float8 FROM "birthgate"."registry_changelog" AS l
-                        WHERE (l.txid, l.change_id) > (s.position_txid, s.position_change_id)), 0) AS value
-        FROM "birthgate"."v_handoff_status" AS s
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.lag_seconds::float8 AS value FROM "birthgate"."v_handoff_status" AS s
   ) AS m
 UNION ALL
-SELECT 3 AS metric_order, 'birthgate_handoff_rows_waiting'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the cursor that the consumer can take now (below the snapshot horizon).'::text AS help, m.labels, m.value
+SELECT 3 AS metric_order, 'birthgate_handoff_rows_waiting'::text AS metric, 'gauge'::text AS metric_type, 'Committed changelog rows not yet handed off (the same number as lag_rows, kept for dashboards).'::text AS help, m.labels, m.value
   FROM (
       SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_waiting::float8 AS value FROM "birthgate"."v_handoff_status" AS s
   ) AS m
@@ -115,6 +112,46 @@ SELECT 19 AS metric_order, 'birthgate_drift_findings'::text AS metric, 'gauge'::
       SELECT jsonb_build_object('severity', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
         FROM unnest(ARRAY['info', 'warning', 'critical']::text[]) AS v(x)
         LEFT JOIN (SELECT severity AS x, count(*) AS n FROM "birthgate"."v_drift_report" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 20 AS metric_order, 'birthgate_outbox_in_flight'::text AS metric, 'gauge'::text AS metric_type, 'Outbox events claimed by a delivery worker and not yet acknowledged or failed.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, o.in_flight::float8 AS value FROM "birthgate"."v_outbox_status" AS o
+  ) AS m
+UNION ALL
+SELECT 21 AS metric_order, 'birthgate_outbox_oldest_undelivered_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest undelivered outbox event (0 when there is none).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, coalesce(extract(epoch FROM o.oldest_undelivered_age)::float8, 0) AS value FROM "birthgate"."v_outbox_status" AS o
+  ) AS m
+UNION ALL
+SELECT 22 AS metric_order, 'birthgate_outbox_dead_lettered_total'::text AS metric, 'counter'::text AS metric_type, 'Outbox events ever moved to event_dead_letter after exhausting their attempts.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, o.dead_lettered_total::float8 AS value FROM "birthgate"."v_outbox_status" AS o
+  ) AS m
+UNION ALL
+SELECT 23 AS metric_order, 'birthgate_sweep_rows_done'::text AS metric, 'gauge'::text AS metric_type, 'Rows a sweep (adoption, backfill) has gone through in its current run.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, w.rows_done::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 24 AS metric_order, 'birthgate_sweep_percent_done'::text AS metric, 'gauge'::text AS metric_type, 'Estimated progress of a sweep run, 0..100 (estimated from table statistics).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, coalesce(w.percent_done, 0)::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 25 AS metric_order, 'birthgate_sweep_paused'::text AS metric, 'gauge'::text AS metric_type, '1 while a sweep is paused by its rate limit or the load guard, else 0.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, (w.state = 'paused')::int::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 26 AS metric_order, 'birthgate_sweep_errors_total'::text AS metric, 'counter'::text AS metric_type, 'Failed batches of a sweep (each retried; see v_sweep_status.last_error).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, w.error_count::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 27 AS metric_order, 'birthgate_sweep_heartbeat_age_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Seconds since a sweep last finished a batch (+Inf: never).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, coalesce(extract(epoch FROM w.heartbeat_age)::float8, 'Infinity'::float8) AS value FROM "birthgate"."v_sweep_status" AS w
   ) AS m;
 COMMENT ON VIEW "birthgate"."v_metrics" IS 'Operator metrics, one row per sample: metric (Prometheus name), metric_type (gauge | counter), help, labels (jsonb object), value. metrics_exposition() renders it in the Prometheus text format; `birthgate metrics` prints that. Reading it changes nothing; it costs about what v_handoff_status and v_drift_report cost.';
 

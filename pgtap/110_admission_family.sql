@@ -62,13 +62,13 @@ SELECT throws_ok($$SELECT birthgate.register_family('dot_tools_again', 'pilot.do
 
 -- the triggers, exactly as the drift monitor expects them
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND tgname = '_100_birth_gate'),
-          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF code ON pilot.dot_tools FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(''dot_tools'', ''code'')',
-          'layer 1 is _100_birth_gate BEFORE INSERT OR UPDATE OF code FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(collection, column)');
+          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF code ON pilot.dot_tools FOR EACH ROW WHEN ((((current_setting(''birthgate.gate_statement''::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(''birthgate.gate_statement''::text, (statement_timestamp())::text, true) IS NULL)) OR (new.code IS NULL) OR (new.code = ''''::text) OR (length(new.code) > 256) OR ((new.code COLLATE "default") !~ ''^[A-Z]+-[0-9]+$''::text) OR (COALESCE(current_setting(''birthgate.bypass_gate''::text, true), ''''::text) <> ''''::text))) EXECUTE FUNCTION birthgate.tg_birth_gate(''dot_tools'', ''code'')',
+          'layer 1 is _100_birth_gate BEFORE INSERT OR UPDATE OF code FOR EACH ROW WHEN (<the family code rules>) EXECUTE FUNCTION birthgate.tg_birth_gate(collection, column)');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND tgname = '_900_birth_finalize'),
           'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR DELETE OR UPDATE OF code ON pilot.dot_tools DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_finalize(''dot_tools'', ''code'')',
           'layer 2 is the DEFERRABLE INITIALLY DEFERRED constraint trigger _900_birth_finalize');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.species'::regclass AND tgname = '_100_birth_gate'),
-          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF species_code ON pilot.species FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate(''species'', ''species_code'')',
+          'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF species_code ON pilot.species FOR EACH ROW WHEN ((((current_setting(''birthgate.gate_statement''::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(''birthgate.gate_statement''::text, (statement_timestamp())::text, true) IS NULL)) OR ((new.species_code)::text IS NULL) OR ((new.species_code)::text = ''''::text) OR (length((new.species_code)::text) > 256) OR (((new.species_code)::text COLLATE "default") !~ ''^[a-z]+(_[a-z]+)*$''::text) OR (COALESCE(current_setting(''birthgate.bypass_gate''::text, true), ''''::text) <> ''''::text))) EXECUTE FUNCTION birthgate.tg_birth_gate(''species'', ''species_code'')',
           'each family''s gate watches its own code column');
 SELECT is_empty($$SELECT t.tgname FROM pg_trigger t WHERE t.tgrelid IN ('pilot.dot_tools'::regclass, 'pilot.species'::regclass)
                   AND NOT t.tgisinternal AND obj_description(t.oid, 'pg_trigger') IS NULL$$,
@@ -95,7 +95,7 @@ SELECT results_eq($$SELECT code_pattern, mode FROM birthgate.birth_family WHERE 
 SELECT lives_ok($$SELECT birthgate.register_family('species', 'pilot.species', 'alt_code', '^[a-z]+(_[a-z]+)*$', 'report')$$,
                 're-registering with another code column succeeds');
 SELECT is((SELECT string_agg(pg_get_triggerdef(oid), ' | ' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'pilot.species'::regclass AND NOT tgisinternal)
-          ~ 'UPDATE OF alt_code ON pilot.species FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_gate.*UPDATE OF alt_code ON pilot.species DEFERRABLE',
+          ~ 'UPDATE OF alt_code ON pilot.species FOR EACH ROW WHEN .*EXECUTE FUNCTION birthgate.tg_birth_gate.*UPDATE OF alt_code ON pilot.species DEFERRABLE',
           true, 'a new code column re-attaches both triggers on that column');
 
 -- repair: a dropped or disabled trigger is re-attached by re-registering

@@ -27,7 +27,7 @@ SELECT 'birthgate_admin', unnest(ARRAY[
     'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()',
     'outbox_claim(text,integer,interval)', 'outbox_ack(bigint[],text)', 'outbox_fail(bigint,text,text)', 'outbox_redrive(bigint[])',
     'outbox_purge(integer)', 'outbox_configure(integer,interval,interval,interval,interval)',
-    'handoff_snapshot()', 'handoff_rewind(xid8,bigint)'] || pg_temp.sweeps())
+    'handoff_snapshot()', 'handoff_rewind(xid8,bigint)', 'metrics_exposition()'] || pg_temp.sweeps())
 UNION ALL
 SELECT 'birthgate_issuer', unnest(ARRAY['issue_permit(text,text,interval)', 'revoke_permit(bigint,text)'])
 UNION ALL
@@ -35,7 +35,7 @@ SELECT 'birthgate_reader', unnest(ARRAY[
     'drift_assert_clean(text)', 'drift_current_functions()', 'drift_current_triggers()', 'drift_definition_hash(text)',
     'drift_family_objects(text)', 'drift_normalize_definition(text)', 'handoff_holding_xact()', 'handoff_horizon()',
     'sweep_load_guard(integer,interval,interval)', 'birth_gate_trigger_definitions(text,text,name)', 'birth_gate_triggers_present()',
-    'handoff_snapshot()'])
+    'handoff_snapshot()', 'metrics_exposition()'])
 UNION ALL
 SELECT 'birthgate_consumer', unnest(ARRAY['handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()']
     || pg_temp.sweeps())

@@ -6,7 +6,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(47);
+SELECT plan(55);
 
 -- event_outbox: new columns, all with defaults or nullable
 SELECT has_column('birthgate', 'event_outbox', 'visible_at', 'event_outbox has visible_at');
@@ -14,6 +14,7 @@ SELECT col_not_null('birthgate', 'event_outbox', 'visible_at', 'visible_at is NO
 SELECT col_has_default('birthgate', 'event_outbox', 'visible_at', 'visible_at has a default (emission time)');
 SELECT has_column('birthgate', 'event_outbox', 'claimed_by', 'event_outbox has claimed_by');
 SELECT has_column('birthgate', 'event_outbox', 'claimed_at', 'event_outbox has claimed_at');
+SELECT has_column('birthgate', 'event_outbox', 'claim_expires_at', 'event_outbox has claim_expires_at');
 SELECT col_type_is('birthgate', 'event_outbox', 'errors', 'jsonb', 'errors is jsonb');
 SELECT col_has_default('birthgate', 'event_outbox', 'errors', 'errors defaults to an empty array');
 SELECT col_has_default('birthgate', 'event_outbox', 'redrive_count', 'redrive_count has a default');
@@ -26,7 +27,25 @@ SELECT has_index('birthgate', 'event_outbox', 'event_outbox_undelivered_idx', AR
                  'the claim index orders undelivered events by (visible_at, outbox_id)');
 SELECT is((SELECT count(*)::int FROM pg_index i WHERE i.indrelid = 'birthgate.event_outbox'::regclass), 3,
           'event_outbox has 3 indexes to maintain: primary key, the unique event key, the claim index');
-SELECT col_has_check('birthgate', 'event_outbox', ARRAY['claimed_by', 'claimed_at'], 'a claim has both a holder and a time');
+SELECT col_has_check('birthgate', 'event_outbox', ARRAY['claimed_by', 'claimed_at', 'claim_expires_at'], 'a claim has a holder, a time and an expiry, or none of them');
+-- the claim is a HOT update: no index covers a column it changes, and every page keeps room for it
+SELECT is((SELECT count(*)::int FROM pg_index i, unnest(i.indkey) AS k (attnum), pg_attribute a
+            WHERE i.indrelid = 'birthgate.event_outbox'::regclass AND a.attrelid = i.indrelid AND a.attnum = k.attnum
+              AND a.attname IN ('attempts', 'claimed_by', 'claimed_at', 'claim_expires_at', 'errors', 'last_error'))
+          + (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = 'birthgate.event_outbox'::regclass AND i.indpred IS NOT NULL
+              AND pg_get_expr(i.indpred, i.indrelid) ~ '(attempts|claimed_by|claimed_at|claim_expires_at|errors|last_error)'),
+          0, 'no index (key or predicate) covers a column the claim changes');
+SELECT ok((SELECT 'fillfactor=45' = ANY (reloptions) FROM pg_class WHERE oid = 'birthgate.event_outbox'::regclass),
+          'event_outbox keeps free space on every page for the claim (fillfactor 45)');
+
+-- outbox_receipt: one row per acknowledgement call
+SELECT has_table('birthgate', 'outbox_receipt', 'outbox_receipt exists');
+SELECT columns_are('birthgate', 'outbox_receipt', ARRAY['receipt_id', 'delivered_at', 'acked_by', 'outbox_ids', 'events', 'min_outbox_id', 'max_outbox_id']::name[],
+                   'outbox_receipt holds the delivered ids, when and by whom');
+SELECT has_index('birthgate', 'outbox_receipt', 'outbox_receipt_id_range_idx', 'the receipts are indexed by the id range they cover');
+SELECT throws_ok($$INSERT INTO birthgate.outbox_receipt (delivered_at, outbox_ids, events, min_outbox_id, max_outbox_id) VALUES (now(), ARRAY[1, 2]::bigint[], 3, 1, 2)$$,
+                 '23514', NULL, 'a receipt''s count matches its ids');
+SELECT ok(has_table_privilege('birthgate_reader', 'birthgate.outbox_receipt', 'SELECT'), 'birthgate_reader can read outbox_receipt');
 
 -- event_dead_letter
 SELECT has_table('birthgate', 'event_dead_letter', 'event_dead_letter exists');
@@ -91,7 +110,7 @@ SELECT ok(has_table_privilege('birthgate_reader', 'birthgate.event_dead_letter',
 SELECT is((SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = 'birthgate'::regnamespace AND p.proname LIKE 'outbox\_%'
              AND has_function_privilege('public', p.oid, 'EXECUTE')), 0, 'PUBLIC may execute no outbox function');
 SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'birthgate'::regnamespace
-             AND c.relname IN ('event_dead_letter', 'outbox_config', 'outbox_counter', 'v_outbox_status', 'v_outbox_findings')
+             AND c.relname IN ('event_dead_letter', 'outbox_receipt', 'outbox_config', 'outbox_counter', 'v_outbox_status', 'v_outbox_findings')
              AND has_table_privilege('public', c.oid, 'SELECT')), 0, 'PUBLIC may read no outbox table or view');
 
 -- a delivery worker, as the role, can claim (the outbox is emptied first, in this rolled-back transaction)

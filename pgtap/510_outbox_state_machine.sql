@@ -14,11 +14,12 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(57);
+SELECT plan(60);
 
 DELETE FROM birthgate.event_outbox;
 DELETE FROM birthgate.event_dead_letter;
 DELETE FROM birthgate.outbox_counter;
+DELETE FROM birthgate.outbox_receipt;
 SELECT lives_ok($$SELECT * FROM birthgate.outbox_configure(p_max_attempts => 3, p_backoff_base => '1 second', p_backoff_max => '2 seconds')$$,
                 'settings for the test: 3 attempts, backoff 1 s doubling up to 2 s (long enough to observe on a busy machine)');
 
@@ -40,7 +41,8 @@ DECLARE
     v_deadline timestamptz := clock_timestamp() + interval '30 seconds';
 BEGIN
     LOOP
-        IF (SELECT visible_at <= clock_timestamp() FROM birthgate.event_outbox WHERE object_key = 'sm:' || p_key) THEN
+        IF (SELECT visible_at <= clock_timestamp() AND coalesce(claim_expires_at, '-infinity') <= clock_timestamp()
+              FROM birthgate.event_outbox WHERE object_key = 'sm:' || p_key) THEN
             RETURN true;
         END IF;
         IF clock_timestamp() > v_deadline THEN
@@ -62,17 +64,24 @@ $fn$;
 
 -- (a) claim -> ack
 SELECT pg_temp.emit('a1') IS NOT NULL AS a1, pg_temp.emit('a2') IS NOT NULL AS a2 \gset
+SELECT pg_temp.id('a1') AS a1_id \gset
+SELECT pg_stat_get_xact_tuples_updated('birthgate.event_outbox'::regclass) AS upd0, pg_stat_get_xact_tuples_hot_updated('birthgate.event_outbox'::regclass) AS hot0 \gset
 SELECT is(pg_temp.claim('w1', 1), 'a1#1', 'the first claim takes the oldest event, attempt 1');
 SELECT is((SELECT payload->>'key' FROM got), 'a1', 'the claim returns the payload');
 SELECT is(pg_temp.claim('w2', 10), 'a2#1', 'a claimed event is hidden: the next claim takes only the other one');
 SELECT is(pg_temp.claim('w3', 10), '', 'nothing is left to claim');
+SELECT is((pg_stat_get_xact_tuples_updated('birthgate.event_outbox'::regclass) - :upd0, pg_stat_get_xact_tuples_hot_updated('birthgate.event_outbox'::regclass) - :hot0)::text,
+          '(2,2)', 'both claims were HOT updates (no new index entries)');
 SELECT is((SELECT claimed_by FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('a1')), 'w1', 'the claim records the worker');
 SELECT is(birthgate.outbox_ack(ARRAY[pg_temp.id('a1')], 'w1'), 1, 'ack by the holder acknowledges it: 1');
-SELECT is(birthgate.outbox_ack(ARRAY[pg_temp.id('a1')], 'w1'), 0, 'the same ack again: 0 (already acknowledged)');
-SELECT is(birthgate.outbox_ack(ARRAY[pg_temp.id('a1'), pg_temp.id('a1')]), 0, 'an unfenced ack of it, twice in one array: 0');
+SELECT is(birthgate.outbox_ack(ARRAY[:a1_id]::bigint[], 'w1'), 0, 'the same ack again: 0 (already acknowledged)');
+SELECT is(birthgate.outbox_ack(ARRAY[:a1_id, :a1_id]::bigint[]), 0, 'an unfenced ack of it, twice in one array: 0');
 SELECT is(birthgate.outbox_ack(ARRAY[pg_temp.id('a2'), pg_temp.id('a2')]), 1, 'an unfenced ack with a duplicated id counts the event once');
-SELECT ok((SELECT delivered_at IS NOT NULL FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('a1')), 'delivered_at is set');
-SELECT throws_ok($$SELECT birthgate.outbox_fail(pg_temp.id('a1'), 'late', 'w1')$$, 'BG507', NULL, 'failing an acknowledged event raises BG507');
+SELECT is((SELECT count(*)::int FROM birthgate.event_outbox WHERE object_key IN ('sm:a1', 'sm:a2')), 0, 'acknowledged events leave event_outbox');
+SELECT is((SELECT array_agg((acked_by, events)::text ORDER BY receipt_id) FROM birthgate.outbox_receipt),
+          ARRAY['(w1,1)', '(,1)'], 'one receipt per acknowledging call, with the worker and the count');
+SELECT ok((SELECT :a1_id = ANY (outbox_ids) AND delivered_at IS NOT NULL FROM birthgate.outbox_receipt WHERE acked_by = 'w1'), 'the receipt holds the acknowledged id and when');
+SELECT throws_ok(format('SELECT birthgate.outbox_fail(%s, %L, %L)', :a1_id, 'late', 'w1'), 'BG507', NULL, 'failing an acknowledged event raises BG507');
 
 -- (b) claim -> fail -> backoff -> claim
 SELECT pg_temp.emit('b') IS NOT NULL AS b \gset
@@ -96,7 +105,7 @@ SELECT ok((SELECT visible_at - (errors->1->>'at')::timestamptz BETWEEN interval 
           'the second backoff doubles: 2 s jittered into [1 s, 2 s]');
 SELECT pg_temp.emit('c') IS NOT NULL AS c \gset
 SELECT lives_ok($$SELECT * FROM birthgate.outbox_configure(p_max_attempts => 100)$$, 'allow many attempts for the bound check');
-UPDATE birthgate.event_outbox SET attempts = 60, claimed_by = 'w9', claimed_at = clock_timestamp() WHERE outbox_id = pg_temp.id('c');
+UPDATE birthgate.event_outbox SET attempts = 60, claimed_by = 'w9', claimed_at = clock_timestamp(), claim_expires_at = clock_timestamp() + interval '1 minute' WHERE outbox_id = pg_temp.id('c');
 SELECT is(birthgate.outbox_fail(pg_temp.id('c'), 'again', 'w9'), 'retry', 'a failure at attempt 60 returns retry');
 SELECT ok((SELECT visible_at - (errors->0->>'at')::timestamptz BETWEEN interval '1 second' AND interval '2 seconds'
              FROM birthgate.event_outbox WHERE outbox_id = pg_temp.id('c')),

@@ -6,7 +6,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 -- structure
 SELECT has_view('birthgate', 'v_metrics', 'v_metrics exists');
@@ -35,7 +35,9 @@ SELECT is((SELECT value FROM m WHERE metric = 'birthgate_permits' AND labels = '
 INSERT INTO public.metrics_probe (code) VALUES ('MP-1');
 SET CONSTRAINTS ALL IMMEDIATE;
 SELECT is((SELECT value FROM m WHERE metric = 'birthgate_permits' AND labels = '{"state": "CONSUMED"}'), 1::float8, 'a birth consumes a permit: one CONSUMED');
-SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_lag_rows'), 1::float8, 'the birth is one changelog row past the cursor');
+SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_lag_rows'), 0::float8, 'the birth is not lag before it commits (this test never commits)');
+SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_lag_rows'),
+          (SELECT rows_waiting::float8 FROM birthgate.v_handoff_status), 'lag_rows is v_handoff_status.rows_waiting');
 SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_heartbeat_age_seconds'), 'Infinity'::float8, 'a consumer that never ran: heartbeat age +Inf');
 SELECT matches(birthgate.metrics_exposition(), E'\nbirthgate_handoff_heartbeat_age_seconds\\{consumer="governance_handoff"\\} \\+Inf\n',
                'labels rendered as name="value"; +Inf spelled the Prometheus way');

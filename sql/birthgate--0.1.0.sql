@@ -3097,23 +3097,41 @@ COMMENT ON COLUMN "birthgate"."birth_family_move"."moved_by" IS 'Role that moved
 CREATE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
 RETURNS TABLE (trigger_name name, definition text)
 LANGUAGE sql
-IMMUTABLE
+STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+    WITH fam AS (
+        SELECT f.code_max_length,
+               -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+               t.is_text,
+               CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                    ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+               CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                    ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
+          FROM "birthgate"."birth_family" f
+         CROSS JOIN LATERAL (
+               SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                   AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
+         WHERE f.collection_name = p_collection
+    )
     SELECT x.trigger_name::name, x.definition
       FROM (VALUES
-        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                '_100_birth_gate', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''') FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
         (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
-        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                '_120_birth_recode', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (4, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
                 '_900_birth_finalize', p_code_column, p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
       ) AS x(ord, trigger_name, definition)
      ORDER BY x.ord
 $fn$;
-COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name.';
+COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_gate"()
 RETURNS trigger
@@ -3125,6 +3143,7 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_safe boolean;
     v_code text;
     v_old_code text;
     v_actor name;
@@ -3133,11 +3152,10 @@ DECLARE
     v_marker text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -3147,10 +3165,23 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
+    -- the statement marker (the WHEN clause of _100_birth_gate sets it too, for the first row of
+    -- each statement, and calls this function only for a row it might refuse): it tells layer 2,
+    -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+    -- statement-level writer has yet to run; layer 2 only trusts it while that writer trigger is
+    -- enabled, so setting it by hand bypasses nothing
+    v_marker := pg_catalog.statement_timestamp()::text;
+    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+    END IF;
     IF v_family.mode = 'off' THEN
         RETURN NEW;
     END IF;
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
@@ -3166,15 +3197,6 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
         RETURN NEW;  -- the code did not change
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
-        -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
-        -- while that writer trigger is enabled, so setting it by hand bypasses nothing
-        v_marker := pg_catalog.statement_timestamp()::text;
-        IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
-            PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
-        END IF;
     END IF;
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
@@ -3232,9 +3254,11 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_safe boolean;
     v_code text;
     v_old_code text;
     v_codes text[];
+    v_longest integer;
     v_actor name;
     v_switch text;
     v_bypassed boolean := false;
@@ -3245,11 +3269,10 @@ DECLARE
     v_last record;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -3259,10 +3282,18 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
+    IF TG_LEVEL = 'STATEMENT' AND pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
+        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+    END IF;
     IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
@@ -3270,12 +3301,10 @@ BEGIN
             HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
     END IF;
     IF TG_LEVEL = 'STATEMENT' THEN
-        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
-        IF pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
-            PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
-        END IF;
         -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
-        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM birthgate_new n', v_family.code_column) INTO v_codes;
+        -- (with the longest code, so that the length check below needs no pass of its own)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
+           INTO v_codes, v_longest;
         IF v_codes IS NULL THEN
             RETURN NULL;
         END IF;
@@ -3292,6 +3321,7 @@ BEGIN
             RETURN NULL;
         END IF;
         v_codes := ARRAY[v_code];
+        v_longest := pg_catalog.length(v_code);
     END IF;
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
     IF v_switch = 'on' THEN
@@ -3312,9 +3342,9 @@ BEGIN
             HINT = 'RESET birthgate.bypass_gate;';
     END IF;
     v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
-    SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
-     WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
-    IF FOUND THEN
+    IF v_longest > v_family.code_max_length THEN
+        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
         RAISE EXCEPTION USING
             ERRCODE = 'BG152',
             MESSAGE = 'the code is longer than the family allows',
@@ -3329,7 +3359,7 @@ BEGIN
         ), codes AS (
             SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
         ), chk AS MATERIALIZED (
-            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
                    k.code ~ v_family.code_pattern AS matches
               FROM codes k
               LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
@@ -3339,7 +3369,7 @@ BEGIN
             UPDATE "birthgate"."birth_admission_permit" p
                SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
               FROM chk
-             WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+             WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
                AND p.state = 'ISSUED' AND p.expires_at > v_ts
             RETURNING p.permit_id, p.entity_code
         ), born AS (
@@ -3421,7 +3451,7 @@ BEGIN
     WITH codes AS (
         SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
           FROM codes k
           LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
           LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
@@ -3442,7 +3472,7 @@ BEGIN
         UPDATE "birthgate"."birth_admission_permit" p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
            AND NOT EXISTS (SELECT 1 FROM bad)
         RETURNING p.permit_id, p.entity_code
@@ -3542,6 +3572,7 @@ AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
     v_family record;
+    v_safe boolean;
     v_reg record;
     v_gone record;
     v_code text;
@@ -3551,11 +3582,10 @@ DECLARE
     v_seen text[];
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype), false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -3568,7 +3598,11 @@ BEGIN
     IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG128',
             MESSAGE = 'the birth gate trigger does not match its family registration',
@@ -3732,6 +3766,7 @@ RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $fn$
 DECLARE
     v_family record;
@@ -3775,7 +3810,7 @@ BEGIN
     RETURN true;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.';
+COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
 
 CREATE FUNCTION "birthgate"."register_family"(
     p_collection text,
@@ -4072,9 +4107,14 @@ BEGIN
             DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
             HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
     END IF;
+    -- the limit is part of the WHEN clause of _100_birth_gate: re-attach it (when the table exists)
+    IF EXISTS (SELECT 1 FROM "birthgate"."birth_family" f JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+                WHERE f.collection_name = p_collection) THEN
+        PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+    END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."set_family_code_limit"(text, integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152.';
+COMMENT ON FUNCTION "birthgate"."set_family_code_limit"(text, integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152. Re-attaches the gate triggers (the limit is part of the WHEN clause of _100_birth_gate; table lock under a bounded lock_timeout, BG156).';
 
 CREATE OR REPLACE FUNCTION "birthgate"."set_family_mode"(p_collection text, p_mode text)
 RETURNS void
@@ -4960,26 +5000,51 @@ INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000007
         ADD COLUMN IF NOT EXISTS visible_at timestamptz NOT NULL DEFAULT now(),
         ADD COLUMN IF NOT EXISTS claimed_by text,
         ADD COLUMN IF NOT EXISTS claimed_at timestamptz,
+        ADD COLUMN IF NOT EXISTS claim_expires_at timestamptz,
         ADD COLUMN IF NOT EXISTS errors jsonb NOT NULL DEFAULT '[]'::jsonb,
         ADD COLUMN IF NOT EXISTS redrive_count integer NOT NULL DEFAULT 0;
     ALTER TABLE "birthgate"."event_outbox"
-        ADD CONSTRAINT event_outbox_claim_consistent CHECK ((claimed_by IS NULL) = (claimed_at IS NULL)),
+        ADD CONSTRAINT event_outbox_claim_consistent CHECK ((claimed_by IS NULL) = (claimed_at IS NULL) AND (claimed_at IS NULL) = (claim_expires_at IS NULL)),
         ADD CONSTRAINT event_outbox_errors_is_array CHECK (jsonb_typeof(errors) = 'array'),
         ADD CONSTRAINT event_outbox_redrive_count_check CHECK (redrive_count >= 0);
-    ALTER TABLE "birthgate"."event_outbox" SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
-    -- the claim index: undelivered events by the time they become claimable. A claimed event
-    -- moves to the end (visible_at = claim time + visibility), a failed one to the end of its
-    -- backoff, so a claim reads only claimable entries from the front.
+    -- free space on every page for the claim's HOT update (applies to pages written from now on)
+    ALTER TABLE "birthgate"."event_outbox" SET (fillfactor = 45, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);
+    -- the claim index: undelivered events by the time they become claimable (emission, or the end
+    -- of a backoff). A claim leaves visible_at alone (claim_expires_at is not indexed: the claim
+    -- stays a HOT update); a failure moves the event to the end of its backoff.
     DROP INDEX "birthgate"."event_outbox_undelivered_idx";
     CREATE INDEX "event_outbox_undelivered_idx" ON "birthgate"."event_outbox" (visible_at, outbox_id) WHERE delivered_at IS NULL;
-    COMMENT ON INDEX "birthgate"."event_outbox_undelivered_idx" IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in.';
+    COMMENT ON INDEX "birthgate"."event_outbox_undelivered_idx" IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in; no column a claim changes is indexed, so a claim is a HOT update.';
     COMMENT ON COLUMN "birthgate"."event_outbox"."attempts" IS 'Claims so far (outbox_claim() counts one per claim; reset to 0 by outbox_redrive()).';
 COMMENT ON COLUMN "birthgate"."event_outbox"."last_error" IS 'The latest error: from outbox_fail(), or the expiry of a claim nobody acknowledged.';
-COMMENT ON COLUMN "birthgate"."event_outbox"."visible_at" IS 'When the event is (again) claimable: emission time, claim time + visibility timeout, or the end of a backoff.';
-COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_by" IS 'Worker holding the current claim (NULL when unclaimed); after acknowledgement the worker that delivered it.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."visible_at" IS 'When the event is (again) claimable when not claimed: emission time, or the end of a backoff after a failure.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_by" IS 'Worker holding the current claim (NULL when unclaimed).';
 COMMENT ON COLUMN "birthgate"."event_outbox"."claimed_at" IS 'When the current claim was taken.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."claim_expires_at" IS 'When the current claim expires (claim time + visibility timeout): from then on the event is claimable again.';
+COMMENT ON COLUMN "birthgate"."event_outbox"."delivered_at" IS 'Unused since outbox delivery (0.2): an acknowledged event leaves event_outbox, its receipt is in outbox_receipt.';
 COMMENT ON COLUMN "birthgate"."event_outbox"."errors" IS 'Every error so far, oldest first: [{attempt, at, worker, error}], kept across re-drives.';
 COMMENT ON COLUMN "birthgate"."event_outbox"."redrive_count" IS 'How often the event came back from event_dead_letter.';
+
+    CREATE TABLE "birthgate"."outbox_receipt" (
+        receipt_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        delivered_at timestamptz NOT NULL,
+        acked_by text,
+        outbox_ids bigint[] NOT NULL CHECK (cardinality(outbox_ids) > 0 AND array_position(outbox_ids, NULL) IS NULL),
+        events integer NOT NULL,
+        min_outbox_id bigint NOT NULL,
+        max_outbox_id bigint NOT NULL,
+        CONSTRAINT outbox_receipt_events_check CHECK (events = cardinality(outbox_ids) AND min_outbox_id <= max_outbox_id)
+    );
+    -- "was this id delivered?" (a repeated acknowledgement, outbox_fail of a delivered event):
+    -- the receipts whose id range covers it, then the array
+    CREATE INDEX "outbox_receipt_id_range_idx" ON "birthgate"."outbox_receipt" USING gist (int8range(min_outbox_id, max_outbox_id, '[]'));
+    COMMENT ON TABLE "birthgate"."outbox_receipt" IS 'One row per outbox_ack() call that acknowledged events: the delivered ids (removed from event_outbox), when and by which worker. Kept for outbox_config.retention, then outbox_purge() deletes them (counted), after which a repeated acknowledgement of those ids raises BG504.';
+    COMMENT ON COLUMN "birthgate"."outbox_receipt"."delivered_at" IS 'When the acknowledgement was made.';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."acked_by" IS 'The worker name passed to outbox_ack() (NULL when acknowledged without one).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."outbox_ids" IS 'The acknowledged event ids, ascending.';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."events" IS 'How many events (cardinality of outbox_ids).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."min_outbox_id" IS 'Lowest id in outbox_ids (the GiST range index covers min..max).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."max_outbox_id" IS 'Highest id in outbox_ids.';
 
     CREATE TABLE "birthgate"."event_dead_letter" (
         outbox_id bigint PRIMARY KEY,
@@ -5022,7 +5087,7 @@ COMMENT ON COLUMN "birthgate"."event_dead_letter"."dead_lettered_by" IS 'The wor
     COMMENT ON COLUMN "birthgate"."outbox_config"."max_attempts" IS 'Claims an event gets; the failure (or expired claim) of the last one moves it to event_dead_letter.';
 COMMENT ON COLUMN "birthgate"."outbox_config"."backoff_base" IS 'Backoff after the first failure; doubles per attempt up to backoff_max, then jittered into [half, full].';
 COMMENT ON COLUMN "birthgate"."outbox_config"."backoff_max" IS 'Longest backoff between attempts.';
-COMMENT ON COLUMN "birthgate"."outbox_config"."retention" IS 'How long acknowledged events stay in event_outbox before outbox_purge() deletes them (and counts them).';
+COMMENT ON COLUMN "birthgate"."outbox_config"."retention" IS 'How long the receipts of acknowledged events (outbox_receipt) are kept before outbox_purge() deletes them (and counts them).';
 COMMENT ON COLUMN "birthgate"."outbox_config"."alert_after" IS 'Age of the oldest undelivered event past which v_outbox_findings reports it.';
 
 CREATE TABLE "birthgate"."outbox_counter" (
@@ -5076,7 +5141,9 @@ BEGIN
 
     -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
     -- take disjoint sets and never wait), dead-letter those whose expired claim was their
-    -- last attempt, claim the rest, count what leaves no row behind.
+    -- last attempt, claim the rest, count what leaves no row behind. The claim changes no
+    -- indexed column (a HOT update); events claimed by others keep their place in the index
+    -- and are passed over by their unexpired claim_expires_at.
     RETURN QUERY
     WITH cand AS MATERIALIZED (
         SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
@@ -5085,6 +5152,7 @@ BEGIN
         FROM "birthgate"."event_outbox" AS o
         WHERE o.delivered_at IS NULL
           AND o.visible_at <= v_now
+          AND (o.claim_expires_at IS NULL OR o.claim_expires_at <= v_now)
         ORDER BY o.visible_at, o.outbox_id
         LIMIT p_limit
         FOR UPDATE OF o SKIP LOCKED
@@ -5094,8 +5162,8 @@ BEGIN
         USING cand
         WHERE o.outbox_id = cand.id AND cand.exhausted
         RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
-                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) AS errors,
-                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) AS last_error, o.redrive_count, o.claimed_by
+                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) AS errors,
+                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) AS last_error, o.redrive_count, o.claimed_by
     ),
     dead_lettered AS (
         INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
@@ -5110,9 +5178,9 @@ BEGIN
         SET attempts = o.attempts + 1,
             claimed_by = p_worker,
             claimed_at = v_now,
-            visible_at = v_now + p_visibility,
-            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.visible_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at))) ELSE o.errors END,
-            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.visible_at) ELSE o.last_error END
+            claim_expires_at = v_now + p_visibility,
+            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) ELSE o.errors END,
+            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) ELSE o.last_error END
         FROM cand
         WHERE o.outbox_id = cand.id AND NOT cand.exhausted
         RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
@@ -5129,7 +5197,7 @@ BEGIN
     ORDER BY x.was_visible_at, x.outbox_id;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff or expired claim ended joins behind the events already claimable). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
+COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff ended joins behind the events already claimable; an event whose claim expired is claimable again in its old place). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
 
 CREATE FUNCTION "birthgate"."outbox_ack"(p_outbox_ids bigint[], p_worker text DEFAULT NULL)
 RETURNS integer
@@ -5163,29 +5231,38 @@ BEGIN
         RETURN 0;
     END IF;
 
-    -- Exactly once: only an undelivered event that is claimed is acknowledged, so a second
-    -- acknowledgement (or a concurrent one, which waits for the row and re-checks) finds
-    -- delivered_at set and counts 0. With p_worker, only the worker holding the claim can
-    -- acknowledge it: a worker whose claim expired and was taken over is refused (0).
-    UPDATE "birthgate"."event_outbox" AS o
-    SET delivered_at = v_now
-    WHERE o.outbox_id = ANY (p_outbox_ids)
-      AND o.delivered_at IS NULL
-      AND o.claimed_by IS NOT NULL
-      AND (p_worker IS NULL OR o.claimed_by = p_worker);
-    GET DIAGNOSTICS v_acked = ROW_COUNT;
+    -- Exactly once: only a claimed event still in event_outbox is acknowledged; it leaves
+    -- the table in this statement, so a second acknowledgement (or a concurrent one, which
+    -- waits for the row and re-checks) finds nothing and counts 0. With p_worker, only the
+    -- worker holding the claim can acknowledge it: a worker whose claim expired and was
+    -- taken over is refused (0). One receipt row records the delivered ids.
+    WITH gone AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        WHERE o.outbox_id = ANY (p_outbox_ids)
+          AND o.delivered_at IS NULL
+          AND o.claimed_by IS NOT NULL
+          AND (p_worker IS NULL OR o.claimed_by = p_worker)
+        RETURNING o.outbox_id
+    )
+    INSERT INTO "birthgate"."outbox_receipt" AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id)
+    SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id)
+    FROM gone AS g
+    HAVING count(*) > 0
+    RETURNING r.events INTO v_acked;
+    v_acked := coalesce(v_acked, 0);
 
     SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
     IF v_acked < v_distinct THEN
         SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
         FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
         WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
-          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id);
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> u.id AND u.id = ANY (r.outbox_ids));
         IF v_unknown IS NOT NULL THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG504',
                 MESSAGE = 'no such event in the outbox or the dead letter table',
-                DETAIL = format('outbox_ack: %s of %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                DETAIL = format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
                 HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
         END IF;
         IF p_worker IS NOT NULL THEN
@@ -5202,7 +5279,7 @@ BEGIN
     RETURN v_acked;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered (delivered_at) and returns how many were acknowledged by this call: an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids; an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
 
 CREATE FUNCTION "birthgate"."outbox_fail"(p_outbox_id bigint, p_error text, p_worker text DEFAULT NULL)
 RETURNS text
@@ -5215,6 +5292,7 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_cfg record;
     v_row record;
+    v_receipt record;
     v_error text;
     v_entry jsonb;
     v_seconds double precision;
@@ -5262,18 +5340,26 @@ BEGIN
                 DETAIL = format('outbox_fail(%s): the event is in %s', p_outbox_id, 'birthgate.event_dead_letter'),
                 HINT = 'Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);';
         END IF;
+        SELECT r.receipt_id, r.delivered_at, r.acked_by INTO v_receipt FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> p_outbox_id AND p_outbox_id = ANY (r.outbox_ids) LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG507',
+                MESSAGE = 'the event has already been acknowledged',
+                DETAIL = format('outbox_fail(%s): acknowledged at %s by %s (receipt %s)', p_outbox_id, v_receipt.delivered_at, coalesce(left(v_receipt.acked_by, 100), 'a worker without a name'), v_receipt.receipt_id),
+                HINT = 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).';
+        END IF;
         RAISE EXCEPTION USING
             ERRCODE = 'BG504',
             MESSAGE = 'no such event in the outbox or the dead letter table',
-            DETAIL = format('outbox_fail(%s): no such event in %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter'),
+            DETAIL = format('outbox_fail(%s): no such event in %s, %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt'),
             HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
     END IF;
     IF v_row.delivered_at IS NOT NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG507',
             MESSAGE = 'the event has already been acknowledged',
-            DETAIL = format('outbox_fail(%s): acknowledged at %s by %s', p_outbox_id, v_row.delivered_at, coalesce(v_row.claimed_by, 'unknown')),
-            HINT = 'Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...).';
+            DETAIL = format('outbox_fail(%s): marked delivered at %s', p_outbox_id, v_row.delivered_at),
+            HINT = 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).';
     END IF;
     IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
         RAISE EXCEPTION USING
@@ -5310,6 +5396,7 @@ BEGIN
     UPDATE "birthgate"."event_outbox" AS o
     SET claimed_by = NULL,
         claimed_at = NULL,
+        claim_expires_at = NULL,
         visible_at = v_now + make_interval(secs => v_seconds),
         errors = o.errors || jsonb_build_array(v_entry),
         last_error = v_error
@@ -5406,20 +5493,24 @@ BEGIN
             HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
     END IF;
 
-    -- oldest ids first through the primary key: events are acknowledged roughly in id order,
-    -- so the rows past the retention sit at the front and no extra index is maintained on
-    -- the hot path for the purge
-    WITH gone AS (
-        DELETE FROM "birthgate"."event_outbox" AS o
-        WHERE o.outbox_id IN (
-            SELECT p.outbox_id FROM "birthgate"."event_outbox" AS p
-            WHERE p.delivered_at < v_now - v_retention
-            ORDER BY p.outbox_id
-            LIMIT p_limit
-            FOR UPDATE SKIP LOCKED)
-        RETURNING o.delivered_at
+    -- oldest receipts first through the primary key (receipts are written in time order, so
+    -- the ones past the retention sit at the front); whole receipts, until at least p_limit
+    -- events are purged: a call returns less than p_limit only when nothing more is due
+    WITH due AS (
+        SELECT r.receipt_id, sum(r.events) OVER (ORDER BY r.receipt_id) - r.events AS before
+        FROM (SELECT x.receipt_id, x.events FROM "birthgate"."outbox_receipt" AS x
+              WHERE x.delivered_at < v_now - v_retention
+              ORDER BY x.receipt_id
+              LIMIT p_limit
+              FOR UPDATE SKIP LOCKED) AS r
+    ),
+    gone AS (
+        DELETE FROM "birthgate"."outbox_receipt" AS r
+        USING due
+        WHERE r.receipt_id = due.receipt_id AND due.before < p_limit
+        RETURNING r.events, r.delivered_at
     )
-    SELECT count(*)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
+    SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
 
     IF v_purged > 0 THEN
         INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
@@ -5438,7 +5529,7 @@ BEGIN
     RETURN v_purged;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes up to p_limit (1..1000000) acknowledged events delivered longer ago than outbox_config.retention and returns how many; never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged.';
+COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..1000000) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.';
 
 CREATE FUNCTION "birthgate"."outbox_configure"(
     p_max_attempts integer DEFAULT NULL,
@@ -5527,21 +5618,20 @@ SELECT q.depth,
 FROM "birthgate"."outbox_config" AS cfg
 CROSS JOIN LATERAL (
     SELECT count(*) AS depth,
-           count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NULL) AS ready,
-           count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NOT NULL) AS in_flight,
-           count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NULL) AS backing_off,
-           count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NOT NULL) AS expired_claims,
+           count(*) FILTER (WHERE o.claimed_by IS NULL AND o.visible_at <= clock_timestamp()) AS ready,
+           count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.claim_expires_at > clock_timestamp()) AS in_flight,
+           count(*) FILTER (WHERE o.claimed_by IS NULL AND o.visible_at > clock_timestamp()) AS backing_off,
+           count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.claim_expires_at <= clock_timestamp()) AS expired_claims,
            min(o.emitted_at) AS oldest_undelivered_at,
            coalesce(max(o.attempts), 0) AS max_attempts_seen
     FROM "birthgate"."event_outbox" AS o
     WHERE o.delivered_at IS NULL
 ) AS q
 CROSS JOIN LATERAL (
-    SELECT count(*) AS delivered_retained,
-           min(o.delivered_at) AS oldest_delivered_at,
-           count(*) FILTER (WHERE o.delivered_at < clock_timestamp() - cfg.retention) AS purge_due
-    FROM "birthgate"."event_outbox" AS o
-    WHERE o.delivered_at IS NOT NULL
+    SELECT coalesce(sum(r.events), 0)::bigint AS delivered_retained,
+           min(r.delivered_at) AS oldest_delivered_at,
+           coalesce(sum(r.events) FILTER (WHERE r.delivered_at < clock_timestamp() - cfg.retention), 0)::bigint AS purge_due
+    FROM "birthgate"."outbox_receipt" AS r
 ) AS d
 CROSS JOIN LATERAL (
     SELECT count(*) AS dead_lettered, min(x.dead_lettered_at) AS oldest_dead_lettered_at
@@ -5557,7 +5647,7 @@ CROSS JOIN LATERAL (
     FROM "birthgate"."outbox_counter" AS k
 ) AS k
 WHERE cfg.singleton;
-COMMENT ON VIEW "birthgate"."v_outbox_status" IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
+COMMENT ON VIEW "birthgate"."v_outbox_status" IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events whose receipts (outbox_receipt) are still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes; it holds undelivered events only), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
 
 CREATE VIEW "birthgate"."v_outbox_findings" AS
 WITH st AS (SELECT * FROM "birthgate"."v_outbox_status"), findings AS (
@@ -5576,12 +5666,12 @@ WITH st AS (SELECT * FROM "birthgate"."v_outbox_status"), findings AS (
     UNION ALL
     SELECT 'info', 'expired_claims',
            pg_catalog.format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery', st.expired_claims, st.expired_claims_total),
-           'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND visible_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer',
+           'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE claimed_by IS NOT NULL AND claim_expires_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer',
            jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total)
       FROM st WHERE st.expired_claims > 0
     UNION ALL
     SELECT 'warning', 'purge_overdue',
-           pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the outbox grows', st.purge_due, st.retention, st.oldest_delivered_at),
+           pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the receipts grow', st.purge_due, st.retention, st.oldest_delivered_at),
            'Schedule the purge, e.g. every 5 minutes: SELECT birthgate.outbox_purge(10000); (or birthgate outbox purge)',
            jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at)
       FROM st WHERE st.purge_due > 0 AND st.oldest_delivered_at < clock_timestamp() - st.retention - '1 hour'::interval
@@ -5613,6 +5703,7 @@ END
 $roles$;
 
 REVOKE ALL ON TABLE "birthgate"."event_dead_letter" FROM PUBLIC;
+REVOKE ALL ON TABLE "birthgate"."outbox_receipt" FROM PUBLIC;
 REVOKE ALL ON TABLE "birthgate"."outbox_config" FROM PUBLIC;
 REVOKE ALL ON TABLE "birthgate"."outbox_counter" FROM PUBLIC;
 REVOKE ALL ON TABLE "birthgate"."v_outbox_status" FROM PUBLIC;
@@ -5626,8 +5717,8 @@ REVOKE ALL ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interva
 GRANT USAGE ON SCHEMA "birthgate" TO "birthgate_delivery";
 GRANT EXECUTE ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval), "birthgate"."outbox_ack"(bigint[], text), "birthgate"."outbox_fail"(bigint, text, text) TO "birthgate_delivery";
 GRANT EXECUTE ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval), "birthgate"."outbox_ack"(bigint[], text), "birthgate"."outbox_fail"(bigint, text, text), "birthgate"."outbox_redrive"(bigint[]), "birthgate"."outbox_purge"(integer), "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) TO "birthgate_admin";
-GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_config", "birthgate"."outbox_counter", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_admin";
-GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_config", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_reader";
+GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_receipt", "birthgate"."outbox_config", "birthgate"."outbox_counter", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_admin";
+GRANT SELECT ON TABLE "birthgate"."event_dead_letter", "birthgate"."outbox_receipt", "birthgate"."outbox_config", "birthgate"."v_outbox_status", "birthgate"."v_outbox_findings" TO "birthgate_reader";
 
 SELECT "birthgate"."drift_capture_baseline"();
 
@@ -6679,20 +6770,17 @@ INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000009
 -- 000010_operator_metrics: operator metrics: v_metrics (Prometheus samples) and metrics_exposition() (text format)
 
 CREATE OR REPLACE VIEW "birthgate"."v_metrics" AS
-SELECT 1 AS metric_order, 'birthgate_handoff_lag_rows'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the handoff cursor (waiting plus held back): the consumer backlog.'::text AS help, m.labels, m.value
+SELECT 1 AS metric_order, 'birthgate_handoff_lag_rows'::text AS metric, 'gauge'::text AS metric_type, 'Committed changelog rows not yet handed off (exact): the consumer backlog.'::text AS help, m.labels, m.value
   FROM (
-      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, (s.rows_waiting + s.rows_held_back)::float8 AS value FROM "birthgate"."v_handoff_status" AS s
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_waiting::float8 AS value FROM "birthgate"."v_handoff_status" AS s
   ) AS m
 UNION ALL
-SELECT 2 AS metric_order, 'birthgate_handoff_lag_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest changelog row past the handoff cursor (0 when there is none).'::text AS help, m.labels, m.value
+SELECT 2 AS metric_order, 'birthgate_handoff_lag_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest committed changelog row not yet handed off (0 when there is none).'::text AS help, m.labels, m.value
   FROM (
-      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
-             coalesce((SELECT extract(epoch FROM clock_timestamp() - min(l.changed_at))::float8 FROM "birthgate"."registry_changelog" AS l
-                        WHERE (l.txid, l.change_id) > (s.position_txid, s.position_change_id)), 0) AS value
-        FROM "birthgate"."v_handoff_status" AS s
+      SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.lag_seconds::float8 AS value FROM "birthgate"."v_handoff_status" AS s
   ) AS m
 UNION ALL
-SELECT 3 AS metric_order, 'birthgate_handoff_rows_waiting'::text AS metric, 'gauge'::text AS metric_type, 'Changelog rows past the cursor that the consumer can take now (below the snapshot horizon).'::text AS help, m.labels, m.value
+SELECT 3 AS metric_order, 'birthgate_handoff_rows_waiting'::text AS metric, 'gauge'::text AS metric_type, 'Committed changelog rows not yet handed off (the same number as lag_rows, kept for dashboards).'::text AS help, m.labels, m.value
   FROM (
       SELECT jsonb_build_object('consumer', s.consumer_name) AS labels, s.rows_waiting::float8 AS value FROM "birthgate"."v_handoff_status" AS s
   ) AS m
@@ -6789,6 +6877,46 @@ SELECT 19 AS metric_order, 'birthgate_drift_findings'::text AS metric, 'gauge'::
       SELECT jsonb_build_object('severity', v.x) AS labels, coalesce(n.n, 0)::float8 AS value
         FROM unnest(ARRAY['info', 'warning', 'critical']::text[]) AS v(x)
         LEFT JOIN (SELECT severity AS x, count(*) AS n FROM "birthgate"."v_drift_report" WHERE true GROUP BY 1) AS n ON n.x = v.x
+  ) AS m
+UNION ALL
+SELECT 20 AS metric_order, 'birthgate_outbox_in_flight'::text AS metric, 'gauge'::text AS metric_type, 'Outbox events claimed by a delivery worker and not yet acknowledged or failed.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, o.in_flight::float8 AS value FROM "birthgate"."v_outbox_status" AS o
+  ) AS m
+UNION ALL
+SELECT 21 AS metric_order, 'birthgate_outbox_oldest_undelivered_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Age of the oldest undelivered outbox event (0 when there is none).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, coalesce(extract(epoch FROM o.oldest_undelivered_age)::float8, 0) AS value FROM "birthgate"."v_outbox_status" AS o
+  ) AS m
+UNION ALL
+SELECT 22 AS metric_order, 'birthgate_outbox_dead_lettered_total'::text AS metric, 'counter'::text AS metric_type, 'Outbox events ever moved to event_dead_letter after exhausting their attempts.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT '{}'::jsonb AS labels, o.dead_lettered_total::float8 AS value FROM "birthgate"."v_outbox_status" AS o
+  ) AS m
+UNION ALL
+SELECT 23 AS metric_order, 'birthgate_sweep_rows_done'::text AS metric, 'gauge'::text AS metric_type, 'Rows a sweep (adoption, backfill) has gone through in its current run.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, w.rows_done::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 24 AS metric_order, 'birthgate_sweep_percent_done'::text AS metric, 'gauge'::text AS metric_type, 'Estimated progress of a sweep run, 0..100 (estimated from table statistics).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, coalesce(w.percent_done, 0)::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 25 AS metric_order, 'birthgate_sweep_paused'::text AS metric, 'gauge'::text AS metric_type, '1 while a sweep is paused by its rate limit or the load guard, else 0.'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, (w.state = 'paused')::int::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 26 AS metric_order, 'birthgate_sweep_errors_total'::text AS metric, 'counter'::text AS metric_type, 'Failed batches of a sweep (each retried; see v_sweep_status.last_error).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, w.error_count::float8 AS value FROM "birthgate"."v_sweep_status" AS w
+  ) AS m
+UNION ALL
+SELECT 27 AS metric_order, 'birthgate_sweep_heartbeat_age_seconds'::text AS metric, 'gauge'::text AS metric_type, 'Seconds since a sweep last finished a batch (+Inf: never).'::text AS help, m.labels, m.value
+  FROM (
+      SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, coalesce(extract(epoch FROM w.heartbeat_age)::float8, 'Infinity'::float8) AS value FROM "birthgate"."v_sweep_status" AS w
   ) AS m;
 COMMENT ON VIEW "birthgate"."v_metrics" IS 'Operator metrics, one row per sample: metric (Prometheus name), metric_type (gauge | counter), help, labels (jsonb object), value. metrics_exposition() renders it in the Prometheus text format; `birthgate metrics` prints that. Reading it changes nothing; it costs about what v_handoff_status and v_drift_report cost.';
 

@@ -66,7 +66,7 @@ describe('birthgate outbox', () => {
   });
 
   it('purge deletes acknowledged events past the retention and counts them', async () => {
-    await c.query(`UPDATE birthgate.event_outbox SET delivered_at = now() - interval '30 days' WHERE delivered_at IS NOT NULL`);
+    await c.query(`UPDATE birthgate.outbox_receipt SET delivered_at = now() - interval '30 days'`);
     const j = one(await outbox('purge', '--batch', '1', '--json'));
     expect(j.purged).toBe(1);
     expect(j.batches).toBe(2);

@@ -65,6 +65,7 @@ function attachGates(c: Ctx): string {
     LANGUAGE plpgsql
     VOLATILE
     ${PINNED}
+    SET standard_conforming_strings = on
     AS $fn$
     DECLARE
         v_family record;
@@ -108,7 +109,7 @@ function attachGates(c: Ctx): string {
         RETURN true;
     END;
     $fn$;
-    ${comment('FUNCTION', `${fn}(text)`, 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Returns whether it changed anything.')}`;
+    ${comment('FUNCTION', `${fn}(text)`, 'Internal: attaches the four gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.')}`;
 }
 
 /** Validation of the table (into v_rel) and the code column (into v_att), shared by register and move. */
@@ -328,9 +329,14 @@ function setCodeLimit(c: Ctx): string {
         IF NOT FOUND THEN
             ${familyUnknown(c, 12)}
         END IF;
+        -- the limit is part of the WHEN clause of _100_birth_gate: re-attach it (when the table exists)
+        IF EXISTS (SELECT 1 FROM ${c.q('birth_family')} f JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+                    WHERE f.collection_name = p_collection) THEN
+            PERFORM ${c.q('birth_family_attach_gates')}(p_collection);
+        END IF;
     END;
     $fn$;
-    ${comment('FUNCTION', `${fn}(text, integer)`, `Sets the longest code (in characters, 1-${MAX_CODE_LIMIT}) the family admits: issue_permit, the gates and retire refuse longer codes with BG152.`)}`;
+    ${comment('FUNCTION', `${fn}(text, integer)`, `Sets the longest code (in characters, 1-${MAX_CODE_LIMIT}) the family admits: issue_permit, the gates and retire refuse longer codes with BG152. Re-attaches the gate triggers (the limit is part of the WHEN clause of _100_birth_gate; table lock under a bounded lock_timeout, BG156).`)}`;
 }
 
 function setFamilyMode(c: Ctx): string {

@@ -32,11 +32,10 @@ import { FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGE
 function familyLookup(c: Ctx): string {
   return sqlText`
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, COALESCE(${SAFE_CODE_TYPE}, false) AS safe_type
+           a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM ${c.q('birth_family')} f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-      LEFT JOIN pg_type t ON t.oid = a.atttypid
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
        OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
@@ -44,9 +43,17 @@ function familyLookup(c: Ctx): string {
     END IF;`;
 }
 
+/**
+ * The code column must exist and be text, varchar, name (no catalog read: the usual case) or a
+ * domain directly over one of them (one pg_type lookup); anything else is refused before it is read.
+ */
 function columnCheck(c: Ctx): string {
   return sqlText`
-    IF NOT v_family.has_column OR NOT v_family.safe_type THEN
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        SELECT ${SAFE_CODE_TYPE} INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         ${raiseQ(c, 8, 'GATE_MISCONFIGURED', `format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END)`)}
     END IF;`;
 }
@@ -98,6 +105,7 @@ export function gateCheckFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_safe boolean;
         v_code text;
         v_old_code text;
         v_actor name;
@@ -106,6 +114,15 @@ export function gateCheckFunction(c: Ctx): string {
         v_marker text;
     BEGIN
         ${at(8, familyLookup(c))}
+        -- the statement marker (the WHEN clause of _100_birth_gate sets it too, for the first row of
+        -- each statement, and calls this function only for a row it might refuse): it tells layer 2,
+        -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+        -- statement-level writer has yet to run; layer 2 only trusts it while that writer trigger is
+        -- enabled, so setting it by hand bypasses nothing
+        v_marker := pg_catalog.statement_timestamp()::text;
+        IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
+            PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, v_marker, true);
+        END IF;
         IF v_family.mode = 'off' THEN
             RETURN NEW;
         END IF;
@@ -113,15 +130,6 @@ export function gateCheckFunction(c: Ctx): string {
         ${at(8, READ_CODE)}
         IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
             RETURN NEW;  -- the code did not change
-        END IF;
-        IF TG_OP = 'INSERT' THEN
-            -- tells layer 2, should it fire at the end of this very statement (SET CONSTRAINTS ...
-            -- IMMEDIATE), that the statement-level writer has yet to run; layer 2 only trusts it
-            -- while that writer trigger is enabled, so setting it by hand bypasses nothing
-            v_marker := pg_catalog.statement_timestamp()::text;
-            IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
-                PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, v_marker, true);
-            END IF;
         END IF;
         ${at(8, killSwitch(c, 'v_code'))}
         IF pg_catalog.length(v_code) > v_family.code_max_length THEN
@@ -148,7 +156,7 @@ function enforceStatement(c: Ctx): string {
     WITH codes AS (
         SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
           FROM codes k
           LEFT JOIN ${registry} r ON r.collection_name = v_collection AND r.entity_code = k.code
           LEFT JOIN ${permit} p ON p.collection_name = v_collection AND p.entity_code = k.code
@@ -169,7 +177,7 @@ function enforceStatement(c: Ctx): string {
         UPDATE ${permit} p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
            AND NOT EXISTS (SELECT 1 FROM bad)
         RETURNING p.permit_id, p.entity_code
@@ -206,7 +214,7 @@ function reportStatement(c: Ctx): string {
     ), codes AS (
         SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
     ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id,
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
                k.code ~ v_family.code_pattern AS matches
           FROM codes k
           LEFT JOIN ${registry} r ON r.collection_name = v_collection AND r.entity_code = k.code
@@ -216,7 +224,7 @@ function reportStatement(c: Ctx): string {
         UPDATE ${permit} p
            SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
           FROM chk
-         WHERE p.permit_id = chk.live_id AND chk.prior_id IS NULL
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
            AND p.state = 'ISSUED' AND p.expires_at > v_ts
         RETURNING p.permit_id, p.entity_code
     ), born AS (
@@ -311,9 +319,11 @@ export function registerTriggerFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_safe boolean;
         v_code text;
         v_old_code text;
         v_codes text[];
+        v_longest integer;
         v_actor name;
         v_switch text;
         v_bypassed boolean := false;
@@ -324,17 +334,19 @@ export function registerTriggerFunction(c: Ctx): string {
         v_last record;
     BEGIN
         ${at(8, familyLookup(c))}
+        IF TG_LEVEL = 'STATEMENT' AND pg_catalog.current_setting(${lit(markerSetting(c))}, true) <> '' THEN
+            -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+            PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, '', true);
+        END IF;
         IF v_family.mode = 'off' THEN
             RETURN NULL;
         END IF;
         ${at(8, columnCheck(c))}
         IF TG_LEVEL = 'STATEMENT' THEN
-            -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
-            IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) <> '' THEN
-                PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, '', true);
-            END IF;
             -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
-            EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg((n.%I)::text) FROM ${NEW_TABLE} n', v_family.code_column) INTO v_codes;
+            -- (with the longest code, so that the length check below needs no pass of its own)
+            EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM ${NEW_TABLE} n) t', v_family.code_column)
+               INTO v_codes, v_longest;
             IF v_codes IS NULL THEN
                 RETURN NULL;
             END IF;
@@ -345,12 +357,13 @@ export function registerTriggerFunction(c: Ctx): string {
                 RETURN NULL;
             END IF;
             v_codes := ARRAY[v_code];
+            v_longest := pg_catalog.length(v_code);
         END IF;
         ${at(8, killSwitch(c, 'v_codes[1]'))}
         v_actor := ${ACTOR};
-        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
-         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
-        IF FOUND THEN
+        IF v_longest > v_family.code_max_length THEN
+            SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+             WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
             ${tooLong(c, 12, 'v_bad_code')}
         END IF;
         v_ts := pg_catalog.clock_timestamp();
@@ -410,6 +423,7 @@ export function finalizeCheckFunction(c: Ctx): string {
     DECLARE
         v_collection text := TG_ARGV[0];
         v_family record;
+        v_safe boolean;
         v_reg record;
         v_gone record;
         v_code text;
@@ -535,7 +549,36 @@ export function finalizeCheckFunction(c: Ctx): string {
     ${comment('FUNCTION', `${fn}()`, 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE OR UPDATE OF the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing.')}`;
 }
 
-/** Expected trigger definitions, exactly as pg_get_triggerdef() prints them with a pinned search_path. */
+/**
+ * The WHEN clause of _100_birth_gate, as pg_get_triggerdef() prints it. Its first arm sets the
+ * statement marker (see tg_birth_gate) once per statement and is always false; the others call the
+ * gate function only for a row it might refuse: NULL, empty, longer than the family limit, not
+ * matching the family pattern, or the kill switch set. A valid row so costs an expression, like a
+ * CHECK; the registration and the column type are checked per statement by the writer (INSERT) or
+ * per row by the re-code trigger (UPDATE), and at commit by layer 2. `fam.x` is the code column as
+ * text (new.<col> when its type is text, else (new.<col>)::text; the column type cannot change while
+ * the trigger names the column), `fam.pattern_literal` the family pattern as a quoted literal.
+ */
+function gateWhen(c: Ctx): string {
+  const fmt = `WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''::text) <> ''::text))) `;
+  return `pg_catalog.format(${lit(fmt)}, fam.x, fam.code_max_length, fam.pattern_literal, ${lit(lit(bypassSetting(c)))}, ${lit(lit(markerSetting(c)))})`;
+}
+
+/**
+ * The WHEN clause of _120_birth_recode, as pg_get_triggerdef() prints it: only an UPDATE that really
+ * changes the code calls the writer (an upsert that sets the same code costs no function call). The
+ * comparison uses the default collation, like the writer's own comparison of the two codes as text.
+ */
+function recodeWhen(): string {
+  return `pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x)`;
+}
+
+/**
+ * Expected trigger definitions, exactly as pg_get_triggerdef() prints them with a pinned search_path.
+ * _100_birth_gate carries the family's code rules (pattern, length limit) in its WHEN clause, so the
+ * definition is read from birth_family: register_family and set_family_code_limit re-attach it when
+ * they change them.
+ */
 export function triggerDefsFunction(c: Ctx): string {
   const fn = c.q('birth_gate_trigger_definitions');
   const fq = (name: string) => `pg_catalog.format('%I.%I', ${lit(c.schema)}, ${lit(name)})`;
@@ -543,21 +586,39 @@ export function triggerDefsFunction(c: Ctx): string {
     CREATE FUNCTION ${fn}(p_collection text, p_table_ident text, p_code_column name)
     RETURNS TABLE (trigger_name name, definition text)
     LANGUAGE sql
-    IMMUTABLE
+    STABLE
     ${PINNED}
     AS $fn$
+        WITH fam AS (
+            SELECT f.code_max_length,
+                   -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+                   '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+                   t.is_text,
+                   CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                        ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+                   CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                        ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
+              FROM ${c.q('birth_family')} f
+             CROSS JOIN LATERAL (
+                   SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                     WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                       AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
+             WHERE f.collection_name = p_collection
+        )
         SELECT x.trigger_name::name, x.definition
           FROM (VALUES
-            (1, ${lit(GATE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                    ${lit(GATE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_gate')}, p_collection, p_code_column)),
+            (1, ${lit(GATE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(GATE_TRIGGER)}, p_code_column, p_table_ident,
+                    COALESCE((SELECT ${gateWhen(c)} FROM fam), ''), ${fq('tg_birth_gate')}, p_collection, p_code_column)),
             (2, ${lit(REGISTER_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                     ${lit(REGISTER_TRIGGER)}, p_table_ident, ${lit(NEW_TABLE)}, ${fq('tg_birth_register')}, p_collection, p_code_column)),
-            (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                    ${lit(RECODE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_register')}, p_collection, p_code_column)),
+            (3, ${lit(RECODE_TRIGGER)}, pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(RECODE_TRIGGER)}, p_code_column, p_table_ident,
+                    COALESCE((SELECT ${recodeWhen()} FROM fam), ''), ${fq('tg_birth_register')}, p_collection, p_code_column)),
             (4, ${lit(FINALIZE_TRIGGER)}, pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE OR UPDATE OF %I ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
                     ${lit(FINALIZE_TRIGGER)}, p_code_column, p_table_ident, ${fq('tg_birth_finalize')}, p_collection, p_code_column))
           ) AS x(ord, trigger_name, definition)
          ORDER BY x.ord
     $fn$;
-    ${comment('FUNCTION', `${fn}(text, text, name)`, 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name.')}`;
+    ${comment('FUNCTION', `${fn}(text, text, name)`, 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.')}`;
 }

@@ -48,7 +48,7 @@ export const outboxErrors = [
     code: 'BG507',
     name: 'OUTBOX_ALREADY_DELIVERED',
     message: 'the event has already been acknowledged',
-    hint: 'Nothing to do: the event was delivered (SELECT delivered_at, claimed_by FROM birthgate.event_outbox WHERE outbox_id = ...).',
+    hint: 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).',
   },
   {
     code: 'BG508',

@@ -3,17 +3,19 @@
  * outbox_claim (FOR UPDATE SKIP LOCKED, visibility timeout), outbox_ack (exactly once, fenced by
  * worker), outbox_fail (bounded exponential backoff with jitter, dead-letter after max_attempts),
  * outbox_redrive, outbox_purge (retention, counted), outbox_configure; event_dead_letter,
- * outbox_config, outbox_counter; v_outbox_status, v_outbox_findings; the role <schema>_delivery.
+ * outbox_receipt, outbox_config, outbox_counter; v_outbox_status, v_outbox_findings; the role <schema>_delivery.
  *
  * Down moves dead-lettered events back to event_outbox (as undelivered, attempts and last_error
- * kept) before dropping the table, so rolling back loses no event.
+ * kept) before dropping the table, so rolling back loses no undelivered event. Acknowledged events
+ * left event_outbox at acknowledgement (their payload is gone); their receipts are dropped with
+ * outbox_receipt.
  */
 import type { Ctx } from '../lib/ctx.js';
 import type { Migration } from '../lib/migration.js';
 import { sqlText } from '../lib/sql.js';
 import { recaptureDriftBaseline } from '../drift/monitor.js';
 import { fnRef, signatures, type OutboxFunction } from '../outbox/common.js';
-import { configTable, counterTable, deadLetterTable, dropOutboxColumns, outboxColumns } from '../outbox/tables.js';
+import { configTable, counterTable, deadLetterTable, dropOutboxColumns, outboxColumns, receiptTable } from '../outbox/tables.js';
 import {
   ackFunction,
   claimFunction,
@@ -42,6 +44,7 @@ export const outboxDelivery: Migration = {
   summary: 'outbox delivery: claim/ack/fail pull API with visibility timeout, backoff, dead letter, re-drive, retention purge, status views, delivery role',
   up: (c) => [
     outboxColumns(c),
+    receiptTable(c),
     deadLetterTable(c),
     configTable(c),
     counterTable(c),
@@ -64,7 +67,7 @@ export const outboxDelivery: Migration = {
       .map((f) => `DROP FUNCTION ${fnRef(c, f)};`)
       .join('\n'),
     returnDeadLetters(c),
-    `DROP TABLE ${c.q('outbox_counter')};\nDROP TABLE ${c.q('outbox_config')};\nDROP TABLE ${c.q('event_dead_letter')};`,
+    `DROP TABLE ${c.q('outbox_counter')};\nDROP TABLE ${c.q('outbox_config')};\nDROP TABLE ${c.q('event_dead_letter')};\nDROP TABLE ${c.q('outbox_receipt')};`,
     dropOutboxColumns(c),
     dropRole(c),
     recaptureDriftBaseline(c),

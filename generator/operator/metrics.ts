@@ -38,24 +38,19 @@ export const metricDefs: readonly MetricDef[] = [
   {
     name: 'birthgate_handoff_lag_rows',
     type: 'gauge',
-    help: 'Changelog rows past the handoff cursor (waiting plus held back): the consumer backlog.',
-    select: (c) => `SELECT ${consumerLabel} AS labels, (s.rows_waiting + s.rows_held_back)::float8 AS value FROM ${status(c)} AS s`,
+    help: 'Committed changelog rows not yet handed off (exact): the consumer backlog.',
+    select: (c) => `SELECT ${consumerLabel} AS labels, s.rows_waiting::float8 AS value FROM ${status(c)} AS s`,
   },
   {
     name: 'birthgate_handoff_lag_seconds',
     type: 'gauge',
-    help: 'Age of the oldest changelog row past the handoff cursor (0 when there is none).',
-    select: (c) =>
-      sqlText`
-        SELECT ${consumerLabel} AS labels,
-               coalesce((SELECT ${epoch('clock_timestamp() - min(l.changed_at)')} FROM ${c.q('registry_changelog')} AS l
-                          WHERE (l.txid, l.change_id) > (s.position_txid, s.position_change_id)), 0) AS value
-          FROM ${status(c)} AS s`,
+    help: 'Age of the oldest committed changelog row not yet handed off (0 when there is none).',
+    select: (c) => `SELECT ${consumerLabel} AS labels, s.lag_seconds::float8 AS value FROM ${status(c)} AS s`,
   },
   {
     name: 'birthgate_handoff_rows_waiting',
     type: 'gauge',
-    help: 'Changelog rows past the cursor that the consumer can take now (below the snapshot horizon).',
+    help: 'Committed changelog rows not yet handed off (the same number as lag_rows, kept for dashboards).',
     select: (c) => `SELECT ${consumerLabel} AS labels, s.rows_waiting::float8 AS value FROM ${status(c)} AS s`,
   },
   {
@@ -154,6 +149,54 @@ export const metricDefs: readonly MetricDef[] = [
     type: 'gauge',
     help: 'Drift findings in v_drift_report per severity (info, warning, critical).',
     select: (c) => countsBy('severity', vocab.severity, c.q('v_drift_report'), 'severity'),
+  },
+  {
+    name: 'birthgate_outbox_in_flight',
+    type: 'gauge',
+    help: 'Outbox events claimed by a delivery worker and not yet acknowledged or failed.',
+    select: (c) => `SELECT '{}'::jsonb AS labels, o.in_flight::float8 AS value FROM ${c.q('v_outbox_status')} AS o`,
+  },
+  {
+    name: 'birthgate_outbox_oldest_undelivered_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest undelivered outbox event (0 when there is none).',
+    select: (c) => `SELECT '{}'::jsonb AS labels, coalesce(${epoch('o.oldest_undelivered_age')}, 0) AS value FROM ${c.q('v_outbox_status')} AS o`,
+  },
+  {
+    name: 'birthgate_outbox_dead_lettered_total',
+    type: 'counter',
+    help: 'Outbox events ever moved to event_dead_letter after exhausting their attempts.',
+    select: (c) => `SELECT '{}'::jsonb AS labels, o.dead_lettered_total::float8 AS value FROM ${c.q('v_outbox_status')} AS o`,
+  },
+  {
+    name: 'birthgate_sweep_rows_done',
+    type: 'gauge',
+    help: 'Rows a sweep (adoption, backfill) has gone through in its current run.',
+    select: (c) => `SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, w.rows_done::float8 AS value FROM ${c.q('v_sweep_status')} AS w`,
+  },
+  {
+    name: 'birthgate_sweep_percent_done',
+    type: 'gauge',
+    help: 'Estimated progress of a sweep run, 0..100 (estimated from table statistics).',
+    select: (c) => `SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, coalesce(w.percent_done, 0)::float8 AS value FROM ${c.q('v_sweep_status')} AS w`,
+  },
+  {
+    name: 'birthgate_sweep_paused',
+    type: 'gauge',
+    help: '1 while a sweep is paused by its rate limit or the load guard, else 0.',
+    select: (c) => `SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, (w.state = 'paused')::int::float8 AS value FROM ${c.q('v_sweep_status')} AS w`,
+  },
+  {
+    name: 'birthgate_sweep_errors_total',
+    type: 'counter',
+    help: 'Failed batches of a sweep (each retried; see v_sweep_status.last_error).',
+    select: (c) => `SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, w.error_count::float8 AS value FROM ${c.q('v_sweep_status')} AS w`,
+  },
+  {
+    name: 'birthgate_sweep_heartbeat_age_seconds',
+    type: 'gauge',
+    help: 'Seconds since a sweep last finished a batch (+Inf: never).',
+    select: (c) => `SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels, coalesce(${epoch('w.heartbeat_age')}, 'Infinity'::float8) AS value FROM ${c.q('v_sweep_status')} AS w`,
   },
 ];
 

@@ -3,12 +3,14 @@
  * outbox_redrive, outbox_purge, outbox_configure (operators).
  *
  * Lifecycle of an event in event_outbox:
- *   ready (visible_at <= now, unclaimed) --claim--> claimed (claimed_by, visible_at = now + visibility, attempts + 1)
- *   claimed --ack--> delivered (delivered_at)            --purge after retention--> gone (counted)
+ *   ready (visible_at <= now, unclaimed) --claim--> claimed (claimed_by, claim_expires_at = now + visibility, attempts + 1;
+ *           a HOT update: visible_at, the indexed column, stays)
+ *   claimed --ack--> delivered: deleted from event_outbox, its id in an outbox_receipt row
+ *           --purge after retention--> receipt gone (counted)
  *   claimed --fail, attempts < max--> backing off (unclaimed, visible_at = now + backoff) --> ready
  *   claimed --fail at max attempts--> event_dead_letter  --redrive--> ready (attempts 0)
- *   claimed --visibility expires--> claimable again; the next claim records the expiry as an error,
- *           or dead-letters the event when that claim was its last attempt.
+ *   claimed --visibility expires--> claimable again in its place; the next claim records the expiry
+ *           as an error, or dead-letters the event when that claim was its last attempt.
  * All times are clock_timestamp(), so a claim inside a long transaction still sees real time.
  */
 import type { Ctx } from '../lib/ctx.js';
@@ -51,9 +53,13 @@ function readConfig(c: Ctx, into: string, cols: string): string {
 
 /** The errors-array entry of an expired claim, for row alias `r` (old claim columns). */
 const expiryEntry = (r: string, now: string) =>
-  `jsonb_build_object('attempt', ${r}.attempts, 'at', ${r}.visible_at, 'worker', ${r}.claimed_by, 'error', ${expiryText(r, now)})`;
+  `jsonb_build_object('attempt', ${r}.attempts, 'at', ${r}.claim_expires_at, 'worker', ${r}.claimed_by, 'error', ${expiryText(r, now)})`;
 const expiryText = (r: string, _now: string) =>
-  `format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', ${r}.claimed_at, ${r}.claimed_by, ${r}.visible_at)`;
+  `format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', ${r}.claimed_at, ${r}.claimed_by, ${r}.claim_expires_at)`;
+
+/** The receipts that hold id `id` (a delivered event). */
+const receiptHas = (c: Ctx, r: string, id: string) =>
+  `${c.q('outbox_receipt')} AS ${r} WHERE int8range(${r}.min_outbox_id, ${r}.max_outbox_id, '[]') @> ${id} AND ${id} = ANY (${r}.outbox_ids)`;
 
 export function claimFunction(c: Ctx): string {
   const fn = c.q('outbox_claim');
@@ -82,7 +88,9 @@ export function claimFunction(c: Ctx): string {
 
         -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
         -- take disjoint sets and never wait), dead-letter those whose expired claim was their
-        -- last attempt, claim the rest, count what leaves no row behind.
+        -- last attempt, claim the rest, count what leaves no row behind. The claim changes no
+        -- indexed column (a HOT update); events claimed by others keep their place in the index
+        -- and are passed over by their unexpired claim_expires_at.
         RETURN QUERY
         WITH cand AS MATERIALIZED (
             SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
@@ -91,6 +99,7 @@ export function claimFunction(c: Ctx): string {
             FROM ${c.q('event_outbox')} AS o
             WHERE o.delivered_at IS NULL
               AND o.visible_at <= v_now
+              AND (o.claim_expires_at IS NULL OR o.claim_expires_at <= v_now)
             ORDER BY o.visible_at, o.outbox_id
             LIMIT p_limit
             FOR UPDATE OF o SKIP LOCKED
@@ -116,7 +125,7 @@ export function claimFunction(c: Ctx): string {
             SET attempts = o.attempts + 1,
                 claimed_by = p_worker,
                 claimed_at = v_now,
-                visible_at = v_now + p_visibility,
+                claim_expires_at = v_now + p_visibility,
                 errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(${expiryEntry('o', 'v_now')}) ELSE o.errors END,
                 last_error = CASE WHEN cand.expired THEN ${expiryText('o', 'v_now')} ELSE o.last_error END
             FROM cand
@@ -138,7 +147,7 @@ export function claimFunction(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(text, integer, interval)`,
-      `Claims up to p_limit (1..${MAX_CLAIM}) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most ${MAX_VISIBILITY}); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff or expired claim ended joins behind the events already claimable). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.`,
+      `Claims up to p_limit (1..${MAX_CLAIM}) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most ${MAX_VISIBILITY}); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff ended joins behind the events already claimable; an event whose claim expired is claimable again in its old place). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.`,
     )}`;
 }
 
@@ -166,26 +175,35 @@ export function ackFunction(c: Ctx): string {
             RETURN 0;
         END IF;
 
-        -- Exactly once: only an undelivered event that is claimed is acknowledged, so a second
-        -- acknowledgement (or a concurrent one, which waits for the row and re-checks) finds
-        -- delivered_at set and counts 0. With p_worker, only the worker holding the claim can
-        -- acknowledge it: a worker whose claim expired and was taken over is refused (0).
-        UPDATE ${c.q('event_outbox')} AS o
-        SET delivered_at = v_now
-        WHERE o.outbox_id = ANY (p_outbox_ids)
-          AND o.delivered_at IS NULL
-          AND o.claimed_by IS NOT NULL
-          AND (p_worker IS NULL OR o.claimed_by = p_worker);
-        GET DIAGNOSTICS v_acked = ROW_COUNT;
+        -- Exactly once: only a claimed event still in event_outbox is acknowledged; it leaves
+        -- the table in this statement, so a second acknowledgement (or a concurrent one, which
+        -- waits for the row and re-checks) finds nothing and counts 0. With p_worker, only the
+        -- worker holding the claim can acknowledge it: a worker whose claim expired and was
+        -- taken over is refused (0). One receipt row records the delivered ids.
+        WITH gone AS (
+            DELETE FROM ${c.q('event_outbox')} AS o
+            WHERE o.outbox_id = ANY (p_outbox_ids)
+              AND o.delivered_at IS NULL
+              AND o.claimed_by IS NOT NULL
+              AND (p_worker IS NULL OR o.claimed_by = p_worker)
+            RETURNING o.outbox_id
+        )
+        INSERT INTO ${c.q('outbox_receipt')} AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id)
+        SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id)
+        FROM gone AS g
+        HAVING count(*) > 0
+        RETURNING r.events INTO v_acked;
+        v_acked := coalesce(v_acked, 0);
 
         SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
         IF v_acked < v_distinct THEN
             SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
             FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
             WHERE NOT EXISTS (SELECT 1 FROM ${c.q('event_outbox')} AS o WHERE o.outbox_id = u.id)
-              AND NOT EXISTS (SELECT 1 FROM ${c.q('event_dead_letter')} AS d WHERE d.outbox_id = u.id);
+              AND NOT EXISTS (SELECT 1 FROM ${c.q('event_dead_letter')} AS d WHERE d.outbox_id = u.id)
+              AND NOT EXISTS (SELECT 1 FROM ${receiptHas(c, 'r', 'u.id')});
             IF v_unknown IS NOT NULL THEN
-                ${raiseAt(16, 'OUTBOX_UNKNOWN_ID', `format('outbox_ack: %s of %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), v_distinct, '${c.schema}.event_outbox', '${c.schema}.event_dead_letter', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END)`)}
+                ${raiseAt(16, 'OUTBOX_UNKNOWN_ID', `format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, '${c.schema}.event_outbox', '${c.schema}.event_dead_letter', '${c.schema}.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END)`)}
             END IF;
             IF p_worker IS NOT NULL THEN
                 SELECT count(*)::integer INTO v_stale
@@ -204,7 +222,7 @@ export function ackFunction(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(bigint[], text)`,
-      `Acknowledges claimed events as delivered (delivered_at) and returns how many were acknowledged by this call: an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker's delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or purged after the retention): BG504 and nothing is acknowledged. At most ${MAX_IDS} ids.`,
+      `Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids; an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker's delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most ${MAX_IDS} ids.`,
     )}`;
 }
 
@@ -223,6 +241,7 @@ export function failFunction(c: Ctx): string {
         v_now timestamptz := clock_timestamp();
         v_cfg record;
         v_row record;
+        v_receipt record;
         v_error text;
         v_entry jsonb;
         v_seconds double precision;
@@ -245,10 +264,14 @@ export function failFunction(c: Ctx): string {
             IF EXISTS (SELECT 1 FROM ${c.q('event_dead_letter')} AS d WHERE d.outbox_id = p_outbox_id) THEN
                 ${raiseAt(16, 'OUTBOX_DEAD_LETTERED', `format('outbox_fail(%s): the event is in %s', p_outbox_id, '${c.schema}.event_dead_letter')`)}
             END IF;
-            ${raiseAt(12, 'OUTBOX_UNKNOWN_ID', `format('outbox_fail(%s): no such event in %s or %s', p_outbox_id, '${c.schema}.event_outbox', '${c.schema}.event_dead_letter')`)}
+            SELECT r.receipt_id, r.delivered_at, r.acked_by INTO v_receipt FROM ${receiptHas(c, 'r', 'p_outbox_id')} LIMIT 1;
+            IF FOUND THEN
+                ${raiseAt(16, 'OUTBOX_ALREADY_DELIVERED', `format('outbox_fail(%s): acknowledged at %s by %s (receipt %s)', p_outbox_id, v_receipt.delivered_at, coalesce(left(v_receipt.acked_by, 100), 'a worker without a name'), v_receipt.receipt_id)`)}
+            END IF;
+            ${raiseAt(12, 'OUTBOX_UNKNOWN_ID', `format('outbox_fail(%s): no such event in %s, %s or %s', p_outbox_id, '${c.schema}.event_outbox', '${c.schema}.event_dead_letter', '${c.schema}.outbox_receipt')`)}
         END IF;
         IF v_row.delivered_at IS NOT NULL THEN
-            ${raiseAt(12, 'OUTBOX_ALREADY_DELIVERED', `format('outbox_fail(%s): acknowledged at %s by %s', p_outbox_id, v_row.delivered_at, coalesce(v_row.claimed_by, 'unknown'))`)}
+            ${raiseAt(12, 'OUTBOX_ALREADY_DELIVERED', `format('outbox_fail(%s): marked delivered at %s', p_outbox_id, v_row.delivered_at)`)}
         END IF;
         IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
             ${raiseAt(12, 'OUTBOX_NOT_CLAIMED', `format('outbox_fail(%s, p_worker => %s): %s', p_outbox_id, coalesce(quote_literal(left(p_worker, 100)), 'NULL'), CASE WHEN v_row.claimed_by IS NULL THEN 'the event is not claimed' ELSE format('claimed by %L since %s', left(v_row.claimed_by, 100), v_row.claimed_at) END)`)}
@@ -281,6 +304,7 @@ export function failFunction(c: Ctx): string {
         UPDATE ${c.q('event_outbox')} AS o
         SET claimed_by = NULL,
             claimed_at = NULL,
+            claim_expires_at = NULL,
             visible_at = v_now + make_interval(secs => v_seconds),
             errors = o.errors || jsonb_build_array(v_entry),
             last_error = v_error
@@ -374,20 +398,24 @@ export function purgeFunction(c: Ctx): string {
         END IF;
         ${pad(readConfig(c, 'v_retention', 'cfg.retention'), 8)}
 
-        -- oldest ids first through the primary key: events are acknowledged roughly in id order,
-        -- so the rows past the retention sit at the front and no extra index is maintained on
-        -- the hot path for the purge
-        WITH gone AS (
-            DELETE FROM ${c.q('event_outbox')} AS o
-            WHERE o.outbox_id IN (
-                SELECT p.outbox_id FROM ${c.q('event_outbox')} AS p
-                WHERE p.delivered_at < v_now - v_retention
-                ORDER BY p.outbox_id
-                LIMIT p_limit
-                FOR UPDATE SKIP LOCKED)
-            RETURNING o.delivered_at
+        -- oldest receipts first through the primary key (receipts are written in time order, so
+        -- the ones past the retention sit at the front); whole receipts, until at least p_limit
+        -- events are purged: a call returns less than p_limit only when nothing more is due
+        WITH due AS (
+            SELECT r.receipt_id, sum(r.events) OVER (ORDER BY r.receipt_id) - r.events AS before
+            FROM (SELECT x.receipt_id, x.events FROM ${c.q('outbox_receipt')} AS x
+                  WHERE x.delivered_at < v_now - v_retention
+                  ORDER BY x.receipt_id
+                  LIMIT p_limit
+                  FOR UPDATE SKIP LOCKED) AS r
+        ),
+        gone AS (
+            DELETE FROM ${c.q('outbox_receipt')} AS r
+            USING due
+            WHERE r.receipt_id = due.receipt_id AND due.before < p_limit
+            RETURNING r.events, r.delivered_at
         )
-        SELECT count(*)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
+        SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
 
         IF v_purged > 0 THEN
             INSERT INTO ${c.q('outbox_counter')} (counter, amount, at) VALUES ('purged', v_purged, v_now);
@@ -409,7 +437,7 @@ export function purgeFunction(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(integer)`,
-      `Deletes up to p_limit (1..${MAX_PURGE}) acknowledged events delivered longer ago than outbox_config.retention and returns how many; never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged.`,
+      `Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..${MAX_PURGE}) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.`,
     )}`;
 }
 

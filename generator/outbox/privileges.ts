@@ -3,7 +3,7 @@
  * the SECURITY DEFINER functions.
  *   delivery : USAGE on the schema, EXECUTE on outbox_claim, outbox_ack, outbox_fail — nothing else
  *   admin    : every outbox function; SELECT on the new tables and views
- *   reader   : SELECT on event_dead_letter, outbox_config and the views
+ *   reader   : SELECT on event_dead_letter, outbox_receipt, outbox_config and the views
  * The delivery role is cluster-wide: created if missing, dropped on the way down unless another
  * database still uses it.
  */
@@ -11,7 +11,7 @@ import type { Ctx } from '../lib/ctx.js';
 import { lit, qi, sqlText } from '../lib/sql.js';
 import { deliveryRole, fnRef, signatures, type OutboxFunction } from './common.js';
 
-const tables = ['event_dead_letter', 'outbox_config', 'outbox_counter'];
+const tables = ['event_dead_letter', 'outbox_receipt', 'outbox_config', 'outbox_counter'];
 const views = ['v_outbox_status', 'v_outbox_findings'];
 const workerApi: OutboxFunction[] = ['outbox_claim', 'outbox_ack', 'outbox_fail'];
 
@@ -50,6 +50,6 @@ export function grants(c: Ctx): string {
     `GRANT EXECUTE ON FUNCTION ${workerApi.map((f) => fnRef(c, f)).join(', ')} TO ${delivery};`,
     `GRANT EXECUTE ON FUNCTION ${all.map((f) => fnRef(c, f)).join(', ')} TO ${qi(admin)};`,
     `GRANT SELECT ON TABLE ${[...tables, ...views].map((t) => c.q(t)).join(', ')} TO ${qi(admin)};`,
-    `GRANT SELECT ON TABLE ${['event_dead_letter', 'outbox_config', ...views].map((t) => c.q(t)).join(', ')} TO ${qi(reader)};`,
+    `GRANT SELECT ON TABLE ${['event_dead_letter', 'outbox_receipt', 'outbox_config', ...views].map((t) => c.q(t)).join(', ')} TO ${qi(reader)};`,
   ].join('\n');
 }

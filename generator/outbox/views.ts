@@ -41,21 +41,20 @@ export function statusView(c: Ctx): string {
     FROM ${c.q('outbox_config')} AS cfg
     CROSS JOIN LATERAL (
         SELECT count(*) AS depth,
-               count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NULL) AS ready,
-               count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NOT NULL) AS in_flight,
-               count(*) FILTER (WHERE o.visible_at > clock_timestamp() AND o.claimed_by IS NULL) AS backing_off,
-               count(*) FILTER (WHERE o.visible_at <= clock_timestamp() AND o.claimed_by IS NOT NULL) AS expired_claims,
+               count(*) FILTER (WHERE o.claimed_by IS NULL AND o.visible_at <= clock_timestamp()) AS ready,
+               count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.claim_expires_at > clock_timestamp()) AS in_flight,
+               count(*) FILTER (WHERE o.claimed_by IS NULL AND o.visible_at > clock_timestamp()) AS backing_off,
+               count(*) FILTER (WHERE o.claimed_by IS NOT NULL AND o.claim_expires_at <= clock_timestamp()) AS expired_claims,
                min(o.emitted_at) AS oldest_undelivered_at,
                coalesce(max(o.attempts), 0) AS max_attempts_seen
         FROM ${c.q('event_outbox')} AS o
         WHERE o.delivered_at IS NULL
     ) AS q
     CROSS JOIN LATERAL (
-        SELECT count(*) AS delivered_retained,
-               min(o.delivered_at) AS oldest_delivered_at,
-               count(*) FILTER (WHERE o.delivered_at < clock_timestamp() - cfg.retention) AS purge_due
-        FROM ${c.q('event_outbox')} AS o
-        WHERE o.delivered_at IS NOT NULL
+        SELECT coalesce(sum(r.events), 0)::bigint AS delivered_retained,
+               min(r.delivered_at) AS oldest_delivered_at,
+               coalesce(sum(r.events) FILTER (WHERE r.delivered_at < clock_timestamp() - cfg.retention), 0)::bigint AS purge_due
+        FROM ${c.q('outbox_receipt')} AS r
     ) AS d
     CROSS JOIN LATERAL (
         SELECT count(*) AS dead_lettered, min(x.dead_lettered_at) AS oldest_dead_lettered_at
@@ -74,7 +73,7 @@ export function statusView(c: Ctx): string {
     ${comment(
       'VIEW',
       v,
-      'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.',
+      'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events whose receipts (outbox_receipt) are still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes; it holds undelivered events only), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.',
     )}`;
 }
 
@@ -100,12 +99,12 @@ export function findingsView(c: Ctx): string {
         UNION ALL
         SELECT 'info', 'expired_claims',
                pg_catalog.format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery', st.expired_claims, st.expired_claims_total),
-               ${lit(`Find the workers: SELECT claimed_by, count(*) FROM ${s}.event_outbox WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND visible_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer`)},
+               ${lit(`Find the workers: SELECT claimed_by, count(*) FROM ${s}.event_outbox WHERE claimed_by IS NOT NULL AND claim_expires_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer`)},
                jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total)
           FROM st WHERE st.expired_claims > 0
         UNION ALL
         SELECT 'warning', 'purge_overdue',
-               pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the outbox grows', st.purge_due, st.retention, st.oldest_delivered_at),
+               pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the receipts grow', st.purge_due, st.retention, st.oldest_delivered_at),
                ${lit(`Schedule the purge, e.g. every 5 minutes: SELECT ${s}.outbox_purge(10000); (or birthgate outbox purge)`)},
                jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at)
           FROM st WHERE st.purge_due > 0 AND st.oldest_delivered_at < clock_timestamp() - st.retention - '1 hour'::interval
