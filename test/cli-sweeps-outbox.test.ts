@@ -270,7 +270,7 @@ describe('adopt, backfill, outbox purge: SIGINT/SIGTERM stop after the batch in 
 
   it('outbox purge: SIGINT while its batch waits on a lock: exit 130, one JSON line with the batches done', async () => {
     const d = await databases.fresh();
-    const r = await interruptWhileLocked(d, ['outbox', 'purge', '--batch', '1', '--json'], 'birthgate outbox purge', 'birthgate.event_outbox', 'SIGINT');
+    const r = await interruptWhileLocked(d, ['outbox', 'purge', '--batch', '1', '--json'], 'birthgate outbox purge', 'birthgate.outbox_receipt', 'SIGINT');
     expect(r.code, r.stderr).toBe(130);
     const j = oneJsonLine(r.stdout);
     expect(j).toMatchObject({ ok: false, exit_code: 130, interrupted: true, batches: 1, purged: 0, error: { class: 'interrupted' } });
@@ -278,7 +278,7 @@ describe('adopt, backfill, outbox purge: SIGINT/SIGTERM stop after the batch in 
 
   it('text mode: the interruption is said on stderr with the exit code 130', async () => {
     const d = await databases.fresh();
-    const r = await interruptWhileLocked(d, ['outbox', 'purge'], 'birthgate outbox purge', 'birthgate.event_outbox', 'SIGINT');
+    const r = await interruptWhileLocked(d, ['outbox', 'purge'], 'birthgate outbox purge', 'birthgate.outbox_receipt', 'SIGINT');
     expect(r.code).toBe(130);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/interrupted by SIGINT after 1 batch/);
