@@ -465,6 +465,7 @@ BEGIN
                     WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
                                                                      v_leaf.nspname, v_leaf.relname, current_user)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
                     END;
                 EXIT WHEN v_reason IS NOT NULL;
                 v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
@@ -501,6 +502,55 @@ $$;
 
 COMMENT ON FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no SELECT for the owner); missing: the table is gone.';
 
+CREATE FUNCTION birthgate.family_relation_unsafe(p_rel oid) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+WITH rel AS (
+    SELECT cl.oid, cl.relkind, pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+      FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+     WHERE cl.oid OPERATOR(pg_catalog.=) p_rel
+),
+expr_owner (classid, objid, what) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, i.indexrelid,
+           pg_catalog.format('index %s', i.indexrelid::pg_catalog.regclass)
+      FROM pg_catalog.pg_index i
+     WHERE i.indrelid OPERATOR(pg_catalog.=) p_rel AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)
+    UNION ALL
+    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, k.oid, pg_catalog.format('CHECK constraint %I', k.conname)
+      FROM pg_catalog.pg_constraint k
+     WHERE k.conrelid OPERATOR(pg_catalog.=) p_rel AND k.contype OPERATOR(pg_catalog.=) 'c'
+    UNION ALL
+    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass::pg_catalog.oid, x.oid, pg_catalog.format('statistics object %I', x.stxname)
+      FROM pg_catalog.pg_statistic_ext x
+     WHERE x.stxrelid OPERATOR(pg_catalog.=) p_rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, a.relid, pg_catalog.format('the partition key of %s', a.relid::pg_catalog.regclass)
+      FROM pg_catalog.pg_partition_ancestors(p_rel) a
+     WHERE a.relid OPERATOR(pg_catalog.<>) p_rel
+),
+foreign_code AS (
+    SELECT e.what, pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0) AS obj
+      FROM expr_owner e
+      JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) e.classid AND d.objid OPERATOR(pg_catalog.=) e.objid
+                                 AND (e.what NOT LIKE 'the partition key of %' OR d.objsubid OPERATOR(pg_catalog.=) 0)
+      LEFT JOIN pg_catalog.pg_proc pr ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND pr.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_operator op ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND op.oid OPERATOR(pg_catalog.=) d.refobjid
+      LEFT JOIN pg_catalog.pg_type ty ON d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND ty.oid OPERATOR(pg_catalog.=) d.refobjid
+     WHERE COALESCE(pr.pronamespace, op.oprnamespace, ty.typnamespace) OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+)
+SELECT COALESCE(
+    (SELECT pg_catalog.format('%s has inheritance child %s: its rows belong to the family table but never pass a gate', r.ident, i.inhrelid::pg_catalog.regclass)
+       FROM rel r JOIN pg_catalog.pg_inherits i ON i.inhparent OPERATOR(pg_catalog.=) r.oid
+      WHERE r.relkind OPERATOR(pg_catalog.=) 'r'
+      ORDER BY i.inhrelid LIMIT 1),
+    (SELECT pg_catalog.format('%s of %s uses %s, code the planner would run as the package owner', f.what, r.ident, f.obj)
+       FROM foreign_code f CROSS JOIN rel r
+      ORDER BY f.what, f.obj LIMIT 1))
+$$;
+
+COMMENT ON FUNCTION birthgate.family_relation_unsafe(p_rel oid) IS 'Internal: why planning a query over this relation as the package owner could run code of its owner (index expressions or predicates, CHECK constraints, statistics expressions or ancestor partition keys using a function, operator or type outside pg_catalog), or why its rows escape the gates (inheritance children); NULL when neither. Catalogs only; evaluates nothing.';
+
 CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RETURNS TABLE(consumed integer, emitted integer, captured integer, lag bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -509,9 +559,25 @@ CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RET
 DECLARE
     v_consumer constant text := 'governance_handoff';
     v_event_type constant text := 'handoff.object_born';
+    v_lo pg_snapshot;
+    v_hi pg_snapshot;
+    v_stored_window boolean;
+    v_lo_xip xid8[];
+    v_lo_xmax xid8;
+    v_hi_xmax xid8;
+    v_ref pg_snapshot;
+    v_ref_xip xid8[];
+    v_ref_xmax xid8;
+    v_limit integer;
+    v_total integer := 0;
+    v_total_events integer := 0;
     v_pos_txid xid8;
     v_pos_change_id bigint;
-    v_horizon xid8;
+    v_after_txid xid8;
+    v_after_change_id bigint;
+    v_window_rows bigint;
+    v_window_done bigint;
+    v_own xid8;
     v_active boolean;
     v_consumed integer;
     v_events integer;
@@ -529,8 +595,8 @@ BEGIN
 
     -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
     --    ("another consumer holds the cursor"), so overlapping cron runs never pile up.
-    SELECT hc.position_txid, hc.position_change_id
-    INTO v_pos_txid, v_pos_change_id
+    SELECT hc.position_snapshot, hc.window_snapshot, hc.window_after_txid, hc.window_after_change_id, hc.window_rows, hc.window_done
+    INTO v_lo, v_hi, v_after_txid, v_after_change_id, v_window_rows, v_window_done
     FROM "birthgate"."handoff_cursor" AS hc
     WHERE hc.consumer_name = v_consumer
     FOR UPDATE SKIP LOCKED;
@@ -546,10 +612,9 @@ BEGIN
             HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
     END IF;
 
-    -- 2. The horizon, taken before the read: every transaction below it has finished.
-    v_horizon := "birthgate"."handoff_horizon"();
+    v_own := pg_current_xact_id_if_assigned();
 
-    -- 3. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+    -- 2. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
     --    batch, so an event never lands in one lane while the other is being switched or drained.
     SELECT et.active INTO v_active
     FROM "birthgate"."event_type_registry" AS et
@@ -563,278 +628,377 @@ BEGIN
             HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
     END IF;
 
-    -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the unique
-    --    indexes arbitrate); any conflict (a replay, an object changed twice within reach) undoes
-    --    it and the general, idempotent path runs instead.
-    BEGIN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n,
-                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
-                FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state"
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
-                FROM batch AS b
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n,
-                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
-                FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
+    LOOP
+        -- 3. The window: the stored one while it is being split, else a new snapshot taken now
+        --    (after the cursor row is locked, so it is never older than the stored position),
+        --    with this transaction counted as running: its own rows wait until it has committed.
+        v_stored_window := v_hi IS NOT NULL;
+        IF NOT v_stored_window THEN
+            v_hi := "birthgate"."handoff_snapshot"();
+            v_after_txid := '0'::xid8;
+            v_after_change_id := 0;
         END IF;
-    EXCEPTION WHEN unique_violation THEN
-        IF v_active THEN
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_pending" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n,
-                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
-                FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
-        ELSE
-            WITH batch AS MATERIALIZED (
-                SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key,
-                       l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
-                FROM "birthgate"."registry_changelog" AS l
-                WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-                  AND l.txid < v_horizon
-                ORDER BY l.txid, l.change_id
-                LIMIT p_batch_size
-            ),
-            latest AS (
-                SELECT DISTINCT ON (b.object_key) b.*
-                FROM batch AS b
-                ORDER BY b.object_key, b.change_id DESC
-            ),
-            candidates AS (
-                INSERT INTO "birthgate"."governance_candidate_state" AS g
-                    (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-                SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
-                FROM latest AS t
-                ON CONFLICT (object_key) DO UPDATE
-                SET registry_status = EXCLUDED.registry_status,
-                    born_at = EXCLUDED.born_at,
-                    dirty = true,
-                    marked_at = EXCLUDED.marked_at,
-                    source_change_id = EXCLUDED.source_change_id,
-                    source_txid = EXCLUDED.source_txid
-                WHERE g.source_change_id < EXCLUDED.source_change_id
-            ),
-            events AS (
-                INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
-                SELECT v_event_type, b.object_key, b.born_at,
-                       jsonb_build_object(
-                           'change_id', b.change_id,
-                           'txid', b.txid::text,
-                           'op', b.op,
-                           'collection_name', b.collection_name,
-                           'entity_code', b.entity_code,
-                           'object_key', b.object_key,
-                           'registry_id', b.registry_id,
-                           'born_at', b.born_at,
-                           'changed_at', b.changed_at,
-                           'actor', b.actor,
-                           'detail', b.detail),
-                       b.change_id
-                FROM batch AS b
-                WHERE b.op = 'BORN'
-                  AND NOT EXISTS (
-                      SELECT 1 FROM "birthgate"."event_outbox" AS o
-                      WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
-                    ON CONFLICT (event_type, object_key, born_at) DO NOTHING
-                RETURNING 1
-            ),
-            stats AS (
-                SELECT count(*)::integer AS n,
-                       (SELECT b.txid FROM batch AS b ORDER BY b.txid DESC LIMIT 1) AS last_txid
-                FROM batch AS b
-            )
-            SELECT stats.n,
-                   (SELECT count(*) FROM events)::integer,
-                   stats.last_txid,
-                   (SELECT max(b.change_id) FROM batch AS b WHERE b.txid = stats.last_txid)
-            INTO v_consumed, v_events, v_last_txid, v_last_change_id
-            FROM stats;
+        IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG220',
+                MESSAGE = 'the handoff cursor position is ahead of the current snapshot',
+                DETAIL = format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer),
+                HINT = 'The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = ''1:1:'', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.';
         END IF;
-    END;
+        v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
+        v_lo_xmax := pg_snapshot_xmax(v_lo);
+        v_hi_xmax := pg_snapshot_xmax(v_hi);
+        v_limit := p_batch_size - v_total;
 
-    -- 5. Advance the cursor to the last row of the batch; the heartbeat advances even when it is empty.
+        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the
+        --    unique indexes arbitrate); any conflict (a replay, an object changed twice within
+        --    reach) undoes it and the general, idempotent path runs instead.
+        BEGIN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        END;
+        v_total := v_total + v_consumed;
+        v_total_events := v_total_events + v_events;
+        IF v_last_txid IS NOT NULL THEN
+            v_pos_txid := v_last_txid;
+            v_pos_change_id := v_last_change_id;
+        END IF;
+
+        -- 5. A short batch closes the window: its snapshot becomes the position. When that was
+        --    a stored window, the rest of the batch comes from a new window (one more round).
+        --    A full batch keeps the window open at its last row; a window split for the first
+        --    time is counted once, so the lag stays exact without counting the backlog per batch.
+        IF v_consumed < v_limit THEN
+            v_lo := v_hi;
+            v_hi := NULL;
+            v_after_txid := NULL;
+            v_after_change_id := NULL;
+            v_window_rows := NULL;
+            v_window_done := NULL;
+            EXIT WHEN NOT v_stored_window;
+        ELSE
+            IF NOT v_stored_window THEN
+                SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
+                     + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
+                INTO v_window_rows;
+                v_window_done := 0;
+            END IF;
+            v_window_done := least(v_window_done + v_consumed, v_window_rows);
+            v_after_txid := v_last_txid;
+            v_after_change_id := v_last_change_id;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 6. lag, exact: the rest of an open window plus every committed row after the snapshot
+    --    that bounds it (index lookups per xip entry and an index range from its xmax).
+    v_ref := coalesce(v_hi, v_lo);
+    v_ref_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_ref) AS x (xid));
+    v_ref_xmax := pg_snapshot_xmax(v_ref);
+    SELECT coalesce(v_window_rows - v_window_done, 0)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_ref_xip) AND l.txid IS DISTINCT FROM v_own)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_ref_xmax AND l.txid IS DISTINCT FROM v_own)
+    INTO v_lag;
+
+    -- 7. Position, window, last row taken, heartbeat (advanced even by an empty batch), counters.
     UPDATE "birthgate"."handoff_cursor" AS hc
-    SET position_txid = coalesce(v_last_txid, hc.position_txid),
-        position_change_id = coalesce(v_last_change_id, hc.position_change_id),
+    SET position_snapshot = v_lo,
+        window_snapshot = v_hi,
+        window_after_txid = v_after_txid,
+        window_after_change_id = v_after_change_id,
+        window_rows = v_window_rows,
+        window_done = v_window_done,
+        position_txid = coalesce(v_pos_txid, hc.position_txid),
+        position_change_id = coalesce(v_pos_change_id, hc.position_change_id),
         heartbeat_at = now(),
-        rows_consumed = hc.rows_consumed + v_consumed,
+        rows_consumed = hc.rows_consumed + v_total,
         batches_run = hc.batches_run + 1,
-        last_batch_rows = v_consumed,
+        last_batch_rows = v_total,
         updated_at = now()
-    WHERE hc.consumer_name = v_consumer
-    RETURNING hc.position_txid, hc.position_change_id INTO v_pos_txid, v_pos_change_id;
+    WHERE hc.consumer_name = v_consumer;
 
-    -- 6. lag: changelog rows past the new position (held back or not), exact up to one more batch;
-    --    beyond that an estimate from change_id distance. Bounded work: never a count of the backlog
-    --    (the ORDER BY keeps it an index range scan that stops after p_batch_size + 1 entries).
-    SELECT count(*) INTO v_lag
-    FROM (
-        SELECT 1 FROM "birthgate"."registry_changelog" AS l
-        WHERE (l.txid, l.change_id) > (v_pos_txid, v_pos_change_id)
-        ORDER BY l.txid, l.change_id
-        LIMIT p_batch_size + 1
-    ) AS ahead;
-    IF v_lag > p_batch_size THEN
-        v_lag := greatest(v_lag, (SELECT max(l.change_id) FROM "birthgate"."registry_changelog" AS l) - v_pos_change_id);
-    END IF;
-
-    consumed := v_consumed;
-    emitted := CASE WHEN v_active THEN v_events ELSE 0 END;
-    captured := CASE WHEN v_active THEN 0 ELSE v_events END;
+    consumed := v_total;
+    emitted := CASE WHEN v_active THEN v_total_events ELSE 0 END;
+    captured := CASE WHEN v_active THEN 0 ELSE v_total_events END;
     lag := v_lag;
     RETURN NEXT;
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing: reads up to p_batch_size registry_changelog rows past the cursor in (txid, change_id) order, only from transactions below the horizon (handoff_horizon(), taken before the read), upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the cursor and heartbeat_at. Returns consumed rows, events emitted / captured, and lag: changelog rows past the new position (including rows held back by open transactions), exact up to p_batch_size, an estimate from change_id distance beyond. A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
+COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing. Snapshot cursor (PgQ style): takes up to p_batch_size registry_changelog rows, in (txid, change_id) order, of transactions visible in the window snapshot (handoff_snapshot(): the caller''s own transaction counts as running) and invisible in the stored position snapshot; a window larger than one batch is split and resumed exactly. Upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the position and heartbeat_at. An open transaction (in this database or another) never holds back rows of transactions that committed after it. Returns consumed rows, events emitted / captured, and lag: committed changelog rows not yet handed off (exact). A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
 
 CREATE PROCEDURE birthgate.handoff_drain(IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer)
     LANGUAGE plpgsql
@@ -851,14 +1015,15 @@ DECLARE
     v_c integer;
     v_lag bigint;
 BEGIN
-    -- pin the search_path first: the caller's path must not resolve anything below
+    -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
+    -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     v_started := pg_catalog.clock_timestamp();
     IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
-            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', COALESCE(p_batch_size::pg_catalog.text, 'NULL')),
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
             HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
     END IF;
     IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
@@ -875,7 +1040,6 @@ BEGIN
         INTO v_consumed, v_e, v_c, v_lag
         FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
         COMMIT;
-        -- a new transaction: the local setting ended with the old one
         PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
         IF v_lag IS NULL THEN
             RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
@@ -887,8 +1051,9 @@ BEGIN
         v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
         RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
             v_batches, v_consumed, v_e, v_c,
-            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric, 1),
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
             v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
         EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;
     RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
@@ -896,39 +1061,160 @@ BEGIN
 END;
 $$;
 
-COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (nothing left below the horizon) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either; it pins search_path = pg_catalog, pg_temp with set_config(..., true) at the top and after every COMMIT, and every name in it is schema-qualified, so nothing on the caller''s search_path is ever resolved.';
+COMMENT ON PROCEDURE birthgate.handoff_drain(IN p_batch_size integer, IN p_max_batches integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
 
 CREATE FUNCTION birthgate.handoff_holding_xact() RETURNS TABLE(holding_txid xid8, holding_pid integer, holding_xact_start timestamp with time zone, holding_application_name text, holding_state text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH h AS (
-        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid) ORDER BY x.xid LIMIT 1
+    -- pg_stat_activity is cached per transaction: look at the backends as they are now
+    SELECT pg_catalog.pg_stat_clear_snapshot();
+    WITH running AS (
+        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    ),
+    holders AS (
+        -- a transaction that holds the cursor row (a consumer inside a long transaction): every waiting row waits for it
+        SELECT 1 AS rank, a.backend_xid AS xid, a.pid, a.xact_start, a.application_name,
+               'holds the handoff cursor (' OPERATOR(pg_catalog.||) coalesce(a.state, 'unknown') OPERATOR(pg_catalog.||) ')' AS state
+        FROM "birthgate"."handoff_cursor" AS hc
+        JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid OPERATOR(pg_catalog.=) hc.xmax
+        WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff'
+          AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        -- open transactions that wrote changelog rows: their births are handed off once they commit
+        SELECT 2, a.backend_xid, a.pid, a.xact_start, a.application_name, a.state
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_stat_activity AS a ON a.pid OPERATOR(pg_catalog.=) l.pid
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+          AND l.granted
+          AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        SELECT 2, p.transaction, NULL::integer, p.prepared, 'prepared transaction ' OPERATOR(pg_catalog.||) p.gid, 'prepared'
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_prepared_xacts AS p
+          ON l.virtualtransaction OPERATOR(pg_catalog.=) ('-1/' OPERATOR(pg_catalog.||) p.transaction::text)
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.pid IS NULL
     )
-    SELECT h.xid,
-           a.pid,
-           coalesce(a.xact_start, p.prepared),
-           coalesce(a.application_name, 'prepared transaction ' || p.gid),
-           coalesce(a.state, CASE WHEN p.gid IS NOT NULL THEN 'prepared' END)
-    FROM h
-    LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid = pg_catalog.xid(h.xid)
-    LEFT JOIN pg_catalog.pg_prepared_xacts AS p ON p.transaction = pg_catalog.xid(h.xid)
-    WHERE h.xid IS NOT NULL
+    SELECT r.xid, h.pid, h.xact_start, h.application_name, h.state
+    FROM holders AS h
+    LEFT JOIN running AS r ON pg_catalog.xid(r.xid) OPERATOR(pg_catalog.=) h.xid
+    ORDER BY h.rank, h.xact_start NULLS LAST, h.pid
     LIMIT 1;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_holding_xact() IS 'The open transaction that holds the handoff horizon back (oldest running xid of another session, or a prepared transaction): xid, pid, start, application. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats); otherwise only the xid is known.';
+COMMENT ON FUNCTION birthgate.handoff_holding_xact() IS 'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. VOLATILE: it clears the per-transaction pg_stat_activity snapshot, so a long monitoring transaction sees the backends as they are now. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).';
 
 CREATE FUNCTION birthgate.handoff_horizon() RETURNS xid8
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT coalesce((SELECT x.xid FROM pg_catalog.pg_snapshot_xip(s.snap) AS x (xid) ORDER BY x.xid LIMIT 1),
-                    pg_catalog.pg_snapshot_xmax(s.snap))
-    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) AS s;
+    SELECT pg_catalog.pg_snapshot_xmin(hc.position_snapshot)
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff';
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_horizon() IS 'The handoff horizon of the current snapshot: the oldest xid still running in another transaction (pg_snapshot_xmin without the caller), or xmax when none is. Changelog rows with txid below it can no longer change; rows at or above it are held back.';
+COMMENT ON FUNCTION birthgate.handoff_horizon() IS 'The handoff horizon: xmin of the cursor position snapshot. Every changelog row of a transaction below it has been handed off; above it, the position snapshot says which transactions are done. A transaction that stays open never holds back rows of transactions that committed after it.';
+
+CREATE FUNCTION birthgate.handoff_rewind(p_txid xid8, p_change_id bigint DEFAULT 0) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_consumer constant text := 'governance_handoff';
+    v_lo pg_snapshot;
+    v_ref pg_snapshot;
+    v_after_txid xid8;
+    v_after_change_id bigint;
+    v_x xid8;
+    v_new_lo pg_snapshot;
+    v_rows bigint;
+BEGIN
+    IF p_txid IS NULL OR p_change_id IS NULL OR p_change_id < 0 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_rewind(p_txid => %s, p_change_id => %s): both must be given, p_change_id >= 0', coalesce(p_txid::text, 'NULL'), coalesce(p_change_id::text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    -- waits for a running batch: a rewind never interleaves with one
+    SELECT hc.position_snapshot, coalesce(hc.window_snapshot, hc.position_snapshot), hc.window_after_txid, hc.window_after_change_id
+    INTO v_lo, v_ref, v_after_txid, v_after_change_id
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = v_consumer
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG201',
+            MESSAGE = 'the handoff cursor row is missing',
+            DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
+            HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
+    END IF;
+    -- Rows handed off: those of transactions visible in the position snapshot and, while a
+    -- window is split, the window's rows up to the last one taken. A point past the last row
+    -- taken of an open window would skip the rows between: refused.
+    IF v_after_txid IS NOT NULL AND (p_txid, p_change_id) > (v_after_txid, v_after_change_id) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG221',
+            MESSAGE = 'handoff_rewind refused: the point is past the last row taken of the open window',
+            DETAIL = format('handoff_rewind(%s, %s) is past the last row taken (%s, %s) of the open window %s', p_txid, p_change_id, v_after_txid, v_after_change_id, v_ref),
+            HINT = 'Rewind to a point at or before the last row taken: SELECT birthgate.handoff_rewind(position_txid, position_change_id) FROM birthgate.handoff_cursor, or an earlier (txid, change_id); SELECT birthgate.handoff_rewind(''0'') replays everything.';
+    END IF;
+    -- The replay starts from a position that sees less than the current one: transactions
+    -- below X (X = p_txid, at most the position's xmax) count as handed off, except those the
+    -- position lists as running. Its window closes at the snapshot that bounds what was
+    -- handed off (the open window's, else the position) and starts after (p_txid,
+    -- p_change_id): the rows handed off after that point (plus the rest of an open window)
+    -- are taken again; what was not handed off stays pending. A rewind never skips a row.
+    v_x := LEAST(GREATEST(p_txid, '1'::xid8), pg_snapshot_xmax(v_lo));
+    SELECT pg_catalog.format('%s:%s:%s', LEAST(pg_snapshot_xmin(v_lo), v_x), v_x,
+                             coalesce(string_agg(x.xid::text, ',' ORDER BY x.xid), ''))::pg_snapshot
+    INTO v_new_lo
+    FROM pg_snapshot_xip(v_lo) AS x (xid)
+    WHERE x.xid < v_x;
+    SELECT count(*) INTO v_rows
+    FROM "birthgate"."registry_changelog" AS l
+    WHERE (l.txid = ANY (ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_new_lo) AS x (xid))) OR l.txid >= v_x)
+      AND (l.txid, l.change_id) > (p_txid, p_change_id)
+      AND pg_visible_in_snapshot(l.txid, v_ref);
+    UPDATE "birthgate"."handoff_cursor" AS hc
+    SET position_snapshot = v_new_lo,
+        window_snapshot = v_ref,
+        window_after_txid = p_txid,
+        window_after_change_id = p_change_id,
+        window_rows = v_rows,
+        window_done = 0,
+        position_txid = p_txid,
+        position_change_id = p_change_id,
+        updated_at = now()
+    WHERE hc.consumer_name = v_consumer;
+    RETURN v_rows;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.handoff_rewind(p_txid xid8, p_change_id bigint) IS 'Rewinds the handoff cursor so that the next batches replay every changelog row handed off after (p_txid, p_change_id) in (txid, change_id) order, then continue from the current position (replays are harmless: upserts by object key, events deduplicated; rows not yet handed off stay pending, so a rewind never skips one). Returns how many rows will be replayed. Refuses (BG221) a point past the last row taken of a split window. Waits for a running batch.';
+
+CREATE FUNCTION birthgate.handoff_snapshot() RETURNS pg_snapshot
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE
+             WHEN o.own IS NULL OR NOT pg_catalog.pg_visible_in_snapshot(o.own, o.snap) THEN o.snap
+             ELSE (SELECT pg_catalog.format('%s:%s:%s',
+                              LEAST(pg_catalog.pg_snapshot_xmin(o.snap), o.own),
+                              pg_catalog.pg_snapshot_xmax(o.snap),
+                              pg_catalog.string_agg(x.xid::text, ',' ORDER BY x.xid))::pg_catalog.pg_snapshot
+                   FROM (SELECT s.xid FROM pg_catalog.pg_snapshot_xip(o.snap) AS s (xid)
+                         UNION ALL SELECT o.own) AS x)
+           END
+    FROM (SELECT pg_catalog.pg_current_snapshot() AS snap, pg_catalog.pg_current_xact_id_if_assigned() AS own) AS o;
+$$;
+
+COMMENT ON FUNCTION birthgate.handoff_snapshot() IS 'The handoff''s view of the cluster: pg_current_snapshot() with the caller''s own transaction (when it has an xid) counted as still running, so a consumer called inside a transaction that wrote changelog rows never takes those rows before they commit.';
 
 CREATE FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval DEFAULT '24:00:00'::interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1017,6 +1303,39 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.issue_permit(p_collection text, p_entity_code text, p_ttl interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id; issued_at is the clock time of the call and expires_at = issued_at + ttl. Refuses an unknown family (BG100), a code longer than the family limit (BG152), a NULL/empty code or one that fails the family pattern (BG114), a non-positive lifetime (BG113) or one past the timestamp range (BG155), a code already in the registry (BG115) and a second live permit (BG110; a lapsed ISSUED permit is marked EXPIRED first).';
+
+CREATE FUNCTION birthgate.metrics_exposition() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+WITH samples AS (
+    SELECT m.metric_order, m.metric, m.metric_type, m.help,
+           m.metric || CASE WHEN m.labels = '{}'::jsonb THEN ''
+                            ELSE '{' || (SELECT pg_catalog.string_agg(
+                                             pg_catalog.format('%s="%s"', l.key,
+                                                 pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(l.value, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n')),
+                                             ',' ORDER BY l.key)
+                                          FROM pg_catalog.jsonb_each_text(m.labels) AS l) || '}' END
+           || ' ' ||
+           CASE WHEN m.value = 'Infinity'::float8 THEN '+Inf'
+                WHEN m.value = '-Infinity'::float8 THEN '-Inf'
+                WHEN m.value = 'NaN'::float8 THEN 'NaN'
+                ELSE m.value::text END AS line
+      FROM "birthgate"."v_metrics" AS m
+), families AS (
+    SELECT s.metric_order,
+           pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', s.metric,
+               pg_catalog.replace(pg_catalog.replace(pg_catalog.min(s.help), E'\\', E'\\\\'), E'\n', E'\\n'),
+               s.metric, pg_catalog.min(s.metric_type))
+           || pg_catalog.string_agg(s.line || E'\n', '' ORDER BY s.line) AS block
+      FROM samples AS s
+     GROUP BY s.metric_order, s.metric
+)
+SELECT coalesce(pg_catalog.string_agg(families.block, '' ORDER BY families.metric_order), '')
+  FROM families
+$$;
+
+COMMENT ON FUNCTION birthgate.metrics_exposition() IS 'v_metrics in the Prometheus text exposition format (version 0.0.4): # HELP and # TYPE per metric, one line per sample. What `birthgate metrics` prints; for a node_exporter textfile collector, write it to <dir>/birthgate.prom atomically.';
 
 CREATE FUNCTION birthgate.move_family(p_collection text, p_table regclass, p_reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1882,7 +2201,7 @@ BEGIN
             ERRCODE = 'BG320',
             MESSAGE = 'the entity code is longer than the family allows',
             DETAIL = pg_catalog.format('collection %s, code of %s characters (limit %s) starting %L', pg_catalog.left(p_collection, 100), pg_catalog.length(p_entity_code), v_family.code_max_length, pg_catalog.left(p_entity_code, 100)),
-            HINT = 'Pass the code exactly as it was born (at most 256 characters); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
+            HINT = 'Pass the code exactly as it was born (at most the family''s code_max_length characters, 256 unless set); list the born codes with SELECT entity_code FROM birth_registry WHERE collection_name = ...;' || ' ' || pg_catalog.format('SELECT entity_code FROM %I.birth_registry WHERE collection_name = %L;', 'birthgate', pg_catalog.left(p_collection, 100));
     END IF;
     SELECT r.registry_id, r.status, r.retired_at INTO v_reg
       FROM "birthgate"."birth_registry" r
@@ -1904,7 +2223,7 @@ BEGIN
             ERRCODE = 'BG321',
             MESSAGE = 'the family table cannot be read safely with the package rights',
             DETAIL = pg_catalog.format('collection %s, code %L: %s', p_collection, pg_catalog.left(p_entity_code, 100), v_src.reason),
-            HINT = 'Nothing was read. Make it an ordinary (or partitioned) table again whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            HINT = 'Nothing was read. Undo what DETAIL names: an ordinary (or partitioned) table whose code column is text, varchar or name (no generated column, no foreign partition, no row-level security the package owner is subject to, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
     EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM (%s) t WHERE t.code OPERATOR(pg_catalog.=) $1)', v_src.source)
        INTO v_live USING p_entity_code;
@@ -2143,7 +2462,7 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
                     ERRCODE = 'BG607',
                     MESSAGE = 'the family table cannot be read safely with the package rights',
                     DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
-                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: it must not have row-level security the package owner is subject to, and the package owner must be able to SELECT it; fix that (e.g. ALTER TABLE ... NO FORCE ROW LEVEL SECURITY), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
             END IF;
         END IF;
 
@@ -3996,20 +4315,39 @@ CREATE TABLE birthgate.handoff_cursor (
     batches_run bigint DEFAULT 0 NOT NULL,
     last_batch_rows integer DEFAULT 0 NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    position_snapshot pg_snapshot DEFAULT '1:1:'::pg_snapshot NOT NULL,
+    window_snapshot pg_snapshot,
+    window_after_txid xid8,
+    window_after_change_id bigint,
+    window_rows bigint,
+    window_done bigint,
     CONSTRAINT handoff_cursor_consumer_name_check CHECK ((consumer_name ~ '^[a-z][a-z0-9_]*$'::text)),
     CONSTRAINT handoff_cursor_position_change_id_check CHECK ((position_change_id >= 0)),
-    CONSTRAINT handoff_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval))
+    CONSTRAINT handoff_cursor_stale_after_check CHECK ((stale_after > '00:00:00'::interval)),
+    CONSTRAINT handoff_cursor_window_check CHECK ((((window_snapshot IS NULL) AND (window_after_txid IS NULL) AND (window_after_change_id IS NULL) AND (window_rows IS NULL) AND (window_done IS NULL)) OR ((window_snapshot IS NOT NULL) AND (window_after_txid IS NOT NULL) AND (window_after_change_id IS NOT NULL) AND (window_rows IS NOT NULL) AND (window_done IS NOT NULL) AND (window_done >= 0) AND (window_done <= window_rows))))
 );
 
-COMMENT ON TABLE birthgate.handoff_cursor IS 'The handoff consumer position ((txid, change_id), exclusive) and heartbeat.';
+COMMENT ON TABLE birthgate.handoff_cursor IS 'The handoff consumer position and heartbeat. The position is a snapshot (position_snapshot, PgQ style): every changelog row of a transaction visible in it has been handed off, no row of a transaction invisible in it has. While a window is split across batches, window_snapshot / window_after_* say how far into it the consumer got.';
 
-COMMENT ON COLUMN birthgate.handoff_cursor.position_txid IS 'txid of the last changelog row consumed.';
+COMMENT ON COLUMN birthgate.handoff_cursor.position_txid IS 'txid of the last changelog row consumed (informational; the position is position_snapshot).';
 
-COMMENT ON COLUMN birthgate.handoff_cursor.position_change_id IS 'change_id of the last changelog row consumed.';
+COMMENT ON COLUMN birthgate.handoff_cursor.position_change_id IS 'change_id of the last changelog row consumed (informational; the position is position_snapshot).';
 
 COMMENT ON COLUMN birthgate.handoff_cursor.heartbeat_at IS 'Advanced by every consumer run; older than stale_after means the handoff is stale.';
 
 COMMENT ON COLUMN birthgate.handoff_cursor.stale_after IS 'Heartbeat age past which the handoff counts as stale (activation fails closed).';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.position_snapshot IS 'The position: every changelog row of a transaction visible in this snapshot has been handed off; rows of transactions invisible in it (xip list, or at/after xmax) have not.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_snapshot IS 'While a window is split across batches: the snapshot that closes it (rows visible here and not in position_snapshot). NULL between windows.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_after_txid IS 'While a window is split: txid of the last row taken from it, in (txid, change_id) order.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_after_change_id IS 'While a window is split: change_id of the last row taken from it.';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_rows IS 'While a window is split: how many rows it holds (counted once when it was opened; the exact lag is window_rows - window_done + rows after window_snapshot).';
+
+COMMENT ON COLUMN birthgate.handoff_cursor.window_done IS 'While a window is split: rows taken from it so far.';
 
 CREATE TABLE birthgate.outbox_config (
     singleton boolean DEFAULT true NOT NULL,
@@ -4579,7 +4917,7 @@ CREATE VIEW birthgate.v_drift_report AS
             'table'::text,
             tb.ident,
             format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked'::text, u.collection_name, tb.ident, u.note) AS format,
-            format('Find out who changed %s (owner %I); make it an ordinary table whose code column %I is text, varchar or name again, then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);'::text, tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode) AS format,
+            format('Find out who changed %s (owner %I) and undo what the description names (an ordinary table, code column %I of text, varchar or name, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);'::text, tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode) AS format,
             jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode) AS jsonb_build_object
            FROM ((birthgate.drift_family_objects(NULL::text) u(collection_name, finding, entity_code, code_hidden, note)
              JOIN birthgate.birth_family f ON ((f.collection_name = u.collection_name)))
@@ -4674,12 +5012,24 @@ CREATE VIEW birthgate.v_handoff_status AS
     (clock_timestamp() - hc.heartbeat_at) AS heartbeat_age,
     hc.stale_after,
     ((hc.heartbeat_at IS NULL) OR ((clock_timestamp() - hc.heartbeat_at) > hc.stale_after)) AS stale,
-    h.horizon_txid,
+    pg_snapshot_xmin(hc.position_snapshot) AS horizon_txid,
     w.rows_waiting,
-    w.rows_held_back,
-    w.oldest_held_back_txid,
-    w.oldest_held_back_at,
-    (clock_timestamp() - w.oldest_held_back_at) AS oldest_held_back_age,
+        CASE
+            WHEN held.by_cursor THEN w.rows_waiting
+            ELSE (0)::bigint
+        END AS rows_held_back,
+        CASE
+            WHEN held.by_cursor THEN o.txid
+            ELSE NULL::xid8
+        END AS oldest_held_back_txid,
+        CASE
+            WHEN held.by_cursor THEN w.oldest_waiting_at
+            ELSE NULL::timestamp with time zone
+        END AS oldest_held_back_at,
+        CASE
+            WHEN held.by_cursor THEN (clock_timestamp() - w.oldest_waiting_at)
+            ELSE NULL::interval
+        END AS oldest_held_back_age,
     x.holding_txid,
     x.holding_pid,
     x.holding_xact_start,
@@ -4689,22 +5039,27 @@ CREATE VIEW birthgate.v_handoff_status AS
     hc.rows_consumed,
     hc.batches_run,
     hc.last_batch_rows,
-    hc.updated_at
-   FROM (((birthgate.handoff_cursor hc
-     CROSS JOIN LATERAL ( SELECT birthgate.handoff_horizon() AS horizon_txid) h)
-     CROSS JOIN LATERAL ( SELECT count(*) FILTER (WHERE (l.txid < h.horizon_txid)) AS rows_waiting,
-            count(*) FILTER (WHERE (l.txid >= h.horizon_txid)) AS rows_held_back,
-            ( SELECT o.txid
-                   FROM birthgate.registry_changelog o
-                  WHERE ((ROW(o.txid, o.change_id) > ROW(hc.position_txid, hc.position_change_id)) AND (o.txid >= h.horizon_txid))
-                  ORDER BY o.txid, o.change_id
-                 LIMIT 1) AS oldest_held_back_txid,
-            min(l.changed_at) FILTER (WHERE (l.txid >= h.horizon_txid)) AS oldest_held_back_at
+    hc.updated_at,
+    hc.position_snapshot,
+    hc.window_snapshot,
+    w.oldest_waiting_at,
+    COALESCE(date_part('epoch'::text, (clock_timestamp() - w.oldest_waiting_at)), (0)::double precision) AS lag_seconds
+   FROM ((((birthgate.handoff_cursor hc
+     CROSS JOIN LATERAL ( SELECT count(*) AS rows_waiting,
+            min(l.changed_at) AS oldest_waiting_at
            FROM birthgate.registry_changelog l
-          WHERE (ROW(l.txid, l.change_id) > ROW(hc.position_txid, hc.position_change_id))) w)
-     LEFT JOIN LATERAL birthgate.handoff_holding_xact() x(holding_txid, holding_pid, holding_xact_start, holding_application_name, holding_state) ON (true));
+          WHERE (((l.txid = ANY (ARRAY( SELECT x_1.xid
+                   FROM pg_snapshot_xip(hc.position_snapshot) x_1(xid)))) OR (l.txid >= pg_snapshot_xmax(hc.position_snapshot))) AND (NOT ((hc.window_snapshot IS NOT NULL) AND pg_visible_in_snapshot(l.txid, hc.window_snapshot) AND (ROW(l.txid, l.change_id) <= ROW(hc.window_after_txid, hc.window_after_change_id)))) AND (l.txid IS DISTINCT FROM pg_current_xact_id_if_assigned()))) w)
+     LEFT JOIN LATERAL ( SELECT l.txid
+           FROM birthgate.registry_changelog l
+          WHERE (((l.txid = ANY (ARRAY( SELECT x_1.xid
+                   FROM pg_snapshot_xip(hc.position_snapshot) x_1(xid)))) OR (l.txid >= pg_snapshot_xmax(hc.position_snapshot))) AND (NOT ((hc.window_snapshot IS NOT NULL) AND pg_visible_in_snapshot(l.txid, hc.window_snapshot) AND (ROW(l.txid, l.change_id) <= ROW(hc.window_after_txid, hc.window_after_change_id)))) AND (l.txid IS DISTINCT FROM pg_current_xact_id_if_assigned()))
+          ORDER BY l.txid, l.change_id
+         LIMIT 1) o ON (true))
+     LEFT JOIN LATERAL birthgate.handoff_holding_xact() x(holding_txid, holding_pid, holding_xact_start, holding_application_name, holding_state) ON (true))
+     CROSS JOIN LATERAL ( SELECT COALESCE((x.holding_state ~~ 'holds the handoff cursor%'::text), false) AS by_cursor) held);
 
-COMMENT ON VIEW birthgate.v_handoff_status IS 'Handoff health, one row per cursor: position (txid, change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), the horizon, rows_waiting (committed past the cursor and consumable now), rows_held_back (committed past the cursor but at or above the horizon: an older transaction is still open), since when, and the open transaction holding the horizon (xid, pid, start, age, application). Ages are wall-clock (clock_timestamp()), also inside a long transaction.';
+COMMENT ON VIEW birthgate.v_handoff_status IS 'Handoff health, one row per cursor: last row taken (position_txid, position_change_id), heartbeat_at and its age, stale (no heartbeat or older than stale_after), horizon_txid (xmin of the position snapshot: everything below it is handed off), rows_waiting (committed changelog rows not yet handed off: exact), oldest_waiting_at and lag_seconds (age of the oldest of them; 0 when none), rows_held_back (waiting rows that no consumer can take because another transaction holds the cursor) since when, and who holds rows back (holding_*): the transaction holding the cursor, else the oldest open transaction that has written changelog rows (its births follow once it commits). position_snapshot / window_snapshot: the snapshot position and the window being split. Ages are wall-clock (clock_timestamp()).';
 
 CREATE VIEW birthgate.v_outbox_status AS
  SELECT q.depth,
@@ -4763,6 +5118,372 @@ CREATE VIEW birthgate.v_outbox_status AS
   WHERE cfg.singleton;
 
 COMMENT ON VIEW birthgate.v_outbox_status IS 'Outbox delivery health, one row: depth (undelivered events) = ready + in_flight (claimed, visibility running) + backing_off (failed, waiting for the backoff) + expired_claims (claim timed out, claimable again); the oldest undelivered event and its age; dead_lettered (now in event_dead_letter); acknowledged events whose receipts (outbox_receipt) are still retained, since when, and how many are past the retention (purge_due); counters since install: dead_lettered_total, redriven_total, expired_claims_total, stale_acks_total (fenced acknowledgements refused), purged_total and last_purge_at; the settings; the size of event_outbox (table_bytes, index_bytes; it holds undelivered events only), live/dead tuples and the last vacuum (bloat). Ages are wall-clock.';
+
+CREATE VIEW birthgate.v_sweep_status AS
+ SELECT sc.sweep_name,
+    sc.kind,
+    sc.collection_name,
+    sc.run_id,
+        CASE
+            WHEN (sc.kind = 'consume'::text) THEN
+            CASE
+                WHEN (sc.paused_until > clock_timestamp()) THEN 'paused'::text
+                ELSE 'running'::text
+            END
+            WHEN (sc.run_id = 0) THEN 'idle'::text
+            WHEN (sc.finished_at IS NOT NULL) THEN 'finished'::text
+            WHEN (sc.paused_until > clock_timestamp()) THEN 'paused'::text
+            WHEN ((sc.heartbeat_at IS NULL) OR ((clock_timestamp() - sc.heartbeat_at) > sc.stale_after)) THEN 'stale'::text
+            ELSE 'running'::text
+        END AS state,
+    sc.paused_reason,
+    sc.paused_until,
+    sc.batches_done,
+    sc.batches_total_estimated,
+    sc.rows_done,
+    sc.rows_total_estimated,
+    round(((100.0 * (sc.rows_done)::numeric) / (NULLIF(GREATEST(sc.rows_total_estimated, sc.rows_done), 0))::numeric), 1) AS percent_done,
+    sc.rows_applied,
+    sc.rows_skipped,
+    sc.findings,
+    r.rows_per_second,
+        CASE
+            WHEN ((sc.finished_at IS NULL) AND (r.rows_per_second > (0)::numeric)) THEN make_interval(secs => (((GREATEST((sc.rows_total_estimated - sc.rows_done), (0)::bigint))::numeric / r.rows_per_second))::double precision)
+            ELSE NULL::interval
+        END AS eta,
+    sc.error_count,
+    sc.last_error,
+    sc.last_error_at,
+    sc.dead_lettered,
+    sc.heartbeat_at,
+    (clock_timestamp() - sc.heartbeat_at) AS heartbeat_age,
+    sc.last_batch_ms,
+    sc.max_batch_ms,
+    sc.pauses_rate_limit,
+    sc.pauses_load,
+    "left"(sc.position_code, 100) AS position_code,
+    sc.position_id,
+    sc.batch_size,
+    sc.run_started_at,
+    sc.run_started_by,
+    sc.finished_at
+   FROM (birthgate.sweep_cursor sc
+     CROSS JOIN LATERAL ( SELECT round(((sc.rows_done)::numeric / NULLIF(EXTRACT(epoch FROM (COALESCE(sc.finished_at, sc.heartbeat_at) - sc.run_started_at)), (0)::numeric)), 1) AS rows_per_second) r);
+
+COMMENT ON VIEW birthgate.v_sweep_status IS 'One row per sweep cursor: state (idle | running | paused | stale | finished), why and until when it is paused (rate limit or load guard), batches done / estimated total, rows done / estimated total, percent, rows applied (adopted or seeded) and skipped, findings, rate (rows/s over the run) and ETA, errors and the last one, heartbeat and its age, last and slowest batch in ms, pause counts, keyset position (code shown up to 100 characters). The ''consume'' row carries the consumer CLI''s pauses.';
+
+CREATE VIEW birthgate.v_metrics AS
+ SELECT 1 AS metric_order,
+    'birthgate_handoff_lag_rows'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Committed changelog rows not yet handed off (exact): the consumer backlog.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (s.rows_waiting)::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 2 AS metric_order,
+    'birthgate_handoff_lag_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Age of the oldest committed changelog row not yet handed off (0 when there is none).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            s.lag_seconds AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 3 AS metric_order,
+    'birthgate_handoff_rows_waiting'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Committed changelog rows not yet handed off (the same number as lag_rows, kept for dashboards).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (s.rows_waiting)::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 4 AS metric_order,
+    'birthgate_handoff_rows_held_back'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Changelog rows past the cursor held back by an older open transaction (at or above the horizon).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (s.rows_held_back)::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 5 AS metric_order,
+    'birthgate_handoff_held_back_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'How long the oldest held-back changelog row has been held back (0 when none is).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            COALESCE((EXTRACT(epoch FROM s.oldest_held_back_age))::double precision, (0)::double precision) AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 6 AS metric_order,
+    'birthgate_handoff_holding_xact_age_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Age of the open transaction holding the handoff horizon back (0 when none does); see v_handoff_status for its pid.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            COALESCE((EXTRACT(epoch FROM s.holding_xact_age))::double precision, (0)::double precision) AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 7 AS metric_order,
+    'birthgate_handoff_heartbeat_age_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Seconds since the consumer last ran (+Inf when it never ran).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            COALESCE((EXTRACT(epoch FROM s.heartbeat_age))::double precision, 'Infinity'::double precision) AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 8 AS metric_order,
+    'birthgate_handoff_stale_after_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'The heartbeat age after which the handoff counts as stale (governed activation then fails closed).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (EXTRACT(epoch FROM s.stale_after))::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 9 AS metric_order,
+    'birthgate_handoff_stale'::text AS metric,
+    'gauge'::text AS metric_type,
+    '1 when the heartbeat is missing or older than stale_after, else 0.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (
+                CASE
+                    WHEN s.stale THEN 1
+                    ELSE 0
+                END)::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 10 AS metric_order,
+    'birthgate_handoff_batches_total'::text AS metric,
+    'counter'::text AS metric_type,
+    'Consumer batches run (handoff_consume calls that held the cursor).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (s.batches_run)::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 11 AS metric_order,
+    'birthgate_handoff_consumed_rows_total'::text AS metric,
+    'counter'::text AS metric_type,
+    'Changelog rows the consumer has handed off.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('consumer', s.consumer_name) AS labels,
+            (s.rows_consumed)::double precision AS value
+           FROM birthgate.v_handoff_status s) m
+UNION ALL
+ SELECT 12 AS metric_order,
+    'birthgate_event_pending_depth'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Captured events waiting in event_pending (inactive event types), per event type.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('event_type', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['handoff.object_born'::text]) v(x)
+             LEFT JOIN ( SELECT event_pending.event_type AS x,
+                    count(*) AS n
+                   FROM birthgate.event_pending
+                  WHERE true
+                  GROUP BY event_pending.event_type) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 13 AS metric_order,
+    'birthgate_event_outbox_depth'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Undelivered events in event_outbox, per event type.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('event_type', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['handoff.object_born'::text]) v(x)
+             LEFT JOIN ( SELECT event_outbox.event_type AS x,
+                    count(*) AS n
+                   FROM birthgate.event_outbox
+                  WHERE (event_outbox.delivered_at IS NULL)
+                  GROUP BY event_outbox.event_type) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 14 AS metric_order,
+    'birthgate_event_dead_letter_depth'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Events in event_dead_letter (delivery attempts exhausted), per event type.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('event_type', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['handoff.object_born'::text]) v(x)
+             LEFT JOIN ( SELECT event_dead_letter.event_type AS x,
+                    count(*) AS n
+                   FROM birthgate.event_dead_letter
+                  WHERE true
+                  GROUP BY event_dead_letter.event_type) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 15 AS metric_order,
+    'birthgate_permits'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Admission permits per state (ISSUED, CONSUMED, EXPIRED, REVOKED).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('state', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['ISSUED'::text, 'CONSUMED'::text, 'EXPIRED'::text, 'REVOKED'::text]) v(x)
+             LEFT JOIN ( SELECT birth_admission_permit.state AS x,
+                    count(*) AS n
+                   FROM birthgate.birth_admission_permit
+                  WHERE true
+                  GROUP BY birth_admission_permit.state) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 16 AS metric_order,
+    'birthgate_permits_issued_past_expiry'::text AS metric,
+    'gauge'::text AS metric_type,
+    'ISSUED permits past expires_at (expire_permits() has not run since they expired).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT '{}'::jsonb AS labels,
+            (count(*))::double precision AS value
+           FROM birthgate.birth_admission_permit
+          WHERE ((birth_admission_permit.state = 'ISSUED'::text) AND (birth_admission_permit.expires_at < now()))) m
+UNION ALL
+ SELECT 17 AS metric_order,
+    'birthgate_gate_violations'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Rows in birth_gate_violation per kind (what the gates saw and let through or refused to finalize).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('kind', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['NO_PERMIT'::text, 'PERMIT_EXPIRED'::text, 'PERMIT_REVOKED'::text, 'PATTERN_MISMATCH'::text, 'NULL_CODE'::text, 'BYPASS'::text, 'UNFINALIZED'::text]) v(x)
+             LEFT JOIN ( SELECT birth_gate_violation.kind AS x,
+                    count(*) AS n
+                   FROM birthgate.birth_gate_violation
+                  WHERE true
+                  GROUP BY birth_gate_violation.kind) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 18 AS metric_order,
+    'birthgate_families'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Registered families per gate mode (off, report, enforce).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('mode', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['off'::text, 'report'::text, 'enforce'::text]) v(x)
+             LEFT JOIN ( SELECT birth_family.mode AS x,
+                    count(*) AS n
+                   FROM birthgate.birth_family
+                  WHERE true
+                  GROUP BY birth_family.mode) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 19 AS metric_order,
+    'birthgate_drift_findings'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Drift findings in v_drift_report per severity (info, warning, critical).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('severity', v.x) AS labels,
+            (COALESCE(n.n, (0)::bigint))::double precision AS value
+           FROM (unnest(ARRAY['info'::text, 'warning'::text, 'critical'::text]) v(x)
+             LEFT JOIN ( SELECT v_drift_report.severity AS x,
+                    count(*) AS n
+                   FROM birthgate.v_drift_report
+                  WHERE true
+                  GROUP BY v_drift_report.severity) n ON ((n.x = v.x)))) m
+UNION ALL
+ SELECT 20 AS metric_order,
+    'birthgate_outbox_in_flight'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Outbox events claimed by a delivery worker and not yet acknowledged or failed.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT '{}'::jsonb AS labels,
+            (o.in_flight)::double precision AS value
+           FROM birthgate.v_outbox_status o) m
+UNION ALL
+ SELECT 21 AS metric_order,
+    'birthgate_outbox_oldest_undelivered_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Age of the oldest undelivered outbox event (0 when there is none).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT '{}'::jsonb AS labels,
+            COALESCE((EXTRACT(epoch FROM o.oldest_undelivered_age))::double precision, (0)::double precision) AS value
+           FROM birthgate.v_outbox_status o) m
+UNION ALL
+ SELECT 22 AS metric_order,
+    'birthgate_outbox_dead_lettered_total'::text AS metric,
+    'counter'::text AS metric_type,
+    'Outbox events ever moved to event_dead_letter after exhausting their attempts.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT '{}'::jsonb AS labels,
+            (o.dead_lettered_total)::double precision AS value
+           FROM birthgate.v_outbox_status o) m
+UNION ALL
+ SELECT 23 AS metric_order,
+    'birthgate_sweep_rows_done'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Rows a sweep (adoption, backfill) has gone through in its current run.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels,
+            (w.rows_done)::double precision AS value
+           FROM birthgate.v_sweep_status w) m
+UNION ALL
+ SELECT 24 AS metric_order,
+    'birthgate_sweep_percent_done'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Estimated progress of a sweep run, 0..100 (estimated from table statistics).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels,
+            (COALESCE(w.percent_done, (0)::numeric))::double precision AS value
+           FROM birthgate.v_sweep_status w) m
+UNION ALL
+ SELECT 25 AS metric_order,
+    'birthgate_sweep_paused'::text AS metric,
+    'gauge'::text AS metric_type,
+    '1 while a sweep is paused by its rate limit or the load guard, else 0.'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels,
+            (((w.state = 'paused'::text))::integer)::double precision AS value
+           FROM birthgate.v_sweep_status w) m
+UNION ALL
+ SELECT 26 AS metric_order,
+    'birthgate_sweep_errors_total'::text AS metric,
+    'counter'::text AS metric_type,
+    'Failed batches of a sweep (each retried; see v_sweep_status.last_error).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels,
+            (w.error_count)::double precision AS value
+           FROM birthgate.v_sweep_status w) m
+UNION ALL
+ SELECT 27 AS metric_order,
+    'birthgate_sweep_heartbeat_age_seconds'::text AS metric,
+    'gauge'::text AS metric_type,
+    'Seconds since a sweep last finished a batch (+Inf: never).'::text AS help,
+    m.labels,
+    m.value
+   FROM ( SELECT jsonb_build_object('sweep', w.sweep_name, 'kind', w.kind) AS labels,
+            COALESCE((EXTRACT(epoch FROM w.heartbeat_age))::double precision, 'Infinity'::double precision) AS value
+           FROM birthgate.v_sweep_status w) m;
+
+COMMENT ON VIEW birthgate.v_metrics IS 'Operator metrics, one row per sample: metric (Prometheus name), metric_type (gauge | counter), help, labels (jsonb object), value. metrics_exposition() renders it in the Prometheus text format; `birthgate metrics` prints that. Reading it changes nothing; it costs about what v_handoff_status and v_drift_report cost.';
 
 CREATE VIEW birthgate.v_outbox_findings AS
  WITH st AS (
@@ -4878,59 +5599,6 @@ CREATE VIEW birthgate.v_sweep_findings AS
   GROUP BY f.sweep_name, f.run_id, f.collection_name, f.kind;
 
 COMMENT ON VIEW birthgate.v_sweep_findings IS 'The summary findings of the sweeps ("no silent caps"): per sweep, run and kind, how many finding rows and how many table rows or units they count, up to five sample codes (100 characters each), when, and what to do. List every code with SELECT * FROM sweep_finding WHERE sweep_name = ... AND kind = ....';
-
-CREATE VIEW birthgate.v_sweep_status AS
- SELECT sc.sweep_name,
-    sc.kind,
-    sc.collection_name,
-    sc.run_id,
-        CASE
-            WHEN (sc.kind = 'consume'::text) THEN
-            CASE
-                WHEN (sc.paused_until > clock_timestamp()) THEN 'paused'::text
-                ELSE 'running'::text
-            END
-            WHEN (sc.run_id = 0) THEN 'idle'::text
-            WHEN (sc.finished_at IS NOT NULL) THEN 'finished'::text
-            WHEN (sc.paused_until > clock_timestamp()) THEN 'paused'::text
-            WHEN ((sc.heartbeat_at IS NULL) OR ((clock_timestamp() - sc.heartbeat_at) > sc.stale_after)) THEN 'stale'::text
-            ELSE 'running'::text
-        END AS state,
-    sc.paused_reason,
-    sc.paused_until,
-    sc.batches_done,
-    sc.batches_total_estimated,
-    sc.rows_done,
-    sc.rows_total_estimated,
-    round(((100.0 * (sc.rows_done)::numeric) / (NULLIF(GREATEST(sc.rows_total_estimated, sc.rows_done), 0))::numeric), 1) AS percent_done,
-    sc.rows_applied,
-    sc.rows_skipped,
-    sc.findings,
-    r.rows_per_second,
-        CASE
-            WHEN ((sc.finished_at IS NULL) AND (r.rows_per_second > (0)::numeric)) THEN make_interval(secs => (((GREATEST((sc.rows_total_estimated - sc.rows_done), (0)::bigint))::numeric / r.rows_per_second))::double precision)
-            ELSE NULL::interval
-        END AS eta,
-    sc.error_count,
-    sc.last_error,
-    sc.last_error_at,
-    sc.dead_lettered,
-    sc.heartbeat_at,
-    (clock_timestamp() - sc.heartbeat_at) AS heartbeat_age,
-    sc.last_batch_ms,
-    sc.max_batch_ms,
-    sc.pauses_rate_limit,
-    sc.pauses_load,
-    "left"(sc.position_code, 100) AS position_code,
-    sc.position_id,
-    sc.batch_size,
-    sc.run_started_at,
-    sc.run_started_by,
-    sc.finished_at
-   FROM (birthgate.sweep_cursor sc
-     CROSS JOIN LATERAL ( SELECT round(((sc.rows_done)::numeric / NULLIF(EXTRACT(epoch FROM (COALESCE(sc.finished_at, sc.heartbeat_at) - sc.run_started_at)), (0)::numeric)), 1) AS rows_per_second) r);
-
-COMMENT ON VIEW birthgate.v_sweep_status IS 'One row per sweep cursor: state (idle | running | paused | stale | finished), why and until when it is paused (rate limit or load guard), batches done / estimated total, rows done / estimated total, percent, rows applied (adopted or seeded) and skipped, findings, rate (rows/s over the run) and ETA, errors and the last one, heartbeat and its age, last and slowest batch in ms, pause counts, keyset position (code shown up to 100 characters). The ''consume'' row carries the consumer CLI''s pauses.';
 
 CREATE TABLE birthgate_migrations.pgmigrations (
     id integer NOT NULL,
