@@ -194,6 +194,8 @@ REVOKE ALL ON FUNCTION "birthgate"."metrics_exposition"() FROM PUBLIC;
 GRANT SELECT ON "birthgate"."v_metrics" TO "birthgate_admin", "birthgate_reader";
 GRANT EXECUTE ON FUNCTION "birthgate"."metrics_exposition"() TO "birthgate_admin", "birthgate_reader";
 
+COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.2.0: pre-birth admission control and the governance handoff.';
+
 SELECT "birthgate"."drift_capture_baseline"();
 
 -- Down Migration
@@ -201,5 +203,7 @@ SELECT "birthgate"."drift_capture_baseline"();
 DROP FUNCTION "birthgate"."metrics_exposition"();
 
 DROP VIEW "birthgate"."v_metrics";
+
+COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.1.0: pre-birth admission control and the governance handoff.';
 
 SELECT "birthgate"."drift_capture_baseline"();

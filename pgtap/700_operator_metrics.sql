@@ -38,6 +38,8 @@ SELECT is((SELECT value FROM m WHERE metric = 'birthgate_permits' AND labels = '
 SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_lag_rows'), 0::float8, 'the birth is not lag before it commits (this test never commits)');
 SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_lag_rows'),
           (SELECT rows_waiting::float8 FROM birthgate.v_handoff_status), 'lag_rows is v_handoff_status.rows_waiting');
+-- a consumer that never ran (earlier suites in this database may have run it: forget that here)
+UPDATE birthgate.handoff_cursor SET heartbeat_at = NULL;
 SELECT is((SELECT value FROM m WHERE metric = 'birthgate_handoff_heartbeat_age_seconds'), 'Infinity'::float8, 'a consumer that never ran: heartbeat age +Inf');
 SELECT matches(birthgate.metrics_exposition(), E'\nbirthgate_handoff_heartbeat_age_seconds\\{consumer="governance_handoff"\\} \\+Inf\n',
                'labels rendered as name="value"; +Inf spelled the Prometheus way');

@@ -96,7 +96,7 @@ describe('sweeps killed and resumed under concurrent writers', () => {
     const interrupted = await run.done;
     expect(interrupted.code, interrupted.stderr).toBe(130);
     const j = JSON.parse(interrupted.stdout.trim()) as Record<string, unknown>;
-    expect(j).toMatchObject({ ok: true, interrupted: true, finished: false, sweep: 'adopt:items' });
+    expect(j).toMatchObject({ ok: false, exit_code: 130, interrupted: true, finished: false, sweep: 'adopt:items', error: { class: 'interrupted' } });
     expect(Number(j.rows_done)).toBeGreaterThan(afterKill); // the same run went on from its cursor
 
     // 3. resumed to the end while the writers keep inserting

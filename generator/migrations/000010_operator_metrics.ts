@@ -5,12 +5,16 @@
  * creates them. The SQL lives in generator/operator/metrics.ts.
  */
 import { recaptureDriftBaseline } from '../drift/monitor.js';
-import type { Migration } from '../lib/migration.js';
+import { comment, type Migration } from '../lib/migration.js';
 import { activeMetricDefs, metricsExposition, metricsGrants, metricsView } from '../operator/metrics.js';
 import type { Ctx } from '../lib/ctx.js';
 import { migrations } from './index.js';
 
 const ID = '000010';
+/** The release this migration ships in; the schema comment names it (frozen text: never the package version). */
+const RELEASED_IN = '0.2.0';
+const schemaComment = (c: Ctx, release: string) =>
+  comment('SCHEMA', c.s, `birthgate ${release}: pre-birth admission control and the governance handoff.`);
 
 /** The Up SQL of every migration before this one (read at generation time, after all modules load). */
 function priorSql(c: Ctx): string {
@@ -28,11 +32,13 @@ export const operatorMetrics: Migration = {
     metricsView(c, activeMetricDefs(c, priorSql(c))),
     metricsExposition(c),
     metricsGrants(c),
+    schemaComment(c, RELEASED_IN),
     recaptureDriftBaseline(c),
   ],
   down: (c) => [
     `DROP FUNCTION ${c.q('metrics_exposition')}();`,
     `DROP VIEW ${c.q('v_metrics')};`,
+    schemaComment(c, '0.1.0'),
     recaptureDriftBaseline(c),
   ],
 };

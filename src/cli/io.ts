@@ -155,7 +155,13 @@ export function interruptedBy(): NodeJS.Signals | null {
   return received;
 }
 export function recordSignal(signal: NodeJS.Signals): void {
+  const first = received === null;
   received ??= signal;
+  if (first && cooperative) {
+    // say so at once: the batch in flight may take a while (a lock wait, a long statement)
+    progressDone();
+    process.stderr.write(`birthgate: ${signal} received: stopping after the batch in flight (send it again to stop at once)\n`);
+  }
 }
 /**
  * A command that stops cleanly on its own (finishes the batch in flight) calls this; the first
@@ -169,4 +175,20 @@ export function isCooperative(): boolean {
 }
 export function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+}
+
+/**
+ * A failure that a command reports itself, next to its own progress fields: the error classified,
+ * its exit code, and, when SIGINT/SIGTERM came first, reported as interrupted (exit 130/143) as the
+ * shared handler in main.ts would.
+ */
+export function failureOf(e: unknown): { error: ErrorInfo; exit: number } {
+  let error = describeError(e);
+  let exit = exitCodeOf(e, error);
+  const signal = interruptedBy();
+  if (signal && error.class !== 'usage' && error.class !== 'config') {
+    error = { ...error, class: 'interrupted', message: `interrupted by ${signal}: ${error.message}` };
+    exit = signalExitCode(signal);
+  }
+  return { error, exit };
 }

@@ -28,7 +28,9 @@ export function parseCli(command: string, argv: string[], options: Options, allo
   try {
     return parseArgs({ args: joinDashValues(argv, options), options, strict: true, allowPositionals });
   } catch (e) {
-    throw usageError(command, (e as Error).message.split('\n')[0]!.slice(0, 200));
+    // node's advice on positionals that start with '-' ("To specify a positional argument …") is noise here
+    const first = (e as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+    throw usageError(command, first.slice(0, 200));
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * A fingerprint of a whole database taken from outside any transaction: the cleaned schema-only
- * dump (every schema, with owners and privileges), the roles, the exact row count of every table
+ * dump (every schema, with owners and privileges), the (package's) roles, the exact row count of every table
  * and the sequence positions. `rehearse` takes one before and one after its BEGIN … ROLLBACK; equal
  * schema, roles and row counts are the proof that the rehearsal changed nothing.
  * Sequences are reported apart: nextval() is never rolled back, so a rehearsed migration that
@@ -34,7 +34,12 @@ export async function dumpDatabaseSchema(databaseUrl: string): Promise<string> {
   return cleanDump(stdout);
 }
 
-export async function fingerprint(databaseUrl: string): Promise<Fingerprint> {
+/**
+ * `roleSchema`: compare only the package's roles (`<schema>_…`), the only roles a migration creates,
+ * drops or grants to. Roles are cluster-wide: other databases of the server create and drop their
+ * own while a rehearsal runs, and that is no change the rehearsal made.
+ */
+export async function fingerprint(databaseUrl: string, roleSchema?: string): Promise<Fingerprint> {
   const schema = await dumpDatabaseSchema(databaseUrl);
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'birthgate fingerprint' });
   await client.connect();
@@ -44,7 +49,9 @@ export async function fingerprint(databaseUrl: string): Promise<Fingerprint> {
       SELECT format('%s super=%s inherit=%s createrole=%s createdb=%s login=%s repl=%s bypassrls=%s member_of=%s',
                     r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolreplication, r.rolbypassrls,
                     (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid)) AS line
-        FROM pg_roles r ORDER BY r.rolname`);
+        FROM pg_roles r
+       WHERE $1::text IS NULL OR left(r.rolname, length($1::text) + 1) = $1::text || '_'
+       ORDER BY r.rolname`, [roleSchema ?? null]);
     const tables = await client.query<{ ident: string }>(`
       SELECT format('%I.%I', n.nspname, c.relname) AS ident
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

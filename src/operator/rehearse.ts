@@ -108,7 +108,7 @@ async function locate(client: pg.Client, sql: string, lineOffset: number, error:
 }
 
 export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
-  const before = await fingerprint(o.databaseUrl);
+  const before = await fingerprint(o.databaseUrl, o.schema);
   const client = new pg.Client({ connectionString: o.databaseUrl, application_name: 'birthgate rehearse' });
   await client.connect();
   const notes: string[] = [];
@@ -174,7 +174,7 @@ export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
   } finally {
     await client.end();
   }
-  const after = await fingerprint(o.databaseUrl);
+  const after = await fingerprint(o.databaseUrl, o.schema);
   const comparison = compareFingerprints(before, after);
   if (comparison.advancedSequences.length) {
     notes.push(

@@ -3,19 +3,21 @@
  * table: every valid code with no registry row becomes BORN (no permit; the changelog says adopted,
  * by whom, in which run); every other row becomes a finding (v_sweep_findings). Resumable.
  */
-import { CliError } from '../io.js';
+import { usageError } from '../io.js';
 import { commonUsage, parseSweepArgs, runCommand } from './sweep-runner.js';
 
 export const usage = `birthgate adopt <collection> [--dry-run] [options]
   Adopts the rows already in a family table (sweep_adopt, one committed batch at a time).
   --dry-run                     list what would be adopted and what cannot be (findings), write no registry row
-${commonUsage}
 JSON: {"ok","sweep","run_id","finished","rows_done","rows_total_estimated","applied","findings","batches",
-       "pauses","paused_ms","retries","elapsed_ms","skipped","interrupted","deferred"}`;
+       "pauses","paused_ms","retries","elapsed_ms","skipped","interrupted","deferred"}
+${commonUsage}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { o, values, positionals } = parseSweepArgs('adopt', argv, usage, { 'dry-run': { type: 'boolean' } });
-  if (positionals.length !== 1) throw new CliError(`adopt: expected exactly one collection name\n${usage}`, 2);
+  const { o, values, positionals } = parseSweepArgs('adopt', argv, { 'dry-run': { type: 'boolean' } });
+  if (positionals.length !== 1) {
+    throw usageError('adopt', positionals.length === 0 ? 'expected the collection name of a registered family' : `expected exactly one collection name (got ${positionals.length})`);
+  }
   const collection = positionals[0]!;
   const dryRun = Boolean(values['dry-run']);
   return runCommand(

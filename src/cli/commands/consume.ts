@@ -11,8 +11,8 @@ import { parseCli } from '../../operator/args.js';
 import {
   COMMON_EXIT_CODES,
   EXIT,
-  describeError,
   errorText,
+  failureOf,
   handleInterruptsCooperatively,
   interruptedBy,
   printJson,
@@ -239,19 +239,20 @@ export async function run(argv: string[]): Promise<number> {
       o,
       () => interruptedBy() !== null,
       (r, batchMs) => {
+        result = r; // the progress so far, reported next to the error if a later batch fails
         const rate = r.elapsed_ms > 0 ? Math.round((r.consumed * 1000) / r.elapsed_ms) : 0;
         progress(`consume: batch ${r.batches} (${Math.round(batchMs)} ms), ${r.consumed} rows, ${rate} rows/s, lag ${r.lag}`);
       },
     );
   } catch (e) {
     progressDone();
-    const err = describeError(e);
-    result = { ...result, ok: false, elapsed_ms: Math.round(performance.now() - started), error: err };
-    if (o.json) printJson(result);
-    const lines = [errorText('birthgate consume', err)];
+    const { error, exit } = failureOf(e);
+    result = { ...result, ok: false, elapsed_ms: Math.round(performance.now() - started), error };
+    if (o.json) printJson({ ...result, exit_code: exit });
+    const lines = [errorText('birthgate consume', error)];
     if (result.batches > 0) lines.push(`(${result.batches} batches, ${result.consumed} rows were committed before the failure)`);
     console.error(lines.join('\n'));
-    return err.class === 'usage' || err.class === 'config' ? EXIT.USAGE : EXIT.FAILURE;
+    return exit;
   } finally {
     await client?.end().catch(() => {});
   }
@@ -265,7 +266,7 @@ export async function run(argv: string[]): Promise<number> {
       message: `interrupted by ${signal} after ${result.batches} batch(es); their ${result.consumed} rows are committed, the next run resumes from the cursor`,
     };
   }
-  if (o.json) printJson(result);
+  if (o.json) printJson(signal ? { ...result, exit_code: signalExitCode(signal) } : result);
   else if (signal) console.error(errorText('birthgate consume', result.error!));
   else if (result.skipped && result.batches === 0) {
     console.log('consume: skipped: another consumer holds the handoff cursor');

@@ -6,8 +6,8 @@
  *   dead-letters  the dead-lettered events with their attempts and last error
  *   redrive       move dead-lettered events back to the outbox (--all or --id N ...)
  *   purge         delete acknowledged events past the retention, batch by batch, counted
- * Exit codes: 0 ok, 3 (status only) a finding at or above --fail-on, 1 database failure (with
- * SQLSTATE, DETAIL and HINT), 2 bad flags.
+ * Exit codes: the common ones (io.ts) and 3 (status only) a finding at or above --fail-on; with
+ * --json exactly one JSON line, also on every failure (purge: with the batches already committed).
  */
 import { z } from 'zod';
 import type pg from 'pg';
@@ -16,7 +16,20 @@ import { connect } from '../../db.js';
 import { Severity } from '../../generated/vocab.js';
 import { parseFlags } from '../../operator/args.js';
 import { table } from '../../operator/format.js';
-import { CliError, printJson } from '../io.js';
+import {
+  COMMON_EXIT_CODES,
+  EXIT,
+  errorText,
+  failureOf,
+  handleInterruptsCooperatively,
+  interruptedBy,
+  printJson,
+  progress,
+  progressDone,
+  signalExitCode,
+  usageError,
+  type ErrorInfo,
+} from '../io.js';
 
 export const usage = `birthgate outbox <status|dead-letters|redrive|purge> [options] [--json]
   status [--fail-on info|warning|critical]
@@ -29,10 +42,14 @@ export const usage = `birthgate outbox <status|dead-letters|redrive|purge> [opti
                   move dead-lettered events back to the outbox (attempts reset, errors kept)
   purge [--batch N] [--max-batches N]
                   delete acknowledged events past the retention, N per transaction (default
-                  10000), until a batch comes back short; every purge is counted
-  --json          one JSON line on stdout
+                  10000), until a batch comes back short; every purge is counted.
+                  SIGINT/SIGTERM stop after the batch in flight (committed); a second signal at once.
+  --json          exactly one JSON line on stdout, also on every failure:
+                  {"ok":false,"exit_code":N,"error":{...}} (purge adds "purged" and "batches" done)
 Connection: DATABASE_URL, BIRTHGATE_SCHEMA (default birthgate).
-Exit codes: 0 ok, 3 findings (status --fail-on), 1 database failure, 2 bad flags.`;
+exit codes:
+${COMMON_EXIT_CODES}
+  3    status: a finding at or above --fail-on`;
 
 const whole = (flag: string, min: number, max: number) =>
   z
@@ -135,7 +152,7 @@ async function deadLetters(argv: string[]): Promise<number> {
 async function redrive(argv: string[]): Promise<number> {
   const f = parseFlags('outbox redrive', usage, argv, { json: { type: 'boolean' }, all: { type: 'boolean' }, id: { type: 'string', multiple: true } },
     z.object({ json: z.boolean().default(false), all: z.boolean().default(false), id: z.array(whole('--id', 1, Number.MAX_SAFE_INTEGER)).optional() }));
-  if (f.all === Boolean(f.id?.length)) throw new CliError(`outbox redrive: give either --all or at least one --id\n${usage}`, 2);
+  if (f.all === Boolean(f.id?.length)) throw usageError('outbox redrive', f.all ? 'give either --all or --id, not both' : 'give either --all or at least one --id N');
   const moved = await withClient('redrive', async (c, s) =>
     (await c.query<{ n: number }>(`SELECT ${q(s, 'outbox_redrive')}($1::bigint[]) AS n`, [f.all ? null : f.id!.map(String)])).rows[0]!.n,
   );
@@ -147,29 +164,59 @@ async function redrive(argv: string[]): Promise<number> {
 async function purge(argv: string[]): Promise<number> {
   const f = parseFlags('outbox purge', usage, argv, { json: { type: 'boolean' }, batch: { type: 'string' }, 'max-batches': { type: 'string' } },
     z.object({ json: z.boolean().default(false), batch: whole('--batch', 1, 1_000_000).default(10_000), 'max-batches': whole('--max-batches', 1, Number.MAX_SAFE_INTEGER).optional() }));
+  const cfg = connectionFromEnv();
+  handleInterruptsCooperatively();
   const started = performance.now();
-  const r = await withClient('purge', async (c, s) => {
-    let purged = 0;
-    let batches = 0;
-    for (;;) {
-      const n = (await c.query<{ n: number }>(`SELECT ${q(s, 'outbox_purge')}($1) AS n`, [f.batch])).rows[0]!.n;
-      purged += n;
-      batches++;
-      if (n < f.batch || (f['max-batches'] !== undefined && batches >= f['max-batches'])) break;
+  const r = { purged: 0, batches: 0 };
+  const elapsed = () => Math.round(performance.now() - started);
+  let c: pg.Client | undefined;
+  try {
+    c = await connect(cfg.databaseUrl, 'birthgate outbox purge');
+    // one statement per batch, each its own committed transaction: a stop loses nothing
+    while (interruptedBy() === null) {
+      const n = (await c.query<{ n: number }>(`SELECT ${q(cfg.schema, 'outbox_purge')}($1) AS n`, [f.batch])).rows[0]!.n;
+      r.purged += n;
+      r.batches++;
+      progress(`outbox purge: ${r.batches} batch(es), ${r.purged} event(s) purged`);
+      if (n < f.batch || (f['max-batches'] !== undefined && r.batches >= f['max-batches'])) break;
     }
-    return { purged, batches };
-  });
-  const doc = { ok: true, purged: r.purged, batches: r.batches, elapsed_ms: Math.round(performance.now() - started) };
+  } catch (e) {
+    progressDone();
+    const { error, exit } = failureOf(e);
+    if (f.json) printJson({ ok: false, exit_code: exit, ...r, elapsed_ms: elapsed(), error });
+    const lines = [errorText('birthgate outbox purge', error)];
+    if (r.batches > 0) lines.push(`(${r.batches} batch(es), ${r.purged} event(s) purged and committed before the failure)`);
+    console.error(lines.join('\n'));
+    return exit;
+  } finally {
+    await c?.end().catch(() => {});
+  }
+  progressDone();
+  const signal = interruptedBy();
+  if (signal) {
+    const exit = signalExitCode(signal);
+    const error: ErrorInfo = {
+      class: 'interrupted',
+      message: `interrupted by ${signal} after ${r.batches} batch(es); their ${r.purged} purged event(s) are committed, run it again for the rest`,
+    };
+    if (f.json) printJson({ ok: false, exit_code: exit, ...r, elapsed_ms: elapsed(), interrupted: true, error });
+    else console.error(errorText('birthgate outbox purge', error));
+    return exit;
+  }
+  const doc = { ok: true, purged: r.purged, batches: r.batches, elapsed_ms: elapsed() };
   if (f.json) printJson(doc);
   else console.log(`outbox purge: ${doc.purged} acknowledged event(s) past the retention purged in ${doc.batches} batch(es), ${doc.elapsed_ms} ms`);
-  return 0;
+  return EXIT.OK;
 }
 
 const subcommands: Record<string, (argv: string[]) => Promise<number>> = { status, 'dead-letters': deadLetters, redrive, purge };
 
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  const fn = sub ? subcommands[sub] : undefined;
-  if (!fn) throw new CliError(`outbox: ${sub ? `unknown subcommand '${sub}'` : 'missing subcommand'}\n${usage}`, 2);
-  return fn(rest);
+  // the subcommand comes first (`outbox --json status` works too)
+  const at = argv.findIndex((a) => a !== '--json');
+  const sub = at < 0 ? undefined : argv[at]!;
+  const fn = sub !== undefined && Object.hasOwn(subcommands, sub) ? subcommands[sub] : undefined;
+  const names = Object.keys(subcommands).join(', ');
+  if (!fn) throw usageError('outbox', sub === undefined ? `missing subcommand (one of ${names})` : `unknown subcommand '${sub.slice(0, 100)}' (one of ${names})`);
+  return fn([...argv.slice(0, at), ...argv.slice(at + 1)]);
 }

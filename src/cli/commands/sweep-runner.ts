@@ -5,13 +5,25 @@
  * batch with bounded backoff, halving the batch size after a timeout; stops after the batch in
  * flight on SIGINT/SIGTERM (the next run resumes from the cursor) and records what it left undone.
  */
-import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import type pg from 'pg';
 import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
-import { CliError, describeError, errorText, exitCodeOf, printJson, progress, progressDone } from '../io.js';
-
-export const EXIT_INTERRUPTED = 130;
+import { parseCli, zodFlagMessage } from '../../operator/args.js';
+import {
+  COMMON_EXIT_CODES,
+  EXIT,
+  errorText,
+  failureOf,
+  handleInterruptsCooperatively,
+  interruptedBy,
+  printJson,
+  progress,
+  progressDone,
+  signalExitCode,
+  usageError,
+  type ErrorInfo,
+} from '../io.js';
 
 export interface SweepOptions {
   batchSize: number;
@@ -28,53 +40,77 @@ export const commonUsage = `  --batch-size N                rows per batch, 1..1
   --max-batches-per-minute N    rate limit (pauses are shown in v_sweep_status)
   --no-load-guard               do not pause when sweep_load_guard() says so (lock waits, replication lag)
   --statement-timeout MS        statement_timeout of every statement (default 5000)
-  --max-retries N               retries of a failed batch, with backoff 1, 2, 4 … 30 s (default 5)
-  --json                        print exactly one JSON line on stdout
-  SIGINT/SIGTERM stop after the batch in flight (its work is committed); the next run resumes.
-Exit codes: 0 done (also: another worker holds the cursor, "skipped": true; or --max-batches reached),
-1 database failure (SQLSTATE, DETAIL, HINT printed), 2 bad flags or configuration, 130 interrupted.`;
+  --max-retries N               retries of a batch failing transiently (statement or lock timeout,
+                                deadlock, serialization failure, insufficient resources), with backoff
+                                1, 2, 4 … 30 s (default 5); any other error stops the run at once
+  --json                        print exactly one JSON line on stdout, also on every failure:
+                                the progress fields below, plus "exit_code" and "error" on failure
+  SIGINT/SIGTERM stop after the batch in flight (its work is committed; a deferred finding records
+  what is left); the next run resumes from the cursor. A second signal stops at once.
+exit codes:
+${COMMON_EXIT_CODES}
+  (0 also when another worker holds the cursor: "skipped": true; or --max-batches was reached: "deferred": true)`;
 
-function whole(flag: string, v: string | undefined, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^[0-9]+$/.test(v)) throw new CliError(`${flag} must be a whole number (got ${JSON.stringify(v)})`, 2);
-  const n = Number(v);
-  if (n < min || n > max) throw new CliError(`${flag} must be between ${min} and ${max} (got ${n})`, 2);
-  return n;
+/** A whole number flag; a negative value is read (not refused by the parser) so the range check can name it. */
+function whole(flag: string, min: number, max: number) {
+  return z
+    .string()
+    .regex(/^-?[0-9]+$/, `${flag} must be a whole number`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `${flag} must be at least ${min}`).max(max, `${flag} must be at most ${max}`));
 }
 
-export function parseSweepArgs(cmd: string, argv: string[], usage: string, extra: Record<string, { type: 'boolean' | 'string' }> = {}) {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        'batch-size': { type: 'string' },
-        'max-batches': { type: 'string' },
-        'max-batches-per-minute': { type: 'string' },
-        'no-load-guard': { type: 'boolean' },
-        'statement-timeout': { type: 'string' },
-        'max-retries': { type: 'string' },
-        json: { type: 'boolean' },
-        ...extra,
-      },
-    });
-  } catch (e) {
-    throw new CliError(`${cmd}: ${(e as Error).message}\n${usage}`, 2);
-  }
+const SweepFlags = z.object({
+  'batch-size': whole('--batch-size', 1, 100_000).default(5000),
+  'max-batches': whole('--max-batches', 1, Number.MAX_SAFE_INTEGER).optional(),
+  'max-batches-per-minute': whole('--max-batches-per-minute', 1, 60_000).optional(),
+  'no-load-guard': z.boolean().default(false),
+  'statement-timeout': whole('--statement-timeout', 1, 3_600_000).default(5000),
+  'max-retries': whole('--max-retries', 0, 100).default(5),
+  json: z.boolean().default(false),
+});
+
+/** Flags → validated options; anything wrong is a short usage error (exit 2), never the usage text. */
+export function parseSweepArgs(cmd: string, argv: string[], extra: Record<string, { type: 'boolean' | 'string' }> = {}) {
+  const parsed = parseCli(
+    cmd,
+    argv,
+    {
+      'batch-size': { type: 'string' },
+      'max-batches': { type: 'string' },
+      'max-batches-per-minute': { type: 'string' },
+      'no-load-guard': { type: 'boolean' },
+      'statement-timeout': { type: 'string' },
+      'max-retries': { type: 'string' },
+      json: { type: 'boolean' },
+      ...extra,
+    },
+    true,
+  );
   const v = parsed.values as Record<string, string | boolean | undefined>;
-  const str = (k: string) => v[k] as string | undefined;
+  const checked = SweepFlags.safeParse(v);
+  if (!checked.success) throw usageError(cmd, zodFlagMessage(checked.error, v));
+  const f = checked.data;
   const o: SweepOptions = {
-    batchSize: whole('--batch-size', str('batch-size'), 1, 100_000) ?? 5000,
-    maxBatches: whole('--max-batches', str('max-batches'), 1, Number.MAX_SAFE_INTEGER),
-    maxBatchesPerMinute: whole('--max-batches-per-minute', str('max-batches-per-minute'), 1, 60_000),
-    loadGuard: !v['no-load-guard'],
-    statementTimeoutMs: whole('--statement-timeout', str('statement-timeout'), 1, 3_600_000) ?? 5000,
-    maxRetries: whole('--max-retries', str('max-retries'), 0, 100) ?? 5,
-    json: Boolean(v.json),
+    batchSize: f['batch-size'],
+    maxBatches: f['max-batches'],
+    maxBatchesPerMinute: f['max-batches-per-minute'],
+    loadGuard: !f['no-load-guard'],
+    statementTimeoutMs: f['statement-timeout'],
+    maxRetries: f['max-retries'],
+    json: f.json,
   };
   return { o, values: v, positionals: parsed.positionals };
+}
+
+/**
+ * Errors worth retrying on the same connection: a statement or lock timeout, a deadlock, a
+ * serialization failure, insufficient resources. Anything else (a missing schema or function, a
+ * deliberate BG error, a lost connection) stops the run at once: retrying cannot help.
+ */
+export function isTransient(code: string | undefined): boolean {
+  if (!code) return false;
+  return code === '57014' || code === '55P03' || code.startsWith('40') || code.startsWith('53');
 }
 
 export interface SweepResult {
@@ -94,7 +130,7 @@ export interface SweepResult {
   skipped: boolean;
   interrupted: boolean;
   deferred: boolean;
-  error?: ReturnType<typeof describeError>;
+  error?: ErrorInfo;
 }
 
 interface BatchRow {
@@ -128,8 +164,16 @@ function bar(r: SweepResult, label: string): string {
   return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct ?? '?'}% ${r.rows_done}/${total ?? '?'} rows, ${rate} rows/s, ETA ${eta}, ${r.applied} applied, ${r.findings} findings`;
 }
 
+export function newSweepResult(): SweepResult {
+  return {
+    ok: true, sweep: null, run_id: null, finished: false, rows_done: 0, rows_total_estimated: null, applied: 0, findings: 0,
+    batches: 0, pauses: 0, paused_ms: 0, retries: 0, elapsed_ms: 0, skipped: false, interrupted: false, deferred: false,
+  };
+}
+
 /**
- * Runs a sweep to its end (or a bound). `call(batchSize)` returns the SQL and parameters of one batch.
+ * Runs a sweep to its end (or a bound). `r` is filled in as it goes, so a caller still has the
+ * progress when a batch fails. `call(batchSize)` returns the SQL and parameters of one batch.
  */
 export async function runSweep(
   client: pg.Client,
@@ -138,12 +182,9 @@ export async function runSweep(
   o: SweepOptions,
   call: (batchSize: number) => { sql: string; params: unknown[] },
   shouldStop: () => boolean = () => false,
+  r: SweepResult = newSweepResult(),
 ): Promise<SweepResult> {
   const started = performance.now();
-  const r: SweepResult = {
-    ok: true, sweep: null, run_id: null, finished: false, rows_done: 0, rows_total_estimated: null, applied: 0, findings: 0,
-    batches: 0, pauses: 0, paused_ms: 0, retries: 0, elapsed_ms: 0, skipped: false, interrupted: false, deferred: false,
-  };
   await client.query(`SET statement_timeout = ${o.statementTimeoutMs}`);
   let batchSize = o.batchSize;
   let failures = 0;
@@ -169,7 +210,10 @@ export async function runSweep(
       failures = 0;
     } catch (e) {
       const err = e as { code?: string };
-      if (!err.code || err.code.startsWith('BG') || failures >= o.maxRetries) throw e;
+      if (!isTransient(err.code) || failures >= o.maxRetries) {
+        r.elapsed_ms = Math.round(performance.now() - started);
+        throw e;
+      }
       failures++;
       r.retries++;
       await note('error', `${err.code}: ${(e as Error).message}`);
@@ -208,7 +252,11 @@ export async function runSweep(
   return r;
 }
 
-/** The command frame: connection, signals, output and exit codes (as `consume`, plus 130 when interrupted). */
+/**
+ * The command frame: connection, output and exit codes as every command has them. SIGINT/SIGTERM
+ * go through the shared handler (cooperative: the batch in flight completes, then the run stops
+ * and exits 130/143; a second signal ends the process at once).
+ */
 export async function runCommand(
   cmd: string,
   o: SweepOptions,
@@ -217,33 +265,40 @@ export async function runCommand(
   summary: (r: SweepResult) => string,
 ): Promise<number> {
   const cfg = connectionFromEnv();
-  let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  handleInterruptsCooperatively();
   const started = performance.now();
+  const result = newSweepResult();
   let client: pg.Client | undefined;
-  let result: SweepResult | undefined;
   try {
     client = await connect(cfg.databaseUrl, `birthgate ${cmd}`);
-    result = await runSweep(client, cfg.schema, label, o, call(cfg.schema), () => stop);
+    await runSweep(client, cfg.schema, label, o, call(cfg.schema), () => interruptedBy() !== null, result);
   } catch (e) {
     progressDone();
-    const err = describeError(e);
-    const exit = exitCodeOf(e, err);
-    const failed = { ok: false, exit_code: exit, elapsed_ms: Math.round(performance.now() - started), error: err };
-    if (o.json) printJson({ ...(result ?? {}), ...failed });
-    console.error(`${errorText(`birthgate ${cmd}`, err)}\n(every committed batch stays done; run the command again to resume from the cursor)`);
+    const { error, exit } = failureOf(e);
+    result.elapsed_ms = Math.round(performance.now() - started);
+    if (o.json) printJson({ ...result, ok: false, exit_code: exit, error });
+    const lines = [errorText(`birthgate ${cmd}`, error)];
+    if (result.batches > 0) lines.push(`(${result.batches} batches, ${result.rows_done} rows of run ${result.run_id} are committed; run the command again to resume from the cursor)`);
+    console.error(lines.join('\n'));
     return exit;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await client?.end().catch(() => {});
   }
   progressDone();
+  const signal = interruptedBy();
+  if (signal && !result.finished && !result.skipped) {
+    // stopped after the batch in flight: its work is committed, the next run resumes
+    const exit = signalExitCode(signal);
+    const error: ErrorInfo = {
+      class: 'interrupted',
+      message: `interrupted by ${signal} after ${result.batches} batch(es); ${result.rows_done} rows of run ${result.run_id ?? '-'} are committed, the next run resumes from the cursor`,
+    };
+    result.interrupted = true;
+    if (o.json) printJson({ ...result, ok: false, exit_code: exit, error });
+    else console.error(`${summary(result)}\n${errorText(`birthgate ${cmd}`, error)}`);
+    return exit;
+  }
   if (o.json) printJson(result);
   else console.log(summary(result));
-  return result.interrupted ? EXIT_INTERRUPTED : 0;
+  return EXIT.OK;
 }
