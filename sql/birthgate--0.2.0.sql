@@ -7077,4 +7077,991 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000010_operator_metrics', now());
 
+-- 000012_sweeps_fast_backfill: sweeps: range-based backfill batches, adaptive batch size, BG608/BG609 for family tables the package owner may not read
+
+    CREATE OR REPLACE FUNCTION "birthgate"."sweep_adopt"(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT NULL,
+                                   p_max_batches_per_minute integer DEFAULT NULL, p_load_guard boolean DEFAULT true)
+    RETURNS TABLE (status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer,
+               rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint,
+               paused_reason text, paused_until timestamptz)
+    LANGUAGE plpgsql
+    VOLATILE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET row_security = off
+    AS $fn$
+    DECLARE
+        v_t0 timestamptz := pg_catalog.clock_timestamp();
+        v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        v_kind text;
+        v_name text;
+        v_collection text;
+        v_family record;
+        v_src record;
+        v_relkind "char";
+        v_cur "birthgate"."sweep_cursor";
+        v_guard record;
+        v_estimate bigint;
+        v_scanned integer;
+        v_applied integer;
+        v_findings integer;
+        v_last text;
+        v_nulls bigint;
+        v_done boolean;
+        v_ms numeric;
+        v_batch integer;
+        v_target numeric;
+        v_denied text;
+        v_fix text;
+    BEGIN
+        IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_batch_size => %s): must be NULL (adaptive) or between 1 and 100000', p_batch_size),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_load_guard IS NULL THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = 'sweep_adopt(p_load_guard => NULL): must be true or false',
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_batch_size IS NULL THEN
+            BEGIN
+                v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '50 milliseconds')::interval) * 1000;
+            EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+                RAISE EXCEPTION USING
+                            ERRCODE = 'BG605',
+                            MESSAGE = 'a load-guard setting cannot be read',
+                            DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
+                            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+            END;
+            IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
+                RAISE EXCEPTION USING
+                            ERRCODE = 'BG605',
+                            MESSAGE = 'a load-guard setting cannot be read',
+                            DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
+                            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+            END IF;
+        END IF;
+        IF p_dry_run IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_adopt(p_dry_run => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.code_max_length, f.table_name::pg_catalog.oid AS relid,
+               f.table_name::pg_catalog.text AS table_text
+          INTO v_family
+          FROM "birthgate"."birth_family" AS f
+         WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG601',
+                MESSAGE = 'unknown family',
+                DETAIL = pg_catalog.format('collection %L is not in birthgate.birth_family', pg_catalog.left(p_collection, 100)),
+                HINT = 'Adopt a registered family: SELECT collection_name FROM birthgate.birth_family; register it first with SELECT birthgate.register_family(...).';
+        END IF;
+
+        -- the family table is read only through the shared gate, at every call: it checks, locks
+        -- and checks again, and returns the one SELECT of the code that runs no code of its owner.
+        -- Locking needs USAGE on the schema (and SELECT on a partitioned parent), which the gate does
+        -- not check first: a refusal there is BG608, not a raw 42501.
+        BEGIN
+            SELECT s.state, s.reason, s.relation, s.source INTO v_src
+              FROM "birthgate"."family_read_source"(v_family.relid, v_family.code_column) AS s;
+        EXCEPTION WHEN insufficient_privilege THEN
+            v_denied := SQLERRM;
+        END;
+        IF v_denied IS NOT NULL THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_denied),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        END IF;
+        IF v_src.state OPERATOR(pg_catalog.=) 'unsafe' AND v_src.reason LIKE '%may not read%' THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_src.reason),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        ELSIF v_src.state OPERATOR(pg_catalog.=) 'unsafe' AND v_src.reason LIKE '%has row-level security enabled%' THEN
+            SELECT pg_catalog.format('As a superuser: ALTER ROLE %I BYPASSRLS; or, for the adoption only: %s then afterwards: %s', current_user,
+                                     pg_catalog.string_agg(pg_catalog.format('ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;', n.nspname, k.relname), ' ' ORDER BY n.nspname, k.relname),
+                                     pg_catalog.string_agg(pg_catalog.format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY;', n.nspname, k.relname), ' ' ORDER BY n.nspname, k.relname))
+              INTO v_fix
+              FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+              JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+              JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+             WHERE k.relrowsecurity;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG609',
+                MESSAGE = 'row-level security of the family table applies to the package owner',
+                DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                HINT = 'Nothing was read or written. Adoption must see every row and must not run the table''s policies as the package owner. Either let the package owner bypass row-level security, or switch it off on the table for the adoption only (and back on afterwards):' || ' ' || coalesce(v_fix, pg_catalog.format('As a superuser: ALTER ROLE %I BYPASSRLS;', current_user));
+        ELSIF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG602',
+                MESSAGE = 'the family table is missing or not an ordinary table',
+                DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('The table is gone; point the family at the table that holds its objects now: SELECT %I.move_family(%L, %L, %L);', 'birthgate', v_family.collection_name, '<schema.table>', 'the table was replaced');
+        ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            SELECT k.relkind INTO v_relkind FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+            IF v_relkind NOT IN ('r', 'p')
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(v_family.relid) AS l
+                            JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) l.relid
+                           WHERE l.isleaf AND k.relkind OPERATOR(pg_catalog.<>) 'r') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG602',
+                    MESSAGE = 'the family table is missing or not an ordinary table',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, coalesce(v_src.relation, v_family.table_text), v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSIF v_src.reason LIKE 'code column %' THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG603',
+                    MESSAGE = 'the family code column is missing or not of a type adoption reads',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. The code column must exist, not be generated, and be text, varchar or name (or a domain over one); fix the table, then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSE
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG607',
+                    MESSAGE = 'the family table cannot be read safely with the package rights',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            END IF;
+        END IF;
+
+        v_kind := CASE WHEN p_dry_run THEN 'adopt_dry_run' ELSE 'adopt' END;
+        v_collection := v_family.collection_name;
+        v_name := v_kind || ':' || v_collection;
+        -- rows estimate: the table's, or the sum over the leaves of a partitioned one
+        SELECT CASE WHEN pg_catalog.bool_or(k.reltuples < 0) THEN NULL ELSE pg_catalog.sum(k.reltuples)::bigint END INTO v_estimate
+          FROM pg_catalog.pg_class AS k
+         WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid AND k.relkind OPERATOR(pg_catalog.=) 'r'
+            OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf);
+
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+            INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+            VALUES (v_name, v_kind, v_collection)
+            ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+        END IF;
+        SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            -- another worker holds this cursor: do nothing, like a second consumer
+            RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+            RETURN;
+        END IF;
+
+        -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+        IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+            v_batch := coalesce(p_batch_size, 1000);
+            DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+                   run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+                   position_code = NULL, position_id = NULL, batch_size = v_batch,
+                   batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+                   batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
+                   rows_total_estimated = v_estimate,
+                   error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+                   last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+                   paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+        END IF;
+        -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
+        v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 10), 20000), 1000);
+
+        -- rate limit: at most p_max_batches_per_minute batch starts per minute
+        IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+           AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+                   paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+                   pauses_rate_limit = sc.pauses_rate_limit + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+        END IF;
+
+        -- load guard: pause, do not fail
+        IF p_load_guard THEN
+            SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+            IF v_guard.pause THEN
+                UPDATE "birthgate"."sweep_cursor" AS sc
+                   SET paused_reason = 'load guard: ' || v_guard.reason,
+                       paused_until = v_t0 + '5 seconds'::interval,
+                       pauses_load = sc.pauses_load + 1,
+                       heartbeat_at = v_t0, updated_at = v_t0
+                 WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+                RETURNING sc.* INTO v_cur;
+                RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+            END IF;
+        END IF;
+
+        -- the batch: one statement over its codes, reading the family table only through v_src.source.
+        -- A privilege revoked since the gate checked it (GRANT/REVOKE take no lock) is BG608 too.
+        BEGIN
+            IF p_dry_run THEN
+                EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
+),
+adopted AS (
+    SELECT 1 FROM reg AS g WHERE g.finding IS NULL AND g.registered_status IS NULL
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
+                                          CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+                   INTO v_scanned, v_applied, v_findings, v_last
+                  USING v_cur.position_code, v_batch, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                        v_family.table_text, v_family.mode, v_family.code_max_length;
+            ELSE
+                EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
+),
+ins AS (
+    INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+    SELECT $3, g.code, NULL, $5
+      FROM reg AS g
+     WHERE g.finding IS NULL AND g.registered_status IS NULL
+     ORDER BY g.ord
+    ON CONFLICT (entity_code, collection_name) DO NOTHING
+    RETURNING registry_id, entity_code, born_at
+),
+adopted AS (
+    INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+    SELECT ''BORN'', $3, i.entity_code, i.registry_id, i.born_at, $5,
+           pg_catalog.jsonb_build_object(''adopted'', true, ''adopted_by'', $5, ''run_id'', $6, ''sweep'', $7,
+                                         ''table'', $8, ''mode'', $9, ''permit_id'', NULL)
+      FROM ins AS i
+     ORDER BY i.registry_id
+    RETURNING 1
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
+                                          CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+                   INTO v_scanned, v_applied, v_findings, v_last
+                  USING v_cur.position_code, v_batch, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                        v_family.table_text, v_family.mode, v_family.code_max_length;
+            END IF;
+            v_done := v_scanned < v_batch;
+
+            -- the end of the keyset: NULL codes (unreachable by it) become one finding row
+            IF v_done THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
+                   INTO v_nulls;
+                IF v_nulls > 0 THEN
+                    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+                    VALUES (v_name, v_cur.run_id, 'null_code', v_collection, v_nulls,
+                            pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column));
+                    v_findings := v_findings + 1;
+                END IF;
+            END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            v_denied := SQLERRM;
+        END;
+        IF v_denied IS NOT NULL THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_denied),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        END IF;
+
+        v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET position_code = coalesce(v_last, sc.position_code),
+               batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END,
+               batches_total_estimated = GREATEST(sc.batches_done + 1,
+                   sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
+                                              ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
+                                                    + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) - 1)
+                                                   / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) END),
+               batches_done = sc.batches_done + 1,
+               rows_done = sc.rows_done + v_scanned,
+               rows_applied = sc.rows_applied + v_applied,
+               findings = sc.findings + v_findings,
+               rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+               finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+               last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+               paused_reason = NULL, paused_until = NULL,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        IF v_done THEN
+            INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+            SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+              FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                           ('load_paused', v_cur.pauses_load,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                           ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                            pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+             WHERE x.n > 0;
+        END IF;
+
+        RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied, v_findings,
+                            v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                            NULL::text, NULL::timestamptz;
+    END;
+    $fn$;
+    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 50 ms), the size kept in sweep_cursor.batch_size.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."sweep_backfill"(p_batch_size integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL,
+                               p_load_guard boolean DEFAULT true)
+RETURNS TABLE (status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer,
+           rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint,
+           paused_reason text, paused_until timestamptz)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "TimeZone" = 'UTC'
+AS $fn$
+DECLARE
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_kind text := 'backfill';
+    v_name text := 'backfill';
+    v_collection text := NULL;
+    v_cur "birthgate"."sweep_cursor";
+    v_guard record;
+    v_estimate bigint;
+    v_scanned integer;
+    v_applied integer;
+    v_skipped integer;
+    v_retired integer;
+    v_last text;
+    v_done boolean;
+    v_ms numeric;
+    v_batch integer;
+    v_target numeric;
+BEGIN
+    IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_batch_size => %s): must be NULL (adaptive) or between 1 and 100000', p_batch_size),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_load_guard IS NULL THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_backfill(p_load_guard => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_batch_size IS NULL THEN
+        BEGIN
+            v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '50 milliseconds')::interval) * 1000;
+        EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            RAISE EXCEPTION USING
+                        ERRCODE = 'BG605',
+                        MESSAGE = 'a load-guard setting cannot be read',
+                        DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
+                        HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+        END;
+        IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
+            RAISE EXCEPTION USING
+                        ERRCODE = 'BG605',
+                        MESSAGE = 'a load-guard setting cannot be read',
+                        DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
+                        HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+        END IF;
+    END IF;
+    SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
+      FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) 'birthgate.birth_registry'::pg_catalog.regclass;
+
+    IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+        VALUES (v_name, v_kind, v_collection)
+        ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        -- another worker holds this cursor: do nothing, like a second consumer
+        RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+        RETURN;
+    END IF;
+
+    -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+    IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+        v_batch := coalesce(p_batch_size, 1000);
+        DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+               run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+               position_code = NULL, position_id = NULL, batch_size = v_batch,
+               batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+               batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
+               rows_total_estimated = v_estimate,
+               error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+               last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+               paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+    END IF;
+    -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
+    v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 10), 20000), 1000);
+
+    -- rate limit: at most p_max_batches_per_minute batch starts per minute
+    IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+       AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+               paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+               pauses_rate_limit = sc.pauses_rate_limit + 1,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+    END IF;
+
+    -- load guard: pause, do not fail
+    IF p_load_guard THEN
+        SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+        IF v_guard.pause THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = 'load guard: ' || v_guard.reason,
+                   paused_until = v_t0 + '5 seconds'::interval,
+                   pauses_load = sc.pauses_load + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+        END IF;
+    END IF;
+
+    -- one set-based write of the objects the consumer has not handed off; a key it inserts
+    -- meanwhile makes the plain INSERT fail, and the batch is written again with ON CONFLICT
+    BEGIN
+        WITH batch AS MATERIALIZED (
+            SELECT r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+              FROM "birthgate"."birth_registry" AS r
+             WHERE r.object_key OPERATOR(pg_catalog.>) coalesce(v_cur.position_code, '')
+             ORDER BY r.object_key
+             LIMIT v_batch
+        ),
+        bounds AS MATERIALIZED (
+            SELECT pg_catalog.min(b.object_key) AS lo, pg_catalog.max(b.object_key) AS hi FROM batch AS b
+        ),
+        latest AS (
+            -- the latest changelog row of every object of the batch: one range of the object_key index
+            SELECT DISTINCT ON (l.object_key) l.object_key, l.change_id, l.txid, l.changed_at
+              FROM "birthgate"."registry_changelog" AS l
+             WHERE l.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND l.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+             ORDER BY l.object_key, l.change_id DESC
+        ),
+        present AS (
+            -- what the consumer (or an earlier run) already seeded: one range of the primary key
+            SELECT g.object_key
+              FROM "birthgate"."governance_candidate_state" AS g
+             WHERE g.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND g.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+        ),
+        seeded AS (
+            INSERT INTO "birthgate"."governance_candidate_state"
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT b.object_key, b.collection_name, b.entity_code, 'BORN', b.born_at, true,
+                   coalesce(lc.changed_at, b.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, b.born_txid)
+              FROM batch AS b
+              LEFT JOIN latest AS lc ON lc.object_key OPERATOR(pg_catalog.=) b.object_key
+              LEFT JOIN present AS p ON p.object_key OPERATOR(pg_catalog.=) b.object_key
+             WHERE b.status OPERATOR(pg_catalog.=) 'BORN' AND p.object_key IS NULL
+             ORDER BY b.object_key
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+               (SELECT pg_catalog.count(*) FROM seeded)::integer,
+               (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status OPERATOR(pg_catalog.=) 'RETIRED')::integer,
+               (SELECT bounds.hi FROM bounds)
+          INTO v_scanned, v_applied, v_retired, v_last;
+    EXCEPTION WHEN unique_violation THEN
+        WITH batch AS MATERIALIZED (
+            SELECT r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+              FROM "birthgate"."birth_registry" AS r
+             WHERE r.object_key OPERATOR(pg_catalog.>) coalesce(v_cur.position_code, '')
+             ORDER BY r.object_key
+             LIMIT v_batch
+        ),
+        bounds AS MATERIALIZED (
+            SELECT pg_catalog.min(b.object_key) AS lo, pg_catalog.max(b.object_key) AS hi FROM batch AS b
+        ),
+        latest AS (
+            -- the latest changelog row of every object of the batch: one range of the object_key index
+            SELECT DISTINCT ON (l.object_key) l.object_key, l.change_id, l.txid, l.changed_at
+              FROM "birthgate"."registry_changelog" AS l
+             WHERE l.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND l.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+             ORDER BY l.object_key, l.change_id DESC
+        ),
+        present AS (
+            -- what the consumer (or an earlier run) already seeded: one range of the primary key
+            SELECT g.object_key
+              FROM "birthgate"."governance_candidate_state" AS g
+             WHERE g.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND g.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+        ),
+        seeded AS (
+            INSERT INTO "birthgate"."governance_candidate_state"
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT b.object_key, b.collection_name, b.entity_code, 'BORN', b.born_at, true,
+                   coalesce(lc.changed_at, b.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, b.born_txid)
+              FROM batch AS b
+              LEFT JOIN latest AS lc ON lc.object_key OPERATOR(pg_catalog.=) b.object_key
+              LEFT JOIN present AS p ON p.object_key OPERATOR(pg_catalog.=) b.object_key
+             WHERE b.status OPERATOR(pg_catalog.=) 'BORN' AND p.object_key IS NULL
+             ORDER BY b.object_key
+            ON CONFLICT (object_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+               (SELECT pg_catalog.count(*) FROM seeded)::integer,
+               (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status OPERATOR(pg_catalog.=) 'RETIRED')::integer,
+               (SELECT bounds.hi FROM bounds)
+          INTO v_scanned, v_applied, v_retired, v_last;
+    END;
+    v_skipped := v_scanned - v_applied;
+    v_done := v_scanned < v_batch;
+
+    v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+    UPDATE "birthgate"."sweep_cursor" AS sc
+       SET position_code = coalesce(v_last, sc.position_code),
+           position_id = NULL,
+           batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END,
+           batches_total_estimated = GREATEST(sc.batches_done + 1,
+               sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
+                                          ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
+                                                + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) - 1)
+                                               / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) END),
+           batches_done = sc.batches_done + 1,
+           rows_done = sc.rows_done + v_scanned,
+           rows_applied = sc.rows_applied + v_applied,
+           rows_skipped = sc.rows_skipped + v_skipped,
+           findings = sc.findings + CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+           rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+           finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+           last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+           paused_reason = NULL, paused_until = NULL,
+           heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+     WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+    RETURNING sc.* INTO v_cur;
+    IF v_retired > 0 THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, occurrences, detail)
+        VALUES (v_name, v_cur.run_id, 'retired_skipped', v_retired,
+                pg_catalog.jsonb_build_object('note', 'RETIRED objects are not seeded as candidates', 'up_to_object_key', pg_catalog.left(v_last, 100)));
+    END IF;
+    IF v_done THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+          FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                       ('load_paused', v_cur.pauses_load,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                       ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                        pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+         WHERE x.n > 0;
+    END IF;
+
+    RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied,
+                        CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+                        v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                        NULL::text, NULL::timestamptz;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."sweep_backfill"(integer, integer, boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.object_key (position_code); every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. Each batch reads one range of object keys from the registry, the changelog and the candidate table (index range scans, no per-object probe) and writes one INSERT (again with ON CONFLICT DO NOTHING if the consumer inserted one of its keys meanwhile). RETIRED objects are skipped (a retired_skipped finding counts them). p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 50 ms). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."sweep_note"(p_sweep_name text, p_event text, p_detail text, p_until timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_cur "birthgate"."sweep_cursor";
+BEGIN
+    IF p_event IS NULL OR p_event NOT IN ('error', 'deferred', 'pause') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_note(p_event => %L): must be error, deferred or pause', pg_catalog.left(p_event, 100)),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_sweep_name OPERATOR(pg_catalog.=) 'consume' THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind) VALUES ('consume', 'consume') ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG604',
+            MESSAGE = 'unknown sweep cursor',
+            DETAIL = pg_catalog.format('no sweep cursor named %L', pg_catalog.left(p_sweep_name, 100)),
+            HINT = 'Name an existing cursor: SELECT sweep_name FROM birthgate.v_sweep_status;';
+    END IF;
+    IF p_event = 'error' THEN
+        -- a statement timeout: the next adaptive batch is half as large (a fixed size is the caller's)
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET error_count = sc.error_count + 1, last_error = pg_catalog.left(p_detail, 2000), last_error_at = pg_catalog.clock_timestamp(),
+               batch_size = CASE WHEN p_detail LIKE '57014%' AND sc.batch_size IS NOT NULL THEN GREATEST(sc.batch_size / 2, 1) ELSE sc.batch_size END,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    ELSIF p_event = 'pause' THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.left(p_detail, 2000), paused_until = p_until,
+               pauses_load = sc.pauses_load + CASE WHEN p_detail LIKE 'load guard%' THEN 1 ELSE 0 END,
+               pauses_rate_limit = sc.pauses_rate_limit + CASE WHEN p_detail LIKE 'rate limit%' THEN 1 ELSE 0 END,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    ELSIF v_cur.finished_at IS NULL AND v_cur.run_id > 0 THEN
+        -- a bound (max batches, max pause, an interrupted run) left this run unfinished: say how much
+        INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        VALUES (p_sweep_name, v_cur.run_id, 'deferred', v_cur.collection_name,
+                GREATEST(coalesce(v_cur.rows_total_estimated, v_cur.rows_done) - v_cur.rows_done, 0),
+                pg_catalog.jsonb_build_object('reason', pg_catalog.left(p_detail, 2000), 'rows_done', v_cur.rows_done,
+                                              'rows_total_estimated', v_cur.rows_total_estimated,
+                                              'batches_done', v_cur.batches_done, 'batches_total_estimated', v_cur.batches_total_estimated,
+                                              'resume', 'run the sweep again: it resumes from its cursor'));
+        UPDATE "birthgate"."sweep_cursor" AS sc SET findings = sc.findings + 1, updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."sweep_note"(text, text, text, timestamptz) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error; a detail starting 57014, a statement timeout, also halves the cursor''s batch_size, which the next adaptive batch starts from), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
+
+CREATE OR REPLACE PROCEDURE "birthgate"."sweep_adopt_run"(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT NULL, p_max_batches integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL, p_max_pause interval DEFAULT '10 minutes', p_lock_timeout text DEFAULT '5s')
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_name text := CASE WHEN p_dry_run THEN 'adopt_dry_run:' ELSE 'adopt:' END || p_collection;
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_r record;
+    v_batches integer := 0;
+    v_rows bigint := 0;
+    v_applied bigint := 0;
+    v_paused interval := '0'::interval;
+    v_failures integer := 0;
+    v_state text;
+    v_msg text;
+    v_detail text;
+    v_hint text;
+    v_wait double precision;
+BEGIN
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_adopt_run(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_pause IS NULL OR p_max_pause < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_adopt_run(p_max_pause => %s): must not be NULL or negative', p_max_pause),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    LOOP
+        IF p_max_batches IS NOT NULL AND v_batches >= p_max_batches THEN
+            PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('stopped after p_max_batches = %s batches', p_max_batches));
+            COMMIT;
+            RAISE NOTICE '%: stopped after % batches (p_max_batches); the rest is deferred to the next call', v_name, v_batches;
+            EXIT;
+        END IF;
+        -- lock_timeout per batch (a CALL is one statement for statement_timeout; see the comment)
+        PERFORM pg_catalog.set_config('lock_timeout', p_lock_timeout, true);
+        v_state := NULL;
+        BEGIN
+            SELECT * INTO v_r FROM "birthgate"."sweep_adopt"(p_collection, p_dry_run, p_batch_size, p_max_batches_per_minute, true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        END;
+        IF v_state IS NOT NULL THEN
+            IF v_state LIKE 'BG%' THEN
+                -- a deliberate error (bad input, unsafe family): retrying cannot help
+                RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+            END IF;
+            v_failures := v_failures + 1;
+            PERFORM "birthgate"."sweep_note"(v_name, 'error', v_state || ': ' || v_msg);
+            COMMIT;
+            IF v_failures >= 5 THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG606',
+                    MESSAGE = 'a sweep batch kept failing; the sweep stopped',
+                    DETAIL = pg_catalog.format('%s: %s failures in a row, the last %s: %s', v_name, v_failures, v_state, pg_catalog.left(v_msg, 500)),
+                    HINT = 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.';
+            END IF;
+            RAISE NOTICE '%: batch failed (% %), retry % in % s', v_name, v_state, v_msg, v_failures, 2 ^ v_failures;
+            PERFORM pg_catalog.pg_sleep(2 ^ v_failures);
+            CONTINUE;
+        END IF;
+        COMMIT;
+        v_failures := 0;
+        IF v_r.status = 'skipped' THEN
+            RAISE NOTICE '%: another worker holds the cursor; nothing done', v_name;
+            EXIT;
+        ELSIF v_r.status = 'paused' THEN
+            IF v_paused >= p_max_pause THEN
+                PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('paused for %s in total (p_max_pause %s); last: %s', v_paused, p_max_pause, v_r.paused_reason));
+                COMMIT;
+                RAISE NOTICE '%: paused for % (p_max_pause); the rest is deferred to the next call', v_name, v_paused;
+                EXIT;
+            END IF;
+            -- sleep in committed steps of at most 1 s: no snapshot or lock held while waiting
+            v_wait := LEAST(GREATEST(EXTRACT(epoch FROM v_r.paused_until - pg_catalog.clock_timestamp()), 0.01), 1.0);
+            PERFORM pg_catalog.pg_sleep(v_wait);
+            v_paused := v_paused + pg_catalog.make_interval(secs => v_wait);
+            COMMIT;
+            CONTINUE;
+        END IF;
+        v_batches := v_batches + 1;
+        v_rows := v_rows + v_r.scanned;
+        v_applied := v_applied + v_r.applied;
+        RAISE NOTICE '%: batch % (% of ~% batches), % rows, % applied, % findings; run total % rows; elapsed %',
+            v_name, v_r.batches_done, v_r.batches_done, v_r.batches_total_estimated, v_r.scanned, v_r.applied, v_r.findings,
+            v_r.rows_done, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+        EXIT WHEN v_r.status = 'finished';
+    END LOOP;
+    RAISE NOTICE '%: done: % batches, % rows, % applied this call, paused %, elapsed %', v_name, v_batches, v_rows, v_applied,
+        pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+CREATE OR REPLACE PROCEDURE "birthgate"."sweep_backfill_run"(p_batch_size integer DEFAULT NULL, p_max_batches integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL, p_max_pause interval DEFAULT '10 minutes', p_lock_timeout text DEFAULT '5s')
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_name text := 'backfill';
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_r record;
+    v_batches integer := 0;
+    v_rows bigint := 0;
+    v_applied bigint := 0;
+    v_paused interval := '0'::interval;
+    v_failures integer := 0;
+    v_state text;
+    v_msg text;
+    v_detail text;
+    v_hint text;
+    v_wait double precision;
+BEGIN
+    IF p_max_batches IS NOT NULL AND p_max_batches < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_backfill_run(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_pause IS NULL OR p_max_pause < '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG600',
+            MESSAGE = 'invalid argument to a sweep function',
+            DETAIL = pg_catalog.format('sweep_backfill_run(p_max_pause => %s): must not be NULL or negative', p_max_pause),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    LOOP
+        IF p_max_batches IS NOT NULL AND v_batches >= p_max_batches THEN
+            PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('stopped after p_max_batches = %s batches', p_max_batches));
+            COMMIT;
+            RAISE NOTICE '%: stopped after % batches (p_max_batches); the rest is deferred to the next call', v_name, v_batches;
+            EXIT;
+        END IF;
+        -- lock_timeout per batch (a CALL is one statement for statement_timeout; see the comment)
+        PERFORM pg_catalog.set_config('lock_timeout', p_lock_timeout, true);
+        v_state := NULL;
+        BEGIN
+            SELECT * INTO v_r FROM "birthgate"."sweep_backfill"(p_batch_size, p_max_batches_per_minute, true);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        END;
+        IF v_state IS NOT NULL THEN
+            IF v_state LIKE 'BG%' THEN
+                -- a deliberate error (bad input, unsafe family): retrying cannot help
+                RAISE EXCEPTION USING ERRCODE = v_state, MESSAGE = v_msg, DETAIL = v_detail, HINT = v_hint;
+            END IF;
+            v_failures := v_failures + 1;
+            PERFORM "birthgate"."sweep_note"(v_name, 'error', v_state || ': ' || v_msg);
+            COMMIT;
+            IF v_failures >= 5 THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG606',
+                    MESSAGE = 'a sweep batch kept failing; the sweep stopped',
+                    DETAIL = pg_catalog.format('%s: %s failures in a row, the last %s: %s', v_name, v_failures, v_state, pg_catalog.left(v_msg, 500)),
+                    HINT = 'Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor.';
+            END IF;
+            RAISE NOTICE '%: batch failed (% %), retry % in % s', v_name, v_state, v_msg, v_failures, 2 ^ v_failures;
+            PERFORM pg_catalog.pg_sleep(2 ^ v_failures);
+            CONTINUE;
+        END IF;
+        COMMIT;
+        v_failures := 0;
+        IF v_r.status = 'skipped' THEN
+            RAISE NOTICE '%: another worker holds the cursor; nothing done', v_name;
+            EXIT;
+        ELSIF v_r.status = 'paused' THEN
+            IF v_paused >= p_max_pause THEN
+                PERFORM "birthgate"."sweep_note"(v_name, 'deferred', pg_catalog.format('paused for %s in total (p_max_pause %s); last: %s', v_paused, p_max_pause, v_r.paused_reason));
+                COMMIT;
+                RAISE NOTICE '%: paused for % (p_max_pause); the rest is deferred to the next call', v_name, v_paused;
+                EXIT;
+            END IF;
+            -- sleep in committed steps of at most 1 s: no snapshot or lock held while waiting
+            v_wait := LEAST(GREATEST(EXTRACT(epoch FROM v_r.paused_until - pg_catalog.clock_timestamp()), 0.01), 1.0);
+            PERFORM pg_catalog.pg_sleep(v_wait);
+            v_paused := v_paused + pg_catalog.make_interval(secs => v_wait);
+            COMMIT;
+            CONTINUE;
+        END IF;
+        v_batches := v_batches + 1;
+        v_rows := v_rows + v_r.scanned;
+        v_applied := v_applied + v_r.applied;
+        RAISE NOTICE '%: batch % (% of ~% batches), % rows, % applied, % findings; run total % rows; elapsed %',
+            v_name, v_r.batches_done, v_r.batches_done, v_r.batches_total_estimated, v_r.scanned, v_r.applied, v_r.findings,
+            v_r.rows_done, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+        EXIT WHEN v_r.status = 'finished';
+    END LOOP;
+    RAISE NOTICE '%: done: % batches, % rows, % applied this call, paused %, elapsed %', v_name, v_batches, v_rows, v_applied,
+        pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000012_sweeps_fast_backfill', now());
+
 COMMIT;

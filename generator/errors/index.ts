@@ -11,6 +11,7 @@ import { handoffErrors } from './handoff.js';
 import { driftErrors } from './drift.js';
 import { securityErrors } from './security.js';
 import { sweepErrors } from './sweeps.js';
+import { sweepV3Errors } from './sweeps_v3.js';
 import { outboxErrors } from './outbox.js';
 import { handoffCursorErrors } from './handoff_cursor.js';
 import { lit } from '../lib/sql.js';
@@ -27,6 +28,7 @@ const all: readonly ErrorDef[] = [
   ...securityErrors,
   ...outboxErrors,
   ...sweepErrors,
+  ...sweepV3Errors,
 ];
 
 export function allErrors(): readonly ErrorDef[] {

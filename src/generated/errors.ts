@@ -79,6 +79,8 @@ export const BgError = {
   SWEEP_INVALID_SETTING: "BG605",
   SWEEP_GAVE_UP: "BG606",
   SWEEP_FAMILY_UNSAFE: "BG607",
+  SWEEP_FAMILY_NO_ACCESS: "BG608",
+  SWEEP_FAMILY_ROW_SECURITY: "BG609",
 } as const;
 
 export type BgErrorName = keyof typeof BgError;
@@ -163,4 +165,6 @@ export const bgErrorCatalog: Record<BgErrorCode, { name: BgErrorName; message: s
   "BG605": { name: "SWEEP_INVALID_SETTING", message: "a load-guard setting cannot be read", hint: "Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = '1s'; or RESET it." },
   "BG606": { name: "SWEEP_GAVE_UP", message: "a sweep batch kept failing; the sweep stopped", hint: "Read the error in DETAIL and SELECT last_error, error_count FROM birthgate.v_sweep_status; fix the cause, then run the sweep again: it resumes from its cursor." },
   "BG607": { name: "SWEEP_FAMILY_UNSAFE", message: "the family table cannot be read safely with the package rights", hint: "Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family." },
+  "BG608": { name: "SWEEP_FAMILY_NO_ACCESS", message: "the package owner may not read the family table", hint: "Nothing was read or written. Adoption reads the family table with the package owner's rights: it needs USAGE on the table's schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:" },
+  "BG609": { name: "SWEEP_FAMILY_ROW_SECURITY", message: "row-level security of the family table applies to the package owner", hint: "Nothing was read or written. Adoption must see every row and must not run the table's policies as the package owner. Either let the package owner bypass row-level security, or switch it off on the table for the adoption only (and back on afterwards):" },
 };
