@@ -26,7 +26,8 @@ import {
 } from '../io.js';
 
 export interface SweepOptions {
-  batchSize: number;
+  /** Rows per batch; undefined: adaptive (each batch sized by the server to its time target). */
+  batchSize?: number;
   maxBatches?: number;
   maxBatchesPerMinute?: number;
   loadGuard: boolean;
@@ -35,7 +36,8 @@ export interface SweepOptions {
   json: boolean;
 }
 
-export const commonUsage = `  --batch-size N                rows per batch, 1..100000 (default 5000)
+export const commonUsage = `  --batch-size N                rows per batch, 1..100000 (default: adaptive, each batch sized to take
+                                about the birthgate.sweep_batch_target setting, 50 ms unless set)
   --max-batches N               stop after N batches (the rest is recorded as deferred; run again to resume)
   --max-batches-per-minute N    rate limit (pauses are shown in v_sweep_status)
   --no-load-guard               do not pause when sweep_load_guard() says so (lock waits, replication lag)
@@ -61,7 +63,7 @@ function whole(flag: string, min: number, max: number) {
 }
 
 const SweepFlags = z.object({
-  'batch-size': whole('--batch-size', 1, 100_000).default(5000),
+  'batch-size': whole('--batch-size', 1, 100_000).optional(),
   'max-batches': whole('--max-batches', 1, Number.MAX_SAFE_INTEGER).optional(),
   'max-batches-per-minute': whole('--max-batches-per-minute', 1, 60_000).optional(),
   'no-load-guard': z.boolean().default(false),
@@ -180,13 +182,14 @@ export async function runSweep(
   schema: string,
   label: string,
   o: SweepOptions,
-  call: (batchSize: number) => { sql: string; params: unknown[] },
+  call: (batchSize: number | null) => { sql: string; params: unknown[] },
   shouldStop: () => boolean = () => false,
   r: SweepResult = newSweepResult(),
 ): Promise<SweepResult> {
   const started = performance.now();
   await client.query(`SET statement_timeout = ${o.statementTimeoutMs}`);
-  let batchSize = o.batchSize;
+  // null: adaptive; after a timeout sweep_note halves the server's size (a fixed size is halved here)
+  let batchSize: number | null = o.batchSize ?? null;
   let failures = 0;
   const note = async (event: string, detail: string) => {
     if (!r.sweep) return;
@@ -217,7 +220,7 @@ export async function runSweep(
       failures++;
       r.retries++;
       await note('error', `${err.code}: ${(e as Error).message}`);
-      if (err.code === '57014' && batchSize > 1) batchSize = Math.max(1, Math.floor(batchSize / 2));
+      if (err.code === '57014' && batchSize !== null && batchSize > 1) batchSize = Math.max(1, Math.floor(batchSize / 2));
       await sleep(Math.min(30_000, 1000 * 2 ** (failures - 1)), shouldStop);
       continue;
     }
@@ -261,7 +264,7 @@ export async function runCommand(
   cmd: string,
   o: SweepOptions,
   label: string,
-  call: (schema: string) => (batchSize: number) => { sql: string; params: unknown[] },
+  call: (schema: string) => (batchSize: number | null) => { sql: string; params: unknown[] },
   summary: (r: SweepResult) => string,
 ): Promise<number> {
   const cfg = connectionFromEnv();
