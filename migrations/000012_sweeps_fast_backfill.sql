@@ -36,6 +36,7 @@
         v_ms numeric;
         v_batch integer;
         v_target numeric;
+        v_carry boolean;
         v_denied text;
         v_fix text;
     BEGIN
@@ -215,7 +216,13 @@
 
         -- a finished (or never started) cursor starts a new run; the findings of the previous run go
         IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
-            v_batch := coalesce(p_batch_size, 1000);
+            -- an error recorded after the previous run finished is this run's first batch failing: keep
+            -- it, and after a statement timeout start at most at half the usual size
+            v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+            v_batch := coalesce(p_batch_size,
+                                CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                     THEN LEAST(GREATEST(v_cur.batch_size, 10), 500) END,
+                                1000);
             DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
             UPDATE "birthgate"."sweep_cursor" AS sc
                SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
@@ -224,7 +231,9 @@
                    batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
                    batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
                    rows_total_estimated = v_estimate,
-                   error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+                   error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+                   last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+                   last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
                    last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
                    paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
                    heartbeat_at = v_t0, updated_at = v_t0
@@ -481,6 +490,7 @@ DECLARE
     v_ms numeric;
     v_batch integer;
     v_target numeric;
+    v_carry boolean;
 BEGIN
     IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
         RAISE EXCEPTION USING
@@ -538,7 +548,13 @@ BEGIN
 
     -- a finished (or never started) cursor starts a new run; the findings of the previous run go
     IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
-        v_batch := coalesce(p_batch_size, 1000);
+        -- an error recorded after the previous run finished is this run's first batch failing: keep
+        -- it, and after a statement timeout start at most at half the usual size
+        v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+        v_batch := coalesce(p_batch_size,
+                            CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                 THEN LEAST(GREATEST(v_cur.batch_size, 10), 500) END,
+                            1000);
         DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
         UPDATE "birthgate"."sweep_cursor" AS sc
            SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
@@ -547,7 +563,9 @@ BEGIN
                batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
                batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
                rows_total_estimated = v_estimate,
-               error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+               error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+               last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+               last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
                last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
                paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
                heartbeat_at = v_t0, updated_at = v_t0
@@ -761,7 +779,7 @@ BEGIN
         -- a statement timeout: the next adaptive batch is half as large (a fixed size is the caller's)
         UPDATE "birthgate"."sweep_cursor" AS sc
            SET error_count = sc.error_count + 1, last_error = pg_catalog.left(p_detail, 2000), last_error_at = pg_catalog.clock_timestamp(),
-               batch_size = CASE WHEN p_detail LIKE '57014%' AND sc.batch_size IS NOT NULL THEN GREATEST(sc.batch_size / 2, 1) ELSE sc.batch_size END,
+               batch_size = CASE WHEN p_detail LIKE '57014%statement timeout%' AND sc.batch_size IS NOT NULL THEN GREATEST(sc.batch_size / 2, 1) ELSE sc.batch_size END,
                heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
          WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
     ELSIF p_event = 'pause' THEN
@@ -785,7 +803,7 @@ BEGIN
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."sweep_note"(text, text, text, timestamptz) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error; a detail starting 57014, a statement timeout, also halves the cursor''s batch_size, which the next adaptive batch starts from), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
+COMMENT ON FUNCTION "birthgate"."sweep_note"(text, text, text, timestamptz) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error; a detail starting 57014 that names a statement timeout also halves the cursor''s batch_size, which the next adaptive batch starts from), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
 
 CREATE OR REPLACE PROCEDURE "birthgate"."sweep_adopt_run"(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT NULL, p_max_batches integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL, p_max_pause interval DEFAULT '10 minutes', p_lock_timeout text DEFAULT '5s')
 LANGUAGE plpgsql
@@ -831,8 +849,20 @@ BEGIN
         v_state := NULL;
         BEGIN
             SELECT * INTO v_r FROM "birthgate"."sweep_adopt"(p_collection, p_dry_run, p_batch_size, p_max_batches_per_minute, true);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        EXCEPTION
+            WHEN query_canceled THEN
+                -- the job's statement_timeout (or a cancel) hit this batch: its work is rolled back;
+                -- record it (sweep_note halves the adaptive size after a timeout), commit that, stop
+                GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+                IF EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+                    PERFORM "birthgate"."sweep_note"(v_name, 'error', '57014: ' || v_msg);
+                    COMMIT;
+                END IF;
+                RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = v_msg,
+                    DETAIL = pg_catalog.format('%s: the batch in flight was rolled back after %s committed batches of this call; recorded in sweep_cursor.last_error (the next adaptive batch is half as large)', v_name, v_batches),
+                    HINT = 'The next call resumes from the cursor. A CALL is one statement for statement_timeout: give the job statement_timeout = 0, or bound the call with p_max_batches.';
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
         END;
         IF v_state IS NOT NULL THEN
             IF v_state LIKE 'BG%' THEN
@@ -884,7 +914,7 @@ BEGIN
         pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
 END;
 $pr$;
-COMMENT ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE "birthgate"."sweep_adopt_run"(text, boolean, integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a statement timeout (or cancel) during a batch is recorded with sweep_note and committed before the CALL ends with it (the next adaptive batch is half as large); a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
 
 CREATE OR REPLACE PROCEDURE "birthgate"."sweep_backfill_run"(p_batch_size integer DEFAULT NULL, p_max_batches integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL, p_max_pause interval DEFAULT '10 minutes', p_lock_timeout text DEFAULT '5s')
 LANGUAGE plpgsql
@@ -930,8 +960,20 @@ BEGIN
         v_state := NULL;
         BEGIN
             SELECT * INTO v_r FROM "birthgate"."sweep_backfill"(p_batch_size, p_max_batches_per_minute, true);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        EXCEPTION
+            WHEN query_canceled THEN
+                -- the job's statement_timeout (or a cancel) hit this batch: its work is rolled back;
+                -- record it (sweep_note halves the adaptive size after a timeout), commit that, stop
+                GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+                IF EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+                    PERFORM "birthgate"."sweep_note"(v_name, 'error', '57014: ' || v_msg);
+                    COMMIT;
+                END IF;
+                RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = v_msg,
+                    DETAIL = pg_catalog.format('%s: the batch in flight was rolled back after %s committed batches of this call; recorded in sweep_cursor.last_error (the next adaptive batch is half as large)', v_name, v_batches),
+                    HINT = 'The next call resumes from the cursor. A CALL is one statement for statement_timeout: give the job statement_timeout = 0, or bound the call with p_max_batches.';
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
         END;
         IF v_state IS NOT NULL THEN
             IF v_state LIKE 'BG%' THEN
@@ -983,7 +1025,7 @@ BEGIN
         pg_catalog.date_trunc('millisecond', v_paused), pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() - v_started);
 END;
 $pr$;
-COMMENT ON PROCEDURE "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE "birthgate"."sweep_backfill_run"(integer, integer, integer, interval, text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a statement timeout (or cancel) during a batch is recorded with sweep_note and committed before the CALL ends with it (the next adaptive batch is half as large); a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
 
 SELECT "birthgate"."drift_capture_baseline"();
 

@@ -167,6 +167,7 @@ export function adoptFunctionV3(c: Ctx): string {
         v_ms numeric;
         v_batch integer;
         v_target numeric;
+        v_carry boolean;
         v_denied text;
         v_fix text;
     BEGIN

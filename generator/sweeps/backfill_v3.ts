@@ -109,6 +109,7 @@ export function backfillFunctionV3(c: Ctx): string {
         v_ms numeric;
         v_batch integer;
         v_target numeric;
+        v_carry boolean;
     BEGIN
         ${checkArgsV3(c, 'sweep_backfill', 8)}
         SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate

@@ -41,7 +41,7 @@ export function noteFunctionV3(c: Ctx): string {
             -- a statement timeout: the next adaptive batch is half as large (a fixed size is the caller's)
             UPDATE ${cur} AS sc
                SET error_count = sc.error_count + 1, last_error = pg_catalog.left(p_detail, 2000), last_error_at = pg_catalog.clock_timestamp(),
-                   batch_size = CASE WHEN p_detail LIKE '57014%' AND sc.batch_size IS NOT NULL THEN GREATEST(sc.batch_size / 2, 1) ELSE sc.batch_size END,
+                   batch_size = CASE WHEN p_detail LIKE '57014%statement timeout%' AND sc.batch_size IS NOT NULL THEN GREATEST(sc.batch_size / 2, 1) ELSE sc.batch_size END,
                    heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
              WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
         ELSIF p_event = 'pause' THEN
@@ -68,7 +68,7 @@ export function noteFunctionV3(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(text, text, text, timestamptz)`,
-      "Records what a sweep driver saw outside a batch: 'error' (error_count + 1, last_error; a detail starting 57014, a statement timeout, also halves the cursor's batch_size, which the next adaptive batch starts from), 'deferred' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), 'pause' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name 'consume'). Used by the procedures and the CLI.",
+      "Records what a sweep driver saw outside a batch: 'error' (error_count + 1, last_error; a detail starting 57014 that names a statement timeout also halves the cursor's batch_size, which the next adaptive batch starts from), 'deferred' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), 'pause' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name 'consume'). Used by the procedures and the CLI.",
     )}`;
 }
 
@@ -121,8 +121,20 @@ function runProcedureV3(c: Ctx, kind: 'adopt' | 'backfill'): string {
             v_state := NULL;
             BEGIN
                 SELECT * INTO v_r FROM ${call};
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+            EXCEPTION
+                WHEN query_canceled THEN
+                    -- the job's statement_timeout (or a cancel) hit this batch: its work is rolled back;
+                    -- record it (sweep_note halves the adaptive size after a timeout), commit that, stop
+                    GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+                    IF EXISTS (SELECT 1 FROM ${c.q('sweep_cursor')} AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+                        PERFORM ${c.q('sweep_note')}(v_name, 'error', '57014: ' || v_msg);
+                        COMMIT;
+                    END IF;
+                    RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = v_msg,
+                        DETAIL = pg_catalog.format('%s: the batch in flight was rolled back after %s committed batches of this call; recorded in sweep_cursor.last_error (the next adaptive batch is half as large)', v_name, v_batches),
+                        HINT = 'The next call resumes from the cursor. A CALL is one statement for statement_timeout: give the job statement_timeout = 0, or bound the call with p_max_batches.';
+                WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
             END;
             IF v_state IS NOT NULL THEN
                 IF v_state LIKE 'BG%' THEN
@@ -173,7 +185,7 @@ function runProcedureV3(c: Ctx, kind: 'adopt' | 'backfill'): string {
     ${comment(
       'PROCEDURE',
       `${pr}${sig}`,
-      `For pg_cron and psql: runs ${kind === 'adopt' ? 'sweep_adopt' : 'sweep_backfill'} batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.`,
+      `For pg_cron and psql: runs ${kind === 'adopt' ? 'sweep_adopt' : 'sweep_backfill'} batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a statement timeout (or cancel) during a batch is recorded with sweep_note and committed before the CALL ends with it (the next adaptive batch is half as large); a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.`,
     )}`;
 }
 

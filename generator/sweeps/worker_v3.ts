@@ -8,7 +8,7 @@
  *   statement timeout recorded with sweep_note halves the size (runner_v3.ts). A number is a fixed
  *   batch size, as before.
  * Variables the body must declare, besides those of worker.ts: v_batch integer (the size of this
- * batch), v_target numeric (the target in milliseconds, NULL for a fixed size).
+ * batch), v_target numeric (the target in milliseconds, NULL for a fixed size), v_carry boolean.
  */
 import type { Ctx } from '../lib/ctx.js';
 import { lit, sqlText } from '../lib/sql.js';
@@ -71,7 +71,13 @@ export function takeCursorV3(c: Ctx, pad: number): string {
 
     -- a finished (or never started) cursor starts a new run; the findings of the previous run go
     IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
-        v_batch := coalesce(p_batch_size, ${ADAPTIVE_START});
+        -- an error recorded after the previous run finished is this run's first batch failing: keep
+        -- it, and after a statement timeout start at most at half the usual size
+        v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+        v_batch := coalesce(p_batch_size,
+                            CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                 THEN LEAST(GREATEST(v_cur.batch_size, ${ADAPTIVE_MIN}), ${ADAPTIVE_START / 2}) END,
+                            ${ADAPTIVE_START});
         DELETE FROM ${c.q('sweep_finding')} AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
         UPDATE ${cur} AS sc
            SET run_id = pg_catalog.nextval(${`'${c.schema}.sweep_run_id_seq'`}::pg_catalog.regclass),
@@ -80,7 +86,9 @@ export function takeCursorV3(c: Ctx, pad: number): string {
                batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
                batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
                rows_total_estimated = v_estimate,
-               error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+               error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+               last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+               last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
                last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
                paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
                heartbeat_at = v_t0, updated_at = v_t0

@@ -34,5 +34,6 @@ export async function run(argv: string[]): Promise<number> {
         : `adopt ${collection}${dryRun ? ' (dry run)' : ''}: ${r.rows_done} codes swept in run ${r.run_id}, ${r.applied} ${dryRun ? 'would be adopted' : 'adopted'}, ` +
           `${r.findings} findings (SELECT * FROM v_sweep_findings WHERE sweep_name = '${r.sweep}'), ${r.batches} batches, ${r.elapsed_ms} ms` +
           `${r.finished ? '' : r.interrupted ? '; interrupted: run it again to resume' : '; not finished: run it again to resume'}`,
+    `${dryRun ? 'adopt_dry_run' : 'adopt'}:${collection}`,
   );
 }

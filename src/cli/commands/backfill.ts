@@ -28,5 +28,6 @@ export async function run(argv: string[]): Promise<number> {
         ? 'backfill: skipped: another worker holds the cursor'
         : `backfill: ${r.rows_done} registry rows swept in run ${r.run_id}, ${r.applied} candidates seeded, ${r.batches} batches, ${r.elapsed_ms} ms` +
           `${r.finished ? '' : r.interrupted ? '; interrupted: run it again to resume' : '; not finished: run it again to resume'}`,
+    'backfill',
   );
 }

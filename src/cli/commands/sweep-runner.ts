@@ -185,15 +185,19 @@ export async function runSweep(
   call: (batchSize: number | null) => { sql: string; params: unknown[] },
   shouldStop: () => boolean = () => false,
   r: SweepResult = newSweepResult(),
+  cursorName?: string,
 ): Promise<SweepResult> {
   const started = performance.now();
   await client.query(`SET statement_timeout = ${o.statementTimeoutMs}`);
   // null: adaptive; after a timeout sweep_note halves the server's size (a fixed size is halved here)
   let batchSize: number | null = o.batchSize ?? null;
   let failures = 0;
+  // the size of the last full batch: an adaptive retry after a timeout asks for half of it
+  let lastSize: number | null = null;
   const note = async (event: string, detail: string) => {
-    if (!r.sweep) return;
-    await client.query(`SELECT "${schema}".sweep_note($1, $2, $3)`, [r.sweep, event, detail]).catch(() => {});
+    const name = r.sweep ?? cursorName;
+    if (!name) return;
+    await client.query(`SELECT "${schema}".sweep_note($1, $2, $3)`, [name, event, detail]).catch(() => {});
   };
   for (;;) {
     if (shouldStop()) {
@@ -211,6 +215,8 @@ export async function runSweep(
       const q = call(batchSize);
       row = (await client.query<BatchRow>(q.sql, q.params)).rows[0]!;
       failures = 0;
+      // after a smaller retry succeeded, an adaptive run lets the server size the batches again
+      if (o.batchSize === undefined) batchSize = null;
     } catch (e) {
       const err = e as { code?: string };
       if (!isTransient(err.code) || failures >= o.maxRetries) {
@@ -220,7 +226,8 @@ export async function runSweep(
       failures++;
       r.retries++;
       await note('error', `${err.code}: ${(e as Error).message}`);
-      if (err.code === '57014' && batchSize !== null && batchSize > 1) batchSize = Math.max(1, Math.floor(batchSize / 2));
+      // a statement timeout: retry smaller (sweep_note also halves the cursor's adaptive size)
+      if (err.code === '57014') batchSize = Math.max(1, Math.floor((batchSize ?? lastSize ?? 1000) / 2));
       await sleep(Math.min(30_000, 1000 * 2 ** (failures - 1)), shouldStop);
       continue;
     }
@@ -242,6 +249,7 @@ export async function runSweep(
       continue;
     }
     r.batches++;
+    if (row.status === 'batch') lastSize = row.scanned;
     r.applied += row.applied;
     r.findings += row.findings;
     r.elapsed_ms = Math.round(performance.now() - started);
@@ -266,6 +274,7 @@ export async function runCommand(
   label: string,
   call: (schema: string) => (batchSize: number | null) => { sql: string; params: unknown[] },
   summary: (r: SweepResult) => string,
+  cursorName?: string,
 ): Promise<number> {
   const cfg = connectionFromEnv();
   handleInterruptsCooperatively();
@@ -274,7 +283,7 @@ export async function runCommand(
   let client: pg.Client | undefined;
   try {
     client = await connect(cfg.databaseUrl, `birthgate ${cmd}`);
-    await runSweep(client, cfg.schema, label, o, call(cfg.schema), () => interruptedBy() !== null, result);
+    await runSweep(client, cfg.schema, label, o, call(cfg.schema), () => interruptedBy() !== null, result, cursorName);
   } catch (e) {
     progressDone();
     const { error, exit } = failureOf(e);
