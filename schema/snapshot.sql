@@ -2399,7 +2399,7 @@ $$;
 
 COMMENT ON FUNCTION birthgate.set_family_mode(p_collection text, p_mode text) IS 'Switches one family between off, report and enforce; records who and when (birth_family.mode_changed_at/by). Setting the current mode again changes nothing.';
 
-CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL::integer, p_load_guard boolean DEFAULT true) RETURNS TABLE(status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer, rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint, paused_reason text, paused_until timestamp with time zone)
+CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT NULL::integer, p_max_batches_per_minute integer DEFAULT NULL::integer, p_load_guard boolean DEFAULT true) RETURNS TABLE(status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer, rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint, paused_reason text, paused_until timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET row_security TO 'off'
@@ -2423,12 +2423,17 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
         v_nulls bigint;
         v_done boolean;
         v_ms numeric;
+        v_batch integer;
+        v_target numeric;
+        v_carry boolean;
+        v_denied text;
+        v_fix text;
     BEGIN
-        IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+        IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
             RAISE EXCEPTION USING
                     ERRCODE = 'BG600',
                     MESSAGE = 'invalid argument to a sweep function',
-                    DETAIL = pg_catalog.format('sweep_adopt(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+                    DETAIL = pg_catalog.format('sweep_adopt(p_batch_size => %s): must be NULL (adaptive) or between 1 and 100000', p_batch_size),
                     HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
         END IF;
         IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
@@ -2444,6 +2449,24 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
                     MESSAGE = 'invalid argument to a sweep function',
                     DETAIL = 'sweep_adopt(p_load_guard => NULL): must be true or false',
                     HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_batch_size IS NULL THEN
+            BEGIN
+                v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '50 milliseconds')::interval) * 1000;
+            EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+                RAISE EXCEPTION USING
+                            ERRCODE = 'BG605',
+                            MESSAGE = 'a load-guard setting cannot be read',
+                            DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
+                            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+            END;
+            IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
+                RAISE EXCEPTION USING
+                            ERRCODE = 'BG605',
+                            MESSAGE = 'a load-guard setting cannot be read',
+                            DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
+                            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+            END IF;
         END IF;
         IF p_dry_run IS NULL THEN
             RAISE EXCEPTION USING
@@ -2467,12 +2490,75 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
         END IF;
 
         -- the family table is read only through the shared gate, at every call: it checks, locks
-        -- and checks again, and returns the one SELECT of the code that runs no code of its owner
-        SELECT s.state, s.reason, s.relation, s.source INTO v_src
-          FROM "birthgate"."family_read_source"(v_family.relid, v_family.code_column) AS s;
-        IF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+        -- and checks again, and returns the one SELECT of the code that runs no code of its owner.
+        -- Locking needs USAGE on the schema (and SELECT on a partitioned parent), which the gate does
+        -- not check first: a refusal there is BG608, not a raw 42501.
+        BEGIN
+            SELECT s.state, s.reason, s.relation, s.source INTO v_src
+              FROM "birthgate"."family_read_source"(v_family.relid, v_family.code_column) AS s;
+        EXCEPTION WHEN insufficient_privilege THEN
+            v_denied := SQLERRM;
+        END;
+        IF v_denied IS NOT NULL THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_denied),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        END IF;
+        IF v_src.state OPERATOR(pg_catalog.=) 'unsafe' AND v_src.reason LIKE '%may not read%' THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_src.reason),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        ELSIF v_src.state OPERATOR(pg_catalog.=) 'unsafe' AND v_src.reason LIKE '%has row-level security enabled%' THEN
+            SELECT pg_catalog.format('As a superuser: ALTER ROLE %I BYPASSRLS; or, for the adoption only: %s then afterwards: %s', current_user,
+                                     pg_catalog.string_agg(pg_catalog.format('ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;', n.nspname, k.relname), ' ' ORDER BY n.nspname, k.relname),
+                                     pg_catalog.string_agg(pg_catalog.format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY;', n.nspname, k.relname), ' ' ORDER BY n.nspname, k.relname))
+              INTO v_fix
+              FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+              JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+              JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+             WHERE k.relrowsecurity;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG609',
+                MESSAGE = 'row-level security of the family table applies to the package owner',
+                DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                HINT = 'Nothing was read or written. Adoption must see every row and must not run the table''s policies as the package owner. Either let the package owner bypass row-level security, or switch it off on the table for the adoption only (and back on afterwards):' || ' ' || coalesce(v_fix, pg_catalog.format('As a superuser: ALTER ROLE %I BYPASSRLS;', current_user));
+        ELSIF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG602',
+                MESSAGE = 'the family table is missing or not an ordinary table',
+                DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('The table is gone; point the family at the table that holds its objects now: SELECT %I.move_family(%L, %L, %L);', 'birthgate', v_family.collection_name, '<schema.table>', 'the table was replaced');
+        ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
             SELECT k.relkind INTO v_relkind FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
-            IF v_src.state OPERATOR(pg_catalog.=) 'missing' OR v_relkind NOT IN ('r', 'p')
+            IF v_relkind NOT IN ('r', 'p')
                OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(v_family.relid) AS l
                             JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) l.relid
                            WHERE l.isleaf AND k.relkind OPERATOR(pg_catalog.<>) 'r') THEN
@@ -2519,21 +2605,32 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
 
         -- a finished (or never started) cursor starts a new run; the findings of the previous run go
         IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+            -- an error recorded after the previous run finished is this run's first batch failing: keep
+            -- it, and after a statement timeout start at most at half the usual size
+            v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+            v_batch := coalesce(p_batch_size,
+                                CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                     THEN LEAST(GREATEST(v_cur.batch_size, 10), 500) END,
+                                1000);
             DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
             UPDATE "birthgate"."sweep_cursor" AS sc
                SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
                    run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
-                   position_code = NULL, position_id = NULL, batch_size = p_batch_size,
+                   position_code = NULL, position_id = NULL, batch_size = v_batch,
                    batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
-                   batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + p_batch_size - 1) / p_batch_size END,
+                   batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
                    rows_total_estimated = v_estimate,
-                   error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+                   error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+                   last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+                   last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
                    last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
                    paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
                    heartbeat_at = v_t0, updated_at = v_t0
              WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
             RETURNING sc.* INTO v_cur;
         END IF;
+        -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
+        v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 10), 20000), 1000);
 
         -- rate limit: at most p_max_batches_per_minute batch starts per minute
         IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
@@ -2567,9 +2664,11 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
             END IF;
         END IF;
 
-        -- the batch: one statement over its codes, reading the family table only through v_src.source
-        IF p_dry_run THEN
-            EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+        -- the batch: one statement over its codes, reading the family table only through v_src.source.
+        -- A privilege revoked since the gate checked it (GRANT/REVOKE take no lock) is BG608 too.
+        BEGIN
+            IF p_dry_run THEN
+                EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
     SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
       FROM (SELECT t.code, pg_catalog.count(*) AS n
               FROM (%1$s) AS t
@@ -2610,12 +2709,12 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
        (SELECT pg_catalog.count(*) FROM adopted)::integer,
        (SELECT pg_catalog.count(*) FROM found)::integer,
        (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
-                                      CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
-               INTO v_scanned, v_applied, v_findings, v_last
-              USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode, v_family.code_max_length;
-        ELSE
-            EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+                                          CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+                   INTO v_scanned, v_applied, v_findings, v_last
+                  USING v_cur.position_code, v_batch, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                        v_family.table_text, v_family.mode, v_family.code_max_length;
+            ELSE
+                EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
     SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
       FROM (SELECT t.code, pg_catalog.count(*) AS n
               FROM (%1$s) AS t
@@ -2671,35 +2770,61 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
        (SELECT pg_catalog.count(*) FROM adopted)::integer,
        (SELECT pg_catalog.count(*) FROM found)::integer,
        (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
-                                      CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
-               INTO v_scanned, v_applied, v_findings, v_last
-              USING v_cur.position_code, p_batch_size, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
-                    v_family.table_text, v_family.mode, v_family.code_max_length;
-        END IF;
-        v_done := v_scanned < p_batch_size;
-
-        -- the end of the keyset: NULL codes (unreachable by it) become one finding row
-        IF v_done THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
-               INTO v_nulls;
-            IF v_nulls > 0 THEN
-                INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
-                VALUES (v_name, v_cur.run_id, 'null_code', v_collection, v_nulls,
-                        pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column));
-                v_findings := v_findings + 1;
+                                          CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+                   INTO v_scanned, v_applied, v_findings, v_last
+                  USING v_cur.position_code, v_batch, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                        v_family.table_text, v_family.mode, v_family.code_max_length;
             END IF;
+            v_done := v_scanned < v_batch;
+
+            -- the end of the keyset: NULL codes (unreachable by it) become one finding row
+            IF v_done THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
+                   INTO v_nulls;
+                IF v_nulls > 0 THEN
+                    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+                    VALUES (v_name, v_cur.run_id, 'null_code', v_collection, v_nulls,
+                            pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column));
+                    v_findings := v_findings + 1;
+                END IF;
+            END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            v_denied := SQLERRM;
+        END;
+        IF v_denied IS NOT NULL THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_denied),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
         END IF;
 
         v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
         UPDATE "birthgate"."sweep_cursor" AS sc
            SET position_code = coalesce(v_last, sc.position_code),
-               batch_size = p_batch_size,
+               batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END,
+               batches_total_estimated = GREATEST(sc.batches_done + 1,
+                   sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
+                                              ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
+                                                    + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) - 1)
+                                                   / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) END),
                batches_done = sc.batches_done + 1,
                rows_done = sc.rows_done + v_scanned,
                rows_applied = sc.rows_applied + v_applied,
                findings = sc.findings + v_findings,
                rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
-               batches_total_estimated = GREATEST(sc.batches_total_estimated, sc.batches_done + 1),
                finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
                last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
                paused_reason = NULL, paused_until = NULL,
@@ -2724,9 +2849,9 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
     END;
     $_$;
 
-COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators).';
+COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 50 ms), the size kept in sweep_cursor.batch_size.';
 
-CREATE PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean DEFAULT false, IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
+CREATE PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean DEFAULT false, IN p_batch_size integer DEFAULT NULL::integer, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -2770,8 +2895,20 @@ BEGIN
         v_state := NULL;
         BEGIN
             SELECT * INTO v_r FROM "birthgate"."sweep_adopt"(p_collection, p_dry_run, p_batch_size, p_max_batches_per_minute, true);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        EXCEPTION
+            WHEN query_canceled THEN
+                -- the job's statement_timeout (or a cancel) hit this batch: its work is rolled back;
+                -- record it (sweep_note halves the adaptive size after a timeout), commit that, stop
+                GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+                IF EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+                    PERFORM "birthgate"."sweep_note"(v_name, 'error', '57014: ' || v_msg);
+                    COMMIT;
+                END IF;
+                RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = v_msg,
+                    DETAIL = pg_catalog.format('%s: the batch in flight was rolled back after %s committed batches of this call; recorded in sweep_cursor.last_error (the next adaptive batch is half as large)', v_name, v_batches),
+                    HINT = 'The next call resumes from the cursor. A CALL is one statement for statement_timeout: give the job statement_timeout = 0, or bound the call with p_max_batches.';
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
         END;
         IF v_state IS NOT NULL THEN
             IF v_state LIKE 'BG%' THEN
@@ -2824,9 +2961,9 @@ BEGIN
 END;
 $$;
 
-COMMENT ON PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean, IN p_batch_size integer, IN p_max_batches integer, IN p_max_batches_per_minute integer, IN p_max_pause interval, IN p_lock_timeout text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes, another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean, IN p_batch_size integer, IN p_max_batches integer, IN p_max_batches_per_minute integer, IN p_max_pause interval, IN p_lock_timeout text) IS 'For pg_cron and psql: runs sweep_adopt batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a statement timeout (or cancel) during a batch is recorded with sweep_note and committed before the CALL ends with it (the next adaptive batch is half as large); a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
 
-CREATE FUNCTION birthgate.sweep_backfill(p_batch_size integer DEFAULT 5000, p_max_batches_per_minute integer DEFAULT NULL::integer, p_load_guard boolean DEFAULT true) RETURNS TABLE(status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer, rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint, paused_reason text, paused_until timestamp with time zone)
+CREATE FUNCTION birthgate.sweep_backfill(p_batch_size integer DEFAULT NULL::integer, p_max_batches_per_minute integer DEFAULT NULL::integer, p_load_guard boolean DEFAULT true) RETURNS TABLE(status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer, rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint, paused_reason text, paused_until timestamp with time zone)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET "TimeZone" TO 'UTC'
@@ -2844,15 +2981,18 @@ DECLARE
     v_applied integer;
     v_skipped integer;
     v_retired integer;
-    v_last bigint;
+    v_last text;
     v_done boolean;
     v_ms numeric;
+    v_batch integer;
+    v_target numeric;
+    v_carry boolean;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+    IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
         RAISE EXCEPTION USING
                 ERRCODE = 'BG600',
                 MESSAGE = 'invalid argument to a sweep function',
-                DETAIL = pg_catalog.format('sweep_backfill(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+                DETAIL = pg_catalog.format('sweep_backfill(p_batch_size => %s): must be NULL (adaptive) or between 1 and 100000', p_batch_size),
                 HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
     END IF;
     IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
@@ -2868,6 +3008,24 @@ BEGIN
                 MESSAGE = 'invalid argument to a sweep function',
                 DETAIL = 'sweep_backfill(p_load_guard => NULL): must be true or false',
                 HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_batch_size IS NULL THEN
+        BEGIN
+            v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '50 milliseconds')::interval) * 1000;
+        EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            RAISE EXCEPTION USING
+                        ERRCODE = 'BG605',
+                        MESSAGE = 'a load-guard setting cannot be read',
+                        DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
+                        HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+        END;
+        IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
+            RAISE EXCEPTION USING
+                        ERRCODE = 'BG605',
+                        MESSAGE = 'a load-guard setting cannot be read',
+                        DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
+                        HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+        END IF;
     END IF;
     SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
       FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) 'birthgate.birth_registry'::pg_catalog.regclass;
@@ -2886,21 +3044,32 @@ BEGIN
 
     -- a finished (or never started) cursor starts a new run; the findings of the previous run go
     IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+        -- an error recorded after the previous run finished is this run's first batch failing: keep
+        -- it, and after a statement timeout start at most at half the usual size
+        v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+        v_batch := coalesce(p_batch_size,
+                            CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                 THEN LEAST(GREATEST(v_cur.batch_size, 10), 500) END,
+                            1000);
         DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
         UPDATE "birthgate"."sweep_cursor" AS sc
            SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
                run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
-               position_code = NULL, position_id = NULL, batch_size = p_batch_size,
+               position_code = NULL, position_id = NULL, batch_size = v_batch,
                batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
-               batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + p_batch_size - 1) / p_batch_size END,
+               batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
                rows_total_estimated = v_estimate,
-               error_count = 0, last_error = NULL, last_error_at = NULL, dead_lettered = 0,
+               error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+               last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+               last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
                last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
                paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
                heartbeat_at = v_t0, updated_at = v_t0
          WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
         RETURNING sc.* INTO v_cur;
     END IF;
+    -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
+    v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 10), 20000), 1000);
 
     -- rate limit: at most p_max_batches_per_minute batch starts per minute
     IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
@@ -2934,54 +3103,115 @@ BEGIN
         END IF;
     END IF;
 
-    WITH batch AS MATERIALIZED (
-        SELECT r.registry_id, r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
-          FROM "birthgate"."birth_registry" AS r
-         WHERE r.registry_id > coalesce(v_cur.position_id, 0)
-         ORDER BY r.registry_id
-         LIMIT p_batch_size
-    ),
-    todo AS (
-        SELECT b.object_key, b.collection_name, b.entity_code, b.born_at, b.born_txid, lc.change_id, lc.txid, lc.changed_at
-          FROM batch AS b
-          LEFT JOIN LATERAL (
-              SELECT l.change_id, l.txid, l.changed_at
-                FROM "birthgate"."registry_changelog" AS l
-               WHERE l.object_key = b.object_key
-               ORDER BY l.change_id DESC
-               LIMIT 1) AS lc ON true
-         WHERE b.status = 'BORN'
-    ),
-    seeded AS (
-        INSERT INTO "birthgate"."governance_candidate_state"
-            (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
-        SELECT t.object_key, t.collection_name, t.entity_code, 'BORN', t.born_at, true,
-               coalesce(t.changed_at, t.born_at), coalesce(t.change_id, 0), coalesce(t.txid, t.born_txid)
-          FROM todo AS t
-        -- the anti-join: the candidate table's primary key (an object the consumer already
-        -- handed off, or is handing off right now, is left alone)
-        ON CONFLICT (object_key) DO NOTHING
-        RETURNING 1
-    )
-    SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
-           (SELECT pg_catalog.count(*) FROM seeded)::integer,
-           (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status = 'RETIRED')::integer,
-           (SELECT pg_catalog.max(b.registry_id) FROM batch AS b)
-      INTO v_scanned, v_applied, v_retired, v_last;
+    -- one set-based write of the objects the consumer has not handed off; a key it inserts
+    -- meanwhile makes the plain INSERT fail, and the batch is written again with ON CONFLICT
+    BEGIN
+        WITH batch AS MATERIALIZED (
+            SELECT r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+              FROM "birthgate"."birth_registry" AS r
+             WHERE r.object_key OPERATOR(pg_catalog.>) coalesce(v_cur.position_code, '')
+             ORDER BY r.object_key
+             LIMIT v_batch
+        ),
+        bounds AS MATERIALIZED (
+            SELECT pg_catalog.min(b.object_key) AS lo, pg_catalog.max(b.object_key) AS hi FROM batch AS b
+        ),
+        latest AS (
+            -- the latest changelog row of every object of the batch: one range of the object_key index
+            SELECT DISTINCT ON (l.object_key) l.object_key, l.change_id, l.txid, l.changed_at
+              FROM "birthgate"."registry_changelog" AS l
+             WHERE l.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND l.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+             ORDER BY l.object_key, l.change_id DESC
+        ),
+        present AS (
+            -- what the consumer (or an earlier run) already seeded: one range of the primary key
+            SELECT g.object_key
+              FROM "birthgate"."governance_candidate_state" AS g
+             WHERE g.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND g.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+        ),
+        seeded AS (
+            INSERT INTO "birthgate"."governance_candidate_state"
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT b.object_key, b.collection_name, b.entity_code, 'BORN', b.born_at, true,
+                   coalesce(lc.changed_at, b.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, b.born_txid)
+              FROM batch AS b
+              LEFT JOIN latest AS lc ON lc.object_key OPERATOR(pg_catalog.=) b.object_key
+              LEFT JOIN present AS p ON p.object_key OPERATOR(pg_catalog.=) b.object_key
+             WHERE b.status OPERATOR(pg_catalog.=) 'BORN' AND p.object_key IS NULL
+             ORDER BY b.object_key
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+               (SELECT pg_catalog.count(*) FROM seeded)::integer,
+               (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status OPERATOR(pg_catalog.=) 'RETIRED')::integer,
+               (SELECT bounds.hi FROM bounds)
+          INTO v_scanned, v_applied, v_retired, v_last;
+    EXCEPTION WHEN unique_violation THEN
+        WITH batch AS MATERIALIZED (
+            SELECT r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+              FROM "birthgate"."birth_registry" AS r
+             WHERE r.object_key OPERATOR(pg_catalog.>) coalesce(v_cur.position_code, '')
+             ORDER BY r.object_key
+             LIMIT v_batch
+        ),
+        bounds AS MATERIALIZED (
+            SELECT pg_catalog.min(b.object_key) AS lo, pg_catalog.max(b.object_key) AS hi FROM batch AS b
+        ),
+        latest AS (
+            -- the latest changelog row of every object of the batch: one range of the object_key index
+            SELECT DISTINCT ON (l.object_key) l.object_key, l.change_id, l.txid, l.changed_at
+              FROM "birthgate"."registry_changelog" AS l
+             WHERE l.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND l.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+             ORDER BY l.object_key, l.change_id DESC
+        ),
+        present AS (
+            -- what the consumer (or an earlier run) already seeded: one range of the primary key
+            SELECT g.object_key
+              FROM "birthgate"."governance_candidate_state" AS g
+             WHERE g.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND g.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+        ),
+        seeded AS (
+            INSERT INTO "birthgate"."governance_candidate_state"
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT b.object_key, b.collection_name, b.entity_code, 'BORN', b.born_at, true,
+                   coalesce(lc.changed_at, b.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, b.born_txid)
+              FROM batch AS b
+              LEFT JOIN latest AS lc ON lc.object_key OPERATOR(pg_catalog.=) b.object_key
+              LEFT JOIN present AS p ON p.object_key OPERATOR(pg_catalog.=) b.object_key
+             WHERE b.status OPERATOR(pg_catalog.=) 'BORN' AND p.object_key IS NULL
+             ORDER BY b.object_key
+            ON CONFLICT (object_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+               (SELECT pg_catalog.count(*) FROM seeded)::integer,
+               (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status OPERATOR(pg_catalog.=) 'RETIRED')::integer,
+               (SELECT bounds.hi FROM bounds)
+          INTO v_scanned, v_applied, v_retired, v_last;
+    END;
     v_skipped := v_scanned - v_applied;
-    v_done := v_scanned < p_batch_size;
+    v_done := v_scanned < v_batch;
 
     v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
     UPDATE "birthgate"."sweep_cursor" AS sc
-       SET position_id = coalesce(v_last, sc.position_id),
-           batch_size = p_batch_size,
+       SET position_code = coalesce(v_last, sc.position_code),
+           position_id = NULL,
+           batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END,
+           batches_total_estimated = GREATEST(sc.batches_done + 1,
+               sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
+                                          ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
+                                                + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) - 1)
+                                               / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) END),
            batches_done = sc.batches_done + 1,
            rows_done = sc.rows_done + v_scanned,
            rows_applied = sc.rows_applied + v_applied,
            rows_skipped = sc.rows_skipped + v_skipped,
            findings = sc.findings + CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
            rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
-           batches_total_estimated = GREATEST(sc.batches_total_estimated, sc.batches_done + 1),
            finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
            last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
            paused_reason = NULL, paused_until = NULL,
@@ -2991,7 +3221,7 @@ BEGIN
     IF v_retired > 0 THEN
         INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, occurrences, detail)
         VALUES (v_name, v_cur.run_id, 'retired_skipped', v_retired,
-                pg_catalog.jsonb_build_object('note', 'RETIRED objects are not seeded as candidates', 'up_to_registry_id', v_last));
+                pg_catalog.jsonb_build_object('note', 'RETIRED objects are not seeded as candidates', 'up_to_object_key', pg_catalog.left(v_last, 100)));
     END IF;
     IF v_done THEN
         INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
@@ -3012,9 +3242,9 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.sweep_backfill(p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.registry_id; every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. RETIRED objects are skipped (a retired_skipped finding counts them). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
+COMMENT ON FUNCTION birthgate.sweep_backfill(p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.object_key (position_code); every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. Each batch reads one range of object keys from the registry, the changelog and the candidate table (index range scans, no per-object probe) and writes one INSERT (again with ON CONFLICT DO NOTHING if the consumer inserted one of its keys meanwhile). RETIRED objects are skipped (a retired_skipped finding counts them). p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 50 ms). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
 
-CREATE PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
+CREATE PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer DEFAULT NULL::integer, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -3058,8 +3288,20 @@ BEGIN
         v_state := NULL;
         BEGIN
             SELECT * INTO v_r FROM "birthgate"."sweep_backfill"(p_batch_size, p_max_batches_per_minute, true);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+        EXCEPTION
+            WHEN query_canceled THEN
+                -- the job's statement_timeout (or a cancel) hit this batch: its work is rolled back;
+                -- record it (sweep_note halves the adaptive size after a timeout), commit that, stop
+                GET STACKED DIAGNOSTICS v_msg = MESSAGE_TEXT;
+                IF EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+                    PERFORM "birthgate"."sweep_note"(v_name, 'error', '57014: ' || v_msg);
+                    COMMIT;
+                END IF;
+                RAISE EXCEPTION USING ERRCODE = 'query_canceled', MESSAGE = v_msg,
+                    DETAIL = pg_catalog.format('%s: the batch in flight was rolled back after %s committed batches of this call; recorded in sweep_cursor.last_error (the next adaptive batch is half as large)', v_name, v_batches),
+                    HINT = 'The next call resumes from the cursor. A CALL is one statement for statement_timeout: give the job statement_timeout = 0, or bound the call with p_max_batches.';
+            WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
         END;
         IF v_state IS NOT NULL THEN
             IF v_state LIKE 'BG%' THEN
@@ -3112,7 +3354,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer, IN p_max_batches integer, IN p_max_batches_per_minute integer, IN p_max_pause interval, IN p_lock_timeout text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes, another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
+COMMENT ON PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer, IN p_max_batches integer, IN p_max_batches_per_minute integer, IN p_max_pause interval, IN p_lock_timeout text) IS 'For pg_cron and psql: runs sweep_backfill batch after batch, COMMIT after each (no long transaction), until the run finishes (p_batch_size NULL, the default: each batch sized to take about the sweep_batch_target setting), another worker holds the cursor, or a bound stops it (p_max_batches, p_max_pause of accumulated rate-limit/load-guard pauses): then a deferred finding says how much is left, and the next call resumes from the cursor. lock_timeout = p_lock_timeout per batch; a statement timeout (or cancel) during a batch is recorded with sweep_note and committed before the CALL ends with it (the next adaptive batch is half as large); a failed batch is retried after 2, 4, 8, 16 s and the fifth failure in a row raises BG606 (each failure in last_error); deliberate BG errors are raised at once. A CALL counts as one statement for statement_timeout: give the job statement_timeout = 0 or bound it with p_max_batches. CALL it outside a transaction block. Security invoker without a SET clause because a procedure that commits cannot have either; every name in it is schema-qualified.';
 
 CREATE FUNCTION birthgate.sweep_load_guard(p_max_lock_waiters integer DEFAULT NULL::integer, p_max_lock_wait interval DEFAULT NULL::interval, p_max_replication_lag interval DEFAULT NULL::interval) RETURNS TABLE(pause boolean, reason text, lock_waiters integer, longest_lock_wait interval, replication_lag interval, max_lock_waiters integer, max_lock_wait interval, max_replication_lag interval)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3227,8 +3469,10 @@ BEGIN
             HINT = 'Name an existing cursor: SELECT sweep_name FROM birthgate.v_sweep_status;';
     END IF;
     IF p_event = 'error' THEN
+        -- a statement timeout: the next adaptive batch is half as large (a fixed size is the caller's)
         UPDATE "birthgate"."sweep_cursor" AS sc
            SET error_count = sc.error_count + 1, last_error = pg_catalog.left(p_detail, 2000), last_error_at = pg_catalog.clock_timestamp(),
+               batch_size = CASE WHEN p_detail LIKE '57014%statement timeout%' AND sc.batch_size IS NOT NULL THEN GREATEST(sc.batch_size / 2, 1) ELSE sc.batch_size END,
                heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
          WHERE sc.sweep_name OPERATOR(pg_catalog.=) p_sweep_name;
     ELSIF p_event = 'pause' THEN
@@ -3253,7 +3497,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.sweep_note(p_sweep_name text, p_event text, p_detail text, p_until timestamp with time zone) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
+COMMENT ON FUNCTION birthgate.sweep_note(p_sweep_name text, p_event text, p_detail text, p_until timestamp with time zone) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error; a detail starting 57014 that names a statement timeout also halves the cursor''s batch_size, which the next adaptive batch starts from), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
 
 CREATE FUNCTION birthgate.tg_birth_admission_permit_guard() RETURNS trigger
     LANGUAGE plpgsql
