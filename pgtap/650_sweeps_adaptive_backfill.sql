@@ -8,11 +8,14 @@
 --  (d) a candidate the consumer writes between the batch's anti-join and its INSERT (emulated by a
 --      trigger) makes the plain INSERT fail: the batch is written again with ON CONFLICT, keeps the
 --      consumer's row and seeds the rest;
---  (e) a run begun by 000009 (position_id) is finished by the new keyset, seeding what was left.
+--  (e) a run begun by 000009 (position_id) is finished by the new keyset, seeding what was left;
+--  (f) adopting a table without a btree index on its code column: the first batch writes a
+--      no_code_index finding with the CREATE INDEX statement, an adaptive run takes the largest
+--      batches (each would sort the whole table anyway); with the index, the usual sizes.
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(20);
+SELECT plan(25);
 
 -- (a)
 SELECT is((SELECT count(*)::int FROM pg_proc
@@ -114,6 +117,24 @@ END $fn$;
 SELECT is(pg_temp.backfill_run(), 2,
           'an unfinished 000009 run is finished by the new keyset: both missing candidates are seeded (one before its old position)');
 SELECT is((SELECT position_id FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), NULL::bigint, '... and the cursor no longer holds the old position');
+
+-- (f) a family table without an index on its code column, 1500 rows
+CREATE SCHEMA s650;
+CREATE TABLE s650.noidx (id int, code text);
+INSERT INTO s650.noidx SELECT g, 'N-' || g FROM generate_series(1, 1500) g;
+SELECT birthgate.register_family('noidx', 's650.noidx', 'code', '^N-[0-9]+$', 'report');
+SET LOCAL birthgate.sweep_batch_target = '50ms';
+CREATE TEMP TABLE f1 AS SELECT * FROM birthgate.sweep_adopt('noidx', true);
+SELECT is((SELECT status || ':' || scanned FROM f1), 'finished:1500', 'without an index, an adaptive dry run takes the largest batch (all 1500 codes at once)');
+SELECT is((SELECT detail->>'remedy' FROM birthgate.sweep_finding WHERE sweep_name = 'adopt_dry_run:noidx' AND kind = 'no_code_index'),
+          'CREATE INDEX CONCURRENTLY ON s650.noidx (code);', '... and its first batch writes a no_code_index finding with the statement that fixes it');
+SELECT matches((SELECT remedy FROM birthgate.v_sweep_findings WHERE sweep_name = 'adopt_dry_run:noidx' AND kind = 'no_code_index'),
+               '^no btree index on the code column', 'v_sweep_findings explains the finding');
+CREATE INDEX ON s650.noidx (code);
+CREATE TEMP TABLE f2 AS SELECT * FROM birthgate.sweep_adopt('noidx', true);
+SELECT is((SELECT status || ':' || scanned FROM f2), 'batch:1000', 'with the index, a new adaptive run starts at 1000 codes per batch');
+SELECT is((SELECT count(*)::int FROM birthgate.sweep_finding WHERE sweep_name = 'adopt_dry_run:noidx' AND kind = 'no_code_index'), 0,
+          '... and writes no no_code_index finding');
 
 SELECT * FROM finish();
 ROLLBACK;

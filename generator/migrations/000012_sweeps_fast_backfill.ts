@@ -12,6 +12,9 @@
  * - Adaptive batch size (worker_v3.ts): p_batch_size DEFAULT NULL in sweep_adopt, sweep_backfill,
  *   sweep_adopt_run and sweep_backfill_run sizes each batch to <schema>.sweep_batch_target
  *   (default 50 ms); sweep_note (runner_v3.ts) halves it after a statement timeout.
+ * - Adoption of a table without a btree index on its code column (every batch sorts the whole
+ *   table): a no_code_index finding with the CREATE INDEX statement (findings_v3.ts), and an
+ *   adaptive run takes the largest batches.
  * Signatures and grants are unchanged (CREATE OR REPLACE); Down restores the 000009 definitions.
  */
 import type { Migration } from '../lib/migration.js';
@@ -22,12 +25,14 @@ import { backfillFunction } from '../sweeps/backfill.js';
 import { backfillFunctionV3 } from '../sweeps/backfill_v3.js';
 import { adoptRunProcedure, backfillRunProcedure, noteFunction } from '../sweeps/runner.js';
 import { adoptRunProcedureV3, backfillRunProcedureV3, noteFunctionV3 } from '../sweeps/runner_v3.js';
+import { dropFindingKindsV3, findingKindsV3 } from '../sweeps/findings_v3.js';
 
 export const sweepsFastBackfill: Migration = {
   id: '000012',
   slug: 'sweeps_fast_backfill',
   summary: 'sweeps: range-based backfill batches, adaptive batch size, BG608/BG609 for family tables the package owner may not read',
   up: (c) => [
+    ...findingKindsV3(c),
     adoptFunctionV3(c),
     backfillFunctionV3(c),
     noteFunctionV3(c),
@@ -41,6 +46,7 @@ export const sweepsFastBackfill: Migration = {
     noteFunction(c),
     adoptRunProcedure(c),
     backfillRunProcedure(c),
+    ...dropFindingKindsV3(c),
     recaptureDriftBaseline(c),
   ],
 };

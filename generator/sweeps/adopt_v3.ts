@@ -36,7 +36,10 @@ import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { PINNED_SEARCH_PATH, lit, sqlText } from '../lib/sql.js';
 import { ACTOR, CODE_SHOWN, MAX_CODE_LENGTH, raiseAt } from './common.js';
-import { SWEEP_RESULT, batchSizeAssignments, checkArgsV3, closingFindings, takeCursorV3 } from './worker_v3.js';
+import { ADAPTIVE_MAX, SWEEP_RESULT, batchSizeAssignments, checkArgsV3, closingFindings, takeCursorV3 } from './worker_v3.js';
+
+/** pg_collation oid of the database default collation (DEFAULT_COLLATION_OID). */
+const DEFAULT_COLLATION_OID = 100;
 
 /**
  * The batch statement, a format() template: %1$s the source returned by family_read_source (a
@@ -168,6 +171,8 @@ export function adoptFunctionV3(c: Ctx): string {
         v_batch integer;
         v_target numeric;
         v_carry boolean;
+        v_indexed boolean;
+        v_nocode_index integer := 0;
         v_denied text;
         v_fix text;
     BEGIN
@@ -237,6 +242,38 @@ export function adoptFunctionV3(c: Ctx): string {
 
         ${takeCursorV3(c, 8)}
 
+        -- without a btree index on the code column (default collation, text operators) in every
+        -- relation read, each batch sorts the whole table whatever its size: an adaptive run then
+        -- takes the largest batches, and the first batch of the run says so in a finding
+        SELECT coalesce(pg_catalog.bool_and(EXISTS (
+                   SELECT 1
+                     FROM pg_catalog.pg_index AS i
+                     JOIN pg_catalog.pg_opclass AS opc ON opc.oid OPERATOR(pg_catalog.=) i.indclass[0]
+                     JOIN pg_catalog.pg_am AS am ON am.oid OPERATOR(pg_catalog.=) opc.opcmethod
+                    WHERE i.indrelid OPERATOR(pg_catalog.=) k.oid AND i.indisvalid AND i.indpred IS NULL
+                      AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
+                      AND i.indcollation[0] OPERATOR(pg_catalog.=) ${DEFAULT_COLLATION_OID}::pg_catalog.oid
+                      AND am.amname OPERATOR(pg_catalog.=) 'btree'
+                      AND opc.opcintype OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype)), false)
+          INTO v_indexed
+          FROM pg_catalog.pg_class AS k
+          JOIN pg_catalog.pg_attribute AS a ON a.attrelid OPERATOR(pg_catalog.=) k.oid AND a.attname OPERATOR(pg_catalog.=) v_family.code_column
+         WHERE k.relkind OPERATOR(pg_catalog.=) 'r'
+           AND (k.oid OPERATOR(pg_catalog.=) v_family.relid
+                OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf));
+        IF NOT v_indexed AND p_batch_size IS NULL THEN
+            v_batch := ${ADAPTIVE_MAX};
+            v_target := NULL;
+        END IF;
+        IF NOT v_indexed AND v_cur.batches_done OPERATOR(pg_catalog.=) 0 THEN
+            INSERT INTO ${fnd} (sweep_name, run_id, kind, collection_name, occurrences, detail)
+            VALUES (v_name, v_cur.run_id, 'no_code_index', v_collection, 1,
+                    pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column,
+                        'note', 'no btree index on the code column (default collation): every batch sorts the whole table',
+                        'remedy', pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%I);', v_family.table_text, v_family.code_column)));
+            v_nocode_index := 1;
+        END IF;
+
         -- the batch: one statement over its codes, reading the family table only through v_src.source.
         -- A privilege revoked since the gate checked it (GRANT/REVOKE take no lock) is BG608 too.
         BEGIN
@@ -254,6 +291,7 @@ export function adoptFunctionV3(c: Ctx): string {
                         v_family.table_text, v_family.mode, v_family.code_max_length;
             END IF;
             v_done := v_scanned < v_batch;
+            v_findings := v_findings + v_nocode_index;
 
             -- the end of the keyset: NULL codes (unreachable by it) become one finding row
             IF v_done THEN
@@ -300,6 +338,6 @@ export function adoptFunctionV3(c: Ctx): string {
     ${comment(
       'FUNCTION',
       `${fn}(text, boolean, integer, integer, boolean)`,
-      `One batch of the adoption sweep of a family table, in the caller's transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family's code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about ${c.schema}.sweep_batch_target (default 50 ms), the size kept in sweep_cursor.batch_size.`,
+      `One batch of the adoption sweep of a family table, in the caller's transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family's code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about ${c.schema}.sweep_batch_target (default 50 ms), the size kept in sweep_cursor.batch_size; without a btree index on the code column every batch sorts the whole table, so an adaptive run takes ${ADAPTIVE_MAX}-row batches and its first batch writes a no_code_index finding with the CREATE INDEX statement.`,
     )}`;
 }
