@@ -39,10 +39,10 @@ export function checkArgsV3(c: Ctx, fnName: string, pad: number): string {
         BEGIN
             v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting(${lit(t.name)}, true), ''), ${lit(t.default)})::interval) * 1000;
         EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
-            ${raiseAt(pad + 12, 'SWEEP_INVALID_SETTING', `pg_catalog.format('%s = %L: %s', ${lit(t.name)}, pg_catalog.left(pg_catalog.current_setting(${lit(t.name)}, true), 100), SQLERRM)`)}
+            ${raiseAt(pad + 12, 'SWEEP_INVALID_SETTING', `pg_catalog.format('%s = %L: %s', ${lit(t.name)}, pg_catalog.left(pg_catalog.current_setting(${lit(t.name)}, true), 100), SQLERRM)`, `'a sweep setting cannot be read'`)}
         END;
         IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
-            ${raiseAt(pad + 12, 'SWEEP_INVALID_SETTING', `pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', ${lit(t.name)}, pg_catalog.left(pg_catalog.current_setting(${lit(t.name)}, true), 100))`)}
+            ${raiseAt(pad + 12, 'SWEEP_INVALID_SETTING', `pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', ${lit(t.name)}, pg_catalog.left(pg_catalog.current_setting(${lit(t.name)}, true), 100))`, `'a sweep setting cannot be read'`)}
         END IF;
     END IF;`.replaceAll('\n', `\n${' '.repeat(pad)}`);
 }
