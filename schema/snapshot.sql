@@ -2458,14 +2458,14 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
             EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
                 RAISE EXCEPTION USING
                             ERRCODE = 'BG605',
-                            MESSAGE = 'a load-guard setting cannot be read',
+                            MESSAGE = 'a sweep setting cannot be read',
                             DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
                             HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
             END;
             IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
                 RAISE EXCEPTION USING
                             ERRCODE = 'BG605',
-                            MESSAGE = 'a load-guard setting cannot be read',
+                            MESSAGE = 'a sweep setting cannot be read',
                             DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
                             HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
             END IF;
@@ -3050,14 +3050,14 @@ BEGIN
         EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
             RAISE EXCEPTION USING
                         ERRCODE = 'BG605',
-                        MESSAGE = 'a load-guard setting cannot be read',
+                        MESSAGE = 'a sweep setting cannot be read',
                         DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
                         HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
         END;
         IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
             RAISE EXCEPTION USING
                         ERRCODE = 'BG605',
-                        MESSAGE = 'a load-guard setting cannot be read',
+                        MESSAGE = 'a sweep setting cannot be read',
                         DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
                         HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
         END IF;
