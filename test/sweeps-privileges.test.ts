@@ -2,9 +2,9 @@
  * `birthgate adopt` when the package owner may not read the family table (migration 000012): the
  * package function belongs to a role that is neither superuser nor BYPASSRLS (as on a managed
  * server); the family table and its schema belong to a third role that grants it neither USAGE nor
- * SELECT. The CLI exits 1 with one
- * JSON line carrying BG608, the table in DETAIL and the GRANT in the HINT (a raw 42501 before), and
- * nothing is written; after running the HINT's GRANT the same command adopts every row.
+ * SELECT. The CLI exits 1 with one JSON line carrying BG608, the table in DETAIL and the GRANTs in
+ * the HINT (a raw 42501 before, for the schema), and nothing is written; after running the HINT's
+ * GRANTs the same command adopts every row.
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
