@@ -55,17 +55,21 @@ CREATE TEMP TABLE b1 AS SELECT * FROM birthgate.sweep_backfill(4, NULL, false);
 SELECT is((SELECT status || ':' || scanned FROM b1), 'batch:4', 'a fixed p_batch_size of 4 scans exactly 4 registry rows');
 SELECT is((SELECT batch_size FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), 4, '... and the cursor records that size');
 
--- (b) adaptive: far under a 3 s target, the next batch doubles (from the 4 the cursor holds)
+-- (b) adaptive: far under a 3 s target, the next batch doubles (from the 4 the cursor holds); it
+-- walks the keys after this family's, which (c) seeds later
+UPDATE birthgate.sweep_cursor SET position_code = 'ad650:B' WHERE sweep_name = 'backfill';
 CREATE TEMP TABLE b2 AS SELECT * FROM birthgate.sweep_backfill(NULL, NULL, false);
-SELECT is((SELECT scanned FROM b2), 10, 'an adaptive batch starts from the cursor''s size, raised to the lower bound of 10');
-SELECT is((SELECT batch_size FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), 20,
-          'a batch far under its time target doubles the next one (10 -> 20)');
+SELECT ok((SELECT scanned <= 100 FROM b2), 'an adaptive batch starts from the cursor''s size, raised to the lower bound of 100');
+SELECT is((SELECT batch_size FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), 200,
+          'a batch far under its time target doubles the next one (100 -> 200)');
 SELECT birthgate.sweep_note('backfill', 'error', '57014: canceling statement due to statement timeout');
-SELECT is((SELECT batch_size || ' ' || error_count FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), '10 1',
-          'a statement timeout recorded with sweep_note halves the size (20 -> 10) and counts the error');
+SELECT is((SELECT batch_size || ' ' || error_count FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), '100 1',
+          'a statement timeout recorded with sweep_note halves the size (200 -> 100) and counts the error');
 SELECT birthgate.sweep_note('backfill', 'error', '55P03: lock timeout');
-SELECT is((SELECT batch_size || ' ' || error_count FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), '10 2',
+SELECT is((SELECT batch_size || ' ' || error_count FROM birthgate.sweep_cursor WHERE sweep_name = 'backfill'), '100 2',
           'another error is counted and leaves the size alone');
+
+UPDATE birthgate.sweep_cursor SET position_code = 'ad650:A-04', finished_at = NULL WHERE sweep_name = 'backfill';
 
 -- (c)/(d): the consumer hands off A-20 before the batch, and A-25 while it runs (a trigger writes the
 -- candidate when the batch's INSERT reaches A-24: the anti-join did not see it, the INSERT collides)
@@ -86,7 +90,7 @@ CREATE TRIGGER zz650_consumer_meanwhile BEFORE INSERT ON birthgate.governance_ca
     FOR EACH ROW EXECUTE FUNCTION pg_temp.consumer_meanwhile();
 CREATE TEMP TABLE b3 AS SELECT * FROM birthgate.sweep_backfill(100, NULL, false);
 DROP TRIGGER zz650_consumer_meanwhile ON birthgate.governance_candidate_state;
-SELECT ok((SELECT status IN ('batch', 'finished') AND scanned >= 16 FROM b3), 'one batch of 100 covers the rest of the family (A-15 .. A-30)');
+SELECT ok((SELECT status IN ('batch', 'finished') AND scanned >= 26 FROM b3), 'one batch of 100 covers the rest of the family (A-05 .. A-30)');
 SELECT is((SELECT count(*)::int FROM birthgate.governance_candidate_state WHERE collection_name = 'ad650'), 30,
           'every one of the 30 objects has exactly one candidate (the key collision was retried, not fatal)');
 SELECT is((SELECT source_change_id::text || ' ' || dirty FROM birthgate.governance_candidate_state WHERE object_key = 'ad650:A-25'), '-1 false',
@@ -123,7 +127,7 @@ CREATE SCHEMA s650;
 CREATE TABLE s650.noidx (id int, code text);
 INSERT INTO s650.noidx SELECT g, 'N-' || g FROM generate_series(1, 1500) g;
 SELECT birthgate.register_family('noidx', 's650.noidx', 'code', '^N-[0-9]+$', 'report');
-SET LOCAL birthgate.sweep_batch_target = '50ms';
+SET LOCAL birthgate.sweep_batch_target = '80ms';
 CREATE TEMP TABLE f1 AS SELECT * FROM birthgate.sweep_adopt('noidx', true);
 SELECT is((SELECT status || ':' || scanned FROM f1), 'finished:1500', 'without an index, an adaptive dry run takes the largest batch (all 1500 codes at once)');
 SELECT is((SELECT detail->>'remedy' FROM birthgate.sweep_finding WHERE sweep_name = 'adopt_dry_run:noidx' AND kind = 'no_code_index'),

@@ -11,7 +11,7 @@
  *   package owner), with the remedy in the HINT; never a raw 42501.
  * - Adaptive batch size (worker_v3.ts): p_batch_size DEFAULT NULL in sweep_adopt, sweep_backfill,
  *   sweep_adopt_run and sweep_backfill_run sizes each batch to <schema>.sweep_batch_target
- *   (default 50 ms); sweep_note (runner_v3.ts) halves it after a statement timeout.
+ *   (default 80 ms); sweep_note (runner_v3.ts) halves it after a statement timeout.
  * - Adoption of a table without a btree index on its code column (every batch sorts the whole
  *   table): a no_code_index finding with the CREATE INDEX statement (findings_v3.ts), and an
  *   adaptive run takes the largest batches.

@@ -2,9 +2,11 @@
  * Migration 000012: the parts every sweep batch function shares, with an adaptive batch size.
  * Copied from worker.ts (000009, frozen) and changed:
  * - p_batch_size NULL (the new default) sizes each batch to a time target: the next size is the
- *   last one scaled by target / last batch time, at most doubled or halved per batch, between
- *   ADAPTIVE_MIN and ADAPTIVE_MAX rows, kept in sweep_cursor.batch_size (a new run starts at
- *   ADAPTIVE_START). The target is the setting <schema>.sweep_batch_target (default 50 ms); a
+ *   last one scaled by the square root of target / last batch time (half a step on a log scale, so
+ *   one batch slowed by a checkpoint or a busy CPU does not collapse the size), at most doubled or
+ *   halved per batch, between ADAPTIVE_MIN and ADAPTIVE_MAX rows, kept in sweep_cursor.batch_size
+ *   (a new run starts at ADAPTIVE_START). The target is the setting <schema>.sweep_batch_target
+ *   (default 80 ms: with the commit and the round trip, a batch stays well under 100 ms); a
  *   statement timeout recorded with sweep_note halves the size (runner_v3.ts). A number is a fixed
  *   batch size, as before.
  * Variables the body must declare, besides those of worker.ts: v_batch integer (the size of this
@@ -18,10 +20,10 @@ export { SWEEP_RESULT, closingFindings } from './worker.js';
 
 /** First batch of an adaptive run, and its bounds. */
 export const ADAPTIVE_START = 1000;
-export const ADAPTIVE_MIN = 10;
+export const ADAPTIVE_MIN = 100;
 export const ADAPTIVE_MAX = 20_000;
 /** The setting that holds the time target of an adaptive batch, and its default. */
-export const batchTargetSetting = (c: Ctx) => ({ name: `${c.schema}.sweep_batch_target`, default: '50 milliseconds' });
+export const batchTargetSetting = (c: Ctx) => ({ name: `${c.schema}.sweep_batch_target`, default: '80 milliseconds' });
 
 export function checkArgsV3(c: Ctx, fnName: string, pad: number): string {
   const t = batchTargetSetting(c);
@@ -48,7 +50,7 @@ export function checkArgsV3(c: Ctx, fnName: string, pad: number): string {
 }
 
 /** The size of the next adaptive batch after one of v_batch rows that took v_ms (a SQL expression). */
-export const nextAdaptiveSize = `LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, ${ADAPTIVE_MIN}), v_batch * 2, ${ADAPTIVE_MAX})`;
+export const nextAdaptiveSize = `LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, ${ADAPTIVE_MIN}), v_batch * 2, ${ADAPTIVE_MAX})`;
 
 /** Take the cursor (create it first), start a run if needed, fix v_batch, apply rate limit and load guard. */
 export function takeCursorV3(c: Ctx, pad: number): string {

@@ -37,7 +37,7 @@ export interface SweepOptions {
 }
 
 export const commonUsage = `  --batch-size N                rows per batch, 1..100000 (default: adaptive, each batch sized to take
-                                about the birthgate.sweep_batch_target setting, 50 ms unless set)
+                                about the birthgate.sweep_batch_target setting, 80 ms unless set)
   --max-batches N               stop after N batches (the rest is recorded as deferred; run again to resume)
   --max-batches-per-minute N    rate limit (pauses are shown in v_sweep_status)
   --no-load-guard               do not pause when sweep_load_guard() says so (lock waits, replication lag)
