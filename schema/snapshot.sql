@@ -2454,7 +2454,7 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
         END IF;
         IF p_batch_size IS NULL THEN
             BEGIN
-                v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '50 milliseconds')::interval) * 1000;
+                v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '80 milliseconds')::interval) * 1000;
             EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
                 RAISE EXCEPTION USING
                             ERRCODE = 'BG605',
@@ -2612,7 +2612,7 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
             v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
             v_batch := coalesce(p_batch_size,
                                 CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
-                                     THEN LEAST(GREATEST(v_cur.batch_size, 10), 500) END,
+                                     THEN LEAST(GREATEST(v_cur.batch_size, 100), 500) END,
                                 1000);
             DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
             UPDATE "birthgate"."sweep_cursor" AS sc
@@ -2632,7 +2632,7 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
             RETURNING sc.* INTO v_cur;
         END IF;
         -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
-        v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 10), 20000), 1000);
+        v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 100), 20000), 1000);
 
         -- rate limit: at most p_max_batches_per_minute batch starts per minute
         IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
@@ -2849,12 +2849,12 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
         v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
         UPDATE "birthgate"."sweep_cursor" AS sc
            SET position_code = coalesce(v_last, sc.position_code),
-               batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END,
+               batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END,
                batches_total_estimated = GREATEST(sc.batches_done + 1,
                    sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
                                               ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
-                                                    + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) - 1)
-                                                   / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) END),
+                                                    + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) - 1)
+                                                   / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) END),
                batches_done = sc.batches_done + 1,
                rows_done = sc.rows_done + v_scanned,
                rows_applied = sc.rows_applied + v_applied,
@@ -2884,7 +2884,7 @@ SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
     END;
     $_$;
 
-COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 50 ms), the size kept in sweep_cursor.batch_size; without a btree index on the code column every batch sorts the whole table, so an adaptive run takes 20000-row batches and its first batch writes a no_code_index finding with the CREATE INDEX statement.';
+COMMENT ON FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean, p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 80 ms), the size kept in sweep_cursor.batch_size; without a btree index on the code column every batch sorts the whole table, so an adaptive run takes 20000-row batches and its first batch writes a no_code_index finding with the CREATE INDEX statement.';
 
 CREATE PROCEDURE birthgate.sweep_adopt_run(IN p_collection text, IN p_dry_run boolean DEFAULT false, IN p_batch_size integer DEFAULT NULL::integer, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
     LANGUAGE plpgsql
@@ -3046,7 +3046,7 @@ BEGIN
     END IF;
     IF p_batch_size IS NULL THEN
         BEGIN
-            v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '50 milliseconds')::interval) * 1000;
+            v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '80 milliseconds')::interval) * 1000;
         EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
             RAISE EXCEPTION USING
                         ERRCODE = 'BG605',
@@ -3084,7 +3084,7 @@ BEGIN
         v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
         v_batch := coalesce(p_batch_size,
                             CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
-                                 THEN LEAST(GREATEST(v_cur.batch_size, 10), 500) END,
+                                 THEN LEAST(GREATEST(v_cur.batch_size, 100), 500) END,
                             1000);
         DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
         UPDATE "birthgate"."sweep_cursor" AS sc
@@ -3104,7 +3104,7 @@ BEGIN
         RETURNING sc.* INTO v_cur;
     END IF;
     -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
-    v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 10), 20000), 1000);
+    v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 100), 20000), 1000);
 
     -- rate limit: at most p_max_batches_per_minute batch starts per minute
     IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
@@ -3235,12 +3235,12 @@ BEGIN
     UPDATE "birthgate"."sweep_cursor" AS sc
        SET position_code = coalesce(v_last, sc.position_code),
            position_id = NULL,
-           batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END,
+           batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END,
            batches_total_estimated = GREATEST(sc.batches_done + 1,
                sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
                                           ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
-                                                + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) - 1)
-                                               / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * v_target / GREATEST(v_ms, 1))::integer, v_batch / 2, 10), v_batch * 2, 20000) END) END),
+                                                + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) - 1)
+                                               / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) END),
            batches_done = sc.batches_done + 1,
            rows_done = sc.rows_done + v_scanned,
            rows_applied = sc.rows_applied + v_applied,
@@ -3277,7 +3277,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.sweep_backfill(p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.object_key (position_code); every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. Each batch reads one range of object keys from the registry, the changelog and the candidate table (index range scans, no per-object probe) and writes one INSERT (again with ON CONFLICT DO NOTHING if the consumer inserted one of its keys meanwhile). RETIRED objects are skipped (a retired_skipped finding counts them). p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 50 ms). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
+COMMENT ON FUNCTION birthgate.sweep_backfill(p_batch_size integer, p_max_batches_per_minute integer, p_load_guard boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.object_key (position_code); every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. Each batch reads one range of object keys from the registry, the changelog and the candidate table (index range scans, no per-object probe) and writes one INSERT (again with ON CONFLICT DO NOTHING if the consumer inserted one of its keys meanwhile). RETIRED objects are skipped (a retired_skipped finding counts them). p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 80 ms). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
 
 CREATE PROCEDURE birthgate.sweep_backfill_run(IN p_batch_size integer DEFAULT NULL::integer, IN p_max_batches integer DEFAULT NULL::integer, IN p_max_batches_per_minute integer DEFAULT NULL::integer, IN p_max_pause interval DEFAULT '00:10:00'::interval, IN p_lock_timeout text DEFAULT '5s'::text)
     LANGUAGE plpgsql
