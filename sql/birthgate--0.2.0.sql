@@ -7378,25 +7378,31 @@ SET plan_cache_mode = 'force_generic_plan'
 AS $fn$
 DECLARE
     v_through bigint;
+    v_dup boolean;
 BEGIN
     -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
     -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
-    IF EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d
-               WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
-                 AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
-                 AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at)
-       -- acknowledged: a retained receipt lists the event's changelog row
-       OR EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r
-                  WHERE r.min_source_change_id IS NOT NULL
-                    AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
-                    AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+    v_dup := EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d
+                     WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
+                       AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
+                       AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at);
+    -- acknowledged: a retained receipt lists the event's changelog row, and the event is that
+    -- row's (the handoff's event type, same object_key and born_at: the key is the row's)
+    IF NOT v_dup
+       AND EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r
+                   WHERE r.min_source_change_id IS NOT NULL
+                     AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
+                     AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+        v_dup := (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at));
+    END IF;
+    IF v_dup THEN
         INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_deduplicated', 1, pg_catalog.clock_timestamp());
         RETURN NULL;
     END IF;
-    -- below what the purge removed: a replay of a delivered event cannot be told from a new
-    -- one any more; deliver it (at-least-once) and say so
+    -- at or below what the purge removed: a replay of a delivered event cannot be told from a
+    -- new one any more; deliver it (at-least-once) and say so
     SELECT cfg.purged_through_change_id INTO v_through FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
-    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through THEN
+    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at)) THEN
         INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_unverified', 1, pg_catalog.clock_timestamp());
     END IF;
     RETURN NEW;

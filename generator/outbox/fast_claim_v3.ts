@@ -26,6 +26,7 @@ import { columnComments, comment, commentTrigger } from '../lib/migration.js';
 import { PINNED_SEARCH_PATH, lit, qi, sqlText } from '../lib/sql.js';
 import { claimFunction } from './functions.js';
 import { findingsView } from './views.js';
+import { BORN_EVENT } from '../handoff/common.js';
 import { MAX_IDS, MAX_PURGE, MAX_WORKER, raiseAt } from './common.js';
 
 /** The plan-cache setting of the hot-path functions. */
@@ -273,6 +274,10 @@ export function purgeFunctionV3(c: Ctx): string {
 /** The replay guard: trigger function and its triggers on both event lanes. */
 export const REPLAY_GUARD = '_100_replay_guard';
 
+/** NEW is the handoff's event of its source changelog row (the row's key), as a plpgsql boolean expression. */
+const isChangelogEvent = (c: Ctx) =>
+  `(NEW.event_type OPERATOR(pg_catalog.=) ${lit(BORN_EVENT)} AND EXISTS (SELECT 1 FROM ${c.q('registry_changelog')} AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at))`;
+
 export function replayGuardFunction(c: Ctx): string {
   const fn = c.q('tg_outbox_replay_guard');
   return sqlText`
@@ -286,25 +291,31 @@ export function replayGuardFunction(c: Ctx): string {
     AS $fn$
     DECLARE
         v_through bigint;
+        v_dup boolean;
     BEGIN
         -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
         -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
-        IF EXISTS (SELECT 1 FROM ${c.q('event_dead_letter')} AS d
-                   WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
-                     AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
-                     AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at)
-           -- acknowledged: a retained receipt lists the event's changelog row
-           OR EXISTS (SELECT 1 FROM ${c.q('outbox_receipt')} AS r
-                      WHERE r.min_source_change_id IS NOT NULL
-                        AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
-                        AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+        v_dup := EXISTS (SELECT 1 FROM ${c.q('event_dead_letter')} AS d
+                         WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
+                           AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
+                           AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at);
+        -- acknowledged: a retained receipt lists the event's changelog row, and the event is that
+        -- row's (the handoff's event type, same object_key and born_at: the key is the row's)
+        IF NOT v_dup
+           AND EXISTS (SELECT 1 FROM ${c.q('outbox_receipt')} AS r
+                       WHERE r.min_source_change_id IS NOT NULL
+                         AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
+                         AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+            v_dup := ${isChangelogEvent(c)};
+        END IF;
+        IF v_dup THEN
             INSERT INTO ${c.q('outbox_counter')} (counter, amount, at) VALUES ('replay_deduplicated', 1, pg_catalog.clock_timestamp());
             RETURN NULL;
         END IF;
-        -- below what the purge removed: a replay of a delivered event cannot be told from a new
-        -- one any more; deliver it (at-least-once) and say so
+        -- at or below what the purge removed: a replay of a delivered event cannot be told from a
+        -- new one any more; deliver it (at-least-once) and say so
         SELECT cfg.purged_through_change_id INTO v_through FROM ${c.q('outbox_config')} AS cfg WHERE cfg.singleton;
-        IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through THEN
+        IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND ${isChangelogEvent(c)} THEN
             INSERT INTO ${c.q('outbox_counter')} (counter, amount, at) VALUES ('replay_unverified', 1, pg_catalog.clock_timestamp());
         END IF;
         RETURN NEW;
