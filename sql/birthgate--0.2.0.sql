@@ -7090,7 +7090,7 @@ INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000010
     -- "was the event of this changelog row delivered?" (the replay guard): the receipts whose
     -- source range covers it, then the array
     CREATE INDEX "outbox_receipt_source_range_idx" ON "birthgate"."outbox_receipt" USING gist (int8range(min_source_change_id, max_source_change_id, '[]')) WHERE min_source_change_id IS NOT NULL;
-    COMMENT ON COLUMN "birthgate"."outbox_receipt"."source_change_ids" IS 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before 0.3.';
+    COMMENT ON COLUMN "birthgate"."outbox_receipt"."source_change_ids" IS 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before migration 000013.';
 COMMENT ON COLUMN "birthgate"."outbox_receipt"."min_source_change_id" IS 'Lowest of source_change_ids (the GiST range index covers min..max).';
 COMMENT ON COLUMN "birthgate"."outbox_receipt"."max_source_change_id" IS 'Highest of source_change_ids.';
     ALTER TABLE "birthgate"."outbox_config" ADD COLUMN IF NOT EXISTS purged_through_change_id bigint;
@@ -7438,7 +7438,7 @@ CROSS JOIN LATERAL (
     FROM "birthgate"."outbox_receipt" AS r
 ) AS d
 WHERE cfg.singleton;
-COMMENT ON VIEW "birthgate"."v_outbox_replay" IS 'Replays of the handoff as the outbox saw them, one row: replay_deduplicated_total (re-emissions of acknowledged or dead-lettered events that the replay guard dropped), replay_unverified_total and last_replay_unverified_at (re-emissions at or below purged_through_change_id, whose receipts may have been purged after the retention: delivered again), the oldest retained receipt (a replay reaching further back cannot be deduplicated), receipts written before 0.3 (no source rows: they cannot deduplicate), and the retention.';
+COMMENT ON VIEW "birthgate"."v_outbox_replay" IS 'Replays of the handoff as the outbox saw them, one row: replay_deduplicated_total (re-emissions of acknowledged or dead-lettered events that the replay guard dropped), replay_unverified_total and last_replay_unverified_at (re-emissions at or below purged_through_change_id, whose receipts may have been purged after the retention: delivered again), the oldest retained receipt (a replay reaching further back cannot be deduplicated), receipts written before migration 000013 (no source rows: they cannot deduplicate), and the retention.';
 REVOKE ALL ON TABLE "birthgate"."v_outbox_replay" FROM PUBLIC;
 GRANT SELECT ON TABLE "birthgate"."v_outbox_replay" TO "birthgate_admin", "birthgate_reader";
 

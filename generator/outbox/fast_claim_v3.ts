@@ -48,7 +48,7 @@ function replaceOnce(sql: string, from: string, to: string): string {
 export const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
 
 /**
- * outbox_claim, 0.3: the 000008 definition, statement for statement, planned once per session
+ * outbox_claim, 000013: the 000008 definition, statement for statement, planned once per session
  * (generic plan) instead of once per call.
  */
 export function claimFunctionV3(c: Ctx): string {
@@ -74,7 +74,7 @@ export function receiptColumnsV3(c: Ctx): string {
     -- source range covers it, then the array
     CREATE INDEX ${qi('outbox_receipt_source_range_idx')} ON ${t} USING gist (int8range(min_source_change_id, max_source_change_id, '[]')) WHERE min_source_change_id IS NOT NULL;
     ${columnComments(c, 'outbox_receipt', {
-      source_change_ids: 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before 0.3.',
+      source_change_ids: 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before migration 000013.',
       min_source_change_id: 'Lowest of source_change_ids (the GiST range index covers min..max).',
       max_source_change_id: 'Highest of source_change_ids.',
     })}
@@ -194,7 +194,7 @@ export function ackFunctionV3(c: Ctx): string {
     )}`;
 }
 
-/** outbox_purge, 0.3: as 000008, and it records the highest source changelog row it purged. */
+/** outbox_purge, 000013: as 000008, and it records the highest source changelog row it purged. */
 export function purgeFunctionV3(c: Ctx): string {
   const fn = c.q('outbox_purge');
   return sqlText`
@@ -367,12 +367,12 @@ export function replayViewV3(c: Ctx): string {
         FROM ${c.q('outbox_receipt')} AS r
     ) AS d
     WHERE cfg.singleton;
-    ${comment('VIEW', v, 'Replays of the handoff as the outbox saw them, one row: replay_deduplicated_total (re-emissions of acknowledged or dead-lettered events that the replay guard dropped), replay_unverified_total and last_replay_unverified_at (re-emissions at or below purged_through_change_id, whose receipts may have been purged after the retention: delivered again), the oldest retained receipt (a replay reaching further back cannot be deduplicated), receipts written before 0.3 (no source rows: they cannot deduplicate), and the retention.')}
+    ${comment('VIEW', v, 'Replays of the handoff as the outbox saw them, one row: replay_deduplicated_total (re-emissions of acknowledged or dead-lettered events that the replay guard dropped), replay_unverified_total and last_replay_unverified_at (re-emissions at or below purged_through_change_id, whose receipts may have been purged after the retention: delivered again), the oldest retained receipt (a replay reaching further back cannot be deduplicated), receipts written before migration 000013 (no source rows: they cannot deduplicate), and the retention.')}
     REVOKE ALL ON TABLE ${v} FROM PUBLIC;
     GRANT SELECT ON TABLE ${v} TO ${qi(admin)}, ${qi(reader)};`;
 }
 
-/** v_outbox_findings, 0.3: plus replay_past_retention (warning) and replay_deduplicated (info). */
+/** v_outbox_findings, 000013: plus replay_past_retention (warning) and replay_deduplicated (info). */
 export function findingsViewV3(c: Ctx): string {
   const s = c.schema;
   let v = replaceOnce(findingsView(c), 'CREATE VIEW ', 'CREATE OR REPLACE VIEW ');
