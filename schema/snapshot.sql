@@ -1554,7 +1554,6 @@ COMMENT ON FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text) I
 CREATE FUNCTION birthgate.outbox_claim(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '00:00:30'::interval) RETURNS TABLE(outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 #variable_conflict use_column
 DECLARE

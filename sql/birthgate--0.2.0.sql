@@ -7077,7 +7077,7 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000010_operator_metrics', now());
 
--- 000013_outbox_fast_claim: outbox: claim/ack planned once per session; replay guard (no re-emission of acknowledged or dead-lettered events), replay counters and findings
+-- 000013_outbox_fast_claim: outbox: ack planned once per session; replay guard (no re-emission of acknowledged or dead-lettered events), replay counters and findings
 
     ALTER TABLE "birthgate"."outbox_receipt"
         ADD COLUMN IF NOT EXISTS source_change_ids bigint[],
@@ -7098,109 +7098,6 @@ COMMENT ON COLUMN "birthgate"."outbox_receipt"."max_source_change_id" IS 'Highes
     ALTER TABLE "birthgate"."outbox_counter" DROP CONSTRAINT outbox_counter_counter_check;
     ALTER TABLE "birthgate"."outbox_counter" ADD CONSTRAINT outbox_counter_counter_check CHECK (counter IN ('dead_lettered', 'redriven', 'expired_claims', 'stale_acks', 'purged', 'replay_deduplicated', 'replay_unverified'));
     COMMENT ON TABLE "birthgate"."outbox_counter" IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged, replay_deduplicated: a replayed emission dropped because the event was delivered or dead-lettered, replay_unverified: a replayed emission past the retained receipts, delivered again); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
-
-CREATE OR REPLACE FUNCTION "birthgate"."outbox_claim"(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '30 seconds')
-RETURNS TABLE (outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = 'force_generic_plan'
-AS $fn$
-#variable_conflict use_column
-DECLARE
-    v_now timestamptz := clock_timestamp();
-    v_max integer;
-BEGIN
-    IF p_worker IS NULL OR btrim(p_worker) = '' OR length(p_worker) > 128 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG500',
-            MESSAGE = 'invalid worker name',
-            DETAIL = format('outbox_claim(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
-            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
-    END IF;
-    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG501',
-            MESSAGE = 'invalid batch limit',
-            DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
-    END IF;
-    IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG502',
-            MESSAGE = 'invalid visibility timeout',
-            DETAIL = format('outbox_claim(p_visibility => %s): must be above 0 and at most 1 day', coalesce(p_visibility::text, 'NULL')),
-            HINT = 'Pass a visibility timeout above 0 and at most 1 day, longer than one delivery takes, e.g. SELECT * FROM birthgate.outbox_claim(''worker-1'', 100, interval ''30 seconds'');';
-    END IF;
-    SELECT cfg.max_attempts INTO v_max FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG510',
-            MESSAGE = 'the outbox delivery settings row is missing',
-            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
-            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
-    END IF;
-
-    -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
-    -- take disjoint sets and never wait), dead-letter those whose expired claim was their
-    -- last attempt, claim the rest, count what leaves no row behind. The claim changes no
-    -- indexed column (a HOT update); events claimed by others keep their place in the index
-    -- and are passed over by their unexpired claim_expires_at.
-    RETURN QUERY
-    WITH cand AS MATERIALIZED (
-        SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
-               o.claimed_by IS NOT NULL AS expired,
-               o.claimed_by IS NOT NULL AND o.attempts >= v_max AS exhausted
-        FROM "birthgate"."event_outbox" AS o
-        WHERE o.delivered_at IS NULL
-          AND o.visible_at <= v_now
-          AND (o.claim_expires_at IS NULL OR o.claim_expires_at <= v_now)
-        ORDER BY o.visible_at, o.outbox_id
-        LIMIT p_limit
-        FOR UPDATE OF o SKIP LOCKED
-    ),
-    dead AS (
-        DELETE FROM "birthgate"."event_outbox" AS o
-        USING cand
-        WHERE o.outbox_id = cand.id AND cand.exhausted
-        RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
-                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) AS errors,
-                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) AS last_error, o.redrive_count, o.claimed_by
-    ),
-    dead_lettered AS (
-        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
-        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
-               d.attempts, d.errors, d.last_error, d.redrive_count, v_now, d.claimed_by
-        FROM dead AS d
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    ),
-    claimed AS (
-        UPDATE "birthgate"."event_outbox" AS o
-        SET attempts = o.attempts + 1,
-            claimed_by = p_worker,
-            claimed_at = v_now,
-            claim_expires_at = v_now + p_visibility,
-            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) ELSE o.errors END,
-            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) ELSE o.last_error END
-        FROM cand
-        WHERE o.outbox_id = cand.id AND NOT cand.exhausted
-        RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
-    ),
-    counted AS (
-        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
-        SELECT k.counter, k.amount, v_now
-        FROM (VALUES ('dead_lettered', (SELECT count(*) FROM dead_lettered)),
-                     ('expired_claims', (SELECT count(*) FROM claimed AS x WHERE x.expired) + (SELECT count(*) FROM dead))) AS k (counter, amount)
-        WHERE k.amount > 0
-    )
-    SELECT x.outbox_id, x.event_type, x.object_key, x.payload, x.attempts
-    FROM claimed AS x
-    ORDER BY x.was_visible_at, x.outbox_id;
-END;
-$fn$;
-COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff ended joins behind the events already claimable; an event whose claim expired is claimable again in its old place). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."outbox_ack"(p_outbox_ids bigint[], p_worker text DEFAULT NULL)
 RETURNS integer

@@ -1,8 +1,9 @@
 /**
  * 000013 outbox fast claim and replay guard (issue 14, follow-up):
- *  - outbox_claim and outbox_ack are planned once per session (plan_cache_mode =
- *    force_generic_plan) instead of once per call; outbox_ack skips its accounting query when
- *    every id was acknowledged;
+ *  - outbox_ack is planned once per session (plan_cache_mode = force_generic_plan) instead of
+ *    once per call and skips its accounting query when every id was acknowledged; outbox_claim is
+ *    left as it is (see generator/outbox/fast_claim_v3.ts: a generic plan of its claim could turn
+ *    into a full scan on a large backlog);
  *  - exactly-once acknowledgement across a replay of the handoff: receipts keep the source
  *    changelog rows of the events they acknowledged; the replay guard (_100_replay_guard on
  *    event_outbox and event_pending) drops a re-emission of an acknowledged or dead-lettered
@@ -14,10 +15,9 @@
  */
 import type { Migration } from '../lib/migration.js';
 import { recaptureDriftBaseline } from '../drift/monitor.js';
-import { ackFunction, claimFunction, purgeFunction } from '../outbox/functions.js';
+import { ackFunction, purgeFunction } from '../outbox/functions.js';
 import {
   ackFunctionV3,
-  claimFunctionV3,
   dropReceiptColumnsV3,
   dropReplayGuard,
   findingsViewV3,
@@ -32,10 +32,9 @@ import {
 export const outboxFastClaim: Migration = {
   id: '000013',
   slug: 'outbox_fast_claim',
-  summary: 'outbox: claim/ack planned once per session; replay guard (no re-emission of acknowledged or dead-lettered events), replay counters and findings',
+  summary: 'outbox: ack planned once per session; replay guard (no re-emission of acknowledged or dead-lettered events), replay counters and findings',
   up: (c) => [
     receiptColumnsV3(c),
-    claimFunctionV3(c),
     ackFunctionV3(c),
     purgeFunctionV3(c),
     replayGuardFunction(c),
@@ -48,7 +47,6 @@ export const outboxFastClaim: Migration = {
     dropReplayGuard(c),
     orReplace(purgeFunction(c)),
     orReplace(ackFunction(c)),
-    orReplace(claimFunction(c)),
     dropReceiptColumnsV3(c),
     recaptureDriftBaseline(c),
   ],

@@ -1,11 +1,13 @@
 /**
  * Outbox delivery, second round (000013):
  *
- *  1. Speed of the worker loop. outbox_claim and outbox_ack run one big statement each, whose
- *     parameters (the clock, the limit, the ids) change on every call; plpgsql's plan cache kept
- *     re-planning them (a custom plan per call: about half of a claim of 100 events went into
- *     planning). Both now run with plan_cache_mode = force_generic_plan: planned once per session.
- *     outbox_ack also skips its id-accounting query when every id was acknowledged.
+ *  1. Speed of the worker loop. outbox_ack runs with plan_cache_mode = force_generic_plan (its
+ *     statements are primary-key lookups by an id array, the same plan at any size: planned once
+ *     per session instead of per call) and skips its id-accounting query when every id was
+ *     acknowledged. outbox_claim keeps custom plans: a generic plan estimates LIMIT p_limit as 10 % of
+ *     the backlog, and its UPDATE ... FROM the candidates then prices a hash join over the whole
+ *     outbox against that many primary-key lookups; on a large enough backlog the generic plan
+ *     would turn into a full scan per claim.
  *
  *  2. Exactly-once across a replay of the handoff. A rewound cursor (handoff_rewind, an operator
  *     replay) re-reads changelog rows whose events were already acknowledged (and left
@@ -24,7 +26,6 @@
 import type { Ctx } from '../lib/ctx.js';
 import { columnComments, comment, commentTrigger } from '../lib/migration.js';
 import { PINNED_SEARCH_PATH, lit, qi, sqlText } from '../lib/sql.js';
-import { claimFunction } from './functions.js';
 import { findingsView } from './views.js';
 import { BORN_EVENT } from '../handoff/common.js';
 import { MAX_IDS, MAX_PURGE, MAX_WORKER, raiseAt } from './common.js';
@@ -46,14 +47,6 @@ function replaceOnce(sql: string, from: string, to: string): string {
 
 /** CREATE FUNCTION ... -> CREATE OR REPLACE FUNCTION ... (for replacing a 000008 definition, Up or Down). */
 export const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
-
-/**
- * outbox_claim, 000013: the 000008 definition, statement for statement, planned once per session
- * (generic plan) instead of once per call.
- */
-export function claimFunctionV3(c: Ctx): string {
-  return replaceOnce(orReplace(claimFunction(c)), `${PINNED_SEARCH_PATH}\n`, `${PINNED_SEARCH_PATH}\n${GENERIC_PLAN}\n`);
-}
 
 /** The receipts that hold id `id` (a delivered event). */
 const receiptHas = (c: Ctx, r: string, id: string) =>
