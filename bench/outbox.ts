@@ -19,8 +19,13 @@
  * Prints events/s of each, the ratio outbox/baseline (target >= 0.8), and the size of event_outbox
  * (table + indexes) and of outbox_receipt before, right after the run, and after VACUUM (bloat).
  *
+ * Stability: BENCH_REPEAT (default 1) repeats every measurement on a freshly loaded table and
+ * prints the median with the spread (min..max) of each loop and of the ratio (each repetition's
+ * outbox run against the baseline run of the same repetition), so one lucky or unlucky run on a
+ * shared machine does not decide the verdict.
+ *
  * Env: DATABASE_URL (a server where we may create a database), BENCH_EVENTS (default 1000000),
- * BENCH_BATCH (default 100). Progress goes to stderr.
+ * BENCH_BATCH (default 100), BENCH_REPEAT (default 1). Progress goes to stderr.
  */
 import pg from 'pg';
 import { migrate } from '../src/migrate.js';
@@ -28,6 +33,7 @@ import { withDatabase } from '../src/db.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 100);
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 1));
 const adminUrl = process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL is not set (make bench sets it)');
 const dbName = `bg_bench_outbox_${process.pid}`;
@@ -159,33 +165,45 @@ async function main(): Promise<void> {
     await c.query(`CREATE TABLE ${ARCHIVE} (LIKE ${S}.event_outbox INCLUDING DEFAULTS)`);
     console.log(`outbox delivery: ${fmt(EVENTS)} events, batch ${BATCH}, PostgreSQL ${(await c.query('SHOW server_version')).rows[0].server_version}`);
     const lines: string[] = [];
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+    const spread = (xs: number[], d = 0) =>
+      REPEAT === 1 ? fmt(xs[0]!, d) : `${fmt(median(xs), d)} (${fmt(Math.min(...xs), d)}..${fmt(Math.max(...xs), d)} over ${REPEAT} runs)`;
     for (const workers of [1, 4]) {
-      await load(c, BASE);
-      const base = await run(url, 'pgmq-style DELETE ... RETURNING', workers, pgmqPop);
-      await load(c, BASE);
-      const ra = await run(url, 'pgmq-style read + archive', workers, pgmqReadArchive);
-      await c.query(`TRUNCATE ${BASE}, ${ARCHIVE}`);
-      await load(c, `${S}.event_outbox`);
-      const before = await size(c, `${S}.event_outbox`);
-      const ob = await run(url, 'outbox_claim + outbox_ack', workers, claimAck);
-      const after = await size(c, `${S}.event_outbox`);
-      const receipts = await size(c, `${S}.outbox_receipt`);
-      await c.query(`VACUUM ${S}.event_outbox`);
-      const vacuumed = await size(c, `${S}.event_outbox`);
-      const left = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.event_outbox WHERE delivered_at IS NULL`)).rows[0]!.n);
-      if (base.events !== EVENTS || ra.events !== EVENTS || ob.events !== EVENTS || left !== 0) throw new Error(`incomplete run: baseline ${base.events}, outbox ${ob.events}, undelivered ${left}`);
-      const rb = (base.events * 1000) / base.ms;
-      const rra = (ra.events * 1000) / ra.ms;
-      const ro = (ob.events * 1000) / ob.ms;
+      const rb: number[] = [];
+      const rra: number[] = [];
+      const ro: number[] = [];
+      const ratio: number[] = [];
+      let sizes = '';
+      for (let rep = 0; rep < REPEAT; rep++) {
+        await load(c, BASE);
+        const base = await run(url, 'pgmq-style DELETE ... RETURNING', workers, pgmqPop);
+        await load(c, BASE);
+        const ra = await run(url, 'pgmq-style read + archive', workers, pgmqReadArchive);
+        await c.query(`TRUNCATE ${BASE}, ${ARCHIVE}`);
+        await load(c, `${S}.event_outbox`);
+        const before = await size(c, `${S}.event_outbox`);
+        const ob = await run(url, 'outbox_claim + outbox_ack', workers, claimAck);
+        const after = await size(c, `${S}.event_outbox`);
+        const receipts = await size(c, `${S}.outbox_receipt`);
+        await c.query(`VACUUM ${S}.event_outbox`);
+        const vacuumed = await size(c, `${S}.event_outbox`);
+        const left = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${S}.event_outbox WHERE delivered_at IS NULL`)).rows[0]!.n);
+        if (base.events !== EVENTS || ra.events !== EVENTS || ob.events !== EVENTS || left !== 0) throw new Error(`incomplete run: baseline ${base.events}, outbox ${ob.events}, undelivered ${left}`);
+        rb.push((base.events * 1000) / base.ms);
+        rra.push((ra.events * 1000) / ra.ms);
+        ro.push((ob.events * 1000) / ob.ms);
+        ratio.push(ro.at(-1)! / rb.at(-1)!);
+        sizes = `  event_outbox table + indexes: before ${mb(before.table)} + ${mb(before.index)}; after claim+ack of all ${mb(after.table)} + ${mb(after.index)}; after VACUUM ${mb(vacuumed.table)} + ${mb(vacuumed.index)}; outbox_receipt (the receipts of all ${fmt(ob.events)}) ${mb(receipts.table)} + ${mb(receipts.index)}`;
+        await c.query(`TRUNCATE ${S}.event_outbox, ${S}.outbox_receipt`);
+      }
       note('');
       const out = [
-        `${workers} worker(s): pgmq-style DELETE ... RETURNING ${fmt(rb)} events/s (${fmt(base.ms / 1000, 1)} s); outbox_claim + outbox_ack ${fmt(ro)} events/s (${fmt(ob.ms / 1000, 1)} s); ratio ${fmt(ro / rb, 2)} (target >= 0.80)`,
-        `  for reference, pgmq-style read (visibility UPDATE) + archive (DELETE + INSERT): ${fmt(rra)} events/s (${fmt(ra.ms / 1000, 1)} s); outbox/that ${fmt(ro / rra, 2)}`,
-        `  event_outbox table + indexes: before ${mb(before.table)} + ${mb(before.index)}; after claim+ack of all ${mb(after.table)} + ${mb(after.index)}; after VACUUM ${mb(vacuumed.table)} + ${mb(vacuumed.index)}; outbox_receipt (the receipts of all ${fmt(ob.events)}) ${mb(receipts.table)} + ${mb(receipts.index)}`,
+        `${workers} worker(s): pgmq-style DELETE ... RETURNING ${spread(rb)} events/s; outbox_claim + outbox_ack ${spread(ro)} events/s; ratio ${spread(ratio, 2)} (target >= 0.80)`,
+        `  for reference, pgmq-style read (visibility UPDATE) + archive (DELETE + INSERT): ${spread(rra)} events/s; outbox/that ${spread(ro.map((x, i) => x / rra[i]!), 2)}`,
+        sizes,
       ];
       for (const l of out) console.log(l);
       lines.push(...out);
-      await c.query(`TRUNCATE ${S}.event_outbox, ${S}.outbox_receipt`);
     }
   } finally {
     await c.end().catch(() => {});

@@ -40,7 +40,7 @@ SELECT ok((SELECT 'fillfactor=45' = ANY (reloptions) FROM pg_class WHERE oid = '
 
 -- outbox_receipt: one row per acknowledgement call
 SELECT has_table('birthgate', 'outbox_receipt', 'outbox_receipt exists');
-SELECT columns_are('birthgate', 'outbox_receipt', ARRAY['receipt_id', 'delivered_at', 'acked_by', 'outbox_ids', 'events', 'min_outbox_id', 'max_outbox_id']::name[],
+SELECT columns_are('birthgate', 'outbox_receipt', ARRAY['receipt_id', 'delivered_at', 'acked_by', 'outbox_ids', 'events', 'min_outbox_id', 'max_outbox_id', 'source_change_ids', 'min_source_change_id', 'max_source_change_id']::name[],
                    'outbox_receipt holds the delivered ids, when and by whom');
 SELECT has_index('birthgate', 'outbox_receipt', 'outbox_receipt_id_range_idx', 'the receipts are indexed by the id range they cover');
 SELECT throws_ok($$INSERT INTO birthgate.outbox_receipt (delivered_at, outbox_ids, events, min_outbox_id, max_outbox_id) VALUES (now(), ARRAY[1, 2]::bigint[], 3, 1, 2)$$,

@@ -1496,22 +1496,29 @@ BEGIN
     -- the table in this statement, so a second acknowledgement (or a concurrent one, which
     -- waits for the row and re-checks) finds nothing and counts 0. With p_worker, only the
     -- worker holding the claim can acknowledge it: a worker whose claim expired and was
-    -- taken over is refused (0). One receipt row records the delivered ids.
+    -- taken over is refused (0). One receipt row records the delivered ids and their source
+    -- changelog rows (the replay guard keeps a replay from emitting them again).
     WITH gone AS (
         DELETE FROM "birthgate"."event_outbox" AS o
         WHERE o.outbox_id = ANY (p_outbox_ids)
           AND o.delivered_at IS NULL
           AND o.claimed_by IS NOT NULL
           AND (p_worker IS NULL OR o.claimed_by = p_worker)
-        RETURNING o.outbox_id
+        RETURNING o.outbox_id, o.source_change_id
     )
-    INSERT INTO "birthgate"."outbox_receipt" AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id)
-    SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id)
+    INSERT INTO "birthgate"."outbox_receipt" AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id,
+                                               source_change_ids, min_source_change_id, max_source_change_id)
+    SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id),
+           array_agg(g.source_change_id ORDER BY g.outbox_id), min(g.source_change_id), max(g.source_change_id)
     FROM gone AS g
     HAVING count(*) > 0
     RETURNING r.events INTO v_acked;
     v_acked := coalesce(v_acked, 0);
 
+    -- every id acknowledged now: nothing to account for (the common case, no more queries)
+    IF v_acked = cardinality(p_outbox_ids) THEN
+        RETURN v_acked;
+    END IF;
     SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
     IF v_acked < v_distinct THEN
         SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
@@ -1541,7 +1548,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text) IS 'Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids; an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+COMMENT ON FUNCTION birthgate.outbox_ack(p_outbox_ids bigint[], p_worker text) IS 'Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids and source changelog rows (a replay of the handoff does not emit them again while the receipt is retained); an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
 
 CREATE FUNCTION birthgate.outbox_claim(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '00:00:30'::interval) RETURNS TABLE(outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1822,6 +1829,7 @@ DECLARE
     v_purged integer;
     v_oldest timestamptz;
     v_newest timestamptz;
+    v_through bigint;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
         RAISE EXCEPTION USING
@@ -1854,12 +1862,19 @@ BEGIN
         DELETE FROM "birthgate"."outbox_receipt" AS r
         USING due
         WHERE r.receipt_id = due.receipt_id AND due.before < p_limit
-        RETURNING r.events, r.delivered_at
+        RETURNING r.events, r.delivered_at, r.max_source_change_id
     )
-    SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at) INTO v_purged, v_oldest, v_newest FROM gone AS g;
+    SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at), max(g.max_source_change_id)
+    INTO v_purged, v_oldest, v_newest, v_through FROM gone AS g;
 
     IF v_purged > 0 THEN
         INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
+        -- from here on a replay of these changelog rows cannot be recognised (the receipts are gone)
+        IF v_through IS NOT NULL THEN
+            UPDATE "birthgate"."outbox_config" AS cfg
+            SET purged_through_change_id = greatest(cfg.purged_through_change_id, v_through)
+            WHERE cfg.singleton AND cfg.purged_through_change_id IS DISTINCT FROM greatest(cfg.purged_through_change_id, v_through);
+        END IF;
         RAISE NOTICE 'outbox_purge: % acknowledged events purged (delivered % .. %, retention %)', v_purged, v_oldest, v_newest, v_retention;
     END IF;
 
@@ -1876,7 +1891,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.outbox_purge(p_limit integer) IS 'Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..1000000) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.';
+COMMENT ON FUNCTION birthgate.outbox_purge(p_limit integer) IS 'Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..1000000) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Records the highest source changelog row purged (outbox_config.purged_through_change_id): a handoff replay reaching below it can no longer be deduplicated and is reported (replay_past_retention). Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.';
 
 CREATE FUNCTION birthgate.outbox_redrive(p_outbox_ids bigint[] DEFAULT NULL::bigint[]) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4255,6 +4270,45 @@ $_$;
 
 COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.';
 
+CREATE FUNCTION birthgate.tg_outbox_replay_guard() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_through bigint;
+    v_dup boolean;
+BEGIN
+    -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
+    -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
+    v_dup := EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d
+                     WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
+                       AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
+                       AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at);
+    -- acknowledged: a retained receipt lists the event's changelog row, and the event is that
+    -- row's (the handoff's event type, same object_key and born_at: the key is the row's)
+    IF NOT v_dup
+       AND EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r
+                   WHERE r.min_source_change_id IS NOT NULL
+                     AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
+                     AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+        v_dup := (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at));
+    END IF;
+    IF v_dup THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_deduplicated', 1, pg_catalog.clock_timestamp());
+        RETURN NULL;
+    END IF;
+    -- at or below what the purge removed: a replay of a delivered event cannot be told from a
+    -- new one any more; deliver it (at-least-once) and say so
+    SELECT cfg.purged_through_change_id INTO v_through FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at)) THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_unverified', 1, pg_catalog.clock_timestamp());
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.tg_outbox_replay_guard() IS 'Replay guard of the event lanes (BEFORE INSERT on event_outbox and event_pending): drops an event that was already dead-lettered (same event_type, object_key, born_at in event_dead_letter) or acknowledged (its source changelog row is in a retained outbox_receipt) and counts it (replay_deduplicated), so a rewound handoff does not deliver it twice. An event at or below outbox_config.purged_through_change_id that nothing matches is let through and counted (replay_unverified): its receipt may have been purged after the retention.';
+
 CREATE FUNCTION birthgate.tg_registry_changelog_append_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -4749,6 +4803,7 @@ CREATE TABLE birthgate.outbox_config (
     alert_after interval DEFAULT '00:15:00'::interval NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_by name DEFAULT CURRENT_USER NOT NULL,
+    purged_through_change_id bigint,
     CONSTRAINT outbox_config_alert_after_check CHECK ((alert_after > '00:00:00'::interval)),
     CONSTRAINT outbox_config_backoff_base_check CHECK ((backoff_base > '00:00:00'::interval)),
     CONSTRAINT outbox_config_check CHECK (((backoff_max >= backoff_base) AND (backoff_max <= '1 day'::interval))),
@@ -4769,15 +4824,17 @@ COMMENT ON COLUMN birthgate.outbox_config.retention IS 'How long the receipts of
 
 COMMENT ON COLUMN birthgate.outbox_config.alert_after IS 'Age of the oldest undelivered event past which v_outbox_findings reports it.';
 
+COMMENT ON COLUMN birthgate.outbox_config.purged_through_change_id IS 'Kept by outbox_purge() (not a setting): the highest source changelog row whose receipt was purged. An event emitted at or below it that no receipt or dead letter matches may be a replay the purged receipts could have caught; it is delivered (at-least-once) and counted as replay_unverified.';
+
 CREATE TABLE birthgate.outbox_counter (
     counter text NOT NULL,
     amount bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT outbox_counter_amount_check CHECK ((amount > 0)),
-    CONSTRAINT outbox_counter_counter_check CHECK ((counter = ANY (ARRAY['dead_lettered'::text, 'redriven'::text, 'expired_claims'::text, 'stale_acks'::text, 'purged'::text])))
+    CONSTRAINT outbox_counter_counter_check CHECK ((counter = ANY (ARRAY['dead_lettered'::text, 'redriven'::text, 'expired_claims'::text, 'stale_acks'::text, 'purged'::text, 'replay_deduplicated'::text, 'replay_unverified'::text])))
 );
 
-COMMENT ON TABLE birthgate.outbox_counter IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
+COMMENT ON TABLE birthgate.outbox_counter IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged, replay_deduplicated: a replayed emission dropped because the event was delivered or dead-lettered, replay_unverified: a replayed emission past the retained receipts, delivered again); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
 
 CREATE TABLE birthgate.outbox_receipt (
     receipt_id bigint NOT NULL,
@@ -4787,8 +4844,12 @@ CREATE TABLE birthgate.outbox_receipt (
     events integer NOT NULL,
     min_outbox_id bigint NOT NULL,
     max_outbox_id bigint NOT NULL,
+    source_change_ids bigint[],
+    min_source_change_id bigint,
+    max_source_change_id bigint,
     CONSTRAINT outbox_receipt_events_check CHECK (((events = cardinality(outbox_ids)) AND (min_outbox_id <= max_outbox_id))),
-    CONSTRAINT outbox_receipt_outbox_ids_check CHECK (((cardinality(outbox_ids) > 0) AND (array_position(outbox_ids, NULL::bigint) IS NULL)))
+    CONSTRAINT outbox_receipt_outbox_ids_check CHECK (((cardinality(outbox_ids) > 0) AND (array_position(outbox_ids, NULL::bigint) IS NULL))),
+    CONSTRAINT outbox_receipt_source_check CHECK ((((source_change_ids IS NULL) AND (min_source_change_id IS NULL) AND (max_source_change_id IS NULL)) OR ((cardinality(source_change_ids) = events) AND (array_position(source_change_ids, NULL::bigint) IS NULL) AND (min_source_change_id <= max_source_change_id))))
 );
 
 COMMENT ON TABLE birthgate.outbox_receipt IS 'One row per outbox_ack() call that acknowledged events: the delivered ids (removed from event_outbox), when and by which worker. Kept for outbox_config.retention, then outbox_purge() deletes them (counted), after which a repeated acknowledgement of those ids raises BG504.';
@@ -4804,6 +4865,12 @@ COMMENT ON COLUMN birthgate.outbox_receipt.events IS 'How many events (cardinali
 COMMENT ON COLUMN birthgate.outbox_receipt.min_outbox_id IS 'Lowest id in outbox_ids (the GiST range index covers min..max).';
 
 COMMENT ON COLUMN birthgate.outbox_receipt.max_outbox_id IS 'Highest id in outbox_ids.';
+
+COMMENT ON COLUMN birthgate.outbox_receipt.source_change_ids IS 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before migration 000013.';
+
+COMMENT ON COLUMN birthgate.outbox_receipt.min_source_change_id IS 'Lowest of source_change_ids (the GiST range index covers min..max).';
+
+COMMENT ON COLUMN birthgate.outbox_receipt.max_source_change_id IS 'Highest of source_change_ids.';
 
 ALTER TABLE birthgate.outbox_receipt ALTER COLUMN receipt_id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME birthgate.outbox_receipt_receipt_id_seq
@@ -5876,6 +5943,26 @@ UNION ALL
 
 COMMENT ON VIEW birthgate.v_metrics IS 'Operator metrics, one row per sample: metric (Prometheus name), metric_type (gauge | counter), help, labels (jsonb object), value. metrics_exposition() renders it in the Prometheus text format; `birthgate metrics` prints that. Reading it changes nothing; it costs about what v_handoff_status and v_drift_report cost.';
 
+CREATE VIEW birthgate.v_outbox_replay AS
+ SELECT k.replay_deduplicated_total,
+    k.replay_unverified_total,
+    k.last_replay_unverified_at,
+    cfg.purged_through_change_id,
+    d.oldest_receipt_at,
+    d.receipts_without_source,
+    cfg.retention
+   FROM ((birthgate.outbox_config cfg
+     CROSS JOIN LATERAL ( SELECT (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'replay_deduplicated'::text)), (0)::numeric))::bigint AS replay_deduplicated_total,
+            (COALESCE(sum(k_1.amount) FILTER (WHERE (k_1.counter = 'replay_unverified'::text)), (0)::numeric))::bigint AS replay_unverified_total,
+            max(k_1.at) FILTER (WHERE (k_1.counter = 'replay_unverified'::text)) AS last_replay_unverified_at
+           FROM birthgate.outbox_counter k_1) k)
+     CROSS JOIN LATERAL ( SELECT min(r.delivered_at) AS oldest_receipt_at,
+            count(*) FILTER (WHERE (r.source_change_ids IS NULL)) AS receipts_without_source
+           FROM birthgate.outbox_receipt r) d)
+  WHERE cfg.singleton;
+
+COMMENT ON VIEW birthgate.v_outbox_replay IS 'Replays of the handoff as the outbox saw them, one row: replay_deduplicated_total (re-emissions of acknowledged or dead-lettered events that the replay guard dropped), replay_unverified_total and last_replay_unverified_at (re-emissions at or below purged_through_change_id, whose receipts may have been purged after the retention: delivered again), the oldest retained receipt (a replay reaching further back cannot be deduplicated), receipts written before migration 000013 (no source rows: they cannot deduplicate), and the retention.';
+
 CREATE VIEW birthgate.v_outbox_findings AS
  WITH st AS (
          SELECT v_outbox_status.depth,
@@ -5948,6 +6035,22 @@ CREATE VIEW birthgate.v_outbox_findings AS
             jsonb_build_object('purged_total', st.purged_total, 'last_purge_at', st.last_purge_at) AS jsonb_build_object
            FROM st
           WHERE (st.purged_total > 0)
+        UNION ALL
+         SELECT 'warning'::text,
+            'replay_past_retention'::text,
+            format('%s replayed event(s) were emitted again below the purged receipts (changelog rows up to %s, the last at %s): their receipts were purged after the retention of %s, so they may have been delivered twice'::text, rp.replay_unverified_total, rp.purged_through_change_id, rp.last_replay_unverified_at, rp.retention) AS format,
+            'Receivers must deduplicate these by (event_type, object_key, born_at). Rewind the handoff no further back than the retention, or keep receipts longer: SELECT * FROM birthgate.outbox_configure(p_retention => interval ''30 days'');'::text,
+            jsonb_build_object('replay_unverified_total', rp.replay_unverified_total, 'purged_through_change_id', rp.purged_through_change_id, 'last_replay_unverified_at', rp.last_replay_unverified_at) AS jsonb_build_object
+           FROM birthgate.v_outbox_replay rp
+          WHERE (rp.replay_unverified_total > 0)
+        UNION ALL
+         SELECT 'info'::text,
+            'replay_deduplicated'::text,
+            format('%s replayed event(s) were not emitted again: already acknowledged or dead-lettered'::text, rp.replay_deduplicated_total) AS format,
+            'Nothing to do: a rewound or replayed handoff re-read changelog rows whose events were delivered (SELECT * FROM birthgate.v_handoff_status)'::text,
+            jsonb_build_object('replay_deduplicated_total', rp.replay_deduplicated_total) AS jsonb_build_object
+           FROM birthgate.v_outbox_replay rp
+          WHERE (rp.replay_deduplicated_total > 0)
         )
  SELECT f.severity,
     array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], f.severity) AS severity_rank,
@@ -5960,7 +6063,7 @@ CREATE VIEW birthgate.v_outbox_findings AS
    FROM findings f
   ORDER BY (array_position(ARRAY['info'::text, 'warning'::text, 'critical'::text], f.severity)) DESC, f.kind;
 
-COMMENT ON VIEW birthgate.v_outbox_findings IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info). remedy says what to do. Reading it changes nothing.';
+COMMENT ON VIEW birthgate.v_outbox_findings IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), replay_past_retention (a handoff replay emitted events again below the purged receipts: possibly delivered twice, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info), replay_deduplicated (replayed emissions dropped, info). remedy says what to do. Reading it changes nothing.';
 
 CREATE VIEW birthgate.v_sweep_findings AS
  SELECT f.sweep_name,
@@ -6106,6 +6209,8 @@ CREATE INDEX governance_candidate_state_dirty_idx ON birthgate.governance_candid
 
 CREATE INDEX outbox_receipt_id_range_idx ON birthgate.outbox_receipt USING gist (int8range(min_outbox_id, max_outbox_id, '[]'::text));
 
+CREATE INDEX outbox_receipt_source_range_idx ON birthgate.outbox_receipt USING gist (int8range(min_source_change_id, max_source_change_id, '[]'::text)) WHERE (min_source_change_id IS NOT NULL);
+
 CREATE INDEX registry_changelog_object_key_idx ON birthgate.registry_changelog USING btree (object_key);
 
 CREATE INDEX registry_changelog_txid_change_id_idx ON birthgate.registry_changelog USING btree (txid, change_id);
@@ -6125,6 +6230,14 @@ COMMENT ON TRIGGER _100_append_only ON birthgate.registry_changelog IS 'Keeps re
 CREATE TRIGGER _100_permit_transition_guard BEFORE UPDATE ON birthgate.birth_admission_permit FOR EACH ROW WHEN (((old.state <> 'ISSUED'::text) OR ((((((old.permit_id IS DISTINCT FROM new.permit_id) OR (old.collection_name IS DISTINCT FROM new.collection_name)) OR (old.entity_code IS DISTINCT FROM new.entity_code)) OR (old.issued_at IS DISTINCT FROM new.issued_at)) OR (old.issued_by IS DISTINCT FROM new.issued_by)) OR (old.expires_at IS DISTINCT FROM new.expires_at)))) EXECUTE FUNCTION birthgate.tg_birth_admission_permit_guard();
 
 COMMENT ON TRIGGER _100_permit_transition_guard ON birthgate.birth_admission_permit IS 'Only ISSUED -> CONSUMED | EXPIRED | REVOKED: final states never change, nor the permit''s identity and terms.';
+
+CREATE TRIGGER _100_replay_guard BEFORE INSERT ON birthgate.event_outbox FOR EACH ROW WHEN ((new.redrive_count = 0)) EXECUTE FUNCTION birthgate.tg_outbox_replay_guard();
+
+COMMENT ON TRIGGER _100_replay_guard ON birthgate.event_outbox IS 'Drops a replayed emission of an event already acknowledged or dead-lettered (tg_outbox_replay_guard); re-drives (redrive_count > 0) pass.';
+
+CREATE TRIGGER _100_replay_guard BEFORE INSERT ON birthgate.event_pending FOR EACH ROW EXECUTE FUNCTION birthgate.tg_outbox_replay_guard();
+
+COMMENT ON TRIGGER _100_replay_guard ON birthgate.event_pending IS 'Drops a replayed capture of an event already acknowledged or dead-lettered (tg_outbox_replay_guard).';
 
 CREATE TRIGGER _101_append_only_truncate BEFORE TRUNCATE ON birthgate.birth_gate_violation FOR EACH STATEMENT EXECUTE FUNCTION birthgate.tg_birth_gate_violation_append_only();
 

@@ -8171,4 +8171,326 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000012_sweeps_fast_backfill', now());
 
+-- 000013_outbox_fast_claim: outbox: ack planned once per session; replay guard (no re-emission of acknowledged or dead-lettered events), replay counters and findings
+
+    ALTER TABLE "birthgate"."outbox_receipt"
+        ADD COLUMN IF NOT EXISTS source_change_ids bigint[],
+        ADD COLUMN IF NOT EXISTS min_source_change_id bigint,
+        ADD COLUMN IF NOT EXISTS max_source_change_id bigint;
+    ALTER TABLE "birthgate"."outbox_receipt" ADD CONSTRAINT outbox_receipt_source_check CHECK (
+        (source_change_ids IS NULL AND min_source_change_id IS NULL AND max_source_change_id IS NULL)
+        OR (cardinality(source_change_ids) = events AND array_position(source_change_ids, NULL) IS NULL
+            AND min_source_change_id <= max_source_change_id));
+    -- "was the event of this changelog row delivered?" (the replay guard): the receipts whose
+    -- source range covers it, then the array
+    CREATE INDEX "outbox_receipt_source_range_idx" ON "birthgate"."outbox_receipt" USING gist (int8range(min_source_change_id, max_source_change_id, '[]')) WHERE min_source_change_id IS NOT NULL;
+    COMMENT ON COLUMN "birthgate"."outbox_receipt"."source_change_ids" IS 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before migration 000013.';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."min_source_change_id" IS 'Lowest of source_change_ids (the GiST range index covers min..max).';
+COMMENT ON COLUMN "birthgate"."outbox_receipt"."max_source_change_id" IS 'Highest of source_change_ids.';
+    ALTER TABLE "birthgate"."outbox_config" ADD COLUMN IF NOT EXISTS purged_through_change_id bigint;
+    COMMENT ON COLUMN "birthgate"."outbox_config"."purged_through_change_id" IS 'Kept by outbox_purge() (not a setting): the highest source changelog row whose receipt was purged. An event emitted at or below it that no receipt or dead letter matches may be a replay the purged receipts could have caught; it is delivered (at-least-once) and counted as replay_unverified.';
+    ALTER TABLE "birthgate"."outbox_counter" DROP CONSTRAINT outbox_counter_counter_check;
+    ALTER TABLE "birthgate"."outbox_counter" ADD CONSTRAINT outbox_counter_counter_check CHECK (counter IN ('dead_lettered', 'redriven', 'expired_claims', 'stale_acks', 'purged', 'replay_deduplicated', 'replay_unverified'));
+    COMMENT ON TABLE "birthgate"."outbox_counter" IS 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged, replay_deduplicated: a replayed emission dropped because the event was delivered or dead-lettered, replay_unverified: a replayed emission past the retained receipts, delivered again); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_ack"(p_outbox_ids bigint[], p_worker text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_acked integer;
+    v_distinct integer;
+    v_unknown bigint[];
+    v_stale integer;
+BEGIN
+    IF p_outbox_ids IS NULL OR array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_ack(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_ack(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF cardinality(p_outbox_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- Exactly once: only a claimed event still in event_outbox is acknowledged; it leaves
+    -- the table in this statement, so a second acknowledgement (or a concurrent one, which
+    -- waits for the row and re-checks) finds nothing and counts 0. With p_worker, only the
+    -- worker holding the claim can acknowledge it: a worker whose claim expired and was
+    -- taken over is refused (0). One receipt row records the delivered ids and their source
+    -- changelog rows (the replay guard keeps a replay from emitting them again).
+    WITH gone AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        WHERE o.outbox_id = ANY (p_outbox_ids)
+          AND o.delivered_at IS NULL
+          AND o.claimed_by IS NOT NULL
+          AND (p_worker IS NULL OR o.claimed_by = p_worker)
+        RETURNING o.outbox_id, o.source_change_id
+    )
+    INSERT INTO "birthgate"."outbox_receipt" AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id,
+                                               source_change_ids, min_source_change_id, max_source_change_id)
+    SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id),
+           array_agg(g.source_change_id ORDER BY g.outbox_id), min(g.source_change_id), max(g.source_change_id)
+    FROM gone AS g
+    HAVING count(*) > 0
+    RETURNING r.events INTO v_acked;
+    v_acked := coalesce(v_acked, 0);
+
+    -- every id acknowledged now: nothing to account for (the common case, no more queries)
+    IF v_acked = cardinality(p_outbox_ids) THEN
+        RETURN v_acked;
+    END IF;
+    SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
+    IF v_acked < v_distinct THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> u.id AND u.id = ANY (r.outbox_ids));
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+        END IF;
+        IF p_worker IS NOT NULL THEN
+            SELECT count(*)::integer INTO v_stale
+            FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = ANY (p_outbox_ids)
+              AND o.delivered_at IS NULL
+              AND o.claimed_by IS DISTINCT FROM p_worker;
+            IF v_stale > 0 THEN
+                INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('stale_acks', v_stale, v_now);
+            END IF;
+        END IF;
+    END IF;
+    RETURN v_acked;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids and source changelog rows (a replay of the handoff does not emit them again while the receipt is retained); an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_purge"(p_limit integer DEFAULT 10000)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_retention interval;
+    v_purged integer;
+    v_oldest timestamptz;
+    v_newest timestamptz;
+    v_through bigint;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+    END IF;
+    SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- oldest receipts first through the primary key (receipts are written in time order, so
+    -- the ones past the retention sit at the front); whole receipts, until at least p_limit
+    -- events are purged: a call returns less than p_limit only when nothing more is due
+    WITH due AS (
+        SELECT r.receipt_id, sum(r.events) OVER (ORDER BY r.receipt_id) - r.events AS before
+        FROM (SELECT x.receipt_id, x.events FROM "birthgate"."outbox_receipt" AS x
+              WHERE x.delivered_at < v_now - v_retention
+              ORDER BY x.receipt_id
+              LIMIT p_limit
+              FOR UPDATE SKIP LOCKED) AS r
+    ),
+    gone AS (
+        DELETE FROM "birthgate"."outbox_receipt" AS r
+        USING due
+        WHERE r.receipt_id = due.receipt_id AND due.before < p_limit
+        RETURNING r.events, r.delivered_at, r.max_source_change_id
+    )
+    SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at), max(g.max_source_change_id)
+    INTO v_purged, v_oldest, v_newest, v_through FROM gone AS g;
+
+    IF v_purged > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
+        -- from here on a replay of these changelog rows cannot be recognised (the receipts are gone)
+        IF v_through IS NOT NULL THEN
+            UPDATE "birthgate"."outbox_config" AS cfg
+            SET purged_through_change_id = greatest(cfg.purged_through_change_id, v_through)
+            WHERE cfg.singleton AND cfg.purged_through_change_id IS DISTINCT FROM greatest(cfg.purged_through_change_id, v_through);
+        END IF;
+        RAISE NOTICE 'outbox_purge: % acknowledged events purged (delivered % .. %, retention %)', v_purged, v_oldest, v_newest, v_retention;
+    END IF;
+
+    -- keep the counter log small: fold it into one row per counter (rows of transactions
+    -- still open are not visible here and stay for the next fold)
+    IF (SELECT count(*) FROM (SELECT 1 FROM "birthgate"."outbox_counter" LIMIT 1001) AS n) > 1000 THEN
+        WITH folded AS (
+            DELETE FROM "birthgate"."outbox_counter" RETURNING counter, amount, at
+        )
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT f.counter, sum(f.amount), max(f.at) FROM folded AS f GROUP BY f.counter;
+    END IF;
+    RETURN v_purged;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..1000000) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Records the highest source changelog row purged (outbox_config.purged_through_change_id): a handoff replay reaching below it can no longer be deduplicated and is reported (replay_past_retention). Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.';
+
+CREATE FUNCTION "birthgate"."tg_outbox_replay_guard"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_through bigint;
+    v_dup boolean;
+BEGIN
+    -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
+    -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
+    v_dup := EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d
+                     WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
+                       AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
+                       AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at);
+    -- acknowledged: a retained receipt lists the event's changelog row, and the event is that
+    -- row's (the handoff's event type, same object_key and born_at: the key is the row's)
+    IF NOT v_dup
+       AND EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r
+                   WHERE r.min_source_change_id IS NOT NULL
+                     AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
+                     AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+        v_dup := (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at));
+    END IF;
+    IF v_dup THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_deduplicated', 1, pg_catalog.clock_timestamp());
+        RETURN NULL;
+    END IF;
+    -- at or below what the purge removed: a replay of a delivered event cannot be told from a
+    -- new one any more; deliver it (at-least-once) and say so
+    SELECT cfg.purged_through_change_id INTO v_through FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at)) THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_unverified', 1, pg_catalog.clock_timestamp());
+    END IF;
+    RETURN NEW;
+END;
+$fn$;
+REVOKE ALL ON FUNCTION "birthgate"."tg_outbox_replay_guard"() FROM PUBLIC;
+CREATE TRIGGER "_100_replay_guard" BEFORE INSERT ON "birthgate"."event_outbox"
+    FOR EACH ROW WHEN (NEW.redrive_count = 0) EXECUTE FUNCTION "birthgate"."tg_outbox_replay_guard"();
+CREATE TRIGGER "_100_replay_guard" BEFORE INSERT ON "birthgate"."event_pending"
+    FOR EACH ROW EXECUTE FUNCTION "birthgate"."tg_outbox_replay_guard"();
+COMMENT ON FUNCTION "birthgate"."tg_outbox_replay_guard"() IS 'Replay guard of the event lanes (BEFORE INSERT on event_outbox and event_pending): drops an event that was already dead-lettered (same event_type, object_key, born_at in event_dead_letter) or acknowledged (its source changelog row is in a retained outbox_receipt) and counts it (replay_deduplicated), so a rewound handoff does not deliver it twice. An event at or below outbox_config.purged_through_change_id that nothing matches is let through and counted (replay_unverified): its receipt may have been purged after the retention.';
+COMMENT ON TRIGGER "_100_replay_guard" ON "birthgate"."event_outbox" IS 'Drops a replayed emission of an event already acknowledged or dead-lettered (tg_outbox_replay_guard); re-drives (redrive_count > 0) pass.';
+COMMENT ON TRIGGER "_100_replay_guard" ON "birthgate"."event_pending" IS 'Drops a replayed capture of an event already acknowledged or dead-lettered (tg_outbox_replay_guard).';
+
+CREATE VIEW "birthgate"."v_outbox_replay" AS
+SELECT k.replay_deduplicated_total,
+       k.replay_unverified_total,
+       k.last_replay_unverified_at,
+       cfg.purged_through_change_id,
+       d.oldest_receipt_at,
+       d.receipts_without_source,
+       cfg.retention
+FROM "birthgate"."outbox_config" AS cfg
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(k.amount) FILTER (WHERE k.counter = 'replay_deduplicated'), 0)::bigint AS replay_deduplicated_total,
+           coalesce(sum(k.amount) FILTER (WHERE k.counter = 'replay_unverified'), 0)::bigint AS replay_unverified_total,
+           max(k.at) FILTER (WHERE k.counter = 'replay_unverified') AS last_replay_unverified_at
+    FROM "birthgate"."outbox_counter" AS k
+) AS k
+CROSS JOIN LATERAL (
+    SELECT min(r.delivered_at) AS oldest_receipt_at,
+           count(*) FILTER (WHERE r.source_change_ids IS NULL) AS receipts_without_source
+    FROM "birthgate"."outbox_receipt" AS r
+) AS d
+WHERE cfg.singleton;
+COMMENT ON VIEW "birthgate"."v_outbox_replay" IS 'Replays of the handoff as the outbox saw them, one row: replay_deduplicated_total (re-emissions of acknowledged or dead-lettered events that the replay guard dropped), replay_unverified_total and last_replay_unverified_at (re-emissions at or below purged_through_change_id, whose receipts may have been purged after the retention: delivered again), the oldest retained receipt (a replay reaching further back cannot be deduplicated), receipts written before migration 000013 (no source rows: they cannot deduplicate), and the retention.';
+REVOKE ALL ON TABLE "birthgate"."v_outbox_replay" FROM PUBLIC;
+GRANT SELECT ON TABLE "birthgate"."v_outbox_replay" TO "birthgate_admin", "birthgate_reader";
+
+CREATE OR REPLACE VIEW "birthgate"."v_outbox_findings" AS
+WITH st AS (SELECT * FROM "birthgate"."v_outbox_status"), findings AS (
+    SELECT 'warning'::text AS severity, 'dead_letters'::text AS kind,
+           pg_catalog.format('%s event(s) dead-lettered after %s attempts (oldest since %s); %s dead-lettered since install', st.dead_lettered, st.max_attempts, st.oldest_dead_lettered_at, st.dead_lettered_total) AS message,
+           'SELECT outbox_id, event_type, object_key, attempts, last_error, dead_lettered_at FROM birthgate.event_dead_letter ORDER BY dead_lettered_at; fix the cause, then re-drive: SELECT birthgate.outbox_redrive();'::text AS remedy,
+           jsonb_build_object('dead_lettered', st.dead_lettered, 'dead_lettered_total', st.dead_lettered_total, 'oldest_dead_lettered_at', st.oldest_dead_lettered_at) AS detail
+      FROM st WHERE st.dead_lettered > 0
+    UNION ALL
+    SELECT 'warning', 'undelivered_old',
+           pg_catalog.format('the oldest undelivered event is %s old (alert after %s); %s undelivered: %s ready, %s in flight, %s backing off, %s expired claims',
+                             pg_catalog.date_trunc('second', st.oldest_undelivered_age), st.alert_after, st.depth, st.ready, st.in_flight, st.backing_off, st.expired_claims),
+           'Check that delivery workers run and succeed (SELECT * FROM birthgate.v_outbox_status; errors: SELECT outbox_id, attempts, last_error FROM birthgate.event_outbox WHERE delivered_at IS NULL AND attempts > 0 ORDER BY visible_at LIMIT 20;)',
+           jsonb_build_object('oldest_undelivered_at', st.oldest_undelivered_at, 'depth', st.depth, 'ready', st.ready, 'in_flight', st.in_flight, 'backing_off', st.backing_off)
+      FROM st WHERE st.oldest_undelivered_age > st.alert_after
+    UNION ALL
+    SELECT 'info', 'expired_claims',
+           pg_catalog.format('%s claim(s) expired unacknowledged and wait to be claimed again (%s since install): workers crashed, or the visibility timeout is shorter than a delivery', st.expired_claims, st.expired_claims_total),
+           'Find the workers: SELECT claimed_by, count(*) FROM birthgate.event_outbox WHERE claimed_by IS NOT NULL AND claim_expires_at <= clock_timestamp() GROUP BY 1; raise p_visibility of outbox_claim() if deliveries take longer',
+           jsonb_build_object('expired_claims', st.expired_claims, 'expired_claims_total', st.expired_claims_total)
+      FROM st WHERE st.expired_claims > 0
+    UNION ALL
+    SELECT 'warning', 'purge_overdue',
+           pg_catalog.format('%s acknowledged event(s) are past the retention of %s (oldest delivered %s): the purge does not run; the receipts grow', st.purge_due, st.retention, st.oldest_delivered_at),
+           'Schedule the purge, e.g. every 5 minutes: SELECT birthgate.outbox_purge(10000); (or birthgate outbox purge)',
+           jsonb_build_object('purge_due', st.purge_due, 'oldest_delivered_at', st.oldest_delivered_at, 'last_purge_at', st.last_purge_at)
+      FROM st WHERE st.purge_due > 0 AND st.oldest_delivered_at < clock_timestamp() - st.retention - '1 hour'::interval
+    UNION ALL
+    SELECT 'info', 'purged',
+           pg_catalog.format('%s acknowledged event(s) purged after the retention of %s since install, the last at %s', st.purged_total, st.retention, st.last_purge_at),
+           'Nothing to do; lengthen the retention with SELECT * FROM birthgate.outbox_configure(p_retention => interval ''30 days''); to keep them longer',
+           jsonb_build_object('purged_total', st.purged_total, 'last_purge_at', st.last_purge_at)
+      FROM st WHERE st.purged_total > 0
+    UNION ALL
+    SELECT 'warning', 'replay_past_retention',
+           pg_catalog.format('%s replayed event(s) were emitted again below the purged receipts (changelog rows up to %s, the last at %s): their receipts were purged after the retention of %s, so they may have been delivered twice', rp.replay_unverified_total, rp.purged_through_change_id, rp.last_replay_unverified_at, rp.retention),
+           'Receivers must deduplicate these by (event_type, object_key, born_at). Rewind the handoff no further back than the retention, or keep receipts longer: SELECT * FROM birthgate.outbox_configure(p_retention => interval ''30 days'');',
+           jsonb_build_object('replay_unverified_total', rp.replay_unverified_total, 'purged_through_change_id', rp.purged_through_change_id, 'last_replay_unverified_at', rp.last_replay_unverified_at)
+      FROM "birthgate"."v_outbox_replay" AS rp WHERE rp.replay_unverified_total > 0
+    UNION ALL
+    SELECT 'info', 'replay_deduplicated',
+           pg_catalog.format('%s replayed event(s) were not emitted again: already acknowledged or dead-lettered', rp.replay_deduplicated_total),
+           'Nothing to do: a rewound or replayed handoff re-read changelog rows whose events were delivered (SELECT * FROM birthgate.v_handoff_status)',
+           jsonb_build_object('replay_deduplicated_total', rp.replay_deduplicated_total)
+      FROM "birthgate"."v_outbox_replay" AS rp WHERE rp.replay_deduplicated_total > 0
+)
+SELECT f.severity,
+       pg_catalog.array_position(ARRAY['info','warning','critical']::text[], f.severity) AS severity_rank,
+       f.kind,
+       'outbox'::text AS object_type,
+       'birthgate.event_outbox'::text AS object_name,
+       f.message,
+       f.remedy,
+       f.detail
+  FROM findings AS f
+ ORDER BY 2 DESC, 3;
+COMMENT ON VIEW "birthgate"."v_outbox_findings" IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info). remedy says what to do. Reading it changes nothing.';
+COMMENT ON VIEW "birthgate"."v_outbox_findings" IS 'One row per outbox delivery finding, worst first, shaped like v_drift_report: dead_letters (warning), undelivered_old (oldest undelivered older than alert_after, warning), purge_overdue (acknowledged events past the retention an hour after it: the purge is not scheduled, warning), replay_past_retention (a handoff replay emitted events again below the purged receipts: possibly delivered twice, warning), expired_claims (info), purged (how many acknowledged events the retention removed, info), replay_deduplicated (replayed emissions dropped, info). remedy says what to do. Reading it changes nothing.';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000013_outbox_fast_claim', now());
+
 COMMIT;

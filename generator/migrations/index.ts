@@ -11,6 +11,7 @@ import { outboxDelivery } from './000008_outbox_delivery.js';
 import { sweeps } from './000009_sweeps_adopt_backfill.js';
 import { operatorMetrics } from './000010_operator_metrics.js';
 import { sweepsFastBackfill } from './000012_sweeps_fast_backfill.js';
+import { outboxFastClaim } from './000013_outbox_fast_claim.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = [
   sweeps,
   operatorMetrics,
   sweepsFastBackfill,
+  outboxFastClaim,
 ];
