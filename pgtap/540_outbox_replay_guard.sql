@@ -1,6 +1,6 @@
 -- 540 outbox replay guard: exactly-once acknowledgement across a rewound handoff.
 --  (a) structure: the guard trigger on both event lanes, its SECURITY DEFINER function with a pinned
---      search_path, v_outbox_replay, outbox_ack planned once per session (outbox_claim not);
+--      search_path, v_outbox_replay, no forced generic plans;
 --  (b) births handed off, claimed; three acknowledged, one dead-lettered; the handoff rewound and
 --      consumed again: nothing new to claim (acknowledged: the receipts keep the source rows;
 --      dead-lettered: the same key is in event_dead_letter), counted as replay_deduplicated;
@@ -9,7 +9,9 @@
 --  (e) the same object re-born (another born_at) is a new event;
 --  (f) retention: once the receipts are purged, a replay reaching below them cannot be
 --      deduplicated: the events are delivered again (never lost) and reported
---      (replay_unverified_total, finding replay_past_retention).
+--      (replay_unverified_total, finding replay_past_retention);
+--  (g) the guard's fast path (events above everything settled pass after three index probes) is
+--      only a shortcut: a late event below the settled mark that nothing matches is kept.
 --
 -- Births are committed by a dblink session before plan() (the handoff takes only committed rows
 -- and counts this transaction as running); consuming, claiming and acknowledging happen in this
@@ -35,7 +37,7 @@ BEGIN
 END
 $setup$;
 
-SELECT plan(35);
+SELECT plan(39);
 
 CREATE TEMP TABLE saved_cursor AS SELECT * FROM birthgate.handoff_cursor;
 -- a clean slate for the counters and lanes (rolled back at the end)
@@ -144,6 +146,22 @@ SELECT is(pg_temp.consume_all(), 3::bigint, 'a replay below the purged receipts 
 SELECT is((SELECT replay_unverified_total FROM birthgate.v_outbox_replay), 3::bigint, 'those re-emissions are counted as unverified');
 SELECT is((SELECT severity FROM birthgate.v_outbox_findings WHERE kind = 'replay_past_retention'), 'warning', 'and reported as a warning finding');
 SELECT is(pg_temp.probe('event_outbox'), 5, 'the re-driven and the re-born events are not duplicated');
+
+-- (g) the fast path is only a shortcut: an event below everything settled that no receipt, dead
+--     letter or purge matches (a long transaction's row handed off after later ones were settled)
+--     is kept, and nothing is counted for it
+SELECT (SELECT replay_deduplicated_total + replay_unverified_total FROM birthgate.v_outbox_replay) AS counted_before \gset
+INSERT INTO birthgate.event_outbox (event_type, object_key, born_at, payload, source_change_id)
+SELECT 'handoff.object_born', 'replay_guard:late', now(), '{}'::jsonb, min(change_id) - 1
+FROM birthgate.registry_changelog WHERE collection_name = 'replay_guard';
+SELECT ok((SELECT o.source_change_id < (SELECT max(max_source_change_id) FROM birthgate.outbox_receipt)
+                  OR o.source_change_id <= (SELECT purged_through_change_id FROM birthgate.v_outbox_replay)
+           FROM birthgate.event_outbox AS o WHERE o.object_key = 'replay_guard:late'),
+          'a late event below the settled high-water mark is kept (the exact checks find nothing to drop)');
+SELECT is((SELECT replay_deduplicated_total + replay_unverified_total FROM birthgate.v_outbox_replay), :counted_before::bigint,
+          'and is counted neither as deduplicated nor as unverified');
+SELECT has_index('birthgate', 'outbox_receipt', 'outbox_receipt_max_source_idx', 'the fast path reads the highest settled source row from an index (receipts)');
+SELECT has_index('birthgate', 'event_dead_letter', 'event_dead_letter_source_change_id_idx', 'the fast path reads the highest settled source row from an index (dead letters)');
 
 -- clean up everything the dblink session committed, restore the cursor
 SELECT lives_ok($cleanup$

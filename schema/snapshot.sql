@@ -4276,8 +4276,20 @@ CREATE FUNCTION birthgate.tg_outbox_replay_guard() RETURNS trigger
     AS $$
 DECLARE
     v_through bigint;
+    v_settled bigint;
     v_dup boolean;
 BEGIN
+    -- fast path (every emission pays it, so it is three index probes): an event whose source
+    -- changelog row is above every row a receipt acknowledged, a dead letter holds or the purge
+    -- removed is not a replay of any of them. Only a rewound handoff, or a long transaction's
+    -- rows handed off after later ones were settled, take the exact checks below.
+    SELECT pg_catalog.max(r.max_source_change_id) INTO v_settled FROM "birthgate"."outbox_receipt" AS r;
+    SELECT GREATEST(v_settled, (SELECT pg_catalog.max(d.source_change_id) FROM "birthgate"."event_dead_letter" AS d),
+                    (SELECT cfg.purged_through_change_id FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton))
+      INTO v_settled;
+    IF v_settled IS NULL OR NEW.source_change_id OPERATOR(pg_catalog.>) v_settled THEN
+        RETURN NEW;
+    END IF;
     -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
     -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
     v_dup := EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d
@@ -6201,6 +6213,8 @@ CREATE UNIQUE INDEX birth_registry_object_key_idx ON birthgate.birth_registry US
 
 CREATE INDEX event_dead_letter_dead_lettered_at_idx ON birthgate.event_dead_letter USING btree (dead_lettered_at);
 
+CREATE INDEX event_dead_letter_source_change_id_idx ON birthgate.event_dead_letter USING btree (source_change_id);
+
 CREATE INDEX event_outbox_undelivered_idx ON birthgate.event_outbox USING btree (visible_at, outbox_id) WHERE (delivered_at IS NULL);
 
 COMMENT ON INDEX birthgate.event_outbox_undelivered_idx IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in; no column a claim changes is indexed, so a claim is a HOT update.';
@@ -6208,6 +6222,8 @@ COMMENT ON INDEX birthgate.event_outbox_undelivered_idx IS 'Claim index: undeliv
 CREATE INDEX governance_candidate_state_dirty_idx ON birthgate.governance_candidate_state USING btree (object_key) WHERE (dirty = true);
 
 CREATE INDEX outbox_receipt_id_range_idx ON birthgate.outbox_receipt USING gist (int8range(min_outbox_id, max_outbox_id, '[]'::text));
+
+CREATE INDEX outbox_receipt_max_source_idx ON birthgate.outbox_receipt USING btree (max_source_change_id);
 
 CREATE INDEX outbox_receipt_source_range_idx ON birthgate.outbox_receipt USING gist (int8range(min_source_change_id, max_source_change_id, '[]'::text)) WHERE (min_source_change_id IS NOT NULL);
 

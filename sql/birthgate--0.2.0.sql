@@ -8184,6 +8184,10 @@ INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000012
     -- "was the event of this changelog row delivered?" (the replay guard): the receipts whose
     -- source range covers it, then the array
     CREATE INDEX "outbox_receipt_source_range_idx" ON "birthgate"."outbox_receipt" USING gist (int8range(min_source_change_id, max_source_change_id, '[]')) WHERE min_source_change_id IS NOT NULL;
+    -- the replay guard's fast path: the highest source row any receipt or dead letter settled
+    -- (one index probe each; an event above both cannot be a replay)
+    CREATE INDEX "outbox_receipt_max_source_idx" ON "birthgate"."outbox_receipt" (max_source_change_id);
+    CREATE INDEX "event_dead_letter_source_change_id_idx" ON "birthgate"."event_dead_letter" (source_change_id);
     COMMENT ON COLUMN "birthgate"."outbox_receipt"."source_change_ids" IS 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before migration 000013.';
 COMMENT ON COLUMN "birthgate"."outbox_receipt"."min_source_change_id" IS 'Lowest of source_change_ids (the GiST range index covers min..max).';
 COMMENT ON COLUMN "birthgate"."outbox_receipt"."max_source_change_id" IS 'Highest of source_change_ids.';
@@ -8367,8 +8371,20 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_through bigint;
+    v_settled bigint;
     v_dup boolean;
 BEGIN
+    -- fast path (every emission pays it, so it is three index probes): an event whose source
+    -- changelog row is above every row a receipt acknowledged, a dead letter holds or the purge
+    -- removed is not a replay of any of them. Only a rewound handoff, or a long transaction's
+    -- rows handed off after later ones were settled, take the exact checks below.
+    SELECT pg_catalog.max(r.max_source_change_id) INTO v_settled FROM "birthgate"."outbox_receipt" AS r;
+    SELECT GREATEST(v_settled, (SELECT pg_catalog.max(d.source_change_id) FROM "birthgate"."event_dead_letter" AS d),
+                    (SELECT cfg.purged_through_change_id FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton))
+      INTO v_settled;
+    IF v_settled IS NULL OR NEW.source_change_id OPERATOR(pg_catalog.>) v_settled THEN
+        RETURN NEW;
+    END IF;
     -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
     -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
     v_dup := EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d

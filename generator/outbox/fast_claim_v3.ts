@@ -61,6 +61,10 @@ export function receiptColumnsV3(c: Ctx): string {
     -- "was the event of this changelog row delivered?" (the replay guard): the receipts whose
     -- source range covers it, then the array
     CREATE INDEX ${qi('outbox_receipt_source_range_idx')} ON ${t} USING gist (int8range(min_source_change_id, max_source_change_id, '[]')) WHERE min_source_change_id IS NOT NULL;
+    -- the replay guard's fast path: the highest source row any receipt or dead letter settled
+    -- (one index probe each; an event above both cannot be a replay)
+    CREATE INDEX ${qi('outbox_receipt_max_source_idx')} ON ${t} (max_source_change_id);
+    CREATE INDEX ${qi('event_dead_letter_source_change_id_idx')} ON ${c.q('event_dead_letter')} (source_change_id);
     ${columnComments(c, 'outbox_receipt', {
       source_change_ids: 'The registry_changelog rows (source_change_id) of the acknowledged events, in the order of outbox_ids; the replay guard (_100_replay_guard) drops a re-emission of any of them. NULL in receipts written before migration 000013.',
       min_source_change_id: 'Lowest of source_change_ids (the GiST range index covers min..max).',
@@ -83,6 +87,8 @@ export function dropReceiptColumnsV3(c: Ctx): string {
     ALTER TABLE ${c.q('outbox_counter')} ADD CONSTRAINT outbox_counter_counter_check CHECK (counter IN ${inList(COUNTERS_V2)});
     ${comment('TABLE', c.q('outbox_counter'), 'Insert-only log of outbox events that leave no row behind (dead_lettered, redriven, expired_claims, stale_acks, purged); v_outbox_status sums it. Insert-only so that concurrent workers never wait on a counter row; outbox_purge() folds it into one row per counter.')}
     ALTER TABLE ${c.q('outbox_config')} DROP COLUMN purged_through_change_id;
+    DROP INDEX ${c.q('event_dead_letter_source_change_id_idx')};
+    DROP INDEX ${c.q('outbox_receipt_max_source_idx')};
     DROP INDEX ${c.q('outbox_receipt_source_range_idx')};
     ALTER TABLE ${t} DROP CONSTRAINT outbox_receipt_source_check;
     ALTER TABLE ${t}
@@ -277,8 +283,20 @@ export function replayGuardFunction(c: Ctx): string {
     AS $fn$
     DECLARE
         v_through bigint;
+        v_settled bigint;
         v_dup boolean;
     BEGIN
+        -- fast path (every emission pays it, so it is three index probes): an event whose source
+        -- changelog row is above every row a receipt acknowledged, a dead letter holds or the purge
+        -- removed is not a replay of any of them. Only a rewound handoff, or a long transaction's
+        -- rows handed off after later ones were settled, take the exact checks below.
+        SELECT pg_catalog.max(r.max_source_change_id) INTO v_settled FROM ${c.q('outbox_receipt')} AS r;
+        SELECT GREATEST(v_settled, (SELECT pg_catalog.max(d.source_change_id) FROM ${c.q('event_dead_letter')} AS d),
+                        (SELECT cfg.purged_through_change_id FROM ${c.q('outbox_config')} AS cfg WHERE cfg.singleton))
+          INTO v_settled;
+        IF v_settled IS NULL OR NEW.source_change_id OPERATOR(pg_catalog.>) v_settled THEN
+            RETURN NEW;
+        END IF;
         -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
         -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
         v_dup := EXISTS (SELECT 1 FROM ${c.q('event_dead_letter')} AS d
