@@ -10,6 +10,7 @@ import { securityLeastPrivilege } from './000007_security_least_privilege.js';
 import { outboxDelivery } from './000008_outbox_delivery.js';
 import { sweeps } from './000009_sweeps_adopt_backfill.js';
 import { operatorMetrics } from './000010_operator_metrics.js';
+import { admissionFastPath } from './000011_admission_fast_path.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   outboxDelivery,
   sweeps,
   operatorMetrics,
+  admissionFastPath,
 ];
