@@ -680,7 +680,8 @@ BEGIN
                       LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
                       LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
                      WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1
-                       AND l.detail ? 'mode') s
+                       AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
              WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
              ORDER BY s.change_id
             $sweep$, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
