@@ -531,6 +531,7 @@ DECLARE
     v_bypassed boolean := false;
     v_born record;
     v_bad record;
+    v_seqscan text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -669,6 +670,11 @@ BEGIN
               FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
              WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
         SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+        -- every probe below has an index (the family table's code index, if it has one): statistics
+        -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
+        -- a sequential scan per code
+        v_seqscan := pg_catalog.current_setting('enable_seqscan');
+        PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
         FOR v_bad IN EXECUTE pg_catalog.format($sweep$
             SELECT s.*
               FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
@@ -715,6 +721,7 @@ BEGIN
                                                                 'removed_by', 'unknown', 'reverified', true) END);
             END IF;
         END LOOP;
+        PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
     END IF;
 
     -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this

@@ -495,6 +495,7 @@ export function finalizeCheckFunction(c: Ctx): string {
         v_bypassed boolean := false;
         v_born record;
         v_bad record;
+        v_seqscan text;
     BEGIN
         ${at(8, familyLookup(c))}
         IF v_family.mode = 'off' THEN
@@ -549,6 +550,11 @@ export function finalizeCheckFunction(c: Ctx): string {
         IF TG_OP IN ('INSERT', 'DELETE') AND pg_catalog.current_setting(${lit(verifyPrefix(c))} || v_collection, true) = 'pending' THEN
             PERFORM pg_catalog.set_config(${lit(verifyPrefix(c))} || v_collection, '', true);
             v_type := pg_catalog.format_type(${baseTypeOf('v_family.atttypid')}, NULL);
+            -- every probe below has an index (the family table's code index, if it has one): statistics
+            -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
+            -- a sequential scan per code
+            v_seqscan := pg_catalog.current_setting('enable_seqscan');
+            PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
             FOR v_bad IN EXECUTE pg_catalog.format($sweep$
                 SELECT s.*
                   FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
@@ -587,6 +593,7 @@ export function finalizeCheckFunction(c: Ctx): string {
                                                                     'removed_by', 'unknown', 'reverified', true) END);
                 END IF;
             END LOOP;
+            PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
         END IF;
 
         -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
