@@ -57,7 +57,6 @@ LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
@@ -512,7 +511,6 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
-SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];

@@ -3303,7 +3303,6 @@ CREATE FUNCTION birthgate.tg_birth_finalize() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET row_security TO 'off'
-    SET plan_cache_mode TO 'force_custom_plan'
     AS $_$
 DECLARE
     v_collection text := TG_ARGV[0];
@@ -3641,7 +3640,6 @@ COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (def
 CREATE FUNCTION birthgate.tg_birth_gate() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_custom_plan'
     AS $_$
 DECLARE
     v_collection text := TG_ARGV[0];

@@ -7132,7 +7132,6 @@ LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
@@ -7587,7 +7586,6 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET row_security = off
-SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];

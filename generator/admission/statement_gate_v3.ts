@@ -5,8 +5,10 @@
  *  - The writer (tg_birth_register) plans its statements at every execution
  *    (plan_cache_mode = force_custom_plan; 000006 forced generic plans): a cached plan made while the
  *    registry was small, for an unnest() of an estimated 10 codes, joined a later 100,000-row
- *    statement with nested loops that never finished. The other gate functions plan per execution
- *    too: their plans, cached, would depend on the table sizes at the time they were made.
+ *    statement with nested loops that never finished. The row gate and layer 2 keep cached plans
+ *    (point lookups by unique key and catalog probes, whose shape does not depend on sizes; planning
+ *    them per call doubled the single-row cost); the set-based re-verification of layer 2 is
+ *    dynamic SQL, planned at every execution.
  *  - Layer 2 no longer queues an INSERT event per row when the statement writer is certain to run:
  *    the first row of each INSERT statement calls tg_birth_gate (the WHEN clause of _100_birth_gate
  *    lets it through), which arms <schema>.gate_armed = '<statement_timestamp> <collection>' when
@@ -116,7 +118,6 @@ export function gateCheckFunction(c: Ctx): string {
     VOLATILE
     SECURITY DEFINER
     ${PINNED}
-    SET plan_cache_mode = force_custom_plan
     AS $fn$
     DECLARE
         v_collection text := TG_ARGV[0];
@@ -476,7 +477,6 @@ export function finalizeCheckFunction(c: Ctx): string {
     SECURITY DEFINER
     ${PINNED}
     SET row_security = off
-    SET plan_cache_mode = force_custom_plan
     AS $fn$
     DECLARE
         v_collection text := TG_ARGV[0];
