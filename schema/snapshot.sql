@@ -124,6 +124,8 @@ CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_ta
         SELECT f.code_max_length,
                -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
                '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(' ' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''' AS collection_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace('birthgate.gate_verify_' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''::text' AS verify_literal,
                t.is_text,
                CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
                     ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
@@ -140,7 +142,7 @@ CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_ta
       FROM (VALUES
         (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_100_birth_gate', p_code_column, p_table_ident,
-                COALESCE((SELECT pg_catalog.format('WHEN ((((current_setting(%5$s::text, true) IS DISTINCT FROM (statement_timestamp())::text) AND (set_config(%5$s::text, (statement_timestamp())::text, true) IS NULL)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''') FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%5$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %6$s::text)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
         (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
@@ -148,8 +150,9 @@ CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_ta
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
-        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
-                '_900_birth_finalize', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text)) OR ((current_setting(%3$s, true) IS DISTINCT FROM ''pending''::text) AND (set_config(%3$s, ''pending''::text, true) IS NOT NULL)))) ', '''birthgate.gate_armed''', fam.collection_literal, fam.verify_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
         (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_910_birth_finalize_recode', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
@@ -1424,7 +1427,13 @@ BEGIN
                     DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
-    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
       INTO v_att
       FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -1432,7 +1441,7 @@ BEGIN
         RAISE EXCEPTION USING
                     ERRCODE = 'BG103',
                     MESSAGE = 'invalid code column',
-                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
     IF v_to.oid IS NULL
@@ -2035,7 +2044,13 @@ BEGIN
                     DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
-    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) AS safe_type
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
       INTO v_att
       FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -2043,7 +2058,7 @@ BEGIN
         RAISE EXCEPTION USING
                     ERRCODE = 'BG103',
                     MESSAGE = 'invalid code column',
-                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar, name or a domain directly over one of them', v_att.type_name) END),
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
     IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
@@ -2103,7 +2118,7 @@ BEGIN
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text, p_code_max_length integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text-like, not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers _100_birth_gate, _110_birth_register, _120_birth_recode and _900_birth_finalize (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
+COMMENT ON FUNCTION birthgate.register_family(p_collection text, p_table regclass, p_code_column name, p_code_pattern text, p_mode text, p_code_max_length integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text, varchar, name or a domain over one at any depth; not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers of birth_gate_trigger_definitions (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
 
 CREATE FUNCTION birthgate.release_pending(p_event_type text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3599,6 +3614,8 @@ DECLARE
     v_switch text;
     v_bypassed boolean := false;
     v_born record;
+    v_bad record;
+    v_seqscan text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -3662,7 +3679,13 @@ BEGIN
     END IF;
     v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
     IF v_family.has_column AND NOT v_safe THEN
-        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
     END IF;
     IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
@@ -3716,6 +3739,75 @@ BEGIN
         RETURN NULL;
     END IF;
 
+    -- the set-based re-verification of what the statement writer bore in this transaction: the
+    -- WHEN clause of _900_birth_finalize queues no event per row while the writer is certain to
+    -- check the statement, but one per transaction and collection (setting <verify>_<collection>
+    -- = 'pending'), which does this. Every code the writer bore here must still be BORN from a
+    -- consumed permit while its object is there, and its object must still be there while it is
+    -- BORN here (which also covers a DELETE inside an armed statement).
+    IF TG_OP IN ('INSERT', 'DELETE') AND pg_catalog.current_setting('birthgate.gate_verify_' || v_collection, true) = 'pending' THEN
+        PERFORM pg_catalog.set_config('birthgate.gate_verify_' || v_collection, '', true);
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+        -- every probe below has an index (the family table's code index, if it has one): statistics
+        -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
+        -- a sequential scan per code
+        v_seqscan := pg_catalog.current_setting('enable_seqscan');
+        PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
+        FOR v_bad IN EXECUTE pg_catalog.format($sweep$
+            SELECT s.*
+              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized
+                      FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1
+                       AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
+             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
+             ORDER BY s.change_id
+            $sweep$, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+          USING v_collection
+        LOOP
+            SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+             WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
+               AND (layer = 1 OR (NOT v_bad.present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
+            IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                IF v_bad.present THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG130',
+                        MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+                        DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
+                        HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+                END IF;
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG157',
+                    MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                    DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                    HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
+            END IF;
+            IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                        CASE WHEN v_bad.present
+                             THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                      'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
+                                      'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
+                             ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
+                                                                'removed_by', 'unknown', 'reverified', true) END);
+            END IF;
+        END LOOP;
+        PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
+    END IF;
+
     -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
     --     transaction must still exist in the table at commit
     IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
@@ -3727,9 +3819,13 @@ BEGIN
          WHERE r.collection_name = v_collection AND r.entity_code = v_old_code
            AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
         IF FOUND THEN
-            SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
-              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-             WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
+            v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
             EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
                INTO v_present USING v_old_code;
@@ -3773,22 +3869,26 @@ BEGIN
     -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
     -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
     -- statement if any row is unborn, provided it is enabled
-    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection
        AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                    WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register'
-                      AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
-                      AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
-                                           WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
-                                           WHEN 'A' THEN true ELSE false END) THEN
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN
         RETURN NULL;
     END IF;
 
     -- not finalized. A version whose code is no longer in the table (deleted or re-coded before
     -- commit) is judged by (a) instead; NULL/empty codes always count (fail closed).
     IF v_code IS NOT NULL AND v_code <> '' THEN
-        SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END, NULL) INTO v_type
-          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-         WHERE a.attrelid = TG_RELID AND a.attname = v_family.code_column AND a.attnum > 0 AND NOT a.attisdropped;
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
         EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                   TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
            INTO v_present USING v_code;
@@ -3860,21 +3960,37 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
-    -- the statement marker (the WHEN clause of _100_birth_gate sets it too, for the first row of
-    -- each statement, and calls this function only for a row it might refuse): it tells layer 2,
+    -- the statement marker: the WHEN clause of _100_birth_gate calls this function for the first
+    -- row of each statement (and otherwise only for a row it might refuse). It tells layer 2,
     -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
-    -- statement-level writer has yet to run; layer 2 only trusts it while that writer trigger is
-    -- enabled, so setting it by hand bypasses nothing
-    v_marker := pg_catalog.statement_timestamp()::text;
+    -- statement-level writer has yet to run. For an INSERT in enforce mode whose writer is
+    -- attached and enabled now, it also arms the second marker, which keeps the WHEN clause of
+    -- _900_birth_finalize from queuing a commit-time event per row: the writer checks every row
+    -- of the statement at its end. Both are only trusted together with the writer trigger, so
+    -- setting them by hand skips nothing the writer does not check.
+    v_marker := pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection;
     IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
         PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed',
+            CASE WHEN TG_OP = 'INSERT' AND v_family.mode = 'enforce' AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN v_marker ELSE '' END, true);
     END IF;
     IF v_family.mode = 'off' THEN
         RETURN NEW;
     END IF;
     v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
     IF v_family.has_column AND NOT v_safe THEN
-        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
     END IF;
     IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING
@@ -3957,7 +4073,7 @@ COMMENT ON FUNCTION birthgate.tg_birth_gate_violation_append_only() IS 'Trigger 
 CREATE FUNCTION birthgate.tg_birth_register() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_generic_plan'
+    SET plan_cache_mode TO 'force_custom_plan'
     AS $_$
 DECLARE
     v_collection text := TG_ARGV[0];
@@ -3990,16 +4106,25 @@ BEGIN
             DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
             HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
     END IF;
-    IF TG_LEVEL = 'STATEMENT' AND pg_catalog.current_setting('birthgate.gate_statement', true) <> '' THEN
-        -- the writer runs now: layer 2 no longer waits for it (see tg_birth_gate)
+    IF TG_LEVEL = 'STATEMENT' AND (pg_catalog.current_setting('birthgate.gate_statement', true) <> ''
+                                   OR pg_catalog.current_setting('birthgate.gate_armed', true) <> '') THEN
+        -- the writer runs now: layer 2 no longer waits for it, and a later statement of the same
+        -- top-level call arms again (see tg_birth_gate)
         PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
     END IF;
     IF v_family.mode = 'off' THEN
         RETURN NULL;
     END IF;
     v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
     IF v_family.has_column AND NOT v_safe THEN
-        SELECT (CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) IN ('text'::regtype, 'varchar'::regtype, 'name'::regtype) INTO v_safe FROM pg_type t WHERE t.oid = v_family.atttypid;
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
     END IF;
     IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         RAISE EXCEPTION USING

@@ -7077,6 +7077,1171 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000010_operator_metrics', now());
 
+-- 000011_admission_fast_path: admission fast path: writer planned per execution, no per-row commit-time check for rows the statement writer checked, code domains at any depth
+
+CREATE OR REPLACE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
+RETURNS TABLE (trigger_name name, definition text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH fam AS (
+        SELECT f.code_max_length,
+               -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(' ' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''' AS collection_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace('birthgate.gate_verify_' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''::text' AS verify_literal,
+               t.is_text,
+               CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                    ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+               CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                    ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
+          FROM "birthgate"."birth_family" f
+         CROSS JOIN LATERAL (
+               SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                   AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
+         WHERE f.collection_name = p_collection
+    )
+    SELECT x.trigger_name::name, x.definition
+      FROM (VALUES
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%5$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %6$s::text)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text)) OR ((current_setting(%3$s, true) IS DISTINCT FROM ''pending''::text) AND (set_config(%3$s, ''pending''::text, true) IS NOT NULL)))) ', '''birthgate.gate_armed''', fam.collection_literal, fam.verify_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_910_birth_finalize_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+      ) AS x(ord, trigger_name, definition)
+     ORDER BY x.ord
+$fn$;
+COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_gate"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_code text;
+    v_old_code text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_marker text;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    -- the statement marker: the WHEN clause of _100_birth_gate calls this function for the first
+    -- row of each statement (and otherwise only for a row it might refuse). It tells layer 2,
+    -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+    -- statement-level writer has yet to run. For an INSERT in enforce mode whose writer is
+    -- attached and enabled now, it also arms the second marker, which keeps the WHEN clause of
+    -- _900_birth_finalize from queuing a commit-time event per row: the writer checks every row
+    -- of the statement at its end. Both are only trusted together with the writer trigger, so
+    -- setting them by hand skips nothing the writer does not check.
+    v_marker := pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection;
+    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed',
+            CASE WHEN TG_OP = 'INSERT' AND v_family.mode = 'enforce' AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN v_marker ELSE '' END, true);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NEW;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    ELSE
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
+        RETURN NEW;  -- the code did not change
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
+    END IF;
+    IF pg_catalog.length(v_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_code), 600));
+    END IF;
+    IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
+        IF v_code IS NULL OR v_code = '' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = format('Set %I to a permitted code: SELECT birthgate.issue_permit(%L, ''<code>'');', v_family.code_column, v_collection);
+        ELSIF v_code !~ v_family.code_pattern THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Use a code that matches %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L), or correct the pattern with SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', %L);', v_family.code_pattern, v_collection, v_collection, v_family.table_name::text, v_family.code_column, v_family.mode);
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_gate"() IS 'Layer 1 birth gate, validation half (trigger _100_birth_gate, BEFORE INSERT OR UPDATE OF the code column, FOR EACH ROW; arguments: collection, code column). Checks the proposed row like a CHECK constraint and writes nothing: the kill switch (birthgate.bypass_gate = on only for members of birthgate_admin, else BG126), the family code length limit (BG152, report and enforce), NULL/empty code (BG124) and the pattern (BG123) in enforce. Permits, the registry and the changelog are handled by tg_birth_register for the rows actually written.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_register"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_code text;
+    v_old_code text;
+    v_codes text[];
+    v_longest integer;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_ts timestamptz;
+    v_table text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    v_res record;
+    v_bad_code text;
+    v_last record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' AND (pg_catalog.current_setting('birthgate.gate_statement', true) <> ''
+                                   OR pg_catalog.current_setting('birthgate.gate_armed', true) <> '') THEN
+        -- the writer runs now: layer 2 no longer waits for it, and a later statement of the same
+        -- top-level call arms again (see tg_birth_gate)
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' THEN
+        -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
+        -- (with the longest code, so that the length check below needs no pass of its own)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
+           INTO v_codes, v_longest;
+        IF v_codes IS NULL THEN
+            RETURN NULL;
+        END IF;
+    ELSE
+        -- a re-code: only a changed code counts
+        IF TG_OP = 'UPDATE' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        ELSIF TG_OP = 'INSERT' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        ELSE
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+        END IF;
+        IF v_code IS NOT DISTINCT FROM v_old_code THEN
+            RETURN NULL;
+        END IF;
+        v_codes := ARRAY[v_code];
+        v_longest := pg_catalog.length(v_code);
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_codes[1]) > 100 THEN pg_catalog.left(v_codes[1], 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_codes[1])) ELSE v_codes[1] END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
+    END IF;
+    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    IF v_longest > v_family.code_max_length THEN
+        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+    END IF;
+    v_ts := pg_catalog.clock_timestamp();
+
+    IF v_family.mode = 'report' OR v_bypassed THEN
+        WITH src AS (
+            SELECT x.code, x.ord FROM pg_catalog.unnest(v_codes) WITH ORDINALITY AS x(code, ord)
+        ), codes AS (
+            SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
+        ), chk AS MATERIALIZED (
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
+                   k.code ~ v_family.code_pattern AS matches
+              FROM codes k
+              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+              LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                    AND p.state = 'ISSUED' AND p.expires_at > v_ts
+        ), consumed AS (
+            UPDATE "birthgate"."birth_admission_permit" p
+               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+              FROM chk
+             WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
+               AND p.state = 'ISSUED' AND p.expires_at > v_ts
+            RETURNING p.permit_id, p.entity_code
+        ), born AS (
+            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+            SELECT v_collection, chk.code, x.permit_id, v_actor
+              FROM chk LEFT JOIN consumed x ON x.entity_code = chk.code
+             WHERE chk.prior_id IS NULL
+            ON CONFLICT (entity_code, collection_name) DO NOTHING
+            RETURNING registry_id, entity_code, born_at, permit_id
+        ), logged AS (
+            INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+            SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+                   pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                                 'mode', v_family.mode, 'bypass', v_bypassed)
+              FROM born b
+            RETURNING 1
+        ), facts AS (
+            SELECT s.code, s.ord,
+                   pg_catalog.row_number() OVER (PARTITION BY s.code ORDER BY s.ord) AS k,
+                   chk.prior_id, chk.prior_status, chk.matches, x.permit_id AS consumed_id, b.registry_id AS born_id
+              FROM src s
+              LEFT JOIN chk ON chk.code = s.code
+              LEFT JOIN consumed x ON x.entity_code = s.code
+              LEFT JOIN born b ON b.entity_code = s.code
+        ), judged AS (
+            SELECT f.*, lp.permit_id AS last_id, lp.state AS last_state, lp.expires_at AS last_expires, lp.revoke_reason AS last_reason,
+                   (CASE WHEN f.code IS NULL OR f.code = '' THEN ARRAY['NULL_CODE']
+                         ELSE CASE WHEN f.matches THEN '{}'::text[] ELSE ARRAY['PATTERN_MISMATCH'] END
+                              || CASE WHEN f.prior_id IS NOT NULL OR f.k > 1 OR f.born_id IS NULL THEN ARRAY['ALREADY_BORN']
+                                      WHEN f.consumed_id IS NOT NULL THEN '{}'::text[]
+                                      WHEN lp.state IN ('ISSUED', 'EXPIRED') THEN ARRAY['PERMIT_EXPIRED']
+                                      WHEN lp.state = 'REVOKED' THEN ARRAY['PERMIT_REVOKED']
+                                      ELSE ARRAY['NO_PERMIT'] END
+                    END)::text[] AS findings
+              FROM facts f
+              LEFT JOIN LATERAL (
+                    SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason
+                      FROM "birthgate"."birth_admission_permit" p
+                     WHERE f.consumed_id IS NULL AND f.born_id IS NOT NULL AND f.k = 1
+                       AND p.collection_name = v_collection AND p.entity_code = f.code
+                     ORDER BY p.permit_id DESC
+                     LIMIT 1) lp ON true
+        ), seen AS (
+            SELECT j.*, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'operation', TG_OP,
+                       'code_pattern', v_family.code_pattern,
+                       'permit_id', j.consumed_id,
+                       'registry_id', CASE WHEN j.k = 1 THEN j.born_id END,
+                       'registered', j.k = 1 AND j.born_id IS NOT NULL,
+                       'prior_registry_id', j.prior_id,
+                       'prior_status', j.prior_status,
+                       'latest_permit', CASE WHEN j.last_id IS NOT NULL THEN pg_catalog.jsonb_build_object(
+                           'permit_id', j.last_id, 'state', j.last_state, 'expires_at', j.last_expires, 'revoke_reason', j.last_reason) END,
+                       'old_code', v_old_code,
+                       'duplicate_in_statement', CASE WHEN j.k > 1 THEN true END)) AS detail
+              FROM judged j
+        ), recorded AS (
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
+              FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
+                           s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
+                      FROM seen s
+                     WHERE v_bypassed
+                    UNION ALL
+                    SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
+                           s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
+                      FROM seen s
+                     CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
+                     WHERE NOT v_bypassed) AS v
+             ORDER BY v.ord, v.fno
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
+               (SELECT pg_catalog.count(*) FROM recorded) AS recorded
+          INTO v_res;
+        RETURN NULL;
+    END IF;
+
+    WITH codes AS (
+        SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
+    ), chk AS MATERIALIZED (
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
+          FROM codes k
+          LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+          LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                AND p.state = 'ISSUED' AND p.expires_at > v_ts
+    ), bad AS (
+        SELECT chk.*,
+               CASE WHEN chk.code IS NULL OR chk.code = '' THEN 1
+                    WHEN pg_catalog.length(chk.code) > v_family.code_max_length THEN 2
+                    WHEN chk.code !~ v_family.code_pattern THEN 3
+                    WHEN chk.n > 1 OR chk.prior_id IS NOT NULL THEN 4
+                    ELSE 5 END AS reason
+          FROM chk
+         WHERE chk.code IS NULL OR chk.code = '' OR pg_catalog.length(chk.code) > v_family.code_max_length
+            OR chk.code !~ v_family.code_pattern OR chk.n > 1 OR chk.prior_id IS NOT NULL OR chk.live_id IS NULL
+         ORDER BY 6, 1
+         LIMIT 1
+    ), consumed AS (
+        UPDATE "birthgate"."birth_admission_permit" p
+           SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+          FROM chk
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
+           AND p.state = 'ISSUED' AND p.expires_at > v_ts
+           AND NOT EXISTS (SELECT 1 FROM bad)
+        RETURNING p.permit_id, p.entity_code
+    ), born AS (
+        INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+        SELECT v_collection, x.entity_code, x.permit_id, v_actor FROM consumed x
+        ON CONFLICT (entity_code, collection_name) DO NOTHING
+        RETURNING registry_id, entity_code, born_at, permit_id
+    ), logged AS (
+        INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+        SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+               pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                             'mode', 'enforce', 'bypass', false)
+          FROM born b
+        RETURNING 1
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM chk) AS codes,
+           (SELECT pg_catalog.count(*) FROM consumed) AS consumed,
+           (SELECT pg_catalog.count(*) FROM born) AS born,
+           bad.code AS bad_code, bad.n AS bad_n, bad.prior_id AS bad_prior_id, bad.prior_status AS bad_prior_status,
+           bad.reason AS bad_reason, bad.code IS NOT NULL OR bad.reason IS NOT NULL AS bad_found
+      INTO v_res
+      FROM (SELECT 1) AS one
+      LEFT JOIN bad ON true;
+    IF v_res.bad_found THEN
+        v_bad_code := v_res.bad_code;
+        IF v_res.bad_reason = 1 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
+        ELSIF v_res.bad_reason = 2 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG152',
+                MESSAGE = 'the code is longer than the family allows',
+                DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+        ELSIF v_res.bad_reason = 3 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+        ELSIF v_res.bad_reason = 4 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG125',
+                MESSAGE = 'birth refused: the code is already in the birth registry',
+                DETAIL = CASE WHEN v_res.bad_prior_id IS NOT NULL THEN format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I, %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_prior_id, v_res.bad_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP) ELSE format('collection %s, code %L appears %s times in one %s on %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_n, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME) END,
+                HINT = format('A code is born once. Upsert the existing object (INSERT ... ON CONFLICT ... DO UPDATE), or use a new code with its own permit: SELECT birthgate.issue_permit(%L, ''<new code>'');', v_collection);
+        END IF;
+        SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason, p.consumed_at INTO v_last
+          FROM "birthgate"."birth_admission_permit" p WHERE p.collection_name = v_collection AND p.entity_code = v_bad_code
+         ORDER BY p.permit_id DESC LIMIT 1;
+        IF v_last.state IN ('ISSUED', 'EXPIRED') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG121',
+                MESSAGE = 'birth refused: the admission permit for this code has expired',
+                DETAIL = format('collection %s, code %L: permit %s expired at %s (judged at %s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, v_last.expires_at, v_ts, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Issue a new permit and retry within its lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSIF v_last.state = 'REVOKED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG122',
+                MESSAGE = 'birth refused: the admission permit for this code was revoked',
+                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, pg_catalog.left(v_last.revoke_reason, 200), TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Find out why (SELECT revoke_reason FROM birthgate.birth_admission_permit WHERE permit_id = %s); only if the birth is still wanted: SELECT birthgate.issue_permit(%L, %L);', v_last.permit_id, v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG120',
+                MESSAGE = 'birth refused: no live admission permit for this code',
+                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last.permit_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last.permit_id, v_last.state) END),
+                HINT = format('Issue a permit first: SELECT birthgate.issue_permit(%L, %L); then write the row within its lifetime.', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        END IF;
+    END IF;
+    IF v_res.consumed < v_res.codes OR v_res.born < v_res.consumed THEN
+        -- lost a race between the check and the writes: refuse the statement (its writes roll back)
+        v_bad_code := (SELECT x.code FROM pg_catalog.unnest(v_codes) AS x(code) WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = x.code AND r.born_txid = pg_catalog.pg_current_xact_id()) LIMIT 1);
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG158',
+            MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
+            DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
+    END IF;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_register"() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_finalize"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_reg record;
+    v_gone record;
+    v_code text;
+    v_old_code text;
+    v_type text;
+    v_present boolean;
+    v_seen text[];
+    v_unsafe text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_born record;
+    v_bad record;
+    v_seqscan text;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+            v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+        IF v_switch = 'on' THEN
+            v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+            IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG126',
+                    MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                    DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(NULL::text) > 100 THEN pg_catalog.left(NULL::text, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(NULL::text)) ELSE NULL::text END)),
+                    HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+            END IF;
+            v_bypassed := true;
+        ELSIF v_switch NOT IN ('', 'off') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG127',
+                MESSAGE = 'invalid value for the birth gate kill switch',
+                DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+                HINT = 'RESET birthgate.bypass_gate;';
+        END IF;
+            SELECT pg_catalog.count(*) AS n, (pg_catalog.array_agg(r.entity_code ORDER BY r.registry_id))[1] AS first_code,
+                   (pg_catalog.array_agg(r.registry_id ORDER BY r.registry_id))[1] AS first_id
+              INTO v_born
+              FROM "birthgate"."birth_registry" r
+             WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+            IF v_born.n > 0 AND v_family.mode = 'enforce' AND NOT v_bypassed THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG162',
+                    MESSAGE = 'TRUNCATE refused: the table holds objects born in this transaction',
+                    DETAIL = format('collection %s, table %I.%I: %s object(s) born in this transaction would be removed without a trace, e.g. code %L (registry row %s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_born.n, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END), v_born.first_id),
+                    HINT = format('Delete the unwanted rows instead (DELETE FROM %I.%I WHERE ...; layer 2 then checks each one), or commit the births first and TRUNCATE in a later transaction; to drop a birth before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END));
+            END IF;
+            IF v_born.n > 0 THEN
+                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                SELECT 'UNFINALIZED', v_collection, r.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                       COALESCE((SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                                  WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1), 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                       pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id, 'removed_by', 'TRUNCATE', 'bypass', v_bypassed)
+                  FROM "birthgate"."birth_registry" r
+                 WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+                 ORDER BY r.registry_id;
+            END IF;
+        RETURN NULL;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    ELSE
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
+        RETURN NULL;  -- the code did not change
+    END IF;
+
+    -- the checks below plan queries over the family table as the package owner: first make sure
+    -- that planning runs no code of its owner (index expressions and predicates, CHECK
+    -- constraints, statistics expressions) and that no inheritance child escapes the gates.
+    -- Checked at every call: a trigger of the owner may change the table between two events.
+    -- (one cheap catalog probe first: only a table with such expressions, or in an inheritance
+    -- tree, needs the full analysis)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = TG_RELID AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = TG_RELID AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    END IF;
+    IF v_unsafe IS NOT NULL THEN
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(COALESCE(v_code, v_old_code)) > 100 THEN pg_catalog.left(COALESCE(v_code, v_old_code), 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(COALESCE(v_code, v_old_code))) ELSE COALESCE(v_code, v_old_code) END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+        END IF;
+        -- report: recorded once per code and transaction; the table is not read
+        v_code := COALESCE(v_code, v_old_code);
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_code
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                    CASE TG_OP WHEN 'UPDATE' THEN 'UPDATE' ELSE 'INSERT' END, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'trigger_operation', TG_OP));
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    -- the set-based re-verification of what the statement writer bore in this transaction: the
+    -- WHEN clause of _900_birth_finalize queues no event per row while the writer is certain to
+    -- check the statement, but one per transaction and collection (setting <verify>_<collection>
+    -- = 'pending'), which does this. Every code the writer bore here must still be BORN from a
+    -- consumed permit while its object is there, and its object must still be there while it is
+    -- BORN here (which also covers a DELETE inside an armed statement).
+    IF TG_OP IN ('INSERT', 'DELETE') AND pg_catalog.current_setting('birthgate.gate_verify_' || v_collection, true) = 'pending' THEN
+        PERFORM pg_catalog.set_config('birthgate.gate_verify_' || v_collection, '', true);
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+        -- every probe below has an index (the family table's code index, if it has one): statistics
+        -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
+        -- a sequential scan per code
+        v_seqscan := pg_catalog.current_setting('enable_seqscan');
+        PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
+        FOR v_bad IN EXECUTE pg_catalog.format($sweep$
+            SELECT s.*
+              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized
+                      FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1
+                       AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
+             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
+             ORDER BY s.change_id
+            $sweep$, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+          USING v_collection
+        LOOP
+            SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+             WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
+               AND (layer = 1 OR (NOT v_bad.present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
+            IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                IF v_bad.present THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG130',
+                        MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+                        DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
+                        HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+                END IF;
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG157',
+                    MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                    DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                    HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
+            END IF;
+            IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                        CASE WHEN v_bad.present
+                             THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                      'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
+                                      'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
+                             ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
+                                                                'removed_by', 'unknown', 'reverified', true) END);
+            END IF;
+        END LOOP;
+        PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
+    END IF;
+
+    -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
+    --     transaction must still exist in the table at commit
+    IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
+        SELECT r.registry_id, r.born_txid,
+               (SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                 WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1) AS birth_operation
+          INTO v_gone
+          FROM "birthgate"."birth_registry" r
+         WHERE r.collection_name = v_collection AND r.entity_code = v_old_code
+           AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+        IF FOUND THEN
+            v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+               INTO v_present USING v_old_code;
+            IF NOT v_present THEN
+                SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+                 WHERE collection_name = v_collection AND entity_code = v_old_code AND txid = pg_catalog.pg_current_xact_id()
+                   AND (layer = 1 OR detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+                IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG157',
+                        MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                        DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (%s)', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END), v_gone.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE TG_OP WHEN 'DELETE' THEN 'the row was deleted' ELSE 'the row was re-coded' END),
+                        HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END));
+                END IF;
+                IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                    VALUES ('UNFINALIZED', v_collection, v_old_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                            COALESCE(v_gone.birth_operation, 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                            pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_gone.registry_id,
+                                                          'removed_by', TG_OP));
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN NULL;
+    END IF;
+
+    -- (b) finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+    SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+           (r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+            AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
+      INTO v_reg
+      FROM "birthgate"."birth_registry" r
+      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+     WHERE r.collection_name = v_collection AND r.entity_code = v_code;
+    IF v_reg.finalized THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+    -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+    -- statement if any row is unborn, provided it is enabled
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized. A version whose code is no longer in the table (deleted or re-coded before
+    -- commit) is judged by (a) instead; NULL/empty codes always count (fail closed).
+    IF v_code IS NOT NULL AND v_code <> '' THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                  TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+           INTO v_present USING v_code;
+        IF NOT v_present THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- did layer 1 see this code in this transaction (bypass, report finding)?
+    IF v_code IS NULL THEN
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
+    ELSE
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
+    END IF;
+
+    IF v_family.mode = 'enforce' THEN
+        IF 'BYPASS' = ANY (v_seen) THEN
+            RETURN NULL;  -- an authorised, recorded bypass
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG130',
+            MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
+            HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+    END IF;
+
+    IF v_seen IS NULL THEN
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                    'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
+                    'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
+                    'old_code', v_old_code)));
+    END IF;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_finalize"() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE OR UPDATE OF the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text,
+    p_code_max_length integer
+)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_rel record;
+    v_att record;
+    v_old "birthgate"."birth_family"%ROWTYPE;
+    v_other text;
+    v_unsafe text;
+BEGIN
+    IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG101',
+            MESSAGE = 'invalid collection name',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = 'A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools).';
+    END IF;
+    IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG105',
+            MESSAGE = 'invalid family mode',
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), p_collection),
+            HINT = 'Use one of off, report, enforce.';
+    END IF;
+    IF p_code_max_length IS NOT NULL AND (p_code_max_length < 1 OR p_code_max_length > 600) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_code_max_length, p_collection),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    IF p_table IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('table is NULL for collection %s', p_collection),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF NOT pg_catalog.pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG107',
+            MESSAGE = 'only the owner of a table can register it as a family',
+            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_catalog.pg_get_userbyid(v_rel.relowner), v_actor),
+            HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
+    END IF;
+
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s is empty', p_code_pattern, p_collection),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END IF;
+    BEGIN
+        PERFORM '' ~ p_code_pattern;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s: %s', pg_catalog.left(p_code_pattern, 200), p_collection, SQLERRM),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END;
+    IF pg_catalog.left(p_code_pattern, 1) <> '^' OR pg_catalog.right(p_code_pattern, 1) <> '$' THEN
+        RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
+    END IF;
+
+    SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, v_other, p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+
+    SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG153',
+            MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
+            DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
+            HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
+    END IF;
+    IF NOT FOUND THEN
+        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
+        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
+    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
+          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
+        -- (the old table is gone: the family simply follows the new one)
+        UPDATE "birthgate"."birth_family"
+           SET table_name = p_table,
+               code_column = p_code_column,
+               code_pattern = p_code_pattern,
+               code_max_length = COALESCE(p_code_max_length, code_max_length),
+               mode = p_mode,
+               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
+               mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
+         WHERE collection_name = p_collection;
+    END IF;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text, integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text, varchar, name or a domain over one at any depth; not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers of birth_gate_trigger_definitions (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text DEFAULT 'report'
+)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT "birthgate"."register_family"(p_collection, p_table, p_code_column, p_code_pattern, p_mode, NULL::integer)
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text) IS 'Registers (or updates) a governed family; the same as register_family(..., p_code_max_length => NULL): a new family gets the default code length limit (256), an existing one keeps its limit. Refuses to re-register a collection onto another table (BG153, see move_family).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."move_family"(p_collection text, p_table regclass, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    v_unsafe text;
+    p_code_column name;
+BEGIN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."move_family"(text, regclass, text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
+DO $reattach$
+DECLARE
+    v_family record;
+BEGIN
+    FOR v_family IN
+        SELECT f.collection_name FROM "birthgate"."birth_family" f
+         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = f.table_name)
+         ORDER BY f.collection_name
+    LOOP
+        PERFORM "birthgate"."birth_family_attach_gates"(v_family.collection_name);
+        RAISE NOTICE 'birthgate: collection % now carries the 000011 gate triggers (WHEN clauses of _100_birth_gate and _900_birth_finalize)', v_family.collection_name;
+    END LOOP;
+END
+$reattach$;
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000011_admission_fast_path', now());
+
 -- 000012_sweeps_fast_backfill: sweeps: range-based backfill batches, adaptive batch size, BG608/BG609 for family tables the package owner may not read
 
 ALTER TABLE "birthgate"."sweep_finding" DROP CONSTRAINT sweep_finding_kind_check, ADD CONSTRAINT sweep_finding_kind_check CHECK (kind IN ('null_code', 'empty_code', 'pattern_mismatch', 'duplicate_code', 'oversize_code', 'retired_present', 'retired_skipped', 'dead_lettered', 'deferred', 'rate_limited', 'load_paused', 'slow_batch', 'no_code_index'));

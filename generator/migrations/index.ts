@@ -10,6 +10,7 @@ import { securityLeastPrivilege } from './000007_security_least_privilege.js';
 import { outboxDelivery } from './000008_outbox_delivery.js';
 import { sweeps } from './000009_sweeps_adopt_backfill.js';
 import { operatorMetrics } from './000010_operator_metrics.js';
+import { admissionFastPath } from './000011_admission_fast_path.js';
 import { sweepsFastBackfill } from './000012_sweeps_fast_backfill.js';
 import { outboxFastClaim } from './000013_outbox_fast_claim.js';
 
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   outboxDelivery,
   sweeps,
   operatorMetrics,
+  admissionFastPath,
   sweepsFastBackfill,
   outboxFastClaim,
 ];
