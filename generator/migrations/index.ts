@@ -13,6 +13,7 @@ import { operatorMetrics } from './000010_operator_metrics.js';
 import { admissionFastPath } from './000011_admission_fast_path.js';
 import { sweepsFastBackfill } from './000012_sweeps_fast_backfill.js';
 import { outboxFastClaim } from './000013_outbox_fast_claim.js';
+import { release030 } from './000014_release_0_3_0.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = [
   admissionFastPath,
   sweepsFastBackfill,
   outboxFastClaim,
+  release030,
 ];
