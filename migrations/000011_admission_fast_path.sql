@@ -184,6 +184,7 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
+SET enable_nestloop = on
 AS $fn$
 DECLARE
     v_collection text := TG_ARGV[0];
@@ -295,6 +296,15 @@ BEGIN
             HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
     END IF;
     v_ts := pg_catalog.clock_timestamp();
+    -- a statement of many codes joins them with hash joins: linear whatever the statistics say.
+    -- Permits issued, or rows born, in this transaction or since the last ANALYZE can make the
+    -- planner take the registry and the permits for nearly empty, and a nested loop over them
+    -- is then quadratic (20,000 codes against 40,000 fresh permits: minutes instead of a
+    -- second). A few codes keep index probes. The setting is scoped to this function (its SET
+    -- clause restores it on exit).
+    IF pg_catalog.cardinality(v_codes) > 1000 THEN
+        PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+    END IF;
 
     IF v_family.mode = 'report' OR v_bypassed THEN
         WITH src AS (
@@ -530,6 +540,7 @@ DECLARE
     v_born record;
     v_bad record;
     v_seqscan text;
+    v_nestloop text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -672,7 +683,13 @@ BEGIN
         -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
         -- a sequential scan per code
         v_seqscan := pg_catalog.current_setting('enable_seqscan');
+        v_nestloop := pg_catalog.current_setting('enable_nestloop');
         PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
+        -- many births: hash joins (linear whatever the statistics say), see tg_birth_register
+        IF (SELECT pg_catalog.count(*) FROM "birthgate"."registry_changelog" l
+             WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection) > 1000 THEN
+            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+        END IF;
         FOR v_bad IN EXECUTE pg_catalog.format($sweep$
             SELECT s.*
               FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
@@ -720,6 +737,7 @@ BEGIN
             END IF;
         END LOOP;
         PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
+        PERFORM pg_catalog.set_config('enable_nestloop', v_nestloop, true);
     END IF;
 
     -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this

@@ -30,6 +30,9 @@ import { ACTOR, PINNED, at, bypassSetting } from './common.js';
 import { FINALIZE_RECODE_TRIGGER, FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, TRUNCATE_TRIGGER, raiseQ, short } from './v2_common.js';
 import { armedSetting, baseTypeOf, markerValue, verifyPrefix } from './v3_common.js';
 
+/** Above this many codes in one statement (or births in one transaction), the writer and layer 2's re-verification join without nested loops. */
+const BULK_CODES = 1000;
+
 /** The family row + its code column state, into v_family (v_collection, TG_RELID, TG_ARGV in scope). */
 function familyLookup(c: Ctx): string {
   return sqlText`
@@ -337,6 +340,7 @@ export function registerTriggerFunction(c: Ctx): string {
     SECURITY DEFINER
     ${PINNED}
     SET plan_cache_mode = force_custom_plan
+    SET enable_nestloop = on
     AS $fn$
     DECLARE
         v_collection text := TG_ARGV[0];
@@ -392,6 +396,15 @@ export function registerTriggerFunction(c: Ctx): string {
             ${tooLong(c, 12, 'v_bad_code')}
         END IF;
         v_ts := pg_catalog.clock_timestamp();
+        -- a statement of many codes joins them with hash joins: linear whatever the statistics say.
+        -- Permits issued, or rows born, in this transaction or since the last ANALYZE can make the
+        -- planner take the registry and the permits for nearly empty, and a nested loop over them
+        -- is then quadratic (20,000 codes against 40,000 fresh permits: minutes instead of a
+        -- second). A few codes keep index probes. The setting is scoped to this function (its SET
+        -- clause restores it on exit).
+        IF pg_catalog.cardinality(v_codes) > ${BULK_CODES} THEN
+            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+        END IF;
 
         IF v_family.mode = 'report' OR v_bypassed THEN
             ${at(12, reportStatement(c))}
@@ -496,6 +509,7 @@ export function finalizeCheckFunction(c: Ctx): string {
         v_born record;
         v_bad record;
         v_seqscan text;
+        v_nestloop text;
     BEGIN
         ${at(8, familyLookup(c))}
         IF v_family.mode = 'off' THEN
@@ -554,7 +568,13 @@ export function finalizeCheckFunction(c: Ctx): string {
             -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
             -- a sequential scan per code
             v_seqscan := pg_catalog.current_setting('enable_seqscan');
+            v_nestloop := pg_catalog.current_setting('enable_nestloop');
             PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
+            -- many births: hash joins (linear whatever the statistics say), see tg_birth_register
+            IF (SELECT pg_catalog.count(*) FROM ${c.q('registry_changelog')} l
+                 WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection) > ${BULK_CODES} THEN
+                PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+            END IF;
             FOR v_bad IN EXECUTE pg_catalog.format($sweep$
                 SELECT s.*
                   FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
@@ -594,6 +614,7 @@ export function finalizeCheckFunction(c: Ctx): string {
                 END IF;
             END LOOP;
             PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
+            PERFORM pg_catalog.set_config('enable_nestloop', v_nestloop, true);
         END IF;
 
         -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
