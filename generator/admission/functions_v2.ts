@@ -25,7 +25,7 @@ export const signaturesV2 = {
   register: 'tg_birth_register()',
 } as const;
 
-const familyUnknown = (c: Ctx, pad: number, expr = 'p_collection') =>
+export const familyUnknown = (c: Ctx, pad: number, expr = 'p_collection') =>
   raiseQ(c, pad, 'FAMILY_UNKNOWN', `format('collection %L', pg_catalog.left(${expr}, 100))`, `format('Register it first: SELECT ${c.schema}.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM ${c.schema}.birth_family;', pg_catalog.left(${expr}, 63))`);
 
 /** Lock a table under a bounded lock_timeout (the caller's, if shorter, else 5 s). */
@@ -115,7 +115,7 @@ function attachGates(c: Ctx): string {
 }
 
 /** Validation of the table (into v_rel) and the code column (into v_att), shared by register and move. */
-function validateTable(c: Ctx): string {
+export function validateTable(c: Ctx): string {
   return at(8, sqlText`
 SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
        EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits

@@ -3,38 +3,15 @@
  * keeps using byte for byte): register_family and move_family accept a code column whose type is a
  * domain at any depth over text, varchar or name (as family_read_source does).
  */
+import { familyUnknown, validateTable } from './functions_v2.js';
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
 import { ACTOR, MODES, PINNED, at } from './common.js';
-import { DEFAULT_CODE_LIMIT, MAX_CODE_LIMIT, raiseQ, short } from './v2_common.js';
+import { DEFAULT_CODE_LIMIT, MAX_CODE_LIMIT, raiseQ } from './v2_common.js';
 import { ALL_GATE_TRIGGERS } from './v2_common.js';
 import { safeCodeType } from './v3_common.js';
 
-
-const familyUnknown = (c: Ctx, pad: number, expr = 'p_collection') =>
-  raiseQ(c, pad, 'FAMILY_UNKNOWN', `format('collection %L', pg_catalog.left(${expr}, 100))`, `format('Register it first: SELECT ${c.schema}.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM ${c.schema}.birth_family;', pg_catalog.left(${expr}, 63))`);
-
-
-/** Validation of the table (into v_rel) and the code column (into v_att), shared by register and move. */
-function validateTable(c: Ctx): string {
-  return at(8, sqlText`
-SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
-       EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
-  INTO v_rel
-  FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
- WHERE k.oid = p_table;
-IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
-   OR v_rel.nspname IN (${lit(c.schema)}, 'pg_catalog', 'information_schema') THEN
-    ${raiseQ(c, 12, 'FAMILY_TABLE_INVALID', `format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END)`)}
-END IF;
--- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
-v_unsafe := ${c.q('family_relation_unsafe')}(p_table);
-IF v_unsafe IS NOT NULL THEN
-    ${raiseQ(c, 12, 'FAMILY_TABLE_OWNER_CODE', `format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT ${c.schema}.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column)`)}
-END IF;
-`);
-}
 
 function validateColumn(c: Ctx): string {
   return at(8, sqlText`

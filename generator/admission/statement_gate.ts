@@ -29,7 +29,7 @@ import { ACTOR, CODE_BASE_TYPE, PINNED, SAFE_CODE_TYPE, at, bypassSetting } from
 import { FINALIZE_RECODE_TRIGGER, FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, TRUNCATE_TRIGGER, raiseQ, short } from './v2_common.js';
 
 /** The family row + its code column state, into v_family (v_collection, TG_RELID, TG_ARGV in scope). */
-function familyLookup(c: Ctx): string {
+export function familyLookup(c: Ctx): string {
   return sqlText`
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -59,7 +59,7 @@ function columnCheck(c: Ctx): string {
 }
 
 /** Reads the code of NEW (and OLD) by name, as text, converting no other column. */
-const READ_CODE = sqlText`
+export const READ_CODE = sqlText`
   IF TG_OP = 'UPDATE' THEN
       EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
   ELSIF TG_OP = 'INSERT' THEN
@@ -68,7 +68,7 @@ const READ_CODE = sqlText`
       EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
   END IF;`;
 
-function killSwitch(c: Ctx, codeExpr: string): string {
+export function killSwitch(c: Ctx, codeExpr: string): string {
   return sqlText`
     v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting(${lit(bypassSetting(c))}, true), ''));
     IF v_switch = 'on' THEN
@@ -82,7 +82,7 @@ function killSwitch(c: Ctx, codeExpr: string): string {
     END IF;`;
 }
 
-function tooLong(c: Ctx, pad: number, codeExpr: string): string {
+export function tooLong(c: Ctx, pad: number, codeExpr: string): string {
   return raiseQ(
     c,
     pad,
@@ -149,7 +149,7 @@ export function gateCheckFunction(c: Ctx): string {
 }
 
 /** The enforce statement: check every code, then (only if all pass) consume, register, log. */
-function enforceStatement(c: Ctx): string {
+export function enforceStatement(c: Ctx): string {
   const permit = c.q('birth_admission_permit');
   const registry = c.q('birth_registry');
   return sqlText`
@@ -205,7 +205,7 @@ function enforceStatement(c: Ctx): string {
 }
 
 /** The report / bypass statement: admit every row, register what can be born, record what was seen. */
-function reportStatement(c: Ctx): string {
+export function reportStatement(c: Ctx): string {
   const permit = c.q('birth_admission_permit');
   const registry = c.q('birth_registry');
   return sqlText`
@@ -415,7 +415,7 @@ export function registerTriggerFunction(c: Ctx): string {
  * on (authorised); report records one UNFINALIZED row per such code (finding BORN_WITHOUT_OBJECT,
  * removed_by TRUNCATE). Reads only birth_registry, never the family table.
  */
-function truncateCheck(c: Ctx): string {
+export function truncateCheck(c: Ctx): string {
   const registry = c.q('birth_registry');
   const violation = c.q('birth_gate_violation');
   return sqlText`
@@ -641,7 +641,7 @@ function gateWhen(c: Ctx): string {
  * changes the code calls the writer (an upsert that sets the same code costs no function call). The
  * comparison uses the default collation, like the writer's own comparison of the two codes as text.
  */
-function recodeWhen(): string {
+export function recodeWhen(): string {
   return `pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x)`;
 }
 

@@ -28,25 +28,11 @@ import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
 import { ACTOR, PINNED, at, bypassSetting } from './common.js';
 import { FINALIZE_RECODE_TRIGGER, FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, TRUNCATE_TRIGGER, raiseQ, short } from './v2_common.js';
+import { enforceStatement, familyLookup, killSwitch, READ_CODE, recodeWhen, reportStatement, tooLong, truncateCheck } from './statement_gate.js';
 import { armedSetting, baseTypeOf, markerValue, verifyPrefix } from './v3_common.js';
 
 /** Above this many codes in one statement (or births in one transaction), the writer and layer 2's re-verification join without nested loops. */
 const BULK_CODES = 1000;
-
-/** The family row + its code column state, into v_family (v_collection, TG_RELID, TG_ARGV in scope). */
-function familyLookup(c: Ctx): string {
-  return sqlText`
-    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, a.atttypid
-      INTO v_family
-      FROM ${c.q('birth_family')} f
-      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
-     WHERE f.collection_name = v_collection;
-    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
-       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
-        ${raiseQ(c, 8, 'GATE_MISCONFIGURED', `format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END)`, `format('Re-attach the gate triggers: SELECT ${c.schema}.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode)`)}
-    END IF;`;
-}
 
 /**
  * The code column must exist and be text, varchar, name (no catalog read: the usual case) or a
@@ -62,40 +48,6 @@ function columnCheck(c: Ctx): string {
     IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
         ${raiseQ(c, 8, 'GATE_MISCONFIGURED', `format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END)`)}
     END IF;`;
-}
-
-/** Reads the code of NEW (and OLD) by name, as text, converting no other column. */
-const READ_CODE = sqlText`
-  IF TG_OP = 'UPDATE' THEN
-      EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
-  ELSIF TG_OP = 'INSERT' THEN
-      EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
-  ELSE
-      EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
-  END IF;`;
-
-function killSwitch(c: Ctx, codeExpr: string): string {
-  return sqlText`
-    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting(${lit(bypassSetting(c))}, true), ''));
-    IF v_switch = 'on' THEN
-        v_actor := ${ACTOR};
-        IF NOT pg_catalog.pg_has_role(v_actor, ${lit(c.roles.admin)}, 'USAGE') THEN
-            ${raiseQ(c, 12, 'GATE_BYPASS_REFUSED', `format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', ${lit(bypassSetting(c))}, v_actor, session_user, ${lit(c.roles.admin)}, v_collection, ${short(codeExpr)})`, `${lit(`RESET ${bypassSetting(c)}; (only a member of ${c.roles.admin} may bypass the gate, with SET LOCAL ${bypassSetting(c)} = on)`)}`)}
-        END IF;
-        v_bypassed := true;
-    ELSIF v_switch NOT IN ('', 'off') THEN
-        ${raiseQ(c, 8, 'GATE_BYPASS_SETTING_INVALID', `format('%s = %L', ${lit(bypassSetting(c))}, pg_catalog.left(pg_catalog.current_setting(${lit(bypassSetting(c))}, true), 100))`, lit(`RESET ${bypassSetting(c)};`))}
-    END IF;`;
-}
-
-function tooLong(c: Ctx, pad: number, codeExpr: string): string {
-  return raiseQ(
-    c,
-    pad,
-    'CODE_TOO_LONG',
-    `format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(${codeExpr}), v_family.code_max_length, ${short(codeExpr)})`,
-    `format('Use a code of at most %s characters, or raise the limit: SELECT ${c.schema}.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(${codeExpr}), 600))`,
-  );
 }
 
 /**
@@ -171,160 +123,6 @@ export function gateCheckFunction(c: Ctx): string {
     END;
     $fn$;
     ${comment('FUNCTION', `${fn}()`, `Layer 1 birth gate, validation half (trigger _100_birth_gate, BEFORE INSERT OR UPDATE OF the code column, FOR EACH ROW; arguments: collection, code column). Checks the proposed row like a CHECK constraint and writes nothing: the kill switch (${bypassSetting(c)} = on only for members of ${c.roles.admin}, else BG126), the family code length limit (BG152, report and enforce), NULL/empty code (BG124) and the pattern (BG123) in enforce. Permits, the registry and the changelog are handled by tg_birth_register for the rows actually written.`)}`;
-}
-
-/** The enforce statement: check every code, then (only if all pass) consume, register, log. */
-function enforceStatement(c: Ctx): string {
-  const permit = c.q('birth_admission_permit');
-  const registry = c.q('birth_registry');
-  return sqlText`
-    WITH codes AS (
-        SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
-    ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
-          FROM codes k
-          LEFT JOIN ${registry} r ON r.collection_name = v_collection AND r.entity_code = k.code
-          LEFT JOIN ${permit} p ON p.collection_name = v_collection AND p.entity_code = k.code
-                                AND p.state = 'ISSUED' AND p.expires_at > v_ts
-    ), bad AS (
-        SELECT chk.*,
-               CASE WHEN chk.code IS NULL OR chk.code = '' THEN 1
-                    WHEN pg_catalog.length(chk.code) > v_family.code_max_length THEN 2
-                    WHEN chk.code !~ v_family.code_pattern THEN 3
-                    WHEN chk.n > 1 OR chk.prior_id IS NOT NULL THEN 4
-                    ELSE 5 END AS reason
-          FROM chk
-         WHERE chk.code IS NULL OR chk.code = '' OR pg_catalog.length(chk.code) > v_family.code_max_length
-            OR chk.code !~ v_family.code_pattern OR chk.n > 1 OR chk.prior_id IS NOT NULL OR chk.live_id IS NULL
-         ORDER BY 6, 1
-         LIMIT 1
-    ), consumed AS (
-        UPDATE ${permit} p
-           SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
-          FROM chk
-         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
-           AND p.state = 'ISSUED' AND p.expires_at > v_ts
-           AND NOT EXISTS (SELECT 1 FROM bad)
-        RETURNING p.permit_id, p.entity_code
-    ), born AS (
-        INSERT INTO ${registry} (collection_name, entity_code, permit_id, born_by)
-        SELECT v_collection, x.entity_code, x.permit_id, v_actor FROM consumed x
-        ON CONFLICT (entity_code, collection_name) DO NOTHING
-        RETURNING registry_id, entity_code, born_at, permit_id
-    ), logged AS (
-        INSERT INTO ${c.q('registry_changelog')} (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-        SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
-               pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
-                                             'mode', 'enforce', 'bypass', false)
-          FROM born b
-        RETURNING 1
-    )
-    SELECT (SELECT pg_catalog.count(*) FROM chk) AS codes,
-           (SELECT pg_catalog.count(*) FROM consumed) AS consumed,
-           (SELECT pg_catalog.count(*) FROM born) AS born,
-           bad.code AS bad_code, bad.n AS bad_n, bad.prior_id AS bad_prior_id, bad.prior_status AS bad_prior_status,
-           bad.reason AS bad_reason, bad.code IS NOT NULL OR bad.reason IS NOT NULL AS bad_found
-      INTO v_res
-      FROM (SELECT 1) AS one
-      LEFT JOIN bad ON true;`;
-}
-
-/** The report / bypass statement: admit every row, register what can be born, record what was seen. */
-function reportStatement(c: Ctx): string {
-  const permit = c.q('birth_admission_permit');
-  const registry = c.q('birth_registry');
-  return sqlText`
-    WITH src AS (
-        SELECT x.code, x.ord FROM pg_catalog.unnest(v_codes) WITH ORDINALITY AS x(code, ord)
-    ), codes AS (
-        SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
-    ), chk AS MATERIALIZED (
-        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
-               k.code ~ v_family.code_pattern AS matches
-          FROM codes k
-          LEFT JOIN ${registry} r ON r.collection_name = v_collection AND r.entity_code = k.code
-          LEFT JOIN ${permit} p ON p.collection_name = v_collection AND p.entity_code = k.code
-                                AND p.state = 'ISSUED' AND p.expires_at > v_ts
-    ), consumed AS (
-        UPDATE ${permit} p
-           SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
-          FROM chk
-         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
-           AND p.state = 'ISSUED' AND p.expires_at > v_ts
-        RETURNING p.permit_id, p.entity_code
-    ), born AS (
-        INSERT INTO ${registry} (collection_name, entity_code, permit_id, born_by)
-        SELECT v_collection, chk.code, x.permit_id, v_actor
-          FROM chk LEFT JOIN consumed x ON x.entity_code = chk.code
-         WHERE chk.prior_id IS NULL
-        ON CONFLICT (entity_code, collection_name) DO NOTHING
-        RETURNING registry_id, entity_code, born_at, permit_id
-    ), logged AS (
-        INSERT INTO ${c.q('registry_changelog')} (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-        SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
-               pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
-                                             'mode', v_family.mode, 'bypass', v_bypassed)
-          FROM born b
-        RETURNING 1
-    ), facts AS (
-        SELECT s.code, s.ord,
-               pg_catalog.row_number() OVER (PARTITION BY s.code ORDER BY s.ord) AS k,
-               chk.prior_id, chk.prior_status, chk.matches, x.permit_id AS consumed_id, b.registry_id AS born_id
-          FROM src s
-          LEFT JOIN chk ON chk.code = s.code
-          LEFT JOIN consumed x ON x.entity_code = s.code
-          LEFT JOIN born b ON b.entity_code = s.code
-    ), judged AS (
-        SELECT f.*, lp.permit_id AS last_id, lp.state AS last_state, lp.expires_at AS last_expires, lp.revoke_reason AS last_reason,
-               (CASE WHEN f.code IS NULL OR f.code = '' THEN ARRAY['NULL_CODE']
-                     ELSE CASE WHEN f.matches THEN '{}'::text[] ELSE ARRAY['PATTERN_MISMATCH'] END
-                          || CASE WHEN f.prior_id IS NOT NULL OR f.k > 1 OR f.born_id IS NULL THEN ARRAY['ALREADY_BORN']
-                                  WHEN f.consumed_id IS NOT NULL THEN '{}'::text[]
-                                  WHEN lp.state IN ('ISSUED', 'EXPIRED') THEN ARRAY['PERMIT_EXPIRED']
-                                  WHEN lp.state = 'REVOKED' THEN ARRAY['PERMIT_REVOKED']
-                                  ELSE ARRAY['NO_PERMIT'] END
-                END)::text[] AS findings
-          FROM facts f
-          LEFT JOIN LATERAL (
-                SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason
-                  FROM ${permit} p
-                 WHERE f.consumed_id IS NULL AND f.born_id IS NOT NULL AND f.k = 1
-                   AND p.collection_name = v_collection AND p.entity_code = f.code
-                 ORDER BY p.permit_id DESC
-                 LIMIT 1) lp ON true
-    ), seen AS (
-        SELECT j.*, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                   'operation', TG_OP,
-                   'code_pattern', v_family.code_pattern,
-                   'permit_id', j.consumed_id,
-                   'registry_id', CASE WHEN j.k = 1 THEN j.born_id END,
-                   'registered', j.k = 1 AND j.born_id IS NOT NULL,
-                   'prior_registry_id', j.prior_id,
-                   'prior_status', j.prior_status,
-                   'latest_permit', CASE WHEN j.last_id IS NOT NULL THEN pg_catalog.jsonb_build_object(
-                       'permit_id', j.last_id, 'state', j.last_state, 'expires_at', j.last_expires, 'revoke_reason', j.last_reason) END,
-                   'old_code', v_old_code,
-                   'duplicate_in_statement', CASE WHEN j.k > 1 THEN true END)) AS detail
-          FROM judged j
-    ), recorded AS (
-        INSERT INTO ${c.q('birth_gate_violation')} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-        SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
-          FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
-                       s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
-                  FROM seen s
-                 WHERE v_bypassed
-                UNION ALL
-                SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
-                       s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
-                  FROM seen s
-                 CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
-                 WHERE NOT v_bypassed) AS v
-         ORDER BY v.ord, v.fno
-        RETURNING 1
-    )
-    SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
-           (SELECT pg_catalog.count(*) FROM recorded) AS recorded
-      INTO v_res;`;
 }
 
 export function registerTriggerFunction(c: Ctx): string {
@@ -443,39 +241,6 @@ export function registerTriggerFunction(c: Ctx): string {
     END;
     $fn$;
     ${comment('FUNCTION', `${fn}()`, 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.')}`;
-}
-
-/**
- * TRUNCATE (trigger _130_birth_truncate, BEFORE TRUNCATE FOR EACH STATEMENT): it deletes every row
- * without row triggers, so layer 2 never sees the objects go. Like a DELETE, it may remove objects
- * born by earlier transactions (they become phantoms, which the drift monitor reports), but not an
- * object born in this transaction: enforce refuses the TRUNCATE (BG162) unless the kill switch is
- * on (authorised); report records one UNFINALIZED row per such code (finding BORN_WITHOUT_OBJECT,
- * removed_by TRUNCATE). Reads only birth_registry, never the family table.
- */
-function truncateCheck(c: Ctx): string {
-  const registry = c.q('birth_registry');
-  const violation = c.q('birth_gate_violation');
-  return sqlText`
-    ${killSwitch(c, 'NULL::text')}
-    SELECT pg_catalog.count(*) AS n, (pg_catalog.array_agg(r.entity_code ORDER BY r.registry_id))[1] AS first_code,
-           (pg_catalog.array_agg(r.registry_id ORDER BY r.registry_id))[1] AS first_id
-      INTO v_born
-      FROM ${registry} r
-     WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
-    IF v_born.n > 0 AND v_family.mode = 'enforce' AND NOT v_bypassed THEN
-        ${raiseQ(c, 8, 'GATE_TRUNCATE_BORN', `format('collection %s, table %I.%I: %s object(s) born in this transaction would be removed without a trace, e.g. code %L (registry row %s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_born.n, ${short('v_born.first_code')}, v_born.first_id)`, `format('Delete the unwanted rows instead (DELETE FROM %I.%I WHERE ...; layer 2 then checks each one), or commit the births first and TRUNCATE in a later transaction; to drop a birth before commit: SELECT ${c.schema}.retire(%L, %L, ''<reason>'');', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, ${short('v_born.first_code')})`)}
-    END IF;
-    IF v_born.n > 0 THEN
-        INSERT INTO ${violation} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-        SELECT 'UNFINALIZED', v_collection, r.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
-               COALESCE((SELECT l.detail ->> 'operation' FROM ${c.q('registry_changelog')} l
-                          WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1), 'INSERT'), v_family.mode, 2, ${ACTOR},
-               pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id, 'removed_by', 'TRUNCATE', 'bypass', v_bypassed)
-          FROM ${registry} r
-         WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
-         ORDER BY r.registry_id;
-    END IF;`;
 }
 
 export function finalizeCheckFunction(c: Ctx): string {
@@ -742,15 +507,6 @@ function gateWhen(c: Ctx): string {
 function finalizeWhen(c: Ctx): string {
   const fmt = `WHEN (((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text)) OR ((current_setting(%3$s, true) IS DISTINCT FROM 'pending'::text) AND (set_config(%3$s, 'pending'::text, true) IS NOT NULL)))) `;
   return `pg_catalog.format(${lit(fmt)}, ${lit(lit(armedSetting(c)))}, fam.collection_literal, fam.verify_literal)`;
-}
-
-/**
- * The WHEN clause of _120_birth_recode, as pg_get_triggerdef() prints it: only an UPDATE that really
- * changes the code calls the writer (an upsert that sets the same code costs no function call). The
- * comparison uses the default collation, like the writer's own comparison of the two codes as text.
- */
-function recodeWhen(): string {
-  return `pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x)`;
 }
 
 /**

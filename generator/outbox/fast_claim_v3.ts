@@ -21,6 +21,7 @@
  *        below it with nothing to match is let through (at-least-once: never lose one) and counted
  *        (replay_unverified), reported by v_outbox_findings as replay_past_retention.
  */
+import { receiptHas } from './functions.js';
 import type { Ctx } from '../lib/ctx.js';
 import { columnComments, comment, commentTrigger } from '../lib/migration.js';
 import { PINNED_SEARCH_PATH, lit, qi, sqlText } from '../lib/sql.js';
@@ -42,10 +43,6 @@ function replaceOnce(sql: string, from: string, to: string): string {
 
 /** CREATE FUNCTION ... -> CREATE OR REPLACE FUNCTION ... (for replacing a 000008 definition, Up or Down). */
 export const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
-
-/** The receipts that hold id `id` (a delivered event). */
-const receiptHas = (c: Ctx, r: string, id: string) =>
-  `${c.q('outbox_receipt')} AS ${r} WHERE int8range(${r}.min_outbox_id, ${r}.max_outbox_id, '[]') @> ${id} AND ${id} = ANY (${r}.outbox_ids)`;
 
 export function receiptColumnsV3(c: Ctx): string {
   const t = c.q('outbox_receipt');

@@ -58,7 +58,7 @@ const expiryText = (r: string, _now: string) =>
   `format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', ${r}.claimed_at, ${r}.claimed_by, ${r}.claim_expires_at)`;
 
 /** The receipts that hold id `id` (a delivered event). */
-const receiptHas = (c: Ctx, r: string, id: string) =>
+export const receiptHas = (c: Ctx, r: string, id: string) =>
   `${c.q('outbox_receipt')} AS ${r} WHERE int8range(${r}.min_outbox_id, ${r}.max_outbox_id, '[]') @> ${id} AND ${id} = ANY (${r}.outbox_ids)`;
 
 export function claimFunction(c: Ctx): string {

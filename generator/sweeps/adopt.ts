@@ -36,7 +36,7 @@ import { SWEEP_RESULT, checkArgs, closingFindings, takeCursor } from './worker.j
  * SELECT of `code` as text, FROM ONLY the checked relations), %2$s the keyset condition. Parameters: $1 position, $2 batch size, $3 collection, $4 pattern, $5 actor,
  * $6 run id, $7 sweep name, $8 table (text), $9 mode.
  */
-function batchTemplate(c: Ctx, dryRun: boolean): string {
+export function batchTemplate(c: Ctx, dryRun: boolean): string {
   const adopt = dryRun
     ? sqlText`
         adopted AS (

@@ -32,86 +32,15 @@
  * (a LATERAL ... LIMIT 1 probe, never a hash join over the whole registry), and one INSERT ...
  * SELECT for the registry rows chained into one for their changelog rows.
  */
+import { batchTemplate } from './adopt.js';
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
 import { PINNED_SEARCH_PATH, lit, sqlText } from '../lib/sql.js';
-import { ACTOR, CODE_SHOWN, MAX_CODE_LENGTH, raiseAt } from './common.js';
+import { ACTOR, CODE_SHOWN, raiseAt } from './common.js';
 import { ADAPTIVE_MAX, SWEEP_RESULT, batchSizeAssignments, checkArgsV3, closingFindings, takeCursorV3 } from './worker_v3.js';
 
 /** pg_collation oid of the database default collation (DEFAULT_COLLATION_OID). */
 const DEFAULT_COLLATION_OID = 100;
-
-/**
- * The batch statement, a format() template: %1$s the source returned by family_read_source (a
- * SELECT of `code` as text, FROM ONLY the checked relations), %2$s the keyset condition. Parameters: $1 position, $2 batch size, $3 collection, $4 pattern, $5 actor,
- * $6 run id, $7 sweep name, $8 table (text), $9 mode.
- */
-function batchTemplate(c: Ctx, dryRun: boolean): string {
-  const adopt = dryRun
-    ? sqlText`
-        adopted AS (
-            SELECT 1 FROM reg AS g WHERE g.finding IS NULL AND g.registered_status IS NULL
-        ),`
-    : sqlText`
-        ins AS (
-            INSERT INTO ${c.q('birth_registry')} (collection_name, entity_code, permit_id, born_by)
-            SELECT $3, g.code, NULL, $5
-              FROM reg AS g
-             WHERE g.finding IS NULL AND g.registered_status IS NULL
-             ORDER BY g.ord
-            ON CONFLICT (entity_code, collection_name) DO NOTHING
-            RETURNING registry_id, entity_code, born_at
-        ),
-        adopted AS (
-            INSERT INTO ${c.q('registry_changelog')} (op, collection_name, entity_code, registry_id, born_at, actor, detail)
-            SELECT 'BORN', $3, i.entity_code, i.registry_id, i.born_at, $5,
-                   pg_catalog.jsonb_build_object('adopted', true, 'adopted_by', $5, 'run_id', $6, 'sweep', $7,
-                                                 'table', $8, 'mode', $9, 'permit_id', NULL)
-              FROM ins AS i
-             ORDER BY i.registry_id
-            RETURNING 1
-        ),`;
-  return sqlText`
-    WITH src AS MATERIALIZED (
-        SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
-          FROM (SELECT t.code, pg_catalog.count(*) AS n
-                  FROM (%1$s) AS t
-                 WHERE t.code %2$s
-                 GROUP BY t.code
-                 ORDER BY t.code
-                 LIMIT $2) AS x
-    ),
-    reg AS (
-        SELECT s.code, s.n, s.ord, r.status AS registered_status,
-               CASE WHEN s.code OPERATOR(pg_catalog.=) '' THEN 'empty_code'
-                    WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN 'oversize_code'
-                    WHEN s.n OPERATOR(pg_catalog.>) 1 THEN 'duplicate_code'
-                    WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN 'pattern_mismatch' END AS finding
-          FROM src AS s
-          -- one probe of the registry's unique index per code (LIMIT 1 keeps it a parameterized
-          -- index scan; a join could become a hash of the whole registry)
-          LEFT JOIN LATERAL (
-              SELECT b.status
-                FROM ${c.q('birth_registry')} AS b
-               WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
-               LIMIT 1) AS r ON true
-    ),
-    ${adopt.replaceAll('\n', '\n    ')}
-    found AS (
-        INSERT INTO ${c.q('sweep_finding')} (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
-        SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) 'RETIRED' THEN 'retired_present' ELSE g.finding END, $3,
-               pg_catalog.left(g.code, ${MAX_CODE_LENGTH}), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
-               pg_catalog.jsonb_build_object('table', $8, 'code_pattern', $4)
-          FROM reg AS g
-         WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) 'RETIRED'
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    )
-    SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
-           (SELECT pg_catalog.count(*) FROM adopted)::integer,
-           (SELECT pg_catalog.count(*) FROM found)::integer,
-           (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)`;
-}
 
 /**
  * BG608: the package owner may not read the family table. DETAIL names the family, the table and
