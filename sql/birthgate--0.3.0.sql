@@ -9698,4 +9698,923 @@ COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.3.0: pre-birth admission control a
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000014_release_0_3_0', now());
 
+-- 000015_admission_single_row: admission: single-row births on cached point statements; the commit-time re-verification queued by the writer in admission_verify (no session setting can skip it)
+
+CREATE TABLE "birthgate"."admission_verify" (
+    txid xid8 NOT NULL,
+    collection_name text NOT NULL,
+    PRIMARY KEY (txid, collection_name)
+);
+ALTER TABLE "birthgate"."admission_verify" SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
+REVOKE ALL ON TABLE "birthgate"."admission_verify" FROM PUBLIC;
+COMMENT ON TABLE "birthgate"."admission_verify" IS 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection when it checked an INSERT statement whose rows queued no layer-2 event of their own; the deferred constraint trigger _900_admission_reverify re-verifies that transaction''s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.';
+
+CREATE FUNCTION "birthgate"."tg_admission_reverify"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+SET enable_seqscan = off
+SET enable_nestloop = on
+AS $fn$
+DECLARE
+    v_collection text := NEW.collection_name;
+    v_family record;
+    v_safe boolean;
+    v_type text;
+    v_unsafe text;
+    v_n integer;
+    v_cur refcursor;
+    v_bad record;
+    v_present boolean;
+    v_probe text;
+    v_seen text[];
+BEGIN
+    -- done for this transaction (a later armed statement queues another one)
+    DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
+    SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+      JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.mode = 'off' OR NEW.txid <> pg_catalog.pg_current_xact_id() THEN
+        RETURN NULL;  -- the family is gone, moved off, or the row is not this transaction's
+    END IF;
+    SELECT pg_catalog.count(*) INTO v_n FROM (SELECT 1 FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' LIMIT 1001) x;
+    IF v_n = 0 THEN
+        RETURN NULL;
+    END IF;
+
+    -- the common case, without reading the family table: nothing was deleted from it in this
+    -- transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
+    -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
+    -- and every birth is still BORN here from a CONSUMED permit for its code
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+       AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                        WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+                          AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                           AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
+        RETURN NULL;
+    END IF;
+
+    -- the presence probe plans a query over the family table as the package owner: it must run
+    -- no code of the table's owner (see tg_birth_finalize), and read the code column as its base type
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name OR h.inhrelid = v_family.table_name) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(v_family.table_name);
+    END IF;
+    IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN
+        v_type := pg_catalog.format_type(v_family.atttypid, NULL);
+    ELSIF v_family.has_column THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+    END IF;
+    v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s (re-verification at commit of this transaction''s births on %I.%I): %s', v_collection, v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NULL
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, NULL, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
+                    'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'reverified', true));
+        END IF;
+        RETURN NULL;
+    END IF;
+    v_probe := pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                 v_family.nspname, v_family.relname, v_family.code_column, v_type);
+
+    IF v_n <= 16 THEN
+        -- a few births: point lookups with cached plans (index probes: enable_seqscan is off while
+        -- they are planned), one presence probe per code below
+        OPEN v_cur FOR
+            SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized, NULL::boolean AS present
+              FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+             WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+             ORDER BY l.change_id;
+    ELSE
+        -- many: one set-based query, planned now; hash joins above 1000 births (linear
+        -- whatever the statistics say, see tg_birth_register)
+        IF v_n > 1000 THEN
+            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+        END IF;
+        OPEN v_cur FOR EXECUTE pg_catalog.format($q$
+            SELECT s.*
+              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized,
+                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present
+                      FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1 AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
+             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
+             ORDER BY s.change_id
+            $q$, v_family.nspname, v_family.relname, v_family.code_column, v_type)
+          USING v_collection;
+    END IF;
+    LOOP
+        FETCH v_cur INTO v_bad;
+        EXIT WHEN NOT FOUND;
+        v_present := v_bad.present;
+        IF v_present IS NULL THEN
+            EXECUTE v_probe INTO v_present USING v_bad.entity_code;
+        END IF;
+        CONTINUE WHEN NOT ((v_present AND NOT v_bad.finalized) OR (NOT v_present AND v_bad.born_here));
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
+           AND (layer = 1 OR (NOT v_present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
+        IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+            IF v_present THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG130',
+                    MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+                    DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_family.nspname, v_family.relname, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
+                    HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, v_family.nspname, v_family.relname, v_collection);
+            END IF;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, v_family.nspname, v_family.relname),
+                HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
+        END IF;
+        IF v_family.mode = 'report' AND v_seen IS NULL THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    CASE WHEN v_present
+                         THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                  'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
+                                  'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
+                         ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
+                                                            'removed_by', 'unknown', 'reverified', true) END);
+        END IF;
+    END LOOP;
+    CLOSE v_cur;
+    RETURN NULL;
+END;
+$fn$;
+REVOKE ALL ON FUNCTION "birthgate"."tg_admission_reverify"() FROM PUBLIC;
+CREATE CONSTRAINT TRIGGER "_900_admission_reverify" AFTER INSERT ON "birthgate"."admission_verify"
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "birthgate"."tg_admission_reverify"();
+COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG156 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
+COMMENT ON TRIGGER "_900_admission_reverify" ON "birthgate"."admission_verify" IS 'Runs tg_admission_reverify at commit for the transaction and collection of the queued row.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
+RETURNS TABLE (trigger_name name, definition text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH fam AS (
+        SELECT f.code_max_length,
+               -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(' ' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''' AS collection_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace('birthgate.gate_verify_' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''::text' AS verify_literal,
+               t.is_text,
+               CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                    ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+               CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                    ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
+          FROM "birthgate"."birth_family" f
+         CROSS JOIN LATERAL (
+               SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                   AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
+         WHERE f.collection_name = p_collection
+    )
+    SELECT x.trigger_name::name, x.definition
+      FROM (VALUES
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%5$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %6$s::text)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN ((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text))) ', '''birthgate.gate_armed''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_910_birth_finalize_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+      ) AS x(ord, trigger_name, definition)
+     ORDER BY x.ord
+$fn$;
+COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_register"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = auto
+SET enable_nestloop = on
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_code text;
+    v_old_code text;
+    v_codes text[];
+    v_longest integer;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_ts timestamptz;
+    v_table text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    v_res record;
+    v_bad_code text;
+    v_last record;
+    v_armed boolean := false;
+    v_permit_id bigint;
+    v_registry_id bigint;
+    v_born_at timestamptz;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' AND (pg_catalog.current_setting('birthgate.gate_statement', true) <> ''
+                                   OR pg_catalog.current_setting('birthgate.gate_armed', true) <> '') THEN
+        -- the writer runs now: layer 2 no longer waits for it, and a later statement of the same
+        -- top-level call arms again (see tg_birth_gate). An armed statement queued no layer-2
+        -- event per row: the writer queues the re-verification of its births when it is done.
+        v_armed := COALESCE(pg_catalog.current_setting('birthgate.gate_armed', true), '') <> '';
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_LEVEL = 'STATEMENT' THEN
+        -- the rows really inserted (an ON CONFLICT row that was not inserted is not here)
+        -- (with the longest code, so that the length check below needs no pass of its own)
+        EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
+           INTO v_codes, v_longest;
+        IF v_codes IS NULL THEN
+            IF v_armed THEN
+                INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+            END IF;
+            RETURN NULL;
+        END IF;
+    ELSE
+        -- a re-code: only a changed code counts
+        IF TG_OP = 'UPDATE' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+        ELSIF TG_OP = 'INSERT' THEN
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+        ELSE
+            EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+        END IF;
+        IF v_code IS NOT DISTINCT FROM v_old_code THEN
+            RETURN NULL;
+        END IF;
+        v_codes := ARRAY[v_code];
+        v_longest := pg_catalog.length(v_code);
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_codes[1]) > 100 THEN pg_catalog.left(v_codes[1], 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_codes[1])) ELSE v_codes[1] END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
+    END IF;
+    v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    IF v_longest > v_family.code_max_length THEN
+        SELECT x.code INTO v_bad_code FROM pg_catalog.unnest(v_codes) AS x(code)
+         WHERE pg_catalog.length(x.code) > v_family.code_max_length LIMIT 1;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+    END IF;
+    v_ts := pg_catalog.clock_timestamp();
+    -- a statement of many codes joins them with hash joins: linear whatever the statistics say.
+    -- Permits issued, or rows born, in this transaction or since the last ANALYZE can make the
+    -- planner take the registry and the permits for nearly empty, and a nested loop over them
+    -- is then quadratic (20,000 codes against 40,000 fresh permits: minutes instead of a
+    -- second). A few codes keep index probes. The setting is scoped to this function (its SET
+    -- clause restores it on exit).
+    IF pg_catalog.cardinality(v_codes) > 1000 THEN
+        PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+    END IF;
+
+    -- one code, nothing to report: four point statements with cached plans (the common case of an
+    -- application writing one row). Anything else, and any check that fails here, takes the
+    -- set-based statement below, which names the problem.
+    IF NOT v_bypassed AND pg_catalog.cardinality(v_codes) = 1 AND v_family.mode IN ('enforce', 'report') THEN
+        v_code := v_codes[1];
+        IF v_code <> '' AND v_code ~ v_family.code_pattern
+           AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = v_code) THEN
+            UPDATE "birthgate"."birth_admission_permit" p
+               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+             WHERE p.collection_name = v_collection AND p.entity_code = v_code AND p.state = 'ISSUED' AND p.expires_at > v_ts
+            RETURNING p.permit_id INTO v_permit_id;
+            IF FOUND THEN
+                INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+                VALUES (v_collection, v_code, v_permit_id, v_actor)
+                ON CONFLICT (entity_code, collection_name) DO NOTHING
+                RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
+                IF NOT FOUND THEN
+                    -- a concurrent transaction bore the code meanwhile: refuse (the consume rolls back)
+                    v_bad_code := v_code;
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG158',
+                        MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
+                        DETAIL = format('collection %s, table %I.%I: 1 of 1 code(s) consumed a permit, 0 were born; code %L was born by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                        HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
+                END IF;
+                INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+                VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
+                        pg_catalog.jsonb_build_object('permit_id', v_permit_id, 'table', v_table, 'operation', TG_OP,
+                                                      'mode', v_family.mode, 'bypass', false));
+                IF v_armed THEN
+                    INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+                END IF;
+                RETURN NULL;
+            END IF;
+        END IF;
+    END IF;
+    -- the set-based statement: planned at every execution, whatever the sizes were when a plan was
+    -- last cached (restored on exit by the SET clause)
+    PERFORM pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true);
+
+    IF v_family.mode = 'report' OR v_bypassed THEN
+        WITH src AS (
+            SELECT x.code, x.ord FROM pg_catalog.unnest(v_codes) WITH ORDINALITY AS x(code, ord)
+        ), codes AS (
+            SELECT s.code, pg_catalog.count(*) AS n FROM src s WHERE s.code IS NOT NULL AND s.code <> '' GROUP BY s.code
+        ), chk AS MATERIALIZED (
+            SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid,
+                   k.code ~ v_family.code_pattern AS matches
+              FROM codes k
+              LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+              LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                    AND p.state = 'ISSUED' AND p.expires_at > v_ts
+        ), consumed AS (
+            UPDATE "birthgate"."birth_admission_permit" p
+               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+              FROM chk
+             WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id AND chk.prior_id IS NULL
+               AND p.state = 'ISSUED' AND p.expires_at > v_ts
+            RETURNING p.permit_id, p.entity_code
+        ), born AS (
+            INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+            SELECT v_collection, chk.code, x.permit_id, v_actor
+              FROM chk LEFT JOIN consumed x ON x.entity_code = chk.code
+             WHERE chk.prior_id IS NULL
+            ON CONFLICT (entity_code, collection_name) DO NOTHING
+            RETURNING registry_id, entity_code, born_at, permit_id
+        ), logged AS (
+            INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+            SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+                   pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                                 'mode', v_family.mode, 'bypass', v_bypassed)
+              FROM born b
+            RETURNING 1
+        ), facts AS (
+            SELECT s.code, s.ord,
+                   pg_catalog.row_number() OVER (PARTITION BY s.code ORDER BY s.ord) AS k,
+                   chk.prior_id, chk.prior_status, chk.matches, x.permit_id AS consumed_id, b.registry_id AS born_id
+              FROM src s
+              LEFT JOIN chk ON chk.code = s.code
+              LEFT JOIN consumed x ON x.entity_code = s.code
+              LEFT JOIN born b ON b.entity_code = s.code
+        ), judged AS (
+            SELECT f.*, lp.permit_id AS last_id, lp.state AS last_state, lp.expires_at AS last_expires, lp.revoke_reason AS last_reason,
+                   (CASE WHEN f.code IS NULL OR f.code = '' THEN ARRAY['NULL_CODE']
+                         ELSE CASE WHEN f.matches THEN '{}'::text[] ELSE ARRAY['PATTERN_MISMATCH'] END
+                              || CASE WHEN f.prior_id IS NOT NULL OR f.k > 1 OR f.born_id IS NULL THEN ARRAY['ALREADY_BORN']
+                                      WHEN f.consumed_id IS NOT NULL THEN '{}'::text[]
+                                      WHEN lp.state IN ('ISSUED', 'EXPIRED') THEN ARRAY['PERMIT_EXPIRED']
+                                      WHEN lp.state = 'REVOKED' THEN ARRAY['PERMIT_REVOKED']
+                                      ELSE ARRAY['NO_PERMIT'] END
+                    END)::text[] AS findings
+              FROM facts f
+              LEFT JOIN LATERAL (
+                    SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason
+                      FROM "birthgate"."birth_admission_permit" p
+                     WHERE f.consumed_id IS NULL AND f.born_id IS NOT NULL AND f.k = 1
+                       AND p.collection_name = v_collection AND p.entity_code = f.code
+                     ORDER BY p.permit_id DESC
+                     LIMIT 1) lp ON true
+        ), seen AS (
+            SELECT j.*, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                       'operation', TG_OP,
+                       'code_pattern', v_family.code_pattern,
+                       'permit_id', j.consumed_id,
+                       'registry_id', CASE WHEN j.k = 1 THEN j.born_id END,
+                       'registered', j.k = 1 AND j.born_id IS NOT NULL,
+                       'prior_registry_id', j.prior_id,
+                       'prior_status', j.prior_status,
+                       'latest_permit', CASE WHEN j.last_id IS NOT NULL THEN pg_catalog.jsonb_build_object(
+                           'permit_id', j.last_id, 'state', j.last_state, 'expires_at', j.last_expires, 'revoke_reason', j.last_reason) END,
+                       'old_code', v_old_code,
+                       'duplicate_in_statement', CASE WHEN j.k > 1 THEN true END)) AS detail
+              FROM judged j
+        ), recorded AS (
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            SELECT v.kind, v_collection, v.code, v_table, TG_OP, v_family.mode, 1, v_actor, v.detail
+              FROM (SELECT 'BYPASS' AS kind, s.code, s.ord, 0::bigint AS fno,
+                           s.detail || pg_catalog.jsonb_build_object('findings', pg_catalog.to_jsonb(s.findings)) AS detail
+                      FROM seen s
+                     WHERE v_bypassed
+                    UNION ALL
+                    SELECT CASE y.finding WHEN 'ALREADY_BORN' THEN 'NO_PERMIT' ELSE y.finding END, s.code, s.ord, y.fno,
+                           s.detail || pg_catalog.jsonb_build_object('finding', y.finding)
+                      FROM seen s
+                     CROSS JOIN LATERAL pg_catalog.unnest(s.findings) WITH ORDINALITY AS y(finding, fno)
+                     WHERE NOT v_bypassed) AS v
+             ORDER BY v.ord, v.fno
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
+               (SELECT pg_catalog.count(*) FROM recorded) AS recorded
+          INTO v_res;
+        IF v_armed THEN
+            INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    WITH codes AS (
+        SELECT x.code, pg_catalog.count(*) AS n FROM pg_catalog.unnest(v_codes) AS x(code) GROUP BY x.code
+    ), chk AS MATERIALIZED (
+        SELECT k.code, k.n, r.registry_id AS prior_id, r.status AS prior_status, p.permit_id AS live_id, p.ctid AS live_ctid
+          FROM codes k
+          LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = v_collection AND r.entity_code = k.code
+          LEFT JOIN "birthgate"."birth_admission_permit" p ON p.collection_name = v_collection AND p.entity_code = k.code
+                                AND p.state = 'ISSUED' AND p.expires_at > v_ts
+    ), bad AS (
+        SELECT chk.*,
+               CASE WHEN chk.code IS NULL OR chk.code = '' THEN 1
+                    WHEN pg_catalog.length(chk.code) > v_family.code_max_length THEN 2
+                    WHEN chk.code !~ v_family.code_pattern THEN 3
+                    WHEN chk.n > 1 OR chk.prior_id IS NOT NULL THEN 4
+                    ELSE 5 END AS reason
+          FROM chk
+         WHERE chk.code IS NULL OR chk.code = '' OR pg_catalog.length(chk.code) > v_family.code_max_length
+            OR chk.code !~ v_family.code_pattern OR chk.n > 1 OR chk.prior_id IS NOT NULL OR chk.live_id IS NULL
+         ORDER BY 6, 1
+         LIMIT 1
+    ), consumed AS (
+        UPDATE "birthgate"."birth_admission_permit" p
+           SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+          FROM chk
+         WHERE p.ctid = chk.live_ctid AND p.permit_id = chk.live_id  -- the version seen (a concurrent change is re-checked)
+           AND p.state = 'ISSUED' AND p.expires_at > v_ts
+           AND NOT EXISTS (SELECT 1 FROM bad)
+        RETURNING p.permit_id, p.entity_code
+    ), born AS (
+        INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+        SELECT v_collection, x.entity_code, x.permit_id, v_actor FROM consumed x
+        ON CONFLICT (entity_code, collection_name) DO NOTHING
+        RETURNING registry_id, entity_code, born_at, permit_id
+    ), logged AS (
+        INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+        SELECT 'BORN', v_collection, b.entity_code, b.registry_id, b.born_at, v_actor,
+               pg_catalog.jsonb_build_object('permit_id', b.permit_id, 'table', v_table, 'operation', TG_OP,
+                                             'mode', 'enforce', 'bypass', false)
+          FROM born b
+        RETURNING 1
+    )
+    SELECT (SELECT pg_catalog.count(*) FROM chk) AS codes,
+           (SELECT pg_catalog.count(*) FROM consumed) AS consumed,
+           (SELECT pg_catalog.count(*) FROM born) AS born,
+           bad.code AS bad_code, bad.n AS bad_n, bad.prior_id AS bad_prior_id, bad.prior_status AS bad_prior_status,
+           bad.reason AS bad_reason, bad.code IS NOT NULL OR bad.reason IS NOT NULL AS bad_found
+      INTO v_res
+      FROM (SELECT 1) AS one
+      LEFT JOIN bad ON true;
+    IF v_res.bad_found THEN
+        v_bad_code := v_res.bad_code;
+        IF v_res.bad_reason = 1 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = 'Every governed row needs a code: set the code column to a permitted code.';
+        ELSIF v_res.bad_reason = 2 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG152',
+                MESSAGE = 'the code is longer than the family allows',
+                DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_bad_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_bad_code), 600));
+        ELSIF v_res.bad_reason = 3 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = 'Use a code that matches the family code_pattern (see DETAIL), or have an admin correct the pattern with register_family.';
+        ELSIF v_res.bad_reason = 4 THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG125',
+                MESSAGE = 'birth refused: the code is already in the birth registry',
+                DETAIL = CASE WHEN v_res.bad_prior_id IS NOT NULL THEN format('collection %s, code %L is already in the registry (registry_id %s, %s); table %I.%I, %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_prior_id, v_res.bad_prior_status, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP) ELSE format('collection %s, code %L appears %s times in one %s on %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_res.bad_n, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME) END,
+                HINT = format('A code is born once. Upsert the existing object (INSERT ... ON CONFLICT ... DO UPDATE), or use a new code with its own permit: SELECT birthgate.issue_permit(%L, ''<new code>'');', v_collection);
+        END IF;
+        SELECT p.permit_id, p.state, p.expires_at, p.revoke_reason, p.consumed_at INTO v_last
+          FROM "birthgate"."birth_admission_permit" p WHERE p.collection_name = v_collection AND p.entity_code = v_bad_code
+         ORDER BY p.permit_id DESC LIMIT 1;
+        IF v_last.state IN ('ISSUED', 'EXPIRED') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG121',
+                MESSAGE = 'birth refused: the admission permit for this code has expired',
+                DETAIL = format('collection %s, code %L: permit %s expired at %s (judged at %s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, v_last.expires_at, v_ts, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Issue a new permit and retry within its lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSIF v_last.state = 'REVOKED' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG122',
+                MESSAGE = 'birth refused: the admission permit for this code was revoked',
+                DETAIL = format('collection %s, code %L: permit %s was revoked (%s); table %I.%I', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), v_last.permit_id, pg_catalog.left(v_last.revoke_reason, 200), TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Find out why (SELECT revoke_reason FROM birthgate.birth_admission_permit WHERE permit_id = %s); only if the birth is still wanted: SELECT birthgate.issue_permit(%L, %L);', v_last.permit_id, v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        ELSE
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG120',
+                MESSAGE = 'birth refused: no live admission permit for this code',
+                DETAIL = format('collection %s, code %L, table %I.%I: %s', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_last.permit_id IS NULL THEN 'no permit was ever issued for this code' ELSE format('the latest permit for it (%s) is %s', v_last.permit_id, v_last.state) END),
+                HINT = format('Issue a permit first: SELECT birthgate.issue_permit(%L, %L); then write the row within its lifetime.', v_collection, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END));
+        END IF;
+    END IF;
+    IF v_res.consumed < v_res.codes OR v_res.born < v_res.consumed THEN
+        -- lost a race between the check and the writes: refuse the statement (its writes roll back)
+        v_bad_code := (SELECT x.code FROM pg_catalog.unnest(v_codes) AS x(code) WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = x.code AND r.born_txid = pg_catalog.pg_current_xact_id()) LIMIT 1);
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG158',
+            MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
+            DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+            HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
+    END IF;
+    IF v_armed THEN
+        INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_register"() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. When layer 2 skipped the statement''s rows (armed), it queues the commit-time re-verification (admission_verify, since 000015).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_finalize"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_reg record;
+    v_gone record;
+    v_code text;
+    v_old_code text;
+    v_type text;
+    v_present boolean;
+    v_seen text[];
+    v_unsafe text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_born record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+            v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+        IF v_switch = 'on' THEN
+            v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+            IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG126',
+                    MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                    DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(NULL::text) > 100 THEN pg_catalog.left(NULL::text, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(NULL::text)) ELSE NULL::text END)),
+                    HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+            END IF;
+            v_bypassed := true;
+        ELSIF v_switch NOT IN ('', 'off') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG127',
+                MESSAGE = 'invalid value for the birth gate kill switch',
+                DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+                HINT = 'RESET birthgate.bypass_gate;';
+        END IF;
+            SELECT pg_catalog.count(*) AS n, (pg_catalog.array_agg(r.entity_code ORDER BY r.registry_id))[1] AS first_code,
+                   (pg_catalog.array_agg(r.registry_id ORDER BY r.registry_id))[1] AS first_id
+              INTO v_born
+              FROM "birthgate"."birth_registry" r
+             WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+            IF v_born.n > 0 AND v_family.mode = 'enforce' AND NOT v_bypassed THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG162',
+                    MESSAGE = 'TRUNCATE refused: the table holds objects born in this transaction',
+                    DETAIL = format('collection %s, table %I.%I: %s object(s) born in this transaction would be removed without a trace, e.g. code %L (registry row %s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_born.n, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END), v_born.first_id),
+                    HINT = format('Delete the unwanted rows instead (DELETE FROM %I.%I WHERE ...; layer 2 then checks each one), or commit the births first and TRUNCATE in a later transaction; to drop a birth before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END));
+            END IF;
+            IF v_born.n > 0 THEN
+                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                SELECT 'UNFINALIZED', v_collection, r.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                       COALESCE((SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                                  WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1), 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                       pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id, 'removed_by', 'TRUNCATE', 'bypass', v_bypassed)
+                  FROM "birthgate"."birth_registry" r
+                 WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+                 ORDER BY r.registry_id;
+            END IF;
+        RETURN NULL;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    ELSE
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
+        RETURN NULL;  -- the code did not change
+    END IF;
+
+    -- the checks below plan queries over the family table as the package owner: first make sure
+    -- that planning runs no code of its owner (index expressions and predicates, CHECK
+    -- constraints, statistics expressions) and that no inheritance child escapes the gates.
+    -- Checked at every call: a trigger of the owner may change the table between two events.
+    -- (one cheap catalog probe first: only a table with such expressions, or in an inheritance
+    -- tree, needs the full analysis)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = TG_RELID AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = TG_RELID AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    END IF;
+    IF v_unsafe IS NOT NULL THEN
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(COALESCE(v_code, v_old_code)) > 100 THEN pg_catalog.left(COALESCE(v_code, v_old_code), 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(COALESCE(v_code, v_old_code))) ELSE COALESCE(v_code, v_old_code) END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+        END IF;
+        -- report: recorded once per code and transaction; the table is not read
+        v_code := COALESCE(v_code, v_old_code);
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_code
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                    CASE TG_OP WHEN 'UPDATE' THEN 'UPDATE' ELSE 'INSERT' END, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'trigger_operation', TG_OP));
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
+    --     transaction must still exist in the table at commit
+    IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
+        SELECT r.registry_id, r.born_txid,
+               (SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                 WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1) AS birth_operation
+          INTO v_gone
+          FROM "birthgate"."birth_registry" r
+         WHERE r.collection_name = v_collection AND r.entity_code = v_old_code
+           AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+        IF FOUND THEN
+            v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+               INTO v_present USING v_old_code;
+            IF NOT v_present THEN
+                SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+                 WHERE collection_name = v_collection AND entity_code = v_old_code AND txid = pg_catalog.pg_current_xact_id()
+                   AND (layer = 1 OR detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+                IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG157',
+                        MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                        DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (%s)', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END), v_gone.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE TG_OP WHEN 'DELETE' THEN 'the row was deleted' ELSE 'the row was re-coded' END),
+                        HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END));
+                END IF;
+                IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                    VALUES ('UNFINALIZED', v_collection, v_old_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                            COALESCE(v_gone.birth_operation, 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                            pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_gone.registry_id,
+                                                          'removed_by', TG_OP));
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN NULL;
+    END IF;
+
+    -- (b) finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+    SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+           (r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+            AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
+      INTO v_reg
+      FROM "birthgate"."birth_registry" r
+      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+     WHERE r.collection_name = v_collection AND r.entity_code = v_code;
+    IF v_reg.finalized THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+    -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+    -- statement if any row is unborn, provided it is enabled
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized. A version whose code is no longer in the table (deleted or re-coded before
+    -- commit) is judged by (a) instead; NULL/empty codes always count (fail closed).
+    IF v_code IS NOT NULL AND v_code <> '' THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                  TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+           INTO v_present USING v_code;
+        IF NOT v_present THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- did layer 1 see this code in this transaction (bypass, report finding)?
+    IF v_code IS NULL THEN
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
+    ELSE
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
+    END IF;
+
+    IF v_family.mode = 'enforce' THEN
+        IF 'BYPASS' = ANY (v_seen) THEN
+            RETURN NULL;  -- an authorised, recorded bypass
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG130',
+            MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
+            HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+    END IF;
+
+    IF v_seen IS NULL THEN
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                    'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
+                    'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
+                    'old_code', v_old_code)));
+    END IF;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_finalize"() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE, WHEN the statement writer is not certain to check the statement; _910_birth_finalize_recode: AFTER UPDATE changing the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing. The births of statements it skipped are re-verified by tg_admission_reverify (since 000015).';
+
+DO $reattach$
+DECLARE
+    v_family record;
+BEGIN
+    FOR v_family IN
+        SELECT f.collection_name FROM "birthgate"."birth_family" f
+         WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = f.table_name)
+         ORDER BY f.collection_name
+    LOOP
+        PERFORM "birthgate"."birth_family_attach_gates"(v_family.collection_name);
+        RAISE NOTICE 'birthgate: collection % now carries the 000015 gate triggers (WHEN clause of _900_birth_finalize without the verify setting)', v_family.collection_name;
+    END LOOP;
+END
+$reattach$;
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000015_admission_single_row', now());
+
 COMMIT;

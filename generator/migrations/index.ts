@@ -14,6 +14,7 @@ import { admissionFastPath } from './000011_admission_fast_path.js';
 import { sweepsFastBackfill } from './000012_sweeps_fast_backfill.js';
 import { outboxFastClaim } from './000013_outbox_fast_claim.js';
 import { release030 } from './000014_release_0_3_0.js';
+import { admissionSingleRow } from './000015_admission_single_row.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -30,4 +31,5 @@ export const migrations: readonly Migration[] = [
   sweepsFastBackfill,
   outboxFastClaim,
   release030,
+  admissionSingleRow,
 ];

@@ -1,0 +1,60 @@
+/**
+ * 000015 admission single row (issue 8, follow-up): a one-row birth at the cost of its writes, and a
+ * commit-time re-verification no session setting can skip.
+ *  - tg_birth_register births one code with four point statements on cached plans; everything else
+ *    keeps 000011's set-based statement, planned per execution.
+ *  - The re-verification of the writer's births at commit is queued by the writer (a row in the new
+ *    package table admission_verify, deferred constraint trigger _900_admission_reverify) instead of
+ *    by a transaction-local setting a session could forge; the WHEN clause of _900_birth_finalize
+ *    keeps only the armed test, and tg_birth_finalize no longer re-verifies.
+ * Every registered family gets the new trigger set on the way up and the 000011 set back on the way
+ * down. SQL: generator/admission/single_row_v4.ts.
+ */
+import type { Ctx } from '../lib/ctx.js';
+import type { Migration } from '../lib/migration.js';
+import { sqlText } from '../lib/sql.js';
+import { recaptureDriftBaseline } from '../drift/monitor.js';
+import * as v3 from '../admission/statement_gate_v3.js';
+import * as v4 from '../admission/single_row_v4.js';
+
+/** Every family whose table exists gets the trigger set of the attach function now installed. */
+function reattachAll(c: Ctx, what: string): string {
+  return sqlText`
+    DO $reattach$
+    DECLARE
+        v_family record;
+    BEGIN
+        FOR v_family IN
+            SELECT f.collection_name FROM ${c.q('birth_family')} f
+             WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = f.table_name)
+             ORDER BY f.collection_name
+        LOOP
+            PERFORM ${c.q('birth_family_attach_gates')}(v_family.collection_name);
+            RAISE NOTICE 'birthgate: collection % now carries ${what}', v_family.collection_name;
+        END LOOP;
+    END
+    $reattach$;`;
+}
+
+export const admissionSingleRow: Migration = {
+  id: '000015',
+  slug: 'admission_single_row',
+  summary: 'admission: single-row births on cached point statements; the commit-time re-verification queued by the writer in admission_verify (no session setting can skip it)',
+  up: (c) => [
+    v4.verifyTable(c),
+    v4.reverifyFunction(c),
+    v4.triggerDefsFunctionV4(c),
+    v4.registerTriggerFunctionV4(c),
+    v4.finalizeCheckFunctionV4(c),
+    reattachAll(c, 'the 000015 gate triggers (WHEN clause of _900_birth_finalize without the verify setting)'),
+    recaptureDriftBaseline(c),
+  ],
+  down: (c) => [
+    v3.triggerDefsFunction(c),
+    v3.registerTriggerFunction(c),
+    v3.finalizeCheckFunction(c),
+    reattachAll(c, 'the 000011 gate triggers again'),
+    v4.dropReverify(c),
+    recaptureDriftBaseline(c),
+  ],
+};
