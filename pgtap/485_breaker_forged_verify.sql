@@ -2,16 +2,18 @@
 -- steer _900_birth_finalize (birthgate.gate_statement, birthgate.gate_armed and
 -- birthgate.gate_verify_<collection>) can be set by any role. Forging them must not skip a check
 -- that layer 2 made before the fast path and that the statement writer cannot make:
---  (a) with gate_verify_<collection> forged to 'pending' before the first insert, no event is
---      queued at all, so the set-based re-verification at commit never runs: a registry row
---      changed after the writer ran (pgTAP 183's case) is then not caught;
+--  (a) with gate_verify_<collection> forged to 'pending' before the first insert, 0.3.0 queued no
+--      event at all, so the set-based re-verification at commit never ran: a registry row changed
+--      after the writer ran (pgTAP 183's case) was not caught. Since 000015 the writer queues the
+--      re-verification itself (a row in admission_verify, which no role but the package may write):
+--      no setting steers it any more;
 --  (b) regression: all three settings forged, writer enabled: a code without a permit is still
 --      refused by the writer (BG120), for the table owner and for a role with INSERT only;
 --  (c) regression: forged settings and a valid birth commit normally.
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(6);
+SELECT plan(9);
 
 CREATE ROLE bg485_owner;
 CREATE ROLE bg485_app;
@@ -65,15 +67,20 @@ CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t485.tools (code) VALUES (''A-1'')',
                                 'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f485'' AND entity_code = ''A-1''']),
           'commit failed: BG130', 'baseline: a registry row removed after the writer ran is caught at commit (BG130)');
--- Known gap (documented in the README): the per-transaction re-verification is queued by the WHEN
--- clause of _900_birth_finalize, which a role steers through a setting it may write; forging it
--- removes only the re-check of registry changes made after the writer, which no non-admin role can
--- make (retire refuses a live object; DELETE and re-code keep their per-row events).
-SELECT todo('the commit-time re-verification is queued through a user-writable setting', 1);
 SELECT is(pg_temp.outcome(ARRAY['SELECT set_config(''birthgate.gate_verify_f485'', ''pending'', true)',
                                 'INSERT INTO t485.tools (code) VALUES (''A-1'')',
                                 'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f485'' AND entity_code = ''A-1''']),
           'commit failed: BG130', 'the same with gate_verify_f485 = pending set by hand first: still caught at commit (BG130)');
+SELECT is(pg_temp.outcome(ARRAY[:'forge',
+                                'INSERT INTO t485.tools (code) VALUES (''A-1'')',
+                                'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f485'' AND entity_code = ''A-1''']),
+          'commit failed: BG130', 'all three settings forged before the insert: still caught at commit (BG130)');
+SET ROLE bg485_owner;
+SELECT throws_ok($$INSERT INTO birthgate.admission_verify (txid, collection_name) VALUES (pg_current_xact_id(), 'f485')$$,
+                 '42501', NULL, 'the table owner cannot write the re-verification queue (no privilege on admission_verify)');
+SELECT throws_ok($$DELETE FROM birthgate.admission_verify$$,
+                 '42501', NULL, 'nor remove a queued re-verification');
+RESET ROLE;
 
 -- (b) ------------------------------------------------------------------------------------------------
 SET ROLE bg485_app;

@@ -152,7 +152,7 @@ CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_ta
                 '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
         (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_900_birth_finalize', p_table_ident,
-                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text)) OR ((current_setting(%3$s, true) IS DISTINCT FROM ''pending''::text) AND (set_config(%3$s, ''pending''::text, true) IS NOT NULL)))) ', '''birthgate.gate_armed''', fam.collection_literal, fam.verify_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+                COALESCE((SELECT pg_catalog.format('WHEN ((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text))) ', '''birthgate.gate_armed''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
         (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_910_birth_finalize_recode', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
@@ -3564,6 +3564,185 @@ $$;
 
 COMMENT ON FUNCTION birthgate.sweep_note(p_sweep_name text, p_event text, p_detail text, p_until timestamp with time zone) IS 'Records what a sweep driver saw outside a batch: ''error'' (error_count + 1, last_error; a detail starting 57014 that names a statement timeout also halves the cursor''s batch_size, which the next adaptive batch starts from), ''deferred'' (a bound stopped an unfinished run: a deferred finding with the rows left, estimated), ''pause'' (paused_reason / paused_until; the consumer CLI records its rate-limit and load-guard pauses under sweep_name ''consume''). Used by the procedures and the CLI.';
 
+CREATE FUNCTION birthgate.tg_admission_reverify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET row_security TO 'off'
+    SET enable_seqscan TO 'off'
+    SET enable_nestloop TO 'on'
+    AS $_$
+DECLARE
+    v_collection text := NEW.collection_name;
+    v_family record;
+    v_safe boolean;
+    v_type text;
+    v_unsafe text;
+    v_n integer;
+    v_cur refcursor;
+    v_bad record;
+    v_present boolean;
+    v_probe text;
+    v_seen text[];
+    v_first text;
+BEGIN
+    -- done for this transaction (a later armed statement queues another one)
+    DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
+    SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+      JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.mode = 'off' OR NEW.txid <> pg_catalog.pg_current_xact_id() THEN
+        RETURN NULL;  -- the family is gone, moved off, or the row is not this transaction's
+    END IF;
+    SELECT pg_catalog.count(*) INTO v_n FROM (SELECT 1 FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' LIMIT 1001) x;
+    IF v_n = 0 THEN
+        RETURN NULL;
+    END IF;
+
+    -- the presence probe below plans a query over the family table as the package owner: it must
+    -- run no code of the table's owner (see tg_birth_finalize), and read the code column as its
+    -- base type. Checked first in every case, so that such a table is refused (enforce) or
+    -- recorded (report) whether or not the probe is needed.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name OR h.inhrelid = v_family.table_name) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(v_family.table_name);
+    END IF;
+    IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN
+        v_type := pg_catalog.format_type(v_family.atttypid, NULL);
+    ELSIF v_family.has_column THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+    END IF;
+    v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
+        SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (INSERT on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_first) > 100 THEN pg_catalog.left(v_first, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_first)) ELSE v_first END), v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_first
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_first, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
+                    'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'reverified', true));
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- the common case, without reading the family table: nothing was deleted from it in this
+    -- transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
+    -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
+    -- and every birth is still BORN here from a CONSUMED permit for its code
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+       AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                        WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+                          AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                           AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
+        RETURN NULL;
+    END IF;
+
+    v_probe := pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                 v_family.nspname, v_family.relname, v_family.code_column, v_type);
+
+    IF v_n <= 16 THEN
+        -- a few births: point lookups with cached plans (index probes: enable_seqscan is off while
+        -- they are planned), one presence probe per code below
+        OPEN v_cur FOR
+            SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized, NULL::boolean AS present
+              FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+             WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+             ORDER BY l.change_id;
+    ELSE
+        -- many: one set-based query, planned now; hash joins above 1000 births (linear
+        -- whatever the statistics say, see tg_birth_register)
+        IF v_n > 1000 THEN
+            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+        END IF;
+        OPEN v_cur FOR EXECUTE pg_catalog.format($q$
+            SELECT s.*
+              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized,
+                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present
+                      FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1 AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
+             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
+             ORDER BY s.change_id
+            $q$, v_family.nspname, v_family.relname, v_family.code_column, v_type)
+          USING v_collection;
+    END IF;
+    LOOP
+        FETCH v_cur INTO v_bad;
+        EXIT WHEN NOT FOUND;
+        v_present := v_bad.present;
+        IF v_present IS NULL THEN
+            EXECUTE v_probe INTO v_present USING v_bad.entity_code;
+        END IF;
+        CONTINUE WHEN NOT ((v_present AND NOT v_bad.finalized) OR (NOT v_present AND v_bad.born_here));
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
+           AND (layer = 1 OR (NOT v_present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
+        IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+            IF v_present THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG130',
+                    MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+                    DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_family.nspname, v_family.relname, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
+                    HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, v_family.nspname, v_family.relname, v_collection);
+            END IF;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, v_family.nspname, v_family.relname),
+                HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
+        END IF;
+        IF v_family.mode = 'report' AND v_seen IS NULL THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    CASE WHEN v_present
+                         THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                  'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
+                                  'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
+                         ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
+                                                            'removed_by', 'unknown', 'reverified', true) END);
+        END IF;
+    END LOOP;
+    CLOSE v_cur;
+    RETURN NULL;
+END;
+$_$;
+
+COMMENT ON FUNCTION birthgate.tg_admission_reverify() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
+
 CREATE FUNCTION birthgate.tg_birth_admission_permit_guard() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -3614,9 +3793,6 @@ DECLARE
     v_switch text;
     v_bypassed boolean := false;
     v_born record;
-    v_bad record;
-    v_seqscan text;
-    v_nestloop text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -3740,82 +3916,6 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    -- the set-based re-verification of what the statement writer bore in this transaction: the
-    -- WHEN clause of _900_birth_finalize queues no event per row while the writer is certain to
-    -- check the statement, but one per transaction and collection (setting <verify>_<collection>
-    -- = 'pending'), which does this. Every code the writer bore here must still be BORN from a
-    -- consumed permit while its object is there, and its object must still be there while it is
-    -- BORN here (which also covers a DELETE inside an armed statement).
-    IF TG_OP IN ('INSERT', 'DELETE') AND pg_catalog.current_setting('birthgate.gate_verify_' || v_collection, true) = 'pending' THEN
-        PERFORM pg_catalog.set_config('birthgate.gate_verify_' || v_collection, '', true);
-        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
-            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
-            UNION ALL
-            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
-              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
-             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
-        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
-        -- every probe below has an index (the family table's code index, if it has one): statistics
-        -- taken while this transaction's rows were invisible to ANALYZE must not turn a probe into
-        -- a sequential scan per code
-        v_seqscan := pg_catalog.current_setting('enable_seqscan');
-        v_nestloop := pg_catalog.current_setting('enable_nestloop');
-        PERFORM pg_catalog.set_config('enable_seqscan', 'off', true);
-        -- many births: hash joins (linear whatever the statistics say), see tg_birth_register
-        IF (SELECT pg_catalog.count(*) FROM "birthgate"."registry_changelog" l
-             WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection) > 1000 THEN
-            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
-        END IF;
-        FOR v_bad IN EXECUTE pg_catalog.format($sweep$
-            SELECT s.*
-              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
-                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present,
-                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
-                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
-                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized
-                      FROM "birthgate"."registry_changelog" l
-                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
-                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
-                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1
-                       AND l.detail ? 'mode'
-                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
-             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
-             ORDER BY s.change_id
-            $sweep$, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
-          USING v_collection
-        LOOP
-            SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
-             WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
-               AND (layer = 1 OR (NOT v_bad.present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
-            IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
-                IF v_bad.present THEN
-                    RAISE EXCEPTION USING
-                        ERRCODE = 'BG130',
-                        MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
-                        DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
-                        HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
-                END IF;
-                RAISE EXCEPTION USING
-                    ERRCODE = 'BG157',
-                    MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
-                    DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-                    HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
-            END IF;
-            IF v_family.mode = 'report' AND v_seen IS NULL THEN
-                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-                VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
-                        CASE WHEN v_bad.present
-                             THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                                      'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
-                                      'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
-                             ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
-                                                                'removed_by', 'unknown', 'reverified', true) END);
-            END IF;
-        END LOOP;
-        PERFORM pg_catalog.set_config('enable_seqscan', v_seqscan, true);
-        PERFORM pg_catalog.set_config('enable_nestloop', v_nestloop, true);
-    END IF;
-
     -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
     --     transaction must still exist in the table at commit
     IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
@@ -3937,7 +4037,7 @@ BEGIN
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE OR UPDATE OF the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing.';
+COMMENT ON FUNCTION birthgate.tg_birth_finalize() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE, WHEN the statement writer is not certain to check the statement; _910_birth_finalize_recode: AFTER UPDATE changing the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing. The births of statements it skipped are re-verified by tg_admission_reverify (since 000015).';
 
 CREATE FUNCTION birthgate.tg_birth_gate() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4081,7 +4181,7 @@ COMMENT ON FUNCTION birthgate.tg_birth_gate_violation_append_only() IS 'Trigger 
 CREATE FUNCTION birthgate.tg_birth_register() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET plan_cache_mode TO 'force_custom_plan'
+    SET plan_cache_mode TO 'auto'
     SET enable_nestloop TO 'on'
     AS $_$
 DECLARE
@@ -4100,6 +4200,10 @@ DECLARE
     v_res record;
     v_bad_code text;
     v_last record;
+    v_armed boolean := false;
+    v_permit_id bigint;
+    v_registry_id bigint;
+    v_born_at timestamptz;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -4118,7 +4222,9 @@ BEGIN
     IF TG_LEVEL = 'STATEMENT' AND (pg_catalog.current_setting('birthgate.gate_statement', true) <> ''
                                    OR pg_catalog.current_setting('birthgate.gate_armed', true) <> '') THEN
         -- the writer runs now: layer 2 no longer waits for it, and a later statement of the same
-        -- top-level call arms again (see tg_birth_gate)
+        -- top-level call arms again (see tg_birth_gate). An armed statement queued no layer-2
+        -- event per row: the writer queues the re-verification of its births when it is done.
+        v_armed := COALESCE(pg_catalog.current_setting('birthgate.gate_armed', true), '') <> '';
         PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
         PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
     END IF;
@@ -4148,6 +4254,9 @@ BEGIN
         EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
            INTO v_codes, v_longest;
         IF v_codes IS NULL THEN
+            IF v_armed THEN
+                INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+            END IF;
             RETURN NULL;
         END IF;
     ELSE
@@ -4203,6 +4312,46 @@ BEGIN
     IF pg_catalog.cardinality(v_codes) > 1000 THEN
         PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
     END IF;
+
+    -- one code, nothing to report: four point statements with cached plans (the common case of an
+    -- application writing one row). Anything else, and any check that fails here, takes the
+    -- set-based statement below, which names the problem.
+    IF NOT v_bypassed AND pg_catalog.cardinality(v_codes) = 1 AND v_family.mode IN ('enforce', 'report') THEN
+        v_code := v_codes[1];
+        IF v_code <> '' AND v_code ~ v_family.code_pattern
+           AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = v_code) THEN
+            UPDATE "birthgate"."birth_admission_permit" p
+               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+             WHERE p.collection_name = v_collection AND p.entity_code = v_code AND p.state = 'ISSUED' AND p.expires_at > v_ts
+            RETURNING p.permit_id INTO v_permit_id;
+            IF FOUND THEN
+                INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+                VALUES (v_collection, v_code, v_permit_id, v_actor)
+                ON CONFLICT (entity_code, collection_name) DO NOTHING
+                RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
+                IF NOT FOUND THEN
+                    -- a concurrent transaction bore the code meanwhile: refuse (the consume rolls back)
+                    v_bad_code := v_code;
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG158',
+                        MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
+                        DETAIL = format('collection %s, table %I.%I: 1 of 1 code(s) consumed a permit, 0 were born; code %L was born by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                        HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
+                END IF;
+                INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+                VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
+                        pg_catalog.jsonb_build_object('permit_id', v_permit_id, 'table', v_table, 'operation', TG_OP,
+                                                      'mode', v_family.mode, 'bypass', false));
+                IF v_armed THEN
+                    INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+                END IF;
+                RETURN NULL;
+            END IF;
+        END IF;
+    END IF;
+    -- the set-based statement: planned at every execution, whatever the sizes were when a plan was
+    -- last cached (restored on exit by the SET clause)
+    PERFORM pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true);
 
     IF v_family.mode = 'report' OR v_bypassed THEN
         WITH src AS (
@@ -4296,6 +4445,9 @@ BEGIN
         SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
                (SELECT pg_catalog.count(*) FROM recorded) AS recorded
           INTO v_res;
+        IF v_armed THEN
+            INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+        END IF;
         RETURN NULL;
     END IF;
 
@@ -4407,11 +4559,14 @@ BEGIN
             DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
             HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
     END IF;
+    IF v_armed THEN
+        INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
+    END IF;
     RETURN NULL;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. In one set-based statement it checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation.';
+COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. When layer 2 skipped the statement''s rows (armed), it queues the commit-time re-verification (admission_verify, since 000015).';
 
 CREATE FUNCTION birthgate.tg_outbox_replay_guard() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4478,6 +4633,14 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.tg_registry_changelog_append_only() IS 'Trigger function: refuses UPDATE, DELETE and TRUNCATE on registry_changelog (append-only tail).';
+
+CREATE TABLE birthgate.admission_verify (
+    txid xid8 NOT NULL,
+    collection_name text NOT NULL
+)
+WITH (autovacuum_vacuum_threshold='1000', autovacuum_vacuum_scale_factor='0');
+
+COMMENT ON TABLE birthgate.admission_verify IS 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection when it checked an INSERT statement whose rows queued no layer-2 event of their own; the deferred constraint trigger _900_admission_reverify re-verifies that transaction''s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.';
 
 CREATE TABLE birthgate.birth_admission_permit (
     permit_id bigint NOT NULL,
@@ -6268,6 +6431,9 @@ ALTER SEQUENCE birthgate_migrations.pgmigrations_id_seq OWNED BY birthgate_migra
 
 ALTER TABLE ONLY birthgate_migrations.pgmigrations ALTER COLUMN id SET DEFAULT nextval('birthgate_migrations.pgmigrations_id_seq'::regclass);
 
+ALTER TABLE ONLY birthgate.admission_verify
+    ADD CONSTRAINT admission_verify_pkey PRIMARY KEY (txid, collection_name);
+
 ALTER TABLE ONLY birthgate.birth_admission_permit
     ADD CONSTRAINT birth_admission_permit_pkey PRIMARY KEY (permit_id);
 
@@ -6409,6 +6575,10 @@ COMMENT ON TRIGGER _101_append_only_truncate ON birthgate.registry_changelog IS 
 CREATE TRIGGER _101_permit_no_delete BEFORE DELETE ON birthgate.birth_admission_permit FOR EACH ROW EXECUTE FUNCTION birthgate.tg_birth_admission_permit_guard();
 
 COMMENT ON TRIGGER _101_permit_no_delete ON birthgate.birth_admission_permit IS 'Permits are audit evidence: a permit is never deleted.';
+
+CREATE CONSTRAINT TRIGGER _900_admission_reverify AFTER INSERT ON birthgate.admission_verify DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION birthgate.tg_admission_reverify();
+
+COMMENT ON TRIGGER _900_admission_reverify ON birthgate.admission_verify IS 'Runs tg_admission_reverify at commit for the transaction and collection of the queued row.';
 
 ALTER TABLE ONLY birthgate.birth_admission_permit
     ADD CONSTRAINT birth_admission_permit_collection_name_fkey FOREIGN KEY (collection_name) REFERENCES birthgate.birth_family(collection_name) ON DELETE RESTRICT;

@@ -9731,6 +9731,7 @@ DECLARE
     v_present boolean;
     v_probe text;
     v_seen text[];
+    v_first text;
 BEGIN
     -- done for this transaction (a later armed statement queues another one)
     DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
@@ -9750,24 +9751,10 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    -- the common case, without reading the family table: nothing was deleted from it in this
-    -- transaction (the statistics counters count every attempt, also in rolled-back
-    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
-    -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
-    -- and every birth is still BORN here from a CONSUMED permit for its code
-    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
-       AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
-       AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
-                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
-                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
-                        WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
-                          AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
-                                           AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
-        RETURN NULL;
-    END IF;
-
-    -- the presence probe plans a query over the family table as the package owner: it must run
-    -- no code of the table's owner (see tg_birth_finalize), and read the code column as its base type
+    -- the presence probe below plans a query over the family table as the package owner: it must
+    -- run no code of the table's owner (see tg_birth_finalize), and read the code column as its
+    -- base type. Checked first in every case, so that such a table is refused (enforce) or
+    -- recorded (report) whether or not the probe is needed.
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
@@ -9788,23 +9775,40 @@ BEGIN
     v_safe := v_type IN ('text', 'character varying', 'name');
     IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
         v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
+        SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
         IF v_family.mode = 'enforce' THEN
             RAISE EXCEPTION USING
                 ERRCODE = 'BG161',
                 MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
-                DETAIL = format('collection %s (re-verification at commit of this transaction''s births on %I.%I): %s', v_collection, v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300)),
+                DETAIL = format('collection %s, code %L (INSERT on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_first) > 100 THEN pg_catalog.left(v_first, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_first)) ELSE v_first END), v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300)),
                 HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection);
         END IF;
         IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
-                        WHERE collection_name = v_collection AND entity_code IS NULL
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_first
                           AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
             INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-            VALUES ('UNFINALIZED', v_collection, NULL, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
+            VALUES ('UNFINALIZED', v_collection, v_first, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
                     'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
                     pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'reverified', true));
         END IF;
         RETURN NULL;
     END IF;
+    -- the common case, without reading the family table: nothing was deleted from it in this
+    -- transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
+    -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
+    -- and every birth is still BORN here from a CONSUMED permit for its code
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+       AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                        WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+                          AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                           AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
+        RETURN NULL;
+    END IF;
+
     v_probe := pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                  v_family.nspname, v_family.relname, v_family.code_column, v_type);
 
@@ -9887,7 +9891,7 @@ $fn$;
 REVOKE ALL ON FUNCTION "birthgate"."tg_admission_reverify"() FROM PUBLIC;
 CREATE CONSTRAINT TRIGGER "_900_admission_reverify" AFTER INSERT ON "birthgate"."admission_verify"
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "birthgate"."tg_admission_reverify"();
-COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG156 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
+COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
 COMMENT ON TRIGGER "_900_admission_reverify" ON "birthgate"."admission_verify" IS 'Runs tg_admission_reverify at commit for the transaction and collection of the queued row.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)

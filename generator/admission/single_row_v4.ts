@@ -214,6 +214,7 @@ export function reverifyFunction(c: Ctx): string {
         v_present boolean;
         v_probe text;
         v_seen text[];
+        v_first text;
     BEGIN
         -- done for this transaction (a later armed statement queues another one)
         DELETE FROM ${c.q(VERIFY_TABLE)} WHERE txid = NEW.txid AND collection_name = v_collection;
@@ -233,22 +234,10 @@ export function reverifyFunction(c: Ctx): string {
             RETURN NULL;
         END IF;
 
-        -- the common case, without reading the family table: nothing was deleted from it in this
-        -- transaction (the statistics counters count every attempt, also in rolled-back
-        -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
-        -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
-        -- and every birth is still BORN here from a CONSUMED permit for its code
-        IF v_n <= ${FEW_BIRTHS} AND pg_catalog.current_setting('track_counts') = 'on'
-           AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
-           AND NOT EXISTS (SELECT 1 ${joins}
-                            WHERE ${births}
-                              AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
-                                               AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
-            RETURN NULL;
-        END IF;
-
-        -- the presence probe plans a query over the family table as the package owner: it must run
-        -- no code of the table's owner (see tg_birth_finalize), and read the code column as its base type
+        -- the presence probe below plans a query over the family table as the package owner: it must
+        -- run no code of the table's owner (see tg_birth_finalize), and read the code column as its
+        -- base type. Checked first in every case, so that such a table is refused (enforce) or
+        -- recorded (report) whether or not the probe is needed.
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
            OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
            OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
@@ -263,19 +252,34 @@ export function reverifyFunction(c: Ctx): string {
         v_safe := v_type IN ('text', 'character varying', 'name');
         IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
             v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
+            SELECT l.entity_code INTO v_first FROM ${changelog} l WHERE ${births} ORDER BY l.change_id LIMIT 1;
             IF v_family.mode = 'enforce' THEN
-                ${raiseQ(c, 16, 'GATE_TABLE_OWNER_CODE', `format('collection %s (re-verification at commit of this transaction''s births on %I.%I): %s', v_collection, v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM ${c.schema}.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection)`)}
+                ${raiseQ(c, 16, 'GATE_TABLE_OWNER_CODE', `format('collection %s, code %L (INSERT on %I.%I): %s', v_collection, ${short('v_first')}, v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM ${c.schema}.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection)`)}
             END IF;
             IF NOT EXISTS (SELECT 1 FROM ${violation}
-                            WHERE collection_name = v_collection AND entity_code IS NULL
+                            WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_first
                               AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
                 INSERT INTO ${violation} (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
-                VALUES ('UNFINALIZED', v_collection, NULL, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
+                VALUES ('UNFINALIZED', v_collection, v_first, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
                         'INSERT', v_family.mode, 2, ${ACTOR},
                         pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'reverified', true));
             END IF;
             RETURN NULL;
         END IF;
+        -- the common case, without reading the family table: nothing was deleted from it in this
+        -- transaction (the statistics counters count every attempt, also in rolled-back
+        -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
+        -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
+        -- and every birth is still BORN here from a CONSUMED permit for its code
+        IF v_n <= ${FEW_BIRTHS} AND pg_catalog.current_setting('track_counts') = 'on'
+           AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+           AND NOT EXISTS (SELECT 1 ${joins}
+                            WHERE ${births}
+                              AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                               AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
+            RETURN NULL;
+        END IF;
+
         v_probe := pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
                                      v_family.nspname, v_family.relname, v_family.code_column, v_type);
 
@@ -340,7 +344,7 @@ export function reverifyFunction(c: Ctx): string {
     REVOKE ALL ON FUNCTION ${fn}() FROM PUBLIC;
     CREATE CONSTRAINT TRIGGER ${qi(REVERIFY_TRIGGER)} AFTER INSERT ON ${c.q(VERIFY_TABLE)}
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${fn}();
-    ${comment('FUNCTION', `${fn}()`, `Layer 2 re-verification (deferred constraint trigger ${REVERIFY_TRIGGER} on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner's code when planned: BG156 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to ${FEW_BIRTHS} births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above ${BULK_BIRTHS}).`)}
+    ${comment('FUNCTION', `${fn}()`, `Layer 2 re-verification (deferred constraint trigger ${REVERIFY_TRIGGER} on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner's code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to ${FEW_BIRTHS} births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above ${BULK_BIRTHS}).`)}
     ${commentTrigger(REVERIFY_TRIGGER, c.q(VERIFY_TABLE), 'Runs tg_admission_reverify at commit for the transaction and collection of the queued row.')}`;
 }
 
