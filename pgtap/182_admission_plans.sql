@@ -15,14 +15,18 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
                    WHERE p.pronamespace = 'birthgate'::regnamespace
                      AND EXISTS (SELECT 1 FROM unnest(p.proconfig) s WHERE s LIKE 'plan\_cache\_mode=force\_generic\_plan')$$,
                 'no package function forces generic plans (proconfig)');
-SELECT ok((SELECT 'plan_cache_mode=force_custom_plan' = ANY (proconfig) FROM pg_proc WHERE oid = 'birthgate.tg_birth_register()'::regprocedure),
-          'the statement writer plans at every execution (plan_cache_mode = force_custom_plan)');
+SELECT ok((SELECT 'plan_cache_mode=auto' = ANY (proconfig)
+                AND prosrc ~ 'set_config\(''plan_cache_mode'', ''force_custom_plan'', true\);\s+PERFORM pg_catalog.set_config\(''enable_seqscan'', ''on'', true\);\s+IF v_family.mode = ''report'' OR v_bypassed THEN'
+             FROM pg_proc WHERE oid = 'birthgate.tg_birth_register()'::regprocedure),
+          'the statement writer keeps cached plans for its one-code point statements and plans its set-based statement at every execution (force_custom_plan set just before it)');
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
                    WHERE p.pronamespace = 'birthgate'::regnamespace AND p.prosrc ~* 'unnest\s*\(\s*v_codes'
-                     AND NOT COALESCE('plan_cache_mode=force_custom_plan' = ANY (p.proconfig), false)$$,
-                'every package function that unnests a statement-sized array of codes plans at every execution');
-SELECT ok((SELECT prosrc ~ 'EXECUTE pg_catalog.format\(\$sweep\$' FROM pg_proc WHERE oid = 'birthgate.tg_birth_finalize()'::regprocedure),
-          'layer 2 re-verifies a transaction''s births with dynamic SQL (planned at every execution)');
+                     AND NOT COALESCE('plan_cache_mode=force_custom_plan' = ANY (p.proconfig), false)
+                     AND NOT p.prosrc ~ 'set_config\(''plan_cache_mode'', ''force_custom_plan'', true\)'$$,
+                'every package function that unnests a statement-sized array of codes plans it at every execution');
+SELECT ok((SELECT prosrc ~ 'OPEN v_cur FOR EXECUTE pg_catalog.format\(\$q\$' AND NOT prosrc ~ 'set_config\(''enable_(seqscan|nestloop)'', v_'
+             FROM pg_proc WHERE oid = 'birthgate.tg_admission_reverify()'::regprocedure),
+          'layer 2 re-verifies many births with dynamic SQL (planned at every execution), planner settings scoped by SET clauses');
 
 -- one session: small inserts, then two bulk inserts into the same family ------------------------
 CREATE SCHEMA t182;

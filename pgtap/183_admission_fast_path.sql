@@ -58,7 +58,8 @@ END $$;
 SELECT is((SELECT (t->>'Calls')::int FROM plan_json, json_array_elements(j->0->'Triggers') t WHERE t->>'Trigger Name' = '_110_birth_register'), 1,
           'a 40-row INSERT ... SELECT: the writer ran once');
 SELECT is(current_setting('birthgate.gate_armed', true), '', 'the writer disarmed the statement marker when it ran');
-SELECT is(current_setting('birthgate.gate_verify_f183', true), 'pending', 'one commit-time re-verification is pending for the collection');
+SELECT is((SELECT count(*)::int FROM birthgate.admission_verify WHERE txid = pg_current_xact_id() AND collection_name = 'f183'), 1,
+          'one commit-time re-verification is queued for the collection (by the writer, in admission_verify)');
 SELECT is(pg_temp.outcome(ARRAY[]::text[], true), 'committed', 'at commit the re-verification finds every birth in order');
 
 -- what the writer cannot see is still checked at commit --------------------------------------------

@@ -47,7 +47,7 @@ SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a
           'CREATE CONSTRAINT TRIGGER _910_birth_finalize_recode AFTER UPDATE ON t197.a DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (((old.code COLLATE "default") IS DISTINCT FROM (new.code COLLATE "default"))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',
           'layer 2 for a re-code is a deferred constraint trigger with the same WHEN');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a'::regclass AND tgname = '_900_birth_finalize'),
-          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR DELETE ON t197.a DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (((current_setting(''birthgate.gate_armed''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' f197''::text)) OR ((current_setting(''birthgate.gate_verify_f197''::text, true) IS DISTINCT FROM ''pending''::text) AND (set_config(''birthgate.gate_verify_f197''::text, ''pending''::text, true) IS NOT NULL)))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',
+          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR DELETE ON t197.a DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((current_setting(''birthgate.gate_armed''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' f197''::text))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',
           'layer 2 for INSERT and DELETE');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a'::regclass AND tgname = '_130_birth_truncate'),
           'CREATE TRIGGER _130_birth_truncate BEFORE TRUNCATE ON t197.a FOR EACH STATEMENT EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',

@@ -4182,6 +4182,7 @@ CREATE FUNCTION birthgate.tg_birth_register() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'auto'
+    SET enable_seqscan TO 'off'
     SET enable_nestloop TO 'on'
     AS $_$
 DECLARE
@@ -4204,6 +4205,7 @@ DECLARE
     v_permit_id bigint;
     v_registry_id bigint;
     v_born_at timestamptz;
+    v_consumed boolean;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
            a.attnum IS NOT NULL AS has_column, a.atttypid
@@ -4318,24 +4320,31 @@ BEGIN
     -- set-based statement below, which names the problem.
     IF NOT v_bypassed AND pg_catalog.cardinality(v_codes) = 1 AND v_family.mode IN ('enforce', 'report') THEN
         v_code := v_codes[1];
-        IF v_code <> '' AND v_code ~ v_family.code_pattern
-           AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = v_code) THEN
-            UPDATE "birthgate"."birth_admission_permit" p
-               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+        IF v_code <> '' AND v_code ~ v_family.code_pattern THEN
+            -- the live permit, if the code is not born (the same check the set-based statement makes)
+            SELECT p.permit_id INTO v_permit_id FROM "birthgate"."birth_admission_permit" p
              WHERE p.collection_name = v_collection AND p.entity_code = v_code AND p.state = 'ISSUED' AND p.expires_at > v_ts
-            RETURNING p.permit_id INTO v_permit_id;
+               AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_registry" r WHERE r.collection_name = v_collection AND r.entity_code = v_code);
             IF FOUND THEN
-                INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
-                VALUES (v_collection, v_code, v_permit_id, v_actor)
-                ON CONFLICT (entity_code, collection_name) DO NOTHING
-                RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
-                IF NOT FOUND THEN
-                    -- a concurrent transaction bore the code meanwhile: refuse (the consume rolls back)
+                -- consume the version seen (a concurrent consumer makes this wait, then find nothing)
+                UPDATE "birthgate"."birth_admission_permit" p
+                   SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+                 WHERE p.permit_id = v_permit_id AND p.state = 'ISSUED' AND p.expires_at > v_ts;
+                v_consumed := FOUND;
+                IF v_consumed THEN
+                    INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+                    VALUES (v_collection, v_code, v_permit_id, v_actor)
+                    ON CONFLICT (entity_code, collection_name) DO NOTHING
+                    RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
+                END IF;
+                IF v_registry_id IS NULL THEN
+                    -- lost to a concurrent transaction (the permit or the code): refuse, as the set-based
+                    -- statement does (a consume made here rolls back with the statement)
                     v_bad_code := v_code;
                     RAISE EXCEPTION USING
                         ERRCODE = 'BG158',
                         MESSAGE = 'birth refused: a concurrent transaction consumed the permit or bore the code first',
-                        DETAIL = format('collection %s, table %I.%I: 1 of 1 code(s) consumed a permit, 0 were born; code %L was born by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
+                        DETAIL = format('collection %s, table %I.%I: %s of 1 code(s) consumed a permit, 0 were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_consumed THEN 1 ELSE 0 END, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
                         HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
                 END IF;
                 INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
@@ -4350,8 +4359,11 @@ BEGIN
         END IF;
     END IF;
     -- the set-based statement: planned at every execution, whatever the sizes were when a plan was
-    -- last cached (restored on exit by the SET clause)
+    -- last cached, and free to scan whole tables for hash joins (both restored on exit by the SET
+    -- clauses, which keep the point statements above on index probes even if their plans were
+    -- cached while the tables were small)
     PERFORM pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true);
+    PERFORM pg_catalog.set_config('enable_seqscan', 'on', true);
 
     IF v_family.mode = 'report' OR v_bypassed THEN
         WITH src AS (

@@ -3,11 +3,13 @@
  * 000010) with a governed table holding rows, a live permit and a family whose code column is a
  * domain over a domain; up to 000011 (the triggers of every registered family are re-attached with
  * the new definitions, drift stays clean), down to 000010 (the 000006 definitions come back), up
- * again; births work at each level and layer 2 still refuses an unborn row.
+ * again; births work at each level and layer 2 still refuses an unborn row. Then on to the newest
+ * (000015: _900_birth_finalize without the verify setting, admission_verify) and down to 000014.
  */
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { migrate } from '../src/migrate.js';
+import { migrations } from '../generator/migrations/index.js';
 import { databasesDroppedAfterAll } from './helpers/db.js';
 
 const databases = databasesDroppedAfterAll();
@@ -82,11 +84,39 @@ describe('admission across the 000011 upgrade', () => {
     expect(await births(c)).toBe(8);
     expect(await unbornRefused(c, 'T-101')).toBe('BG130');
 
-    await migrate({ databaseUrl: d.url, direction: 'up' });
+    await migrate({ databaseUrl: d.url, direction: 'up', count: 1 });
     expect(await triggerDefs(c)).toEqual(now);
     expect(await driftFindings(c)).toBe(0);
     await c.query(`INSERT INTO pilot.tools (code) SELECT 'T-' || g FROM generate_series(9, 12) g`);
     expect(await births(c)).toBe(12);
     expect(await unbornRefused(c, 'T-102')).toBe('BG130');
+
+    // on to the newest: 000015 re-attaches _900_birth_finalize without the verify setting, and the
+    // writer queues the re-verification in admission_verify; down to 000014 restores the 000011 set
+    await migrate({ databaseUrl: d.url, direction: 'up' });
+    const latest = await triggerDefs(c);
+    expect(latest._900_birth_finalize).toContain('birthgate.gate_armed');
+    expect(latest._900_birth_finalize).not.toContain('gate_verify_');
+    expect(Object.keys(latest)).toEqual(Object.keys(old));
+    expect(await driftFindings(c)).toBe(0);
+    await c.query(`SELECT birthgate.issue_permit('tools', 'T-' || g) FROM generate_series(13, 16) g`);
+    await c.query(`INSERT INTO pilot.tools (code) VALUES ('T-13')`);
+    await c.query(`INSERT INTO pilot.tools (code) SELECT 'T-' || g FROM generate_series(14, 15) g`);
+    expect(await births(c)).toBe(15);
+    expect(await unbornRefused(c, 'T-103')).toBe('BG130');
+    expect(Number((await c.query(`SELECT count(*) AS n FROM birthgate.admission_verify`)).rows[0].n)).toBe(0);
+    // down to 000014 (every migration from 000015 on)
+    const since15 = migrations.filter((m) => m.id >= '000015').length;
+    const undone = await migrate({ databaseUrl: d.url, direction: 'down', count: since15 });
+    expect(undone).toHaveLength(since15);
+    expect(undone.at(-1)).toMatch(/^000015_admission_single_row/);
+    expect(await triggerDefs(c)).toEqual(now);
+    expect((await c.query(`SELECT to_regclass('birthgate.admission_verify') AS t`)).rows[0].t).toBeNull();
+    await c.query(`INSERT INTO pilot.tools (code) VALUES ('T-16')`);
+    expect(await births(c)).toBe(16);
+    expect(await unbornRefused(c, 'T-104')).toBe('BG130');
+    await migrate({ databaseUrl: d.url, direction: 'up' });
+    expect(await triggerDefs(c)).toEqual(latest);
+    expect(await driftFindings(c)).toBe(0);
   }, 180_000);
 });

@@ -82,13 +82,14 @@ export function registerTriggerFunctionV4(c: Ctx): string {
   const permit = c.q('birth_admission_permit');
   const registry = c.q('birth_registry');
   let sql = v3.registerTriggerFunction(c);
-  sql = replaceOnce(sql, 'SET plan_cache_mode = force_custom_plan', 'SET plan_cache_mode = auto');
+  sql = replaceOnce(sql, 'SET plan_cache_mode = force_custom_plan', 'SET plan_cache_mode = auto\n    SET enable_seqscan = off');
   sql = replaceOnce(sql, '    v_last record;\n', [
     '    v_last record;',
     '    v_armed boolean := false;',
     '    v_permit_id bigint;',
     '    v_registry_id bigint;',
     '    v_born_at timestamptz;',
+    '    v_consumed boolean;',
     '',
   ].join('\n'));
   sql = replaceOnce(sql, '        -- top-level call arms again (see tg_birth_gate)\n', [
@@ -104,21 +105,28 @@ export function registerTriggerFunctionV4(c: Ctx): string {
     -- set-based statement below, which names the problem.
     IF NOT v_bypassed AND pg_catalog.cardinality(v_codes) = 1 AND v_family.mode IN ('enforce', 'report') THEN
         v_code := v_codes[1];
-        IF v_code <> '' AND v_code ~ v_family.code_pattern
-           AND NOT EXISTS (SELECT 1 FROM ${registry} r WHERE r.collection_name = v_collection AND r.entity_code = v_code) THEN
-            UPDATE ${permit} p
-               SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+        IF v_code <> '' AND v_code ~ v_family.code_pattern THEN
+            -- the live permit, if the code is not born (the same check the set-based statement makes)
+            SELECT p.permit_id INTO v_permit_id FROM ${permit} p
              WHERE p.collection_name = v_collection AND p.entity_code = v_code AND p.state = 'ISSUED' AND p.expires_at > v_ts
-            RETURNING p.permit_id INTO v_permit_id;
+               AND NOT EXISTS (SELECT 1 FROM ${registry} r WHERE r.collection_name = v_collection AND r.entity_code = v_code);
             IF FOUND THEN
-                INSERT INTO ${registry} (collection_name, entity_code, permit_id, born_by)
-                VALUES (v_collection, v_code, v_permit_id, v_actor)
-                ON CONFLICT (entity_code, collection_name) DO NOTHING
-                RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
-                IF NOT FOUND THEN
-                    -- a concurrent transaction bore the code meanwhile: refuse (the consume rolls back)
+                -- consume the version seen (a concurrent consumer makes this wait, then find nothing)
+                UPDATE ${permit} p
+                   SET state = 'CONSUMED', consumed_at = GREATEST(v_ts, p.issued_at), consumed_by = v_actor
+                 WHERE p.permit_id = v_permit_id AND p.state = 'ISSUED' AND p.expires_at > v_ts;
+                v_consumed := FOUND;
+                IF v_consumed THEN
+                    INSERT INTO ${registry} (collection_name, entity_code, permit_id, born_by)
+                    VALUES (v_collection, v_code, v_permit_id, v_actor)
+                    ON CONFLICT (entity_code, collection_name) DO NOTHING
+                    RETURNING registry_id, born_at INTO v_registry_id, v_born_at;
+                END IF;
+                IF v_registry_id IS NULL THEN
+                    -- lost to a concurrent transaction (the permit or the code): refuse, as the set-based
+                    -- statement does (a consume made here rolls back with the statement)
                     v_bad_code := v_code;
-                    ${raiseQ(c, 20, 'GATE_PERMIT_CONTENDED', `format('collection %s, table %I.%I: 1 of 1 code(s) consumed a permit, 0 were born; code %L was born by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, ${short('v_bad_code')})`)}
+                    ${raiseQ(c, 20, 'GATE_PERMIT_CONTENDED', `format('collection %s, table %I.%I: %s of 1 code(s) consumed a permit, 0 were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_consumed THEN 1 ELSE 0 END, ${short('v_bad_code')})`)}
                 END IF;
                 INSERT INTO ${c.q('registry_changelog')} (op, collection_name, entity_code, registry_id, born_at, actor, detail)
                 VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
@@ -129,8 +137,11 @@ export function registerTriggerFunctionV4(c: Ctx): string {
         END IF;
     END IF;
     -- the set-based statement: planned at every execution, whatever the sizes were when a plan was
-    -- last cached (restored on exit by the SET clause)
-    PERFORM pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true);`;
+    -- last cached, and free to scan whole tables for hash joins (both restored on exit by the SET
+    -- clauses, which keep the point statements above on index probes even if their plans were
+    -- cached while the tables were small)
+    PERFORM pg_catalog.set_config('plan_cache_mode', 'force_custom_plan', true);
+    PERFORM pg_catalog.set_config('enable_seqscan', 'on', true);`;
   sql = replaceOnce(
     sql,
     "    IF v_family.mode = 'report' OR v_bypassed THEN\n",
