@@ -65,7 +65,7 @@ SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.
           'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF code ON pilot.dot_tools FOR EACH ROW WHEN (((current_setting(''birthgate.gate_statement''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' dot_tools''::text)) OR (new.code IS NULL) OR (new.code = ''''::text) OR (length(new.code) > 256) OR ((new.code COLLATE "default") !~ ''^[A-Z]+-[0-9]+$''::text) OR (COALESCE(current_setting(''birthgate.bypass_gate''::text, true), ''''::text) <> ''''::text))) EXECUTE FUNCTION birthgate.tg_birth_gate(''dot_tools'', ''code'')',
           'layer 1 is _100_birth_gate BEFORE INSERT OR UPDATE OF code FOR EACH ROW WHEN (<the family code rules>) EXECUTE FUNCTION birthgate.tg_birth_gate(collection, column)');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND tgname = '_900_birth_finalize'),
-          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR DELETE ON pilot.dot_tools DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((current_setting(''birthgate.gate_armed''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' dot_tools''::text))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''dot_tools'', ''code'')',
+          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT ON pilot.dot_tools DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((current_setting(''birthgate.gate_armed''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' dot_tools''::text))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''dot_tools'', ''code'')',
           'layer 2 is the DEFERRABLE INITIALLY DEFERRED constraint trigger _900_birth_finalize');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'pilot.species'::regclass AND tgname = '_100_birth_gate'),
           'CREATE TRIGGER _100_birth_gate BEFORE INSERT OR UPDATE OF species_code ON pilot.species FOR EACH ROW WHEN (((current_setting(''birthgate.gate_statement''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' species''::text)) OR ((new.species_code)::text IS NULL) OR ((new.species_code)::text = ''''::text) OR (length((new.species_code)::text) > 256) OR (((new.species_code)::text COLLATE "default") !~ ''^[a-z]+(_[a-z]+)*$''::text) OR (COALESCE(current_setting(''birthgate.bypass_gate''::text, true), ''''::text) <> ''''::text))) EXECUTE FUNCTION birthgate.tg_birth_gate(''species'', ''species_code'')',
@@ -104,7 +104,7 @@ ALTER TABLE pilot.dot_tools DISABLE TRIGGER _100_birth_gate;
 SELECT lives_ok($$SELECT birthgate.register_family('dot_tools', 'pilot.dot_tools', 'code', '^DOT-[0-9]+$', 'report')$$,
                 're-registering a family whose triggers were tampered with succeeds');
 SELECT results_eq($$SELECT tgname::text COLLATE "default", tgenabled::text FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND NOT tgisinternal ORDER BY 1$$,
-                  $$VALUES ('_100_birth_gate', 'O'), ('_110_birth_register', 'O'), ('_120_birth_recode', 'O'), ('_130_birth_truncate', 'O'), ('_900_birth_finalize', 'O'), ('_910_birth_finalize_recode', 'O')$$,
+                  $$VALUES ('_100_birth_gate', 'O'), ('_110_birth_register', 'O'), ('_120_birth_recode', 'O'), ('_130_birth_truncate', 'O'), ('_900_birth_finalize', 'O'), ('_905_birth_finalize_delete', 'O'), ('_910_birth_finalize_recode', 'O')$$,
                   'the dropped trigger is back and the disabled one is enabled again');
 
 -- moving a family to another table
@@ -115,8 +115,8 @@ SELECT lives_ok($$SELECT birthgate.move_family('dot_tools', 'pilot.dot_tools_v2'
                 'a family can be moved to another table, explicitly');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools'::regclass AND NOT tgisinternal), 0,
           'moving a family takes the gate triggers off the old table');
-SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools_v2'::regclass AND NOT tgisinternal), 6,
-          'and attaches all six to the new one');
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'pilot.dot_tools_v2'::regclass AND NOT tgisinternal), 7,
+          'and attaches all seven to the new one');
 
 -- ownership: only the table owner registers its table
 CREATE ROLE bg110_admin LOGIN;

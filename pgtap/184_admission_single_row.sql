@@ -114,12 +114,12 @@ SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-16'')
                                 'UPDATE birthgate.birth_admission_permit SET state = ''ISSUED'', consumed_at = NULL, consumed_by = NULL WHERE collection_name = ''f184'' AND entity_code = ''A-16''']),
           'statements failed: BG112', 'a consumed permit cannot be put back (its guard), so a birth cannot lose its permit that way');
 
--- report mode: born on the single-row path too, no re-verification queued (every row keeps its own event)
+-- report mode: born on the single-row path too
 CREATE TEMP TABLE before3 AS SELECT pg_temp.counts() AS c;
 INSERT INTO t184.notes (code) VALUES ('N-1');
 SELECT is((SELECT detail ->> 'mode' FROM birthgate.registry_changelog WHERE collection_name = 'r184' AND entity_code = 'N-1'), 'report',
           'report: a permitted code is born, the changelog says report');
-SELECT is((SELECT count(*)::int FROM birthgate.admission_verify WHERE collection_name = 'r184'), 0, 'report: nothing queued');
+SELECT is((SELECT count(*)::int FROM birthgate.admission_verify WHERE collection_name = 'r184'), 1, 'report: the writer queued the re-verification too (it queues after every INSERT statement)');
 INSERT INTO t184.notes (code) VALUES ('N-99');
 SELECT is((SELECT kind FROM birthgate.birth_gate_violation WHERE collection_name = 'r184' AND entity_code = 'N-99'), 'NO_PERMIT',
           'report: a code without a permit is admitted and recorded (the set-based statement)');

@@ -39,10 +39,10 @@ SELECT has_function('birthgate', 'register_family', ARRAY['text', 'regclass', 'n
 SELECT has_column('birthgate', 'birth_family', 'code_max_length', 'birth_family has code_max_length');
 SELECT has_table('birthgate', 'birth_family_move', 'birth_family_move exists');
 SELECT set_eq($$SELECT tgname::text FROM pg_trigger WHERE tgrelid = 't190.tools'::regclass AND NOT tgisinternal$$,
-              ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode'],
-              'register_family attaches the six gate triggers');
-SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE collection_name = 'gate190' AND state = 'ok'), 6,
-          'the drift monitor expects exactly these six and finds them ok');
+              ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_905_birth_finalize_delete', '_910_birth_finalize_recode'],
+              'register_family attaches the seven gate triggers');
+SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE collection_name = 'gate190' AND state = 'ok'), 7,
+          'the drift monitor expects exactly these seven and finds them ok');
 SELECT is((SELECT code_max_length FROM birthgate.birth_family WHERE collection_name = 'gate190'), 256, 'the default code length limit is 256');
 
 -- a born object to upsert against
@@ -134,7 +134,7 @@ CREATE TEMP TABLE before8 AS SELECT pg_temp.counts() AS c;
 SELECT throws_ok($$SELECT birthgate.register_family('gate190', 't190.other', 'code', '^T-[0-9]+$', 'enforce')$$, 'BG153', NULL,
                  'defect 4: re-registering a collection onto another table is refused');
 SELECT is(pg_temp.counts(), (SELECT c FROM before8), '... nothing changes');
-SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 't190.tools'::regclass AND NOT tgisinternal), 6, '... the gates stay on the governed table');
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 't190.tools'::regclass AND NOT tgisinternal), 7, '... the gates stay on the governed table');
 CREATE ROLE r190_nobody;
 GRANT birthgate_admin TO r190_nobody;
 GRANT USAGE ON SCHEMA t190 TO r190_nobody;
@@ -147,13 +147,13 @@ SELECT throws_ok($$SELECT birthgate.move_family('gate190', 't190.other', '  ')$$
 SELECT lives_ok($$SELECT birthgate.move_family('gate190', 't190.other', 'table split')$$, 'the owner moves it explicitly');
 SELECT is((SELECT from_table_name || ' -> ' || to_table::regclass::text || ' by ' || moved_by FROM birthgate.birth_family_move),
           't190.tools -> t190.other by ' || current_user, 'the move is recorded (from, to, who)');
-SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 't190.other'::regclass AND NOT tgisinternal), 6, 'the gates are on the new table');
-SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE table_name = 't190.tools' AND state = 'missing'), 6,
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 't190.other'::regclass AND NOT tgisinternal), 7, 'the gates are on the new table');
+SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE table_name = 't190.tools' AND state = 'missing'), 7,
           'the drift monitor reports the formerly governed table without its gates');
 SELECT ok(EXISTS (SELECT 1 FROM birthgate.v_drift_report WHERE kind = 'trigger_missing' AND object_name LIKE '%ON t190.tools'),
           'v_drift_report names it');
 SELECT lives_ok($$SELECT birthgate.move_family('gate190', 't190.tools', 'back')$$, 'moved back');
-SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE table_name IN ('t190.tools', 't190.other') AND state <> 'ok'), 6,
+SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE table_name IN ('t190.tools', 't190.other') AND state <> 'ok'), 7,
           'now t190.other is the former table reported without gates');
 
 -- oversized codes, TTL overflow, NULL code column --------------------------------------------
@@ -203,7 +203,7 @@ ALTER TABLE t190.quiet DISABLE TRIGGER _110_birth_register;
 SELECT is((SELECT state FROM birthgate.v_drift_trigger_state WHERE table_name = 't190.quiet' AND trigger_name = '_110_birth_register'), 'disabled',
           'a disabled register trigger is reported');
 SELECT lives_ok($$SELECT birthgate.register_family('quiet190', 't190.quiet', 'code', '^Q-[0-9]+$', 'enforce')$$, 'register_family repairs it');
-SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE table_name = 't190.quiet' AND state = 'ok'), 6, '... all six ok again');
+SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE table_name = 't190.quiet' AND state = 'ok'), 7, '... all seven ok again');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -36,10 +36,10 @@ SET CONSTRAINTS ALL DEFERRED;
 
 -- structure ------------------------------------------------------------------------------------
 SELECT set_eq($$SELECT tgname::text FROM pg_trigger WHERE tgrelid = 't197.a'::regclass AND NOT tgisinternal AND tgname LIKE '\_%'$$,
-              ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_150_app_upd', '_900_birth_finalize', '_910_birth_finalize_recode'],
-              'register_family attaches six gate triggers (the application trigger is its own)');
-SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE collection_name = 'f197' AND state = 'ok'), 6,
-          'the drift monitor expects the six and finds them ok');
+              ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_150_app_upd', '_900_birth_finalize', '_905_birth_finalize_delete', '_910_birth_finalize_recode'],
+              'register_family attaches seven gate triggers (the application trigger is its own)');
+SELECT is((SELECT count(*)::int FROM birthgate.v_drift_trigger_state WHERE collection_name = 'f197' AND state = 'ok'), 7,
+          'the drift monitor expects the seven and finds them ok');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a'::regclass AND tgname = '_120_birth_recode'),
           'CREATE TRIGGER _120_birth_recode AFTER UPDATE ON t197.a FOR EACH ROW WHEN (((old.code COLLATE "default") IS DISTINCT FROM (new.code COLLATE "default"))) EXECUTE FUNCTION birthgate.tg_birth_register(''f197'', ''code'')',
           '_120_birth_recode fires on every UPDATE whose final row has another code');
@@ -47,7 +47,7 @@ SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a
           'CREATE CONSTRAINT TRIGGER _910_birth_finalize_recode AFTER UPDATE ON t197.a DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (((old.code COLLATE "default") IS DISTINCT FROM (new.code COLLATE "default"))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',
           'layer 2 for a re-code is a deferred constraint trigger with the same WHEN');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a'::regclass AND tgname = '_900_birth_finalize'),
-          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT OR DELETE ON t197.a DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((current_setting(''birthgate.gate_armed''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' f197''::text))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',
+          'CREATE CONSTRAINT TRIGGER _900_birth_finalize AFTER INSERT ON t197.a DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ((current_setting(''birthgate.gate_armed''::text, true) IS DISTINCT FROM ((statement_timestamp())::text || '' f197''::text))) EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',
           'layer 2 for INSERT and DELETE');
 SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a'::regclass AND tgname = '_130_birth_truncate'),
           'CREATE TRIGGER _130_birth_truncate BEFORE TRUNCATE ON t197.a FOR EACH STATEMENT EXECUTE FUNCTION birthgate.tg_birth_finalize(''f197'', ''code'')',

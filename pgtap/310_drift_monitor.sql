@@ -47,7 +47,7 @@ SELECT is((SELECT status FROM birthgate.birth_registry WHERE collection_name = '
           'setup: DP-1 is born through a permit');
 SELECT is_empty('SELECT * FROM findings', 'a registered family with a born object and a fresh heartbeat: no findings');
 SELECT results_eq($$SELECT state, count(*)::int FROM birthgate.v_drift_trigger_state WHERE collection_name = 'drift_probe' GROUP BY state$$,
-                  $$VALUES ('ok'::text, 6)$$, 'registering a family after the baseline is not drift: all six gate triggers ok');
+                  $$VALUES ('ok'::text, 7)$$, 'registering a family after the baseline is not drift: all seven gate triggers ok');
 SELECT is(birthgate.drift_assert_clean('info'), 0, 'drift_assert_clean(info) passes on a clean database');
 
 -- reading the report writes nothing
@@ -149,9 +149,9 @@ SELECT is_empty('SELECT * FROM findings', 'removing the unborn rows clears the f
 
 -- phantom: a born object deleted (layer 2 held off for the delete: in this one test transaction
 -- the birth and the delete share a transaction, which layer 2 would refuse)
-ALTER TABLE public.drift_probe DISABLE TRIGGER _900_birth_finalize;
+ALTER TABLE public.drift_probe DISABLE TRIGGER _905_birth_finalize_delete;
 DELETE FROM public.drift_probe WHERE code = 'DP-1';
-ALTER TABLE public.drift_probe ENABLE TRIGGER _900_birth_finalize;
+ALTER TABLE public.drift_probe ENABLE TRIGGER _905_birth_finalize_delete;
 SELECT results_eq('SELECT * FROM findings', $$VALUES ('warning'::text, 'phantom_objects'::text, 'drift_probe'::text)$$,
                   'a BORN registry row whose object is gone is a phantom_objects finding');
 SELECT results_eq($$SELECT finding, entity_code FROM birthgate.drift_family_objects('drift_probe')$$,

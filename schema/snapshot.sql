@@ -86,7 +86,7 @@ BEGIN
       JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
      WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
     IF v_ok = (SELECT pg_catalog.count(*) FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column)) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
-                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
+                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
                                    AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
         RETURN false;
     END IF;
@@ -94,7 +94,7 @@ BEGIN
     FOR v_trigger IN
         SELECT t.tgname FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal
-           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
+           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
     LOOP
         EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_ident);
     END LOOP;
@@ -107,7 +107,8 @@ BEGIN
                     WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
                     WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code (any UPDATE whose final row has another code)'
                     WHEN '_130_birth_truncate' THEN 'layer 2, watches TRUNCATE: objects born in this transaction may not vanish'
-                    WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
+                    WHEN '_905_birth_finalize_delete' THEN 'layer 2 at commit for a DELETE: an object born in this transaction may not vanish'
+                        WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
                     ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
     END LOOP;
     RETURN true;
@@ -150,13 +151,16 @@ CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_ta
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
-        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_900_birth_finalize', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN ((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text))) ', '''birthgate.gate_armed''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
         (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_910_birth_finalize_recode', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
-      ) AS x(ord, trigger_name, definition)
+      ,
+            (7, '_905_birth_finalize_delete', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                    '_905_birth_finalize_delete', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+          ) AS x(ord, trigger_name, definition)
      ORDER BY x.ord
 $_$;
 
@@ -169,7 +173,7 @@ CREATE FUNCTION birthgate.birth_gate_triggers_present() RETURNS TABLE(table_oid 
     SELECT t.tgrelid, t.tgname, t.oid, t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid)
       FROM pg_catalog.pg_trigger t
      WHERE NOT t.tgisinternal
-       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
+       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
 $$;
 
 COMMENT ON FUNCTION birthgate.birth_gate_triggers_present() IS 'Every trigger named like a gate trigger on any table, with its definition printed under a pinned search_path (so the text does not depend on the caller). Read-only; used by v_drift_trigger_state.';
@@ -1458,7 +1462,7 @@ BEGIN
         PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
         FOR v_trigger IN
             SELECT t.tgname FROM pg_catalog.pg_trigger t
-             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode']::name[])
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
         LOOP
             EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
         END LOOP;
@@ -3645,13 +3649,14 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    -- the common case, without reading the family table: nothing was deleted from it in this
-    -- transaction (the statistics counters count every attempt, also in rolled-back
-    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
-    -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
-    -- and every birth is still BORN here from a CONSUMED permit for its code
+    -- the common case, without reading the family table: nothing was deleted from it or updated
+    -- in this transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
+    -- every object born here is still there with its code, and every birth is still BORN here
+    -- from a CONSUMED permit for its code
     IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
        AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
        AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
                       LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
                       LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
@@ -3741,7 +3746,7 @@ BEGIN
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_admission_reverify() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
+COMMENT ON FUNCTION birthgate.tg_admission_reverify() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
 
 CREATE FUNCTION birthgate.tg_birth_admission_permit_guard() RETURNS trigger
     LANGUAGE plpgsql
@@ -4201,7 +4206,6 @@ DECLARE
     v_res record;
     v_bad_code text;
     v_last record;
-    v_armed boolean := false;
     v_permit_id bigint;
     v_registry_id bigint;
     v_born_at timestamptz;
@@ -4224,9 +4228,7 @@ BEGIN
     IF TG_LEVEL = 'STATEMENT' AND (pg_catalog.current_setting('birthgate.gate_statement', true) <> ''
                                    OR pg_catalog.current_setting('birthgate.gate_armed', true) <> '') THEN
         -- the writer runs now: layer 2 no longer waits for it, and a later statement of the same
-        -- top-level call arms again (see tg_birth_gate). An armed statement queued no layer-2
-        -- event per row: the writer queues the re-verification of its births when it is done.
-        v_armed := COALESCE(pg_catalog.current_setting('birthgate.gate_armed', true), '') <> '';
+        -- top-level call arms again (see tg_birth_gate)
         PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
         PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
     END IF;
@@ -4256,9 +4258,6 @@ BEGIN
         EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
            INTO v_codes, v_longest;
         IF v_codes IS NULL THEN
-            IF v_armed THEN
-                INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
-            END IF;
             RETURN NULL;
         END IF;
     ELSE
@@ -4351,7 +4350,7 @@ BEGIN
                 VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
                         pg_catalog.jsonb_build_object('permit_id', v_permit_id, 'table', v_table, 'operation', TG_OP,
                                                       'mode', v_family.mode, 'bypass', false));
-                IF v_armed THEN
+                IF TG_LEVEL = 'STATEMENT' THEN
                     INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
                 END IF;
                 RETURN NULL;
@@ -4457,7 +4456,7 @@ BEGIN
         SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
                (SELECT pg_catalog.count(*) FROM recorded) AS recorded
           INTO v_res;
-        IF v_armed THEN
+        IF TG_LEVEL = 'STATEMENT' THEN
             INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
         END IF;
         RETURN NULL;
@@ -4571,14 +4570,14 @@ BEGIN
             DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
             HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
     END IF;
-    IF v_armed THEN
+    IF TG_LEVEL = 'STATEMENT' THEN
         INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. When layer 2 skipped the statement''s rows (armed), it queues the commit-time re-verification (admission_verify, since 000015).';
+COMMENT ON FUNCTION birthgate.tg_birth_register() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. After every INSERT statement that reached it, it queues the commit-time re-verification of the transaction''s births (admission_verify, since 000015).';
 
 CREATE FUNCTION birthgate.tg_outbox_replay_guard() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4652,7 +4651,7 @@ CREATE TABLE birthgate.admission_verify (
 )
 WITH (autovacuum_vacuum_threshold='1000', autovacuum_vacuum_scale_factor='0');
 
-COMMENT ON TABLE birthgate.admission_verify IS 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection when it checked an INSERT statement whose rows queued no layer-2 event of their own; the deferred constraint trigger _900_admission_reverify re-verifies that transaction''s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.';
+COMMENT ON TABLE birthgate.admission_verify IS 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection after every INSERT statement it checked (ON CONFLICT DO NOTHING); the deferred constraint trigger _900_admission_reverify re-verifies that transaction''s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.';
 
 CREATE TABLE birthgate.birth_admission_permit (
     permit_id bigint NOT NULL,

@@ -9707,7 +9707,7 @@ CREATE TABLE "birthgate"."admission_verify" (
 );
 ALTER TABLE "birthgate"."admission_verify" SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
 REVOKE ALL ON TABLE "birthgate"."admission_verify" FROM PUBLIC;
-COMMENT ON TABLE "birthgate"."admission_verify" IS 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection when it checked an INSERT statement whose rows queued no layer-2 event of their own; the deferred constraint trigger _900_admission_reverify re-verifies that transaction''s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.';
+COMMENT ON TABLE "birthgate"."admission_verify" IS 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection after every INSERT statement it checked (ON CONFLICT DO NOTHING); the deferred constraint trigger _900_admission_reverify re-verifies that transaction''s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.';
 
 CREATE FUNCTION "birthgate"."tg_admission_reverify"()
 RETURNS trigger
@@ -9793,13 +9793,14 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    -- the common case, without reading the family table: nothing was deleted from it in this
-    -- transaction (the statistics counters count every attempt, also in rolled-back
-    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
-    -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
-    -- and every birth is still BORN here from a CONSUMED permit for its code
+    -- the common case, without reading the family table: nothing was deleted from it or updated
+    -- in this transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
+    -- every object born here is still there with its code, and every birth is still BORN here
+    -- from a CONSUMED permit for its code
     IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
        AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
        AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
                       LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
                       LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
@@ -9891,7 +9892,7 @@ $fn$;
 REVOKE ALL ON FUNCTION "birthgate"."tg_admission_reverify"() FROM PUBLIC;
 CREATE CONSTRAINT TRIGGER "_900_admission_reverify" AFTER INSERT ON "birthgate"."admission_verify"
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "birthgate"."tg_admission_reverify"();
-COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
+COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
 COMMENT ON TRIGGER "_900_admission_reverify" ON "birthgate"."admission_verify" IS 'Runs tg_admission_reverify at commit for the transaction and collection of the queued row.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
@@ -9930,16 +9931,210 @@ AS $fn$
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
         (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
                 '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
-        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_900_birth_finalize', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN ((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text))) ', '''birthgate.gate_armed''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
         (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
                 '_910_birth_finalize_recode', p_table_ident,
                 COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
-      ) AS x(ord, trigger_name, definition)
+      ,
+            (7, '_905_birth_finalize_delete', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                    '_905_birth_finalize_delete', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+          ) AS x(ord, trigger_name, definition)
      ORDER BY x.ord
 $fn$;
 COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."birth_family_attach_gates"(p_collection text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+    v_family record;
+    v_ident text;
+    v_ok integer;
+    v_trigger name;
+    v_def record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column INTO v_family
+      FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection;
+    SELECT pg_catalog.format('%I.%I', n.nspname, k.relname) INTO v_ident
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = v_family.table_name;
+    SELECT pg_catalog.count(*) INTO v_ok
+      FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
+     WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
+    IF v_ok = (SELECT pg_catalog.count(*) FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column)) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
+                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+                                   AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
+        RETURN false;
+    END IF;
+    PERFORM "birthgate"."birth_lock_table"(v_family.table_name, pg_catalog.format('attaching the gates of collection %s', p_collection));
+    FOR v_trigger IN
+        SELECT t.tgname FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal
+           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_ident);
+    END LOOP;
+    FOR v_def IN SELECT * FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) LOOP
+        EXECUTE v_def.definition;
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', v_def.trigger_name, v_ident,
+            pg_catalog.format('birthgate gate of collection %s (%s); attached by birthgate.register_family, do not disable: v_drift_trigger_state reports it.',
+                p_collection, CASE v_def.trigger_name
+                    WHEN '_100_birth_gate' THEN 'layer 1, validates each proposed row'
+                    WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
+                    WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code (any UPDATE whose final row has another code)'
+                    WHEN '_130_birth_truncate' THEN 'layer 2, watches TRUNCATE: objects born in this transaction may not vanish'
+                    WHEN '_905_birth_finalize_delete' THEN 'layer 2 at commit for a DELETE: an object born in this transaction may not vanish'
+                        WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
+                    ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
+    END LOOP;
+    RETURN true;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."move_family"(p_collection text, p_table regclass, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    v_unsafe text;
+    p_code_column name;
+BEGIN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."move_family"(text, regclass, text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."birth_gate_triggers_present"()
+RETURNS TABLE (table_oid oid, trigger_name name, trigger_oid oid, enabled_mode "char", definition text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT t.tgrelid, t.tgname, t.oid, t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid)
+      FROM pg_catalog.pg_trigger t
+     WHERE NOT t.tgisinternal
+       AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+$fn$;
+COMMENT ON FUNCTION "birthgate"."birth_gate_triggers_present"() IS 'Every trigger named like a gate trigger on any table, with its definition printed under a pinned search_path (so the text does not depend on the caller). Read-only; used by v_drift_trigger_state.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_register"()
 RETURNS trigger
@@ -9967,7 +10162,6 @@ DECLARE
     v_res record;
     v_bad_code text;
     v_last record;
-    v_armed boolean := false;
     v_permit_id bigint;
     v_registry_id bigint;
     v_born_at timestamptz;
@@ -9990,9 +10184,7 @@ BEGIN
     IF TG_LEVEL = 'STATEMENT' AND (pg_catalog.current_setting('birthgate.gate_statement', true) <> ''
                                    OR pg_catalog.current_setting('birthgate.gate_armed', true) <> '') THEN
         -- the writer runs now: layer 2 no longer waits for it, and a later statement of the same
-        -- top-level call arms again (see tg_birth_gate). An armed statement queued no layer-2
-        -- event per row: the writer queues the re-verification of its births when it is done.
-        v_armed := COALESCE(pg_catalog.current_setting('birthgate.gate_armed', true), '') <> '';
+        -- top-level call arms again (see tg_birth_gate)
         PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
         PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
     END IF;
@@ -10022,9 +10214,6 @@ BEGIN
         EXECUTE pg_catalog.format('SELECT pg_catalog.array_agg(t.c), pg_catalog.max(pg_catalog.length(t.c)) FROM (SELECT (n.%I)::text AS c FROM birthgate_new n) t', v_family.code_column)
            INTO v_codes, v_longest;
         IF v_codes IS NULL THEN
-            IF v_armed THEN
-                INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
-            END IF;
             RETURN NULL;
         END IF;
     ELSE
@@ -10117,7 +10306,7 @@ BEGIN
                 VALUES ('BORN', v_collection, v_code, v_registry_id, v_born_at, v_actor,
                         pg_catalog.jsonb_build_object('permit_id', v_permit_id, 'table', v_table, 'operation', TG_OP,
                                                       'mode', v_family.mode, 'bypass', false));
-                IF v_armed THEN
+                IF TG_LEVEL = 'STATEMENT' THEN
                     INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
                 END IF;
                 RETURN NULL;
@@ -10223,7 +10412,7 @@ BEGIN
         SELECT (SELECT pg_catalog.count(*) FROM born) AS born,
                (SELECT pg_catalog.count(*) FROM recorded) AS recorded
           INTO v_res;
-        IF v_armed THEN
+        IF TG_LEVEL = 'STATEMENT' THEN
             INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
         END IF;
         RETURN NULL;
@@ -10337,13 +10526,13 @@ BEGIN
             DETAIL = format('collection %s, table %I.%I: %s of %s code(s) consumed a permit, %s were born; e.g. code %L was taken by a concurrent transaction', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_res.consumed, v_res.codes, v_res.born, (CASE WHEN pg_catalog.length(v_bad_code) > 100 THEN pg_catalog.left(v_bad_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad_code)) ELSE v_bad_code END)),
             HINT = 'The code is (being) born by another transaction; check birthgate.birth_registry, and use a new code with its own permit if this object is a different one.';
     END IF;
-    IF v_armed THEN
+    IF TG_LEVEL = 'STATEMENT' THEN
         INSERT INTO "birthgate"."admission_verify" (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
 END;
 $fn$;
-COMMENT ON FUNCTION "birthgate"."tg_birth_register"() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. When layer 2 skipped the statement''s rows (armed), it queues the commit-time re-verification (admission_verify, since 000015).';
+COMMENT ON FUNCTION "birthgate"."tg_birth_register"() IS 'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. After every INSERT statement that reached it, it queues the commit-time re-verification of the transaction''s births (admission_verify, since 000015).';
 
 CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_finalize"()
 RETURNS trigger
@@ -10624,7 +10813,7 @@ BEGIN
          ORDER BY f.collection_name
     LOOP
         PERFORM "birthgate"."birth_family_attach_gates"(v_family.collection_name);
-        RAISE NOTICE 'birthgate: collection % now carries the 000015 gate triggers (WHEN clause of _900_birth_finalize without the verify setting)', v_family.collection_name;
+        RAISE NOTICE 'birthgate: collection % now carries the 000015 gate triggers (_900_birth_finalize for INSERT without the verify setting, _905_birth_finalize_delete for DELETE)', v_family.collection_name;
     END LOOP;
 END
 $reattach$;

@@ -97,7 +97,9 @@ describe('admission across the 000011 upgrade', () => {
     const latest = await triggerDefs(c);
     expect(latest._900_birth_finalize).toContain('birthgate.gate_armed');
     expect(latest._900_birth_finalize).not.toContain('gate_verify_');
-    expect(Object.keys(latest)).toEqual(Object.keys(old));
+    expect(Object.keys(latest)).toEqual([...Object.keys(old), '_905_birth_finalize_delete'].sort());
+    expect(latest._905_birth_finalize_delete).toContain('AFTER DELETE');
+    expect(latest._900_birth_finalize).toContain('AFTER INSERT ON');
     expect(await driftFindings(c)).toBe(0);
     await c.query(`SELECT birthgate.issue_permit('tools', 'T-' || g) FROM generate_series(13, 16) g`);
     await c.query(`INSERT INTO pilot.tools (code) VALUES ('T-13')`);

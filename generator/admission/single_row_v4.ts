@@ -14,10 +14,13 @@
  *    events were skipped (_900_birth_finalize armed) was queued by a WHEN clause through a
  *    transaction-local setting (<schema>.gate_verify_<collection> = 'pending'); a session could set it
  *    first and so skip the re-verification. Now the writer itself, a SECURITY DEFINER function,
- *    queues it by inserting one row per transaction and collection into admission_verify, a package
+ *    queues it after every INSERT statement (whatever the markers say) by inserting one row per
+ *    transaction and collection into admission_verify, a package
  *    table no other role may write; its deferred constraint trigger (_900_admission_reverify) runs
  *    the re-verification at commit (or at SET CONSTRAINTS ... IMMEDIATE) and deletes the row. The
- *    WHEN clause of _900_birth_finalize keeps only the armed test.
+ *    WHEN clause of _900_birth_finalize keeps only the armed test, and _900 is AFTER INSERT only: a
+ *    DELETE has its own deferred trigger _905_birth_finalize_delete without a WHEN clause (with the
+ *    armed marker forged, a DELETE skipped layer 2 in 000011).
  *  - A transaction of a few births re-verifies them with cached point lookups and one presence probe
  *    per code; many births keep the set-based query (hash joins above 1,000), planned per execution.
  *    Planner settings are scoped by the functions' SET clauses (no manual save/restore).
@@ -26,7 +29,10 @@ import type { Ctx } from '../lib/ctx.js';
 import { comment, commentTrigger } from '../lib/migration.js';
 import { lit, qi, sqlText } from '../lib/sql.js';
 import { ACTOR, PINNED } from './common.js';
-import { raiseQ, short } from './v2_common.js';
+import { ALL_GATE_TRIGGERS, raiseQ, short } from './v2_common.js';
+import { admissionFunctionsV2 } from './functions_v2.js';
+import { admissionFunctionsV3 } from './functions_v3.js';
+import { gateTriggersPresentFunction } from '../drift/trigger_state_v2.js';
 import * as v3 from './statement_gate_v3.js';
 import { armedSetting, baseTypeOf } from './v3_common.js';
 
@@ -34,6 +40,62 @@ import { armedSetting, baseTypeOf } from './v3_common.js';
 export const VERIFY_TABLE = 'admission_verify';
 /** Its deferred constraint trigger. */
 export const REVERIFY_TRIGGER = '_900_admission_reverify';
+/** Layer 2 for a DELETE (since 000015): deferred, on every deleted row, no WHEN clause. */
+export const FINALIZE_DELETE_TRIGGER = '_905_birth_finalize_delete';
+/** Every trigger name a family table may carry from any version, 000015's included. */
+export const ALL_GATE_TRIGGERS_V4 = [...ALL_GATE_TRIGGERS, FINALIZE_DELETE_TRIGGER] as const;
+const nameArray = (names: readonly string[]) => `ARRAY[${names.map(lit).join(', ')}]::name[]`;
+
+/** Replace every occurrence of `from` (at least `n`) in `sql`. */
+function replaceAllN(sql: string, from: string, to: string, n: number): string {
+  const parts = sql.split(from);
+  if (parts.length - 1 !== n) throw new Error(`single_row_v4: expected ${n} of ${JSON.stringify(from.slice(0, 80))}, found ${parts.length - 1}`);
+  return parts.join(to);
+}
+const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
+
+/** birth_family_attach_gates (000006) knowing the 000015 trigger set (detaches _905 too, comments it). */
+export function attachGatesV4(c: Ctx): string {
+  let sql = orReplace(admissionFunctionsV2(c)[1]!);
+  sql = replaceAllN(sql, nameArray(ALL_GATE_TRIGGERS), nameArray(ALL_GATE_TRIGGERS_V4), 2);
+  return replaceOnce(
+    sql,
+    "WHEN '_910_birth_finalize_recode' THEN",
+    `WHEN ${lit(FINALIZE_DELETE_TRIGGER)} THEN 'layer 2 at commit for a DELETE: an object born in this transaction may not vanish'
+                        WHEN '_910_birth_finalize_recode' THEN`,
+  );
+}
+export const attachGatesV2 = (c: Ctx) => orReplace(admissionFunctionsV2(c)[1]!);
+
+/** move_family (000011) knowing the 000015 trigger set. */
+export function moveFamilyV4(c: Ctx): string {
+  return replaceAllN(admissionFunctionsV3(c)[1]!, nameArray(ALL_GATE_TRIGGERS), nameArray(ALL_GATE_TRIGGERS_V4), 1);
+}
+
+/** birth_gate_triggers_present (000006, read by v_drift_trigger_state) knowing the 000015 trigger set. */
+export function gateTriggersPresentV4(c: Ctx): string {
+  return replaceAllN(orReplace(gateTriggersPresentFunction(c)), nameArray(ALL_GATE_TRIGGERS), nameArray(ALL_GATE_TRIGGERS_V4), 1);
+}
+export const gateTriggersPresentV2 = (c: Ctx) => orReplace(gateTriggersPresentFunction(c));
+
+/** Down: take the 000015 DELETE trigger off every table (the 000011 attach function does not know it). */
+export function dropDeleteTriggers(c: Ctx): string {
+  return sqlText`
+    DO $drop905$
+    DECLARE
+        v_t record;
+    BEGIN
+        FOR v_t IN
+            SELECT t.tgrelid::pg_catalog.regclass AS rel FROM pg_catalog.pg_trigger t
+             WHERE t.tgname = ${lit(FINALIZE_DELETE_TRIGGER)} AND NOT t.tgisinternal
+               AND t.tgfoid = ${lit(`${c.schema}.tg_birth_finalize()`)}::pg_catalog.regprocedure
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', ${lit(FINALIZE_DELETE_TRIGGER)}, v_t.rel);
+        END LOOP;
+    END
+    $drop905$;`;
+}
+
 /** Up to this many births of one transaction and collection are re-verified with cached point lookups. */
 const FEW_BIRTHS = 16;
 /** Above this many, the set-based re-verification joins without nested loops (as the writer does). */
@@ -65,17 +127,21 @@ export function verifyTable(c: Ctx): string {
     );
     ALTER TABLE ${t} SET (autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_scale_factor = 0);
     REVOKE ALL ON TABLE ${t} FROM PUBLIC;
-    ${comment('TABLE', t, 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection when it checked an INSERT statement whose rows queued no layer-2 event of their own; the deferred constraint trigger _900_admission_reverify re-verifies that transaction\'s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.')}`;
+    ${comment('TABLE', t, 'Queue of commit-time re-verifications (since 000015): tg_birth_register inserts one row per transaction and collection after every INSERT statement it checked (ON CONFLICT DO NOTHING); the deferred constraint trigger _900_admission_reverify re-verifies that transaction\'s births at commit and deletes the row. Empty between transactions. Written only by package functions: no role has a privilege on it, so no session can skip the re-verification.')}`;
 }
 
 /** The row that queues this transaction's re-verification for v_collection (one per transaction and collection). */
 const QUEUE = (c: Ctx) =>
   `INSERT INTO ${c.q(VERIFY_TABLE)} (txid, collection_name) VALUES (pg_catalog.pg_current_xact_id(), v_collection) ON CONFLICT DO NOTHING;`;
 
-/** Where the writer leaves a statement that was armed: queue the re-verification first. */
+/**
+ * Where the writer leaves a statement after writing births: queue the re-verification first. Every
+ * statement-level run queues it (whatever the markers say: they are settings a session can change);
+ * a re-code (row level) has its own per-row event (_910_birth_finalize_recode).
+ */
 const queueThenReturn = (c: Ctx, pad: number) => {
   const p = ' '.repeat(pad);
-  return `IF v_armed THEN\n${p}    ${QUEUE(c)}\n${p}END IF;\n${p}RETURN NULL;`;
+  return `IF TG_LEVEL = 'STATEMENT' THEN\n${p}    ${QUEUE(c)}\n${p}END IF;\n${p}RETURN NULL;`;
 };
 
 export function registerTriggerFunctionV4(c: Ctx): string {
@@ -85,20 +151,12 @@ export function registerTriggerFunctionV4(c: Ctx): string {
   sql = replaceOnce(sql, 'SET plan_cache_mode = force_custom_plan', 'SET plan_cache_mode = auto\n    SET enable_seqscan = off');
   sql = replaceOnce(sql, '    v_last record;\n', [
     '    v_last record;',
-    '    v_armed boolean := false;',
     '    v_permit_id bigint;',
     '    v_registry_id bigint;',
     '    v_born_at timestamptz;',
     '    v_consumed boolean;',
     '',
   ].join('\n'));
-  sql = replaceOnce(sql, '        -- top-level call arms again (see tg_birth_gate)\n', [
-    '        -- top-level call arms again (see tg_birth_gate). An armed statement queued no layer-2',
-    '        -- event per row: the writer queues the re-verification of its births when it is done.',
-    `        v_armed := COALESCE(pg_catalog.current_setting(${lit(armedSetting(c))}, true), '') <> '';`,
-    '',
-  ].join('\n'));
-  sql = replaceOnce(sql, '        IF v_codes IS NULL THEN\n            RETURN NULL;\n', `        IF v_codes IS NULL THEN\n            ${queueThenReturn(c, 12)}\n`);
   const fast = sqlText`
     -- one code, nothing to report: four point statements with cached plans (the common case of an
     -- application writing one row). Anything else, and any check that fails here, takes the
@@ -153,7 +211,7 @@ export function registerTriggerFunctionV4(c: Ctx): string {
   return replaceComment(
     sql,
     `${c.q('tg_birth_register')}()`,
-    'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. When layer 2 skipped the statement\'s rows (armed), it queues the commit-time re-verification (admission_verify, since 000015).',
+    'Layer 1 birth gate, writing half (trigger _110_birth_register: AFTER INSERT FOR EACH STATEMENT with the NEW TABLE transition table; trigger _120_birth_recode: AFTER UPDATE OF the code column FOR EACH ROW; arguments: collection, code column). Sees only rows PostgreSQL really wrote, so ON CONFLICT rows that were not inserted never consume a permit. One code that passes every check is born with four point statements (cached plans); otherwise one set-based statement (planned per execution) checks every code (already born, duplicated in the statement, no live permit), consumes the permits, writes birth_registry and the BORN registry_changelog rows. enforce: any failing code refuses the whole statement (BG120-BG125, BG152, BG158 when a concurrent transaction won the permit or the code) and nothing is written; report (or an authorised bypass): every row is admitted, births are registered and what was seen goes to birth_gate_violation. After every INSERT statement that reached it, it queues the commit-time re-verification of the transaction\'s births (admission_verify, since 000015).',
   );
 }
 
@@ -174,7 +232,16 @@ export function finalizeCheckFunctionV4(c: Ctx): string {
 
 /** The WHEN clause of _900_birth_finalize (000015): queued unless the statement writer is certain to check the statement. */
 export function triggerDefsFunctionV4(c: Ctx): string {
-  const sql = v3.triggerDefsFunction(c);
+  let sql = v3.triggerDefsFunction(c);
+  sql = replaceOnce(sql, "'CREATE CONSTRAINT TRIGGER %I AFTER INSERT OR DELETE ON %s DEFERRABLE", "'CREATE CONSTRAINT TRIGGER %I AFTER INSERT ON %s DEFERRABLE");
+  sql = replaceOnce(
+    sql,
+    ') AS x(ord, trigger_name, definition)',
+    `,
+            (7, ${lit(FINALIZE_DELETE_TRIGGER)}, pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                    ${lit(FINALIZE_DELETE_TRIGGER)}, p_table_ident, pg_catalog.format('%I.%I', ${lit(c.schema)}, 'tg_birth_finalize'), p_collection, p_code_column))
+          ) AS x(ord, trigger_name, definition)`,
+  );
   return replaceOnce(
     sql,
     `pg_catalog.format('WHEN (((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text)) OR ((current_setting(%3$s, true) IS DISTINCT FROM ''pending''::text) AND (set_config(%3$s, ''pending''::text, true) IS NOT NULL)))) ', ${lit(lit(armedSetting(c)))}, fam.collection_literal, fam.verify_literal)`,
@@ -277,13 +344,14 @@ export function reverifyFunction(c: Ctx): string {
             END IF;
             RETURN NULL;
         END IF;
-        -- the common case, without reading the family table: nothing was deleted from it in this
-        -- transaction (the statistics counters count every attempt, also in rolled-back
-        -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate, a
-        -- re-code per row by _910_birth_finalize_recode), so every object born here is still there,
-        -- and every birth is still BORN here from a CONSUMED permit for its code
+        -- the common case, without reading the family table: nothing was deleted from it or updated
+        -- in this transaction (the statistics counters count every attempt, also in rolled-back
+        -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
+        -- every object born here is still there with its code, and every birth is still BORN here
+        -- from a CONSUMED permit for its code
         IF v_n <= ${FEW_BIRTHS} AND pg_catalog.current_setting('track_counts') = 'on'
            AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+           AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
            AND NOT EXISTS (SELECT 1 ${joins}
                             WHERE ${births}
                               AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
@@ -355,7 +423,7 @@ export function reverifyFunction(c: Ctx): string {
     REVOKE ALL ON FUNCTION ${fn}() FROM PUBLIC;
     CREATE CONSTRAINT TRIGGER ${qi(REVERIFY_TRIGGER)} AFTER INSERT ON ${c.q(VERIFY_TABLE)}
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${fn}();
-    ${comment('FUNCTION', `${fn}()`, `Layer 2 re-verification (deferred constraint trigger ${REVERIFY_TRIGGER} on admission_verify, queued by tg_birth_register once per transaction and collection for statements whose rows queued no layer-2 event of their own). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner's code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to ${FEW_BIRTHS} births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above ${BULK_BIRTHS}).`)}
+    ${comment('FUNCTION', `${fn}()`, `Layer 2 re-verification (deferred constraint trigger ${REVERIFY_TRIGGER} on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner's code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to ${FEW_BIRTHS} births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above ${BULK_BIRTHS}).`)}
     ${commentTrigger(REVERIFY_TRIGGER, c.q(VERIFY_TABLE), 'Runs tg_admission_reverify at commit for the transaction and collection of the queued row.')}`;
 }
 

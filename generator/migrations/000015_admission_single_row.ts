@@ -7,6 +7,9 @@
  *    package table admission_verify, deferred constraint trigger _900_admission_reverify) instead of
  *    by a transaction-local setting a session could forge; the WHEN clause of _900_birth_finalize
  *    keeps only the armed test, and tg_birth_finalize no longer re-verifies.
+ *  - _900_birth_finalize is AFTER INSERT only; a DELETE has its own deferred trigger
+ *    _905_birth_finalize_delete without a WHEN clause, so no session setting can keep a deleted
+ *    row from being checked at commit (with the armed marker forged, 000011 skipped it).
  * Every registered family gets the new trigger set on the way up and the 000011 set back on the way
  * down. SQL: generator/admission/single_row_v4.ts.
  */
@@ -16,6 +19,7 @@ import { sqlText } from '../lib/sql.js';
 import { recaptureDriftBaseline } from '../drift/monitor.js';
 import * as v3 from '../admission/statement_gate_v3.js';
 import * as v4 from '../admission/single_row_v4.js';
+import { admissionFunctionsV3 } from '../admission/functions_v3.js';
 
 /** Every family whose table exists gets the trigger set of the attach function now installed. */
 function reattachAll(c: Ctx, what: string): string {
@@ -44,13 +48,20 @@ export const admissionSingleRow: Migration = {
     v4.verifyTable(c),
     v4.reverifyFunction(c),
     v4.triggerDefsFunctionV4(c),
+    v4.attachGatesV4(c),
+    v4.moveFamilyV4(c),
+    v4.gateTriggersPresentV4(c),
     v4.registerTriggerFunctionV4(c),
     v4.finalizeCheckFunctionV4(c),
-    reattachAll(c, 'the 000015 gate triggers (WHEN clause of _900_birth_finalize without the verify setting)'),
+    reattachAll(c, 'the 000015 gate triggers (_900_birth_finalize for INSERT without the verify setting, _905_birth_finalize_delete for DELETE)'),
     recaptureDriftBaseline(c),
   ],
   down: (c) => [
+    v4.dropDeleteTriggers(c),
     v3.triggerDefsFunction(c),
+    v4.attachGatesV2(c),
+    admissionFunctionsV3(c)[1]!,
+    v4.gateTriggersPresentV2(c),
     v3.registerTriggerFunction(c),
     v3.finalizeCheckFunction(c),
     reattachAll(c, 'the 000011 gate triggers again'),
