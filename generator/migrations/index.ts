@@ -15,6 +15,7 @@ import { sweepsFastBackfill } from './000012_sweeps_fast_backfill.js';
 import { outboxFastClaim } from './000013_outbox_fast_claim.js';
 import { release030 } from './000014_release_0_3_0.js';
 import { admissionSingleRow } from './000015_admission_single_row.js';
+import { release040 } from './000016_release_0_4_0.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -32,4 +33,5 @@ export const migrations: readonly Migration[] = [
   outboxFastClaim,
   release030,
   admissionSingleRow,
+  release040,
 ];
