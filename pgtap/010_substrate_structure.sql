@@ -10,7 +10,7 @@ SELECT tables_are('birthgate', ARRAY[
     'birth_family', 'birth_family_move', 'birth_registry', 'registry_changelog', 'event_type_registry', 'event_pending',
     'event_outbox', 'governance_candidate_state', 'governance_build_authorization', 'handoff_cursor',
     'birth_admission_permit', 'birth_gate_violation', 'drift_baseline', 'sweep_cursor', 'sweep_finding',
-    'event_dead_letter', 'outbox_receipt', 'outbox_config', 'outbox_counter', 'admission_verify'
+    'event_dead_letter', 'outbox_receipt', 'outbox_config', 'outbox_counter', 'admission_verify', 'gate_trigger_attach'
 ]::name[], 'the package owns exactly the contract tables');
 SELECT is((SELECT count(*)::int FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid
            WHERE n.nspname = 'public' AND c.relname LIKE 'birth%'), 0, 'nothing is created in public');

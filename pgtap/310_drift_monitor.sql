@@ -7,7 +7,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(65);
+SELECT plan(70);
 
 -- structure
 SELECT has_table('birthgate', 'drift_baseline', 'drift_baseline exists');
@@ -98,15 +98,28 @@ SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'trigger
 SELECT is((SELECT enabled_mode FROM birthgate.v_drift_trigger_state WHERE collection_name = 'drift_probe' AND trigger_name = '_100_birth_gate'),
           'disabled', 'v_drift_trigger_state reads tgenabled D as disabled');
 ALTER TABLE public.drift_probe ENABLE TRIGGER _100_birth_gate;
-SELECT is_empty('SELECT * FROM findings', 'enabling it again clears the finding');
+SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'trigger_altered'::text, '_100_birth_gate ON public.drift_probe'::text)$$,
+                  'enabled again, the gate stays a critical trigger_altered finding (since 000016): births may have gone ungated meanwhile');
+SELECT is((SELECT state FROM birthgate.v_drift_trigger_state WHERE collection_name = 'drift_probe' AND trigger_name = '_100_birth_gate'),
+          'altered', 'v_drift_trigger_state: altered (its pg_trigger row changed after the package attached it)');
+SELECT matches((SELECT remedy FROM birthgate.v_drift_report WHERE kind = 'trigger_altered'),
+               'DROP TRIGGER IF EXISTS _100_birth_gate ON public.drift_probe; SELECT birthgate.register_family\(''drift_probe''',
+               'its remedy re-attaches the gate');
+SELECT birthgate.register_family('drift_probe', 'public.drift_probe', 'code', '^DP-[0-9]+$', 'enforce');
+SELECT results_eq('SELECT kind FROM findings', $$VALUES ('trigger_altered'::text)$$,
+                  're-registering alone (idempotent: the gates are all there) does not launder the alteration');
+DROP TRIGGER IF EXISTS _100_birth_gate ON public.drift_probe;
+SELECT birthgate.register_family('drift_probe', 'public.drift_probe', 'code', '^DP-[0-9]+$', 'enforce');
+SELECT is_empty('SELECT * FROM findings', 'the remedy (drop the gate, re-register) clears the finding');
 ALTER TABLE public.drift_probe ENABLE REPLICA TRIGGER _900_birth_finalize;
 SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'trigger_replica_only'::text, '_900_birth_finalize ON public.drift_probe'::text)$$,
                   'a gate trigger that fires only under replica mode is critical: it never fires in a normal session');
 ALTER TABLE public.drift_probe ENABLE ALWAYS TRIGGER _900_birth_finalize;
-SELECT results_eq('SELECT * FROM findings', $$VALUES ('info'::text, 'trigger_always'::text, '_900_birth_finalize ON public.drift_probe'::text)$$,
-                  'ENABLE ALWAYS (fires even under replica mode) is only info');
+SELECT results_eq($$SELECT * FROM findings WHERE kind <> 'trigger_altered'$$, $$VALUES ('info'::text, 'trigger_always'::text, '_900_birth_finalize ON public.drift_probe'::text)$$,
+                  'ENABLE ALWAYS (fires even under replica mode) is only info (besides the alteration itself)');
 ALTER TABLE public.drift_probe ENABLE TRIGGER _900_birth_finalize;
-SELECT is_empty('SELECT * FROM findings', 'the installed state again: no finding');
+SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'trigger_altered'::text, '_900_birth_finalize ON public.drift_probe'::text)$$,
+                  'the installed state again: only the alteration is reported');
 DROP TRIGGER _900_birth_finalize ON public.drift_probe;
 SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'trigger_missing'::text, '_900_birth_finalize ON public.drift_probe'::text)$$,
                   'a dropped gate trigger is a critical trigger_missing finding');
@@ -152,8 +165,12 @@ SELECT is_empty('SELECT * FROM findings', 'removing the unborn rows clears the f
 ALTER TABLE public.drift_probe DISABLE TRIGGER _905_birth_finalize_delete;
 DELETE FROM public.drift_probe WHERE code = 'DP-1';
 ALTER TABLE public.drift_probe ENABLE TRIGGER _905_birth_finalize_delete;
-SELECT results_eq('SELECT * FROM findings', $$VALUES ('warning'::text, 'phantom_objects'::text, 'drift_probe'::text)$$,
+SELECT results_eq($$SELECT * FROM findings WHERE kind <> 'trigger_altered'$$, $$VALUES ('warning'::text, 'phantom_objects'::text, 'drift_probe'::text)$$,
                   'a BORN registry row whose object is gone is a phantom_objects finding');
+SELECT results_eq($$SELECT * FROM findings WHERE kind = 'trigger_altered'$$, $$VALUES ('critical'::text, 'trigger_altered'::text, '_905_birth_finalize_delete ON public.drift_probe'::text)$$,
+                  'and the gate held off for the delete is reported as altered');
+DROP TRIGGER _905_birth_finalize_delete ON public.drift_probe;
+SELECT birthgate.register_family('drift_probe', 'public.drift_probe', 'code', '^DP-[0-9]+$', 'enforce');
 SELECT results_eq($$SELECT finding, entity_code FROM birthgate.drift_family_objects('drift_probe')$$,
                   $$VALUES ('phantom'::text, 'DP-1'::text)$$, 'drift_family_objects names the phantom');
 SELECT birthgate.retire('drift_probe', 'DP-1', 'object deleted by hand; retired after the drift report');

@@ -172,11 +172,12 @@ SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')'
 -- (c) at commit, after the re-verification has run -------------------------------------------------------
 SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (2, ''A-1'')']),
           'commit failed: BG157', 'born, then deleted at commit by the owner''s deferred trigger queued after the birth: BG157 (_905 fires at commit)');
--- DEFECT: tg_admission_reverify runs once, in the deferred-trigger queue position of the first
--- INSERT; a deferred trigger of the owner queued later runs after it and can remove or re-code the
--- object with the layer-2 triggers disabled just for that statement (55006 does not apply: no event
--- is pending on the family table then), and re-enable them: nothing re-checks, and the drift report
--- has no trigger finding afterwards (only the state-based phantom_objects warning)
+-- Known gap (PostgreSQL lets a table owner alter its triggers): tg_admission_reverify runs once, in
+-- the deferred-trigger queue position of the first INSERT; a deferred trigger of the owner queued
+-- later runs after it and can remove or re-code the object with the layer-2 triggers disabled just
+-- for that statement (55006 does not apply: no event is pending on the family table then), and
+-- re-enable them. It cannot be stopped; since 000016 it is seen: the gate's pg_trigger row changed
+-- after the package attached it, a critical trigger_altered finding (besides the phantom)
 SELECT todo('a deferred trigger queued after the re-verification can remove or re-code a born object at commit', 2);
 SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (1, ''A-1'')']),
           'commit failed: BG157', 'born, then deleted at commit by the owner''s deferred trigger that disables _905 only for its DELETE: refused');
@@ -184,8 +185,8 @@ SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')'
           'commit failed: BG157', 'born, then re-coded at commit by the owner''s deferred trigger with the re-code triggers disabled only for it: refused');
 RESET ROLE;
 SELECT is(pg_temp.consistent_outcome(ARRAY['SET ROLE bg488_owner', 'INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (1, ''A-1'')', 'RESET ROLE']),
-          'committed: births without object 1, objects without birth 0, trigger findings 0, phantom findings 1, missing-table findings 0',
-          'the late DELETE as it commits today: a birth without an object; the drift report shows it only as phantom_objects, no trigger finding');
+          'committed: births without object 1, objects without birth 0, trigger findings 1, phantom findings 1, missing-table findings 0',
+          'the late DELETE commits (not stoppable): a birth without an object, seen in the drift report as the altered gate (trigger_altered, since 000016) and the phantom');
 CREATE TEMP TABLE drop488 (findings text);
 DO $$
 DECLARE v text;

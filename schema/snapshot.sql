@@ -88,6 +88,12 @@ BEGIN
     IF v_ok = (SELECT pg_catalog.count(*) FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column)) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
                                    AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
                                    AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
+        -- (a gate attached before its row was recorded: record it as it is; never refresh a record
+        -- here, or re-registering would launder an alteration)
+        INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+        SELECT t.oid, t.tgrelid, t.tgname, p_collection, t.xmin FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        ON CONFLICT (trigger_oid) DO NOTHING;
         RETURN false;
     END IF;
     PERFORM "birthgate"."birth_lock_table"(v_family.table_name, pg_catalog.format('attaching the gates of collection %s', p_collection));
@@ -111,6 +117,12 @@ BEGIN
                         WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
                     ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
     END LOOP;
+    DELETE FROM "birthgate"."gate_trigger_attach" a WHERE a.table_oid = v_family.table_name
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.oid = a.trigger_oid);
+    INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+        SELECT t.oid, t.tgrelid, t.tgname, p_collection, t.xmin FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        ON CONFLICT (trigger_oid) DO UPDATE SET attached_xmin = excluded.attached_xmin, trigger_name = excluded.trigger_name, collection_name = excluded.collection_name, recorded_at = excluded.recorded_at;
     RETURN true;
 END;
 $$;
@@ -5029,6 +5041,17 @@ CREATE TABLE birthgate.event_type_registry (
 
 COMMENT ON TABLE birthgate.event_type_registry IS 'Event types and their active flag; inactive types are captured to event_pending, active ones emitted to event_outbox.';
 
+CREATE TABLE birthgate.gate_trigger_attach (
+    trigger_oid oid NOT NULL,
+    table_oid oid NOT NULL,
+    trigger_name name NOT NULL,
+    collection_name text NOT NULL,
+    attached_xmin xid NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+COMMENT ON TABLE birthgate.gate_trigger_attach IS 'The pg_trigger row version (xmin) of every gate trigger as the package attached it (since 000016; birth_family_attach_gates records it, the migration recorded the gates it found). A gate whose pg_trigger row has another xmin now was altered afterwards (ALTER TABLE ... DISABLE/ENABLE TRIGGER, even for a moment): v_drift_trigger_state reports it as altered. Written only by package functions.';
+
 CREATE TABLE birthgate.governance_build_authorization (
     authorization_id bigint NOT NULL,
     scope text DEFAULT 'global'::text NOT NULL,
@@ -5452,10 +5475,14 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
                 END AS expected_hash,
             g.definition AS current_definition,
             birthgate.drift_definition_hash(g.definition) AS current_hash,
-            b.definition_hash AS baseline_hash
-           FROM (((required q
+            b.definition_hash AS baseline_hash,
+            COALESCE(((g.trigger_oid IS NOT NULL) AND (( SELECT tr.xmin
+                   FROM pg_trigger tr
+                  WHERE (tr.oid = g.trigger_oid)) IS DISTINCT FROM ga.attached_xmin) AND (ga.trigger_oid IS NOT NULL)), false) AS altered
+           FROM ((((required q
              LEFT JOIN gates g ON (((g.table_oid = q.table_oid) AND (g.trigger_name = q.trigger_name))))
              LEFT JOIN cur t ON ((t.trigger_oid = g.trigger_oid)))
+             LEFT JOIN birthgate.gate_trigger_attach ga ON ((ga.trigger_oid = g.trigger_oid)))
              LEFT JOIN birthgate.drift_baseline b ON (((b.object_kind = 'trigger'::text) AND (b.identity = t.identity))))
         ), package_rows AS (
          SELECT 'package'::text AS text,
@@ -5475,7 +5502,8 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             b.definition_hash,
             t.definition,
             t.definition_hash,
-            b.definition_hash
+            b.definition_hash,
+            false AS "?column?"
            FROM (((( SELECT cur.scope,
                     cur.identity,
                     cur.table_oid,
@@ -5523,6 +5551,7 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             WHEN (x.enabled_mode = 'D'::"char") THEN 'disabled'::text
             WHEN (x.enabled_mode = 'R'::"char") THEN 'replica_only'::text
             WHEN (x.current_hash <> x.expected_hash) THEN 'drifted'::text
+            WHEN x.altered THEN 'altered'::text
             ELSE 'ok'::text
         END AS state,
     (x.expected_hash COLLATE "default") AS expected_hash,
@@ -5543,7 +5572,8 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             family_rows.expected_hash,
             family_rows.current_definition,
             family_rows.current_hash,
-            family_rows.baseline_hash
+            family_rows.baseline_hash,
+            family_rows.altered
            FROM family_rows
         UNION ALL
          SELECT package_rows.text,
@@ -5559,10 +5589,11 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             package_rows.definition_hash,
             package_rows.definition_1 AS definition,
             package_rows.definition_hash_1 AS definition_hash,
-            package_rows.definition_hash_2 AS definition_hash
-           FROM package_rows package_rows(text, text_1, "coalesce", coalesce_1, text_2, "?column?", "?column?_1", "?column?_2", enabled_mode, definition, definition_hash, definition_1, definition_hash_1, definition_hash_2)) x;
+            package_rows.definition_hash_2 AS definition_hash,
+            package_rows."?column?_3" AS "?column?"
+           FROM package_rows package_rows(text, text_1, "coalesce", coalesce_1, text_2, "?column?", "?column?_1", "?column?_2", enabled_mode, definition, definition_hash, definition_1, definition_hash_1, definition_hash_2, "?column?_3")) x;
 
-COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its four gate triggers (_100_birth_gate, _110_birth_register, _120_birth_recode, _900_birth_finalize; expected definition from birth_gate_trigger_definitions), the same four on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state.';
+COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again.';
 
 CREATE VIEW birthgate.v_drift_report AS
  WITH baseline AS (
@@ -5659,6 +5690,11 @@ CREATE VIEW birthgate.v_drift_report AS
                     END)
                     WHEN 'replica_only'::text THEN format('trigger %s on %s fires only under session_replication_role = replica (tgenabled = R): it does not fire in normal sessions'::text, t.trigger_name, t.table_name)
                     WHEN 'drifted'::text THEN format('trigger %s on %s differs from its expected definition'::text, t.trigger_name, t.table_name)
+                    WHEN 'altered'::text THEN format('trigger %s on %s was altered after the package attached it (its pg_trigger row changed, e.g. ALTER TABLE ... DISABLE TRIGGER and ENABLE again, possibly for one statement)%s: births in that window may not have been gated; see phantom_objects and unborn_objects'::text, t.trigger_name, t.table_name,
+                    CASE
+                        WHEN (t.scope = 'family'::text) THEN format(' (family %s, mode %s)'::text, t.collection_name, t.family_mode)
+                        ELSE ''::text
+                    END)
                     ELSE format('trigger %s on package table %s is not in the baseline'::text, t.trigger_name, t.table_name)
                 END AS format,
                 CASE
@@ -5670,7 +5706,7 @@ CREATE VIEW birthgate.v_drift_report AS
             jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode, 'expected_hash', t.expected_hash, 'current_hash', t.current_hash) AS jsonb_build_object
            FROM (birthgate.v_drift_trigger_state t
              LEFT JOIN birthgate.birth_family bf ON ((bf.collection_name = t.collection_name)))
-          WHERE (t.state = ANY (ARRAY['missing'::text, 'disabled'::text, 'replica_only'::text, 'drifted'::text, 'unexpected'::text]))
+          WHERE (t.state = ANY (ARRAY['missing'::text, 'disabled'::text, 'replica_only'::text, 'drifted'::text, 'unexpected'::text, 'altered'::text]))
         UNION ALL
          SELECT 'info'::text,
             'trigger_always'::text,
@@ -6490,6 +6526,9 @@ ALTER TABLE ONLY birthgate.event_pending
 ALTER TABLE ONLY birthgate.event_type_registry
     ADD CONSTRAINT event_type_registry_pkey PRIMARY KEY (event_type);
 
+ALTER TABLE ONLY birthgate.gate_trigger_attach
+    ADD CONSTRAINT gate_trigger_attach_pkey PRIMARY KEY (trigger_oid);
+
 ALTER TABLE ONLY birthgate.governance_build_authorization
     ADD CONSTRAINT governance_build_authorization_pkey PRIMARY KEY (authorization_id);
 
@@ -6538,6 +6577,8 @@ CREATE INDEX event_dead_letter_source_change_id_idx ON birthgate.event_dead_lett
 CREATE INDEX event_outbox_undelivered_idx ON birthgate.event_outbox USING btree (visible_at, outbox_id) WHERE (delivered_at IS NULL);
 
 COMMENT ON INDEX birthgate.event_outbox_undelivered_idx IS 'Claim index: undelivered events in (visible_at, outbox_id) order, the order outbox_claim() takes them in; no column a claim changes is indexed, so a claim is a HOT update.';
+
+CREATE INDEX gate_trigger_attach_table_idx ON birthgate.gate_trigger_attach USING btree (table_oid);
 
 CREATE INDEX governance_candidate_state_dirty_idx ON birthgate.governance_candidate_state USING btree (object_key) WHERE (dirty = true);
 

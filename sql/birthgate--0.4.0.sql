@@ -10822,10 +10822,364 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000015_admission_single_row', now());
 
--- 000016_release_0_4_0: release 0.4.0: the schema comment names the release
+-- 000016_drift_gate_alteration: drift: a gate trigger altered after the package attached it (disabled and enabled again, even for a moment) is a critical finding
+
+CREATE TABLE "birthgate"."gate_trigger_attach" (
+    trigger_oid oid PRIMARY KEY,
+    table_oid oid NOT NULL,
+    trigger_name name NOT NULL,
+    collection_name text NOT NULL,
+    attached_xmin xid NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX gate_trigger_attach_table_idx ON "birthgate"."gate_trigger_attach" (table_oid);
+REVOKE ALL ON TABLE "birthgate"."gate_trigger_attach" FROM PUBLIC;
+GRANT SELECT ON TABLE "birthgate"."gate_trigger_attach" TO "birthgate_admin", "birthgate_reader";
+COMMENT ON TABLE "birthgate"."gate_trigger_attach" IS 'The pg_trigger row version (xmin) of every gate trigger as the package attached it (since 000016; birth_family_attach_gates records it, the migration recorded the gates it found). A gate whose pg_trigger row has another xmin now was altered afterwards (ALTER TABLE ... DISABLE/ENABLE TRIGGER, even for a moment): v_drift_trigger_state reports it as altered. Written only by package functions.';
+-- the gates attached before this migration, as they are now
+INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+SELECT t.oid, t.tgrelid, t.tgname, f.collection_name, t.xmin
+  FROM pg_catalog.pg_trigger t
+  JOIN "birthgate"."birth_family" f ON f.table_name::pg_catalog.oid = t.tgrelid
+ WHERE NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[]);
+
+CREATE OR REPLACE FUNCTION "birthgate"."birth_family_attach_gates"(p_collection text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $fn$
+DECLARE
+    v_family record;
+    v_ident text;
+    v_ok integer;
+    v_trigger name;
+    v_def record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column INTO v_family
+      FROM "birthgate"."birth_family" f WHERE f.collection_name = p_collection;
+    SELECT pg_catalog.format('%I.%I', n.nspname, k.relname) INTO v_ident
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = v_family.table_name;
+    SELECT pg_catalog.count(*) INTO v_ok
+      FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = v_family.table_name AND t.tgname = d.trigger_name AND NOT t.tgisinternal
+     WHERE t.tgenabled = 'O' AND pg_catalog.pg_get_triggerdef(t.oid) = d.definition;
+    IF v_ok = (SELECT pg_catalog.count(*) FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column)) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v_family.table_name
+                                   AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+                                   AND t.tgname NOT IN (SELECT d.trigger_name FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) d)) THEN
+        -- (a gate attached before its row was recorded: record it as it is; never refresh a record
+        -- here, or re-registering would launder an alteration)
+        INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+        SELECT t.oid, t.tgrelid, t.tgname, p_collection, t.xmin FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        ON CONFLICT (trigger_oid) DO NOTHING;
+        RETURN false;
+    END IF;
+    PERFORM "birthgate"."birth_lock_table"(v_family.table_name, pg_catalog.format('attaching the gates of collection %s', p_collection));
+    FOR v_trigger IN
+        SELECT t.tgname FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal
+           AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_ident);
+    END LOOP;
+    FOR v_def IN SELECT * FROM "birthgate"."birth_gate_trigger_definitions"(p_collection, v_ident, v_family.code_column) LOOP
+        EXECUTE v_def.definition;
+        EXECUTE pg_catalog.format('COMMENT ON TRIGGER %I ON %s IS %L', v_def.trigger_name, v_ident,
+            pg_catalog.format('birthgate gate of collection %s (%s); attached by birthgate.register_family, do not disable: v_drift_trigger_state reports it.',
+                p_collection, CASE v_def.trigger_name
+                    WHEN '_100_birth_gate' THEN 'layer 1, validates each proposed row'
+                    WHEN '_110_birth_register' THEN 'layer 1, consumes permits and records the births of the rows an INSERT really inserted, set-based'
+                    WHEN '_120_birth_recode' THEN 'layer 1, records the birth of a changed code (any UPDATE whose final row has another code)'
+                    WHEN '_130_birth_truncate' THEN 'layer 2, watches TRUNCATE: objects born in this transaction may not vanish'
+                    WHEN '_905_birth_finalize_delete' THEN 'layer 2 at commit for a DELETE: an object born in this transaction may not vanish'
+                        WHEN '_910_birth_finalize_recode' THEN 'layer 2 at commit for a re-code (any UPDATE whose final row has another code): finalized <-> BORN, both directions'
+                    ELSE 'layer 2 at commit: finalized <-> BORN, both directions' END));
+    END LOOP;
+    DELETE FROM "birthgate"."gate_trigger_attach" a WHERE a.table_oid = v_family.table_name
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.oid = a.trigger_oid);
+    INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+        SELECT t.oid, t.tgrelid, t.tgname, p_collection, t.xmin FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = v_family.table_name AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        ON CONFLICT (trigger_oid) DO UPDATE SET attached_xmin = excluded.attached_xmin, trigger_name = excluded.trigger_name, collection_name = excluded.collection_name, recorded_at = excluded.recorded_at;
+    RETURN true;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."birth_family_attach_gates"(text) IS 'Internal: attaches the gate triggers (birth_gate_trigger_definitions) to the family table unless all are present, enabled and exactly as defined; detaches older gate triggers first (table lock under a bounded lock_timeout). Runs with standard_conforming_strings = on, which the definitions (a quoted code pattern in the WHEN clause of _100_birth_gate) are written for. Returns whether it changed anything.';
+
+CREATE OR REPLACE VIEW "birthgate"."v_drift_trigger_state" AS
+WITH fam AS (
+    SELECT f.collection_name,
+           f.table_name::pg_catalog.oid AS table_oid,
+           f.code_column,
+           f.mode,
+           c.oid IS NOT NULL AS table_exists,
+           CASE WHEN c.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, c.relname) END AS table_ident,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped) AS column_exists
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_catalog.pg_class c ON c.oid = f.table_name::pg_catalog.oid
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    UNION ALL
+    -- tables a collection was moved off: still governed in the eyes of the monitor while they exist
+    SELECT DISTINCT ON (m.from_table) m.collection_name, m.from_table, f.code_column, f.mode, true,
+           pg_catalog.format('%I.%I', n.nspname, c.relname), true
+      FROM "birthgate"."birth_family_move" m
+      JOIN "birthgate"."birth_family" f ON f.collection_name = m.collection_name
+      JOIN pg_catalog.pg_class c ON c.oid = m.from_table
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" g WHERE g.table_name::pg_catalog.oid = m.from_table)
+), required AS (
+    SELECT fam.*, d.trigger_name, d.definition AS expected_definition
+      FROM fam
+     CROSS JOIN LATERAL "birthgate"."birth_gate_trigger_definitions"(fam.collection_name, fam.table_ident, fam.code_column) d
+), cur AS (
+    SELECT * FROM "birthgate"."drift_current_triggers"()
+), gates AS (
+    SELECT * FROM "birthgate"."birth_gate_triggers_present"()
+), family_rows AS (
+    SELECT 'family'::text AS scope,
+           q.collection_name,
+           coalesce(q.table_ident, q.table_oid::text) AS table_name,
+           q.trigger_name,
+           q.mode AS family_mode,
+           q.table_exists,
+           q.column_exists,
+           g.trigger_oid IS NOT NULL AS present,
+           g.enabled_mode,
+           CASE WHEN q.table_ident IS NOT NULL THEN q.expected_definition END AS expected_definition,
+           CASE WHEN q.table_ident IS NOT NULL THEN "birthgate"."drift_definition_hash"(q.expected_definition) END AS expected_hash,
+           g.definition AS current_definition,
+           "birthgate"."drift_definition_hash"(g.definition) AS current_hash,
+           b.definition_hash AS baseline_hash,
+           COALESCE(g.trigger_oid IS NOT NULL
+                    AND (SELECT tr.xmin FROM pg_catalog.pg_trigger tr WHERE tr.oid = g.trigger_oid) IS DISTINCT FROM ga.attached_xmin
+                    AND ga.trigger_oid IS NOT NULL, false) AS altered
+      FROM required q
+      LEFT JOIN gates g ON g.table_oid = q.table_oid AND g.trigger_name = q.trigger_name
+      LEFT JOIN cur t ON t.trigger_oid = g.trigger_oid
+      LEFT JOIN "birthgate"."gate_trigger_attach" ga ON ga.trigger_oid = g.trigger_oid
+      LEFT JOIN "birthgate"."drift_baseline" b ON b.object_kind = 'trigger' AND b.identity = t.identity
+), package_rows AS (
+    SELECT 'package'::text,
+           NULL::text,
+           coalesce(CASE WHEN cl.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, cl.relname) END,
+                    pg_catalog.regexp_replace(b.identity, '\.[^.]*$', '')),
+           coalesce(t.trigger_name, pg_catalog.regexp_replace(b.identity, '^.*\.', '')::name),
+           NULL::text,
+           true,
+           true,
+           t.trigger_oid IS NOT NULL,
+           t.enabled_mode,
+           b.definition,
+           b.definition_hash,
+           t.definition,
+           t.definition_hash,
+           b.definition_hash,
+           false
+      FROM (SELECT * FROM cur WHERE cur.scope = 'package') t
+      FULL JOIN (SELECT * FROM "birthgate"."drift_baseline" WHERE object_kind = 'trigger' AND scope = 'package') b
+        ON b.identity = t.identity
+      LEFT JOIN pg_catalog.pg_class cl ON cl.oid = t.table_oid
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+)
+SELECT x.scope,
+       x.collection_name,
+       x.table_name COLLATE "default" AS table_name,
+       x.trigger_name,
+       x.family_mode,
+       x.table_exists,
+       x.column_exists,
+       x.present,
+       x.present AND x.enabled_mode IN ('O', 'A') AS enabled,
+       CASE x.enabled_mode WHEN 'O' THEN 'origin' WHEN 'A' THEN 'always' WHEN 'R' THEN 'replica' WHEN 'D' THEN 'disabled' END AS enabled_mode,
+       x.present AND x.expected_hash IS NOT NULL AND x.current_hash IS DISTINCT FROM x.expected_hash AS drifted,
+       CASE WHEN NOT x.table_exists THEN 'table_missing'
+            WHEN NOT x.column_exists THEN 'column_missing'
+            WHEN x.expected_hash IS NULL THEN 'unexpected'
+            WHEN NOT x.present THEN 'missing'
+            WHEN x.enabled_mode = 'D' THEN 'disabled'
+            WHEN x.enabled_mode = 'R' THEN 'replica_only'
+            WHEN x.current_hash <> x.expected_hash THEN 'drifted'
+            WHEN x.altered THEN 'altered'
+            ELSE 'ok' END AS state,
+       x.expected_hash COLLATE "default" AS expected_hash,
+       x.current_hash,
+       x.baseline_hash,
+       x.expected_definition COLLATE "default" AS expected_definition,
+       x.current_definition
+  FROM (SELECT * FROM family_rows UNION ALL SELECT * FROM package_rows) x;
+COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its four gate triggers (_100_birth_gate, _110_birth_register, _120_birth_recode, _900_birth_finalize; expected definition from birth_gate_trigger_definitions), the same four on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state.';
+COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again.';
+
+CREATE OR REPLACE VIEW "birthgate"."v_drift_report" AS
+WITH baseline AS (
+    SELECT count(*) AS objects, max(captured_at) AS captured_at FROM "birthgate"."drift_baseline"
+), findings AS (
+    -- the baseline itself
+    SELECT 'critical'::text AS severity, 'baseline_missing'::text AS kind, 'baseline'::text AS object_type,
+           'birthgate.drift_baseline'::text AS object_name,
+           'the drift baseline is empty: function and package-trigger drift cannot be judged'::text AS message,
+           'Review the live definitions, then record them: SELECT birthgate.drift_capture_baseline();'::text AS remedy,
+           '{}'::jsonb AS detail
+      FROM baseline WHERE baseline.objects = 0
+    UNION ALL
+    -- functions
+    SELECT CASE WHEN v.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'function_' || v.state,
+           'function',
+           v.identity,
+           CASE v.state
+               WHEN 'missing' THEN pg_catalog.format('function %s is in the baseline but no longer exists', v.identity)
+               WHEN 'drifted' THEN pg_catalog.format('function %s differs from its baseline (captured %s by %s)', v.identity, v.captured_at, v.captured_by)
+               ELSE pg_catalog.format('function %s is in the package schema but not in the baseline', v.identity) END,
+           CASE v.state
+               WHEN 'unexpected' THEN 'Find out who created it; drop it if it is not part of a reviewed migration, or record it: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Compare baseline_definition and current_definition in birthgate.v_drift_function_hash. Only if the change was reviewed and is intended, accept it: SELECT birthgate.drift_capture_baseline(); Otherwise re-apply the recorded definition as the package owner, in psql%s: SELECT baseline_definition FROM birthgate.v_drift_function_hash WHERE identity = %L \gexec',
+                                      CASE WHEN v.state = 'missing' THEN pg_catalog.format(' (it comes back without its grants: then run REVOKE ALL ON FUNCTION %s FROM PUBLIC; and GRANT EXECUTE to the roles the README role table lists)', v.identity) ELSE '' END,
+                                      v.identity) END,
+           jsonb_build_object('baseline_hash', v.baseline_hash, 'current_hash', v.current_hash, 'captured_at', v.captured_at)
+      FROM "birthgate"."v_drift_function_hash" v, baseline
+     WHERE v.drifted AND (v.state <> 'unexpected' OR baseline.objects > 0)
+    UNION ALL
+    SELECT 'warning', 'function_public_execute', 'function', v.identity,
+           pg_catalog.format('PUBLIC may execute %s (the package grants nothing to PUBLIC)', v.identity),
+           pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC; then grant EXECUTE to the package role that needs it', v.identity),
+           '{}'::jsonb
+      FROM "birthgate"."v_drift_function_hash" v
+     WHERE v.public_execute
+    UNION ALL
+    -- family tables and their gate triggers
+    SELECT 'critical', 'family_table_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: its table (oid %s) no longer exists; the family is ungoverned', t.collection_name, pg_catalog.min(t.table_name)),
+           'Recreate the table and re-register the family (register_family is idempotent), or remove the family row if the collection is gone',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'table_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT 'critical', 'family_column_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: code column of %s no longer exists; the gate cannot see codes', t.collection_name, pg_catalog.min(t.table_name)),
+           'Restore the code column, or re-register the family with the new code column',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'column_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT CASE WHEN t.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'trigger_' || t.state,
+           'trigger',
+           pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           CASE t.state
+               WHEN 'missing' THEN pg_catalog.format('trigger %s on %s is missing%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'disabled' THEN pg_catalog.format('trigger %s on %s is disabled (tgenabled = D)%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'replica_only' THEN pg_catalog.format('trigger %s on %s fires only under session_replication_role = replica (tgenabled = R): it does not fire in normal sessions', t.trigger_name, t.table_name)
+               WHEN 'drifted' THEN pg_catalog.format('trigger %s on %s differs from its expected definition', t.trigger_name, t.table_name)
+               WHEN 'altered' THEN pg_catalog.format('trigger %s on %s was altered after the package attached it (its pg_trigger row changed, e.g. ALTER TABLE ... DISABLE TRIGGER and ENABLE again, possibly for one statement)%s: births in that window may not have been gated; see phantom_objects and unborn_objects', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s)', t.collection_name, t.family_mode) ELSE '' END)
+               ELSE pg_catalog.format('trigger %s on package table %s is not in the baseline', t.trigger_name, t.table_name) END,
+           CASE
+               WHEN t.state IN ('disabled', 'replica_only') THEN pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name)
+               WHEN t.scope = 'family' THEN pg_catalog.format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s',
+                                                              t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
+               WHEN t.state = 'unexpected' THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Recreate it as recorded in the baseline, as the package owner: DROP TRIGGER IF EXISTS %I ON %s; %s;', t.trigger_name, t.table_name, t.expected_definition) END,
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode,
+                              'expected_hash', t.expected_hash, 'current_hash', t.current_hash)
+      FROM "birthgate"."v_drift_trigger_state" t
+      LEFT JOIN "birthgate"."birth_family" bf ON bf.collection_name = t.collection_name
+     WHERE t.state IN ('missing', 'disabled', 'replica_only', 'drifted', 'unexpected', 'altered')
+    UNION ALL
+    SELECT 'info', 'trigger_always', 'trigger', pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           pg_catalog.format('trigger %s on %s is ENABLE ALWAYS: it fires even under session_replication_role = replica (stricter than installed)', t.trigger_name, t.table_name),
+           pg_catalog.format('Nothing to do if intended; the installed state is: ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name),
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.present AND t.enabled_mode = 'always'
+    UNION ALL
+    -- the handoff heartbeat (the post-create guard treats coverage as unknown when stale)
+    SELECT 'critical', 'heartbeat_stale', 'handoff', h.consumer_name,
+           CASE WHEN h.heartbeat_at IS NULL
+                THEN pg_catalog.format('handoff %s has never run while %s changelog rows wait: governed activation fails closed until it runs (births are not affected)', h.consumer_name, w.waiting)
+                ELSE pg_catalog.format('handoff %s heartbeat is %s old (stale after %s; %s changelog rows waiting): governed activation fails closed until the consumer runs again (births are not affected)',
+                                       h.consumer_name, pg_catalog.date_trunc('second', now() - h.heartbeat_at), h.stale_after, w.waiting) END,
+           'Run the consumer (CALL birthgate.handoff_drain(); or birthgate consume) and check the scheduler that should run it',
+           jsonb_build_object('heartbeat_at', h.heartbeat_at, 'stale_after', h.stale_after, 'waiting', w.waiting,
+                              'position_txid', h.position_txid::text, 'position_change_id', h.position_change_id)
+      FROM "birthgate"."handoff_cursor" h
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS waiting FROM "birthgate"."registry_changelog" l
+            WHERE (l.txid, l.change_id) > (h.position_txid, h.position_change_id)) w
+     WHERE (h.heartbeat_at IS NULL AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog"))
+        OR h.heartbeat_at < now() - h.stale_after
+    UNION ALL
+    -- family tables the package cannot read without running code of their owner: nothing was read
+    SELECT 'critical', 'family_table_unsafe', 'table', tb.ident,
+           pg_catalog.format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked',
+                             u.collection_name, tb.ident, u.note),
+           pg_catalog.format('Find out who changed %s (owner %I) and undo what the description names (an ordinary table, code column %I of text, varchar or name, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);',
+                             tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode),
+           jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode)
+      FROM "birthgate"."drift_family_objects"(NULL) u
+      JOIN "birthgate"."birth_family" f ON f.collection_name = u.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident, pg_catalog.pg_get_userbyid(cl.relowner) AS owner
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+     WHERE u.finding = 'unsafe_table'
+    UNION ALL
+    -- objects in family tables vs the registry (codes of a family table only for a caller who may read it)
+    SELECT CASE WHEN o.finding = 'unborn' THEN CASE f.mode WHEN 'enforce' THEN 'critical' WHEN 'report' THEN 'warning' ELSE 'info' END
+                WHEN o.finding = 'phantom' THEN 'warning'
+                ELSE 'info' END,
+           CASE o.finding WHEN 'unborn' THEN 'unborn_objects' WHEN 'phantom' THEN 'phantom_objects' ELSE 'retired_objects_present' END,
+           'family',
+           o.collection_name,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('family %s (mode %s): %s row(s) in %s have no registry row (bypassed gate: session_replication_role = replica, disabled trigger or mode off)%s',
+                                                    o.collection_name, f.mode, o.n, tb.ident, CASE WHEN o.null_codes > 0 THEN pg_catalog.format(', %s with a NULL code', o.null_codes) ELSE '' END)
+               WHEN 'phantom' THEN pg_catalog.format('family %s: %s BORN registry row(s) have no object in %s (deleted without retire)', o.collection_name, o.n, tb.ident)
+               ELSE pg_catalog.format('family %s: %s row(s) in %s carry a RETIRED code', o.collection_name, o.n, tb.ident) END,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''unborn''; birth each through a permit (issue_permit, then rewrite its code) or remove it', o.collection_name)
+               WHEN 'phantom' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''phantom''; restore the object or retire the code with birthgate.retire()', o.collection_name)
+               ELSE pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''retired_present''', o.collection_name) END,
+           jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode, 'codes_hidden', o.hidden_codes)
+      FROM (SELECT s.collection_name, s.finding, count(*) AS n,
+                   count(*) FILTER (WHERE s.entity_code IS NULL AND NOT s.code_hidden) AS null_codes,
+                   count(*) FILTER (WHERE s.code_hidden) AS hidden_codes,
+                   (array_agg(s.entity_code ORDER BY s.entity_code) FILTER (WHERE s.entity_code IS NOT NULL))[1:5] AS sample
+              FROM "birthgate"."drift_family_objects"(NULL) s
+             WHERE s.finding <> 'unsafe_table'
+             GROUP BY s.collection_name, s.finding) o
+      JOIN "birthgate"."birth_family" f ON f.collection_name = o.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+)
+SELECT findings.severity,
+       pg_catalog.array_position(ARRAY['info', 'warning', 'critical']::text[], findings.severity) AS severity_rank,
+       findings.kind,
+       findings.object_type,
+       findings.object_name COLLATE "default" AS object_name,
+       findings.message COLLATE "default" AS message,
+       findings.remedy COLLATE "default" AS remedy,
+       findings.detail
+  FROM findings
+ ORDER BY 2 DESC, 3, 5;
+COMMENT ON VIEW "birthgate"."v_drift_report" IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, family tables that cannot be read without running code of their owner (family_table_unsafe), a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family (sample codes only for a caller with SELECT on the code column). severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing and never runs code of a table owner.';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000016_drift_gate_alteration', now());
+
+-- 000017_release_0_4_0: release 0.4.0: the schema comment names the release
 
 COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.4.0: pre-birth admission control and the governance handoff.';
 
-INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000016_release_0_4_0', now());
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000017_release_0_4_0', now());
 
 COMMIT;

@@ -15,7 +15,8 @@ import { sweepsFastBackfill } from './000012_sweeps_fast_backfill.js';
 import { outboxFastClaim } from './000013_outbox_fast_claim.js';
 import { release030 } from './000014_release_0_3_0.js';
 import { admissionSingleRow } from './000015_admission_single_row.js';
-import { release040 } from './000016_release_0_4_0.js';
+import { driftGateAlteration } from './000016_drift_gate_alteration.js';
+import { release040 } from './000017_release_0_4_0.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -33,5 +34,6 @@ export const migrations: readonly Migration[] = [
   outboxFastClaim,
   release030,
   admissionSingleRow,
+  driftGateAlteration,
   release040,
 ];
