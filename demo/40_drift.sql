@@ -1,6 +1,6 @@
 -- 40 drift monitor: a clean report, a provoked finding (a gate trigger disabled, a row slipped in
 -- under session_replication_role = replica), the report showing it with its remedy, the repair, and
--- a clean report again. Re-runnable: the family is registered idempotently and the demo removes
+-- a clean report again (the altered gate re-attached). Re-runnable: the family is registered idempotently and the demo removes
 -- what it provoked.
 
 -- a governed family for this demo (register_family is idempotent)
@@ -33,6 +33,12 @@ SELECT birthgate.drift_assert_clean('critical');
 -- 4. repair: re-enable the gate, remove the unborn row
 ALTER TABLE public.demo_gadgets ENABLE TRIGGER _100_birth_gate;
 DELETE FROM public.demo_gadgets WHERE code = 'GD-999';
+
+-- enabled again, the gate is still reported: it was altered after the package attached it (births
+-- may have gone ungated meanwhile); the remedy re-attaches it
+SELECT severity, kind, object_name, remedy FROM birthgate.v_drift_report;
+DROP TRIGGER IF EXISTS _100_birth_gate ON public.demo_gadgets;
+SELECT birthgate.register_family('demo_gadgets', 'public.demo_gadgets', 'code', '^GD-[0-9]+$', 'enforce');
 
 -- 5. clean again
 SELECT severity, kind, object_name, message FROM birthgate.v_drift_report;
