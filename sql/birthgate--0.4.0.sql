@@ -9758,7 +9758,8 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
-       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name OR h.inhrelid = v_family.table_name) THEN
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = v_family.table_name) THEN
         v_unsafe := "birthgate"."family_relation_unsafe"(v_family.table_name);
     END IF;
     IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN

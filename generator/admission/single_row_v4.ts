@@ -27,13 +27,14 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment, commentTrigger } from '../lib/migration.js';
-import { lit, qi, sqlText } from '../lib/sql.js';
-import { ACTOR, PINNED } from './common.js';
+import { lit, orReplace, qi, replaceOnce, sqlText } from '../lib/sql.js';
+import { ACTOR, PINNED, at } from './common.js';
 import { ALL_GATE_TRIGGERS, raiseQ, short } from './v2_common.js';
 import { admissionFunctionsV2 } from './functions_v2.js';
 import { admissionFunctionsV3 } from './functions_v3.js';
 import { gateTriggersPresentFunction } from '../drift/trigger_state_v2.js';
 import * as v3 from './statement_gate_v3.js';
+import { planningRiskProbe } from './statement_gate.js';
 import { armedSetting, baseTypeOf } from './v3_common.js';
 
 /** The package table the writer queues the commit-time re-verification in. */
@@ -52,7 +53,6 @@ function replaceAllN(sql: string, from: string, to: string, n: number): string {
   if (parts.length - 1 !== n) throw new Error(`single_row_v4: expected ${n} of ${JSON.stringify(from.slice(0, 80))}, found ${parts.length - 1}`);
   return parts.join(to);
 }
-const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
 
 /** birth_family_attach_gates (000006) knowing the 000015 trigger set (detaches _905 too, comments it). */
 export function attachGatesV4(c: Ctx): string {
@@ -101,12 +101,6 @@ const FEW_BIRTHS = 16;
 /** Above this many, the set-based re-verification joins without nested loops (as the writer does). */
 const BULK_BIRTHS = 1000;
 
-/** Replace `from` by `to` exactly once in `sql` (a derived definition must not drift silently). */
-function replaceOnce(sql: string, from: string, to: string): string {
-  const i = sql.indexOf(from);
-  if (i < 0 || sql.indexOf(from, i + 1) >= 0) throw new Error(`single_row_v4: expected exactly one ${JSON.stringify(from.slice(0, 80))}`);
-  return sql.slice(0, i) + to + sql.slice(i + from.length);
-}
 
 /** Replace the COMMENT ON FUNCTION of `signature` in `sql` by `text`. */
 function replaceComment(sql: string, signature: string, text: string): string {
@@ -316,12 +310,7 @@ export function reverifyFunction(c: Ctx): string {
         -- run no code of the table's owner (see tg_birth_finalize), and read the code column as its
         -- base type. Checked first in every case, so that such a table is refused (enforce) or
         -- recorded (report) whether or not the probe is needed.
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name OR h.inhrelid = v_family.table_name) THEN
-            v_unsafe := ${c.q('family_relation_unsafe')}(v_family.table_name);
-        END IF;
+        ${at(8, planningRiskProbe(c, 'v_family.table_name'))}
         IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN
             v_type := pg_catalog.format_type(v_family.atttypid, NULL);
         ELSIF v_family.has_column THEN

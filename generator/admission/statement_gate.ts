@@ -58,6 +58,23 @@ function columnCheck(c: Ctx): string {
     END IF;`;
 }
 
+/**
+ * v_unsafe := why planning a query over the relation `rel` (an oid expression) as the package owner
+ * could run code of its owner, or NULL: one cheap catalog probe first, the full analysis
+ * (family_relation_unsafe) only for a table with index expressions or predicates, CHECK
+ * constraints, statistics objects, or in an inheritance tree.
+ */
+export function planningRiskProbe(c: Ctx, rel: string): string {
+  return sqlText`
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = ${rel} AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = ${rel} AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = ${rel})
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = ${rel})
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = ${rel}) THEN
+        v_unsafe := ${c.q('family_relation_unsafe')}(${rel});
+    END IF;`;
+}
+
 /** Reads the code of NEW (and OLD) by name, as text, converting no other column. */
 export const READ_CODE = sqlText`
   IF TG_OP = 'UPDATE' THEN
@@ -490,13 +507,7 @@ export function finalizeCheckFunction(c: Ctx): string {
         -- Checked at every call: a trigger of the owner may change the table between two events.
         -- (one cheap catalog probe first: only a table with such expressions, or in an inheritance
         -- tree, needs the full analysis)
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = TG_RELID AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = TG_RELID AND k.contype = 'c')
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = TG_RELID)
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
-            v_unsafe := ${c.q('family_relation_unsafe')}(TG_RELID);
-        END IF;
+        ${at(8, planningRiskProbe(c, 'TG_RELID'))}
         IF v_unsafe IS NOT NULL THEN
             IF v_family.mode = 'enforce' THEN
                 ${raiseQ(c, 16, 'GATE_TABLE_OWNER_CODE', `format('collection %s, code %L (%s on %I.%I): %s', v_collection, ${short('COALESCE(v_code, v_old_code)')}, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM ${c.schema}.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection)`)}

@@ -28,7 +28,7 @@ import { comment } from '../lib/migration.js';
 import { lit, sqlText } from '../lib/sql.js';
 import { ACTOR, PINNED, at, bypassSetting } from './common.js';
 import { FINALIZE_RECODE_TRIGGER, FINALIZE_TRIGGER, GATE_TRIGGER, NEW_TABLE, markerSetting, RECODE_TRIGGER, REGISTER_TRIGGER, TRUNCATE_TRIGGER, raiseQ, short } from './v2_common.js';
-import { enforceStatement, familyLookup, killSwitch, READ_CODE, recodeWhen, reportStatement, tooLong, truncateCheck } from './statement_gate.js';
+import { enforceStatement, familyLookup, killSwitch, planningRiskProbe, READ_CODE, recodeWhen, reportStatement, tooLong, truncateCheck } from './statement_gate.js';
 import { armedSetting, baseTypeOf, markerValue, verifyPrefix } from './v3_common.js';
 
 /** Above this many codes in one statement (or births in one transaction), the writer and layer 2's re-verification join without nested loops. */
@@ -296,13 +296,7 @@ export function finalizeCheckFunction(c: Ctx): string {
         -- Checked at every call: a trigger of the owner may change the table between two events.
         -- (one cheap catalog probe first: only a table with such expressions, or in an inheritance
         -- tree, needs the full analysis)
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = TG_RELID AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = TG_RELID AND k.contype = 'c')
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = TG_RELID)
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
-           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
-            v_unsafe := ${c.q('family_relation_unsafe')}(TG_RELID);
-        END IF;
+        ${at(8, planningRiskProbe(c, 'TG_RELID'))}
         IF v_unsafe IS NOT NULL THEN
             IF v_family.mode = 'enforce' THEN
                 ${raiseQ(c, 16, 'GATE_TABLE_OWNER_CODE', `format('collection %s, code %L (%s on %I.%I): %s', v_collection, ${short('COALESCE(v_code, v_old_code)')}, TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300))`, `format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM ${c.schema}.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection)`)}

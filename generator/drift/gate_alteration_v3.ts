@@ -12,19 +12,13 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { lit, qi, sqlText } from '../lib/sql.js';
+import { lit, qi, replaceOnce, sqlText } from '../lib/sql.js';
 import { ALL_GATE_TRIGGERS_V4, attachGatesV4 } from '../admission/single_row_v4.js';
 import { triggerStateView } from './trigger_state_v2.js';
 import { reportViewV2 } from '../security/drift_report_v2.js';
 
 export const ATTACH_TABLE = 'gate_trigger_attach';
 
-/** Replace `from` by `to` exactly once in `sql` (a derived definition must not drift silently). */
-function replaceOnce(sql: string, from: string, to: string): string {
-  const i = sql.indexOf(from);
-  if (i < 0 || sql.indexOf(from, i + 1) >= 0) throw new Error(`gate_alteration_v3: expected exactly one ${JSON.stringify(from.slice(0, 80))}`);
-  return sql.slice(0, i) + to + sql.slice(i + from.length);
-}
 
 const gateNames = `ARRAY[${ALL_GATE_TRIGGERS_V4.map(lit).join(', ')}]::name[]`;
 
@@ -109,9 +103,11 @@ export function triggerStateViewV3(c: Ctx): string {
 }
 
 /** v_drift_report as of 000016: a critical trigger_altered finding. */
+/** v_drift_report as of 000007, replacing a later definition (the Down of 000016). */
+export const reportViewV2Replacing = (c: Ctx) => replaceOnce(reportViewV2(c), 'CREATE VIEW ', 'CREATE OR REPLACE VIEW ');
+
 export function reportViewV3(c: Ctx): string {
-  let sql = reportViewV2(c).replace(/^CREATE VIEW /m, 'CREATE OR REPLACE VIEW ');
-  if (!sql.includes('CREATE OR REPLACE VIEW ')) throw new Error('gate_alteration_v3: v_drift_report is not a view definition');
+  let sql = reportViewV2Replacing(c);
   sql = replaceOnce(
     sql,
     "               WHEN 'drifted' THEN pg_catalog.format('trigger %s on %s differs from its expected definition', t.trigger_name, t.table_name)\n",

@@ -44,3 +44,16 @@ export function indent(text: string, n: number): string {
     .map((l) => (l.length > 0 ? pad + l : l))
     .join('\n');
 }
+
+/**
+ * Replace `from` by `to` exactly once in `sql`: a definition derived from an earlier one must not
+ * drift silently when the earlier one changes (the generator stops instead).
+ */
+export function replaceOnce(sql: string, from: string, to: string): string {
+  const i = sql.indexOf(from);
+  if (i < 0 || sql.indexOf(from, i + 1) >= 0) throw new Error(`derived definition: expected exactly one ${JSON.stringify(from.slice(0, 80))}`);
+  return sql.slice(0, i) + to + sql.slice(i + from.length);
+}
+
+/** CREATE FUNCTION ... -> CREATE OR REPLACE FUNCTION ... (a definition of an earlier migration, replaced). */
+export const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');

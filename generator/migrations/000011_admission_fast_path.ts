@@ -25,7 +25,7 @@ import { admissionFunctionsV3 } from '../admission/functions_v3.js';
 const orReplace = (sql: string) => sql.replace(/^CREATE FUNCTION/, 'CREATE OR REPLACE FUNCTION');
 
 /** Every family whose table exists gets the trigger set of the attach function now installed. */
-function reattachAll(c: Ctx, what: string): string {
+export function reattachAll(c: Ctx, what: string): string {
   return sqlText`
     DO $reattach$
     DECLARE

@@ -13,32 +13,12 @@
  * Every registered family gets the new trigger set on the way up and the 000011 set back on the way
  * down. SQL: generator/admission/single_row_v4.ts.
  */
-import type { Ctx } from '../lib/ctx.js';
 import type { Migration } from '../lib/migration.js';
-import { sqlText } from '../lib/sql.js';
 import { recaptureDriftBaseline } from '../drift/monitor.js';
 import * as v3 from '../admission/statement_gate_v3.js';
 import * as v4 from '../admission/single_row_v4.js';
+import { reattachAll } from './000011_admission_fast_path.js';
 import { admissionFunctionsV3 } from '../admission/functions_v3.js';
-
-/** Every family whose table exists gets the trigger set of the attach function now installed. */
-function reattachAll(c: Ctx, what: string): string {
-  return sqlText`
-    DO $reattach$
-    DECLARE
-        v_family record;
-    BEGIN
-        FOR v_family IN
-            SELECT f.collection_name FROM ${c.q('birth_family')} f
-             WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = f.table_name)
-             ORDER BY f.collection_name
-        LOOP
-            PERFORM ${c.q('birth_family_attach_gates')}(v_family.collection_name);
-            RAISE NOTICE 'birthgate: collection % now carries ${what}', v_family.collection_name;
-        END LOOP;
-    END
-    $reattach$;`;
-}
 
 export const admissionSingleRow: Migration = {
   id: '000015',

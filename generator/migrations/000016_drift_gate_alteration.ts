@@ -11,7 +11,6 @@ import type { Migration } from '../lib/migration.js';
 import { recaptureDriftBaseline } from '../drift/monitor.js';
 import { attachGatesV4 } from '../admission/single_row_v4.js';
 import { triggerStateView } from '../drift/trigger_state_v2.js';
-import { reportViewV2 } from '../security/drift_report_v2.js';
 import * as v3 from '../drift/gate_alteration_v3.js';
 
 export const driftGateAlteration: Migration = {
@@ -26,7 +25,7 @@ export const driftGateAlteration: Migration = {
     recaptureDriftBaseline(c),
   ],
   down: (c) => [
-    reportViewV2(c).replace(/^CREATE VIEW /m, 'CREATE OR REPLACE VIEW '),
+    v3.reportViewV2Replacing(c),
     triggerStateView(c, true),
     attachGatesV4(c),
     v3.dropAttachTable(c),

@@ -24,7 +24,7 @@
 import { receiptHas } from './functions.js';
 import type { Ctx } from '../lib/ctx.js';
 import { columnComments, comment, commentTrigger } from '../lib/migration.js';
-import { PINNED_SEARCH_PATH, lit, qi, sqlText } from '../lib/sql.js';
+import { PINNED_SEARCH_PATH, lit, orReplace, qi, replaceOnce, sqlText } from '../lib/sql.js';
 import { findingsView } from './views.js';
 import { BORN_EVENT } from '../handoff/common.js';
 import { MAX_IDS, MAX_PURGE, MAX_WORKER, raiseAt } from './common.js';
@@ -34,15 +34,8 @@ const COUNTERS_V2 = ['dead_lettered', 'redriven', 'expired_claims', 'stale_acks'
 const COUNTERS_V3 = [...COUNTERS_V2, 'replay_deduplicated', 'replay_unverified'];
 const inList = (xs: string[]) => `(${xs.map(lit).join(', ')})`;
 
-/** Replace `from` by `to` exactly once in `sql` (a derived definition must not drift silently). */
-function replaceOnce(sql: string, from: string, to: string): string {
-  const at = sql.indexOf(from);
-  if (at < 0 || sql.indexOf(from, at + 1) >= 0) throw new Error(`fast_claim_v3: expected exactly one ${JSON.stringify(from.slice(0, 60))}`);
-  return sql.slice(0, at) + to + sql.slice(at + from.length);
-}
-
 /** CREATE FUNCTION ... -> CREATE OR REPLACE FUNCTION ... (for replacing a 000008 definition, Up or Down). */
-export const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
+export { orReplace };
 
 export function receiptColumnsV3(c: Ctx): string {
   const t = c.q('outbox_receipt');
