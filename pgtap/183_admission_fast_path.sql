@@ -23,29 +23,6 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
         (SELECT count(*) FROM birthgate.birth_gate_violation),
         (SELECT count(*) FROM t183.tools))
 $$;
--- statements, then the deferred checks (SET CONSTRAINTS ALL IMMEDIATE); rolled back unless p_keep
-CREATE FUNCTION pg_temp.outcome(p_stmts text[], p_keep boolean DEFAULT false) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        IF NOT p_keep THEN
-            RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-        END IF;
-        RETURN 'committed';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN 'committed';
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
 
 -- the fast path: valid rows queue no layer-2 event of their own --------------------------------
 CREATE TEMP TABLE plan_json (j json);
@@ -60,30 +37,30 @@ SELECT is((SELECT (t->>'Calls')::int FROM plan_json, json_array_elements(j->0->'
 SELECT is(current_setting('birthgate.gate_armed', true), '', 'the writer disarmed the statement marker when it ran');
 SELECT is((SELECT count(*)::int FROM birthgate.admission_verify WHERE txid = pg_current_xact_id() AND collection_name = 'f183'), 1,
           'one commit-time re-verification is queued for the collection (by the writer, in admission_verify)');
-SELECT is(pg_temp.outcome(ARRAY[]::text[], true), 'committed', 'at commit the re-verification finds every birth in order');
+SELECT is(bgtest.outcome(ARRAY[]::text[], true), 'committed', 'at commit the re-verification finds every birth in order');
 
 -- what the writer cannot see is still checked at commit --------------------------------------------
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE t183.tools DISABLE TRIGGER _110_birth_register',
+SELECT is(bgtest.outcome(ARRAY['ALTER TABLE t183.tools DISABLE TRIGGER _110_birth_register',
                                 'INSERT INTO t183.tools (code) VALUES (''A-41'')']),
           'commit failed: BG130', 'writer disabled: the statement is not armed and layer 2 refuses the unborn row (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE t183.tools DISABLE TRIGGER _110_birth_register',
+SELECT is(bgtest.outcome(ARRAY['ALTER TABLE t183.tools DISABLE TRIGGER _110_birth_register',
                                 $s$INSERT INTO t183.tools (code) SELECT 'A-42' FROM (SELECT set_config('birthgate.gate_armed', statement_timestamp()::text || ' f183', true)) x$s$]),
           'commit failed: BG130', 'writer disabled and the armed marker forged by hand: the first row re-arms from the catalog, layer 2 refuses (BG130)');
-SELECT is(pg_temp.outcome(ARRAY[$s$INSERT INTO t183.tools (code) SELECT 'A-99' FROM (SELECT set_config('birthgate.gate_armed', statement_timestamp()::text || ' f183', true), set_config('birthgate.gate_statement', statement_timestamp()::text || ' f183', true)) x$s$]),
+SELECT is(bgtest.outcome(ARRAY[$s$INSERT INTO t183.tools (code) SELECT 'A-99' FROM (SELECT set_config('birthgate.gate_armed', statement_timestamp()::text || ' f183', true), set_config('birthgate.gate_statement', statement_timestamp()::text || ' f183', true)) x$s$]),
           'statements failed: BG120', 'both markers forged, writer enabled: the writer still refuses a code without a permit (BG120)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t183.tools (code) VALUES (''A-43'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t183.tools (code) VALUES (''A-43'')',
                                 'WITH d AS (DELETE FROM t183.tools WHERE code = ''A-43'' RETURNING 1) INSERT INTO t183.tools (code) VALUES (''A-44'')']),
           'commit failed: BG157', 'a DELETE inside an armed statement of a code born in this transaction: caught at commit (BG157)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t183.tools (code) VALUES (''A-45'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t183.tools (code) VALUES (''A-45'')',
                                 'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f183'' AND entity_code = ''A-45''']),
           'commit failed: BG130', 'the registry row deleted after the writer ran: caught by the re-verification (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t183.tools (code) SELECT ''A-'' || g FROM generate_series(46, 50) g',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t183.tools (code) SELECT ''A-'' || g FROM generate_series(46, 50) g',
                                 'INSERT INTO t183.tools (code) VALUES (''A-51'')',
                                 'UPDATE birthgate.birth_registry SET permit_id = NULL WHERE collection_name = ''f183'' AND entity_code = ''A-47''']),
           'commit failed: BG130', 'several armed statements, one registry row altered: one re-verification covers all (BG130)');
 SELECT is(pg_temp.counts(), (SELECT c FROM before1), 'every refused case left every table as it was');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t183.tools (code) VALUES (''A-52'')', 'INSERT INTO t183.tools (code) VALUES (''A-53'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t183.tools (code) VALUES (''A-52'')', 'INSERT INTO t183.tools (code) VALUES (''A-53'')',
                                 'UPDATE t183.tools SET name = ''renamed'' WHERE code = ''A-52''']),
           'committed', 'births in two statements of one call (each armed by its own first row) and an update: admitted');
 
@@ -100,8 +77,8 @@ SELECT lives_ok($$SELECT birthgate.register_family('f183_deep', 't183.deep', 'co
 SELECT throws_ok($$SELECT birthgate.register_family('f183_num', 't183.numeric_deep', 'code', '^[0-9]+$', 'enforce')$$,
                  'BG103', NULL, 'and refuses a domain over a domain over integer (BG103)');
 SELECT birthgate.issue_permit('f183_deep', 'D-1');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t183.deep VALUES (1, ''D-1'')'], true), 'committed', 'a row of the deep-domain family is born and passes layer 2');
-SELECT is(pg_temp.outcome(ARRAY['ALTER TABLE t183.deep DISABLE TRIGGER _110_birth_register', 'INSERT INTO t183.deep VALUES (2, ''D-2'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t183.deep VALUES (1, ''D-1'')'], true), 'committed', 'a row of the deep-domain family is born and passes layer 2');
+SELECT is(bgtest.outcome(ARRAY['ALTER TABLE t183.deep DISABLE TRIGGER _110_birth_register', 'INSERT INTO t183.deep VALUES (2, ''D-2'')']),
           'commit failed: BG130', 'layer 2 reads the deep-domain code (as varchar, no domain CHECK) and refuses an unborn one');
 
 SELECT * FROM finish();

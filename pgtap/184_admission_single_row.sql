@@ -32,29 +32,6 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
         (SELECT count(*) FROM t184.tools), (SELECT count(*) FROM t184.notes),
         (SELECT count(*) FROM birthgate.admission_verify))
 $$;
--- statements, then the deferred checks (SET CONSTRAINTS ALL IMMEDIATE); rolled back unless p_keep
-CREATE FUNCTION pg_temp.outcome(p_stmts text[], p_keep boolean DEFAULT false) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        IF NOT p_keep THEN
-            RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-        END IF;
-        RETURN 'committed';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN 'committed';
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 
 -- a single-row birth -----------------------------------------------------------------------------
@@ -91,26 +68,26 @@ SELECT throws_ok($$INSERT INTO t184.tools (code) VALUES ('B-1')$$, 'BG123', NULL
 SELECT throws_ok($$INSERT INTO t184.tools (code) VALUES (NULL)$$, 'BG124', NULL, 'NULL code: BG124');
 SELECT throws_ok($$INSERT INTO t184.tools (code) VALUES ('')$$, 'BG124', NULL, 'empty code: BG124');
 SELECT throws_ok($$INSERT INTO t184.tools (code) VALUES ('A-' || repeat('7', 300))$$, 'BG152', NULL, 'a code over the limit: BG152');
-SELECT is(pg_temp.outcome(ARRAY['DELETE FROM t184.tools WHERE code = ''A-3''', 'INSERT INTO t184.tools (code) VALUES (''A-3'')']),
+SELECT is(bgtest.outcome(ARRAY['DELETE FROM t184.tools WHERE code = ''A-3''', 'INSERT INTO t184.tools (code) VALUES (''A-3'')']),
           'statements failed: BG125', 'the object deleted, its code again: born already (BG125)');
 SELECT is(pg_temp.counts(), (SELECT c FROM before2), 'after every refused single row: every table as it was');
 
 -- what the re-verification catches -----------------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-10'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-10'')',
                                 'UPDATE birthgate.birth_registry SET permit_id = NULL WHERE collection_name = ''f184'' AND entity_code = ''A-10''']),
           'commit failed: BG130', 'a registry row changed after the writer ran: refused at commit (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-11'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-11'')',
                                 'WITH d AS (DELETE FROM t184.tools WHERE code = ''A-11'' RETURNING 1) INSERT INTO t184.tools (code) VALUES (''A-12'')']),
           'commit failed: BG157', 'an object born here deleted inside a later armed statement: refused at commit (BG157)');
-SELECT is(pg_temp.outcome(ARRAY['WITH d AS (DELETE FROM t184.tools WHERE code = ''A-2'' RETURNING 1) INSERT INTO t184.tools (code) VALUES (''A-13'')']),
+SELECT is(bgtest.outcome(ARRAY['WITH d AS (DELETE FROM t184.tools WHERE code = ''A-2'' RETURNING 1) INSERT INTO t184.tools (code) VALUES (''A-13'')']),
           'commit failed: BG157', 'an object born earlier in the transaction deleted inside an armed statement: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-14'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-14'')',
                                 'DO $d$ BEGIN BEGIN DELETE FROM t184.tools WHERE code = ''A-1''; RAISE EXCEPTION ''undo'' USING ERRCODE = ''TT002''; EXCEPTION WHEN SQLSTATE ''TT002'' THEN NULL; END; END $d$']),
           'committed', 'a delete rolled back in a subtransaction (counted, so the objects are probed): every object still there, committed');
-SELECT is(pg_temp.outcome(ARRAY['SET CONSTRAINTS ALL IMMEDIATE', 'INSERT INTO t184.tools (code) VALUES (''A-15'')',
+SELECT is(bgtest.outcome(ARRAY['SET CONSTRAINTS ALL IMMEDIATE', 'INSERT INTO t184.tools (code) VALUES (''A-15'')',
                                 'SELECT 1/(1 - count(*))::int FROM birthgate.admission_verify']),
           'committed', 'SET CONSTRAINTS ALL IMMEDIATE: the re-verification runs at the end of the statement (its row is gone at once)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-16'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t184.tools (code) VALUES (''A-16'')',
                                 'UPDATE birthgate.birth_admission_permit SET state = ''ISSUED'', consumed_at = NULL, consumed_by = NULL WHERE collection_name = ''f184'' AND entity_code = ''A-16''']),
           'statements failed: BG112', 'a consumed permit cannot be put back (its guard), so a birth cannot lose its permit that way');
 
@@ -128,17 +105,17 @@ SET CONSTRAINTS ALL DEFERRED;
 SELECT is((SELECT count(*)::int FROM birthgate.birth_gate_violation WHERE collection_name = 'r184'), 1, 'report: no second finding at commit');
 
 -- upserts and re-codes of one row -------------------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t184.tools (code, name) VALUES (''A-1'', ''renamed'') ON CONFLICT (code) DO UPDATE SET name = excluded.name',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t184.tools (code, name) VALUES (''A-1'', ''renamed'') ON CONFLICT (code) DO UPDATE SET name = excluded.name',
                                 'SELECT 1/(CASE WHEN count(*) = 1 THEN 1 ELSE 0 END) FROM birthgate.registry_changelog WHERE collection_name = ''f184'' AND entity_code = ''A-1''']),
           'committed', 'an upsert of an existing object (same code): no birth, nothing refused');
-SELECT is(pg_temp.outcome(ARRAY['UPDATE t184.tools SET code = ''A-20'' WHERE code = ''A-1''',
+SELECT is(bgtest.outcome(ARRAY['UPDATE t184.tools SET code = ''A-20'' WHERE code = ''A-1''',
                                 'SELECT 1/(CASE WHEN detail ->> ''operation'' = ''UPDATE'' THEN 1 ELSE 0 END) FROM birthgate.registry_changelog WHERE collection_name = ''f184'' AND entity_code = ''A-20''']),
           'commit failed: BG157', 'a re-code to a permitted code: A-20 born (operation UPDATE); A-1, born here, left its object: BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['UPDATE t184.tools SET code = ''A-999'' WHERE code = ''A-2''']),
+SELECT is(bgtest.outcome(ARRAY['UPDATE t184.tools SET code = ''A-999'' WHERE code = ''A-2''']),
           'statements failed: BG120', 'a re-code to a code without a permit: BG120');
 
 -- the session's planner settings do not reach the writer --------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['SET LOCAL plan_cache_mode = force_generic_plan',
+SELECT is(bgtest.outcome(ARRAY['SET LOCAL plan_cache_mode = force_generic_plan',
                                 'INSERT INTO t184.tools (code) VALUES (''A-30'')', 'INSERT INTO t184.tools (code) VALUES (''A-31'')',
                                 'INSERT INTO t184.tools (code) VALUES (''A-32'')', 'INSERT INTO t184.tools (code) VALUES (''A-33'')',
                                 'INSERT INTO t184.tools (code) VALUES (''A-34'')', 'INSERT INTO t184.tools (code) VALUES (''A-35'')',

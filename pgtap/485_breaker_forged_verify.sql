@@ -35,27 +35,6 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $
         (SELECT count(*) FROM birthgate.birth_gate_violation),
         (SELECT count(*) FROM t485.tools))
 $$;
--- statements, then the deferred checks (SET CONSTRAINTS ALL IMMEDIATE); always rolled back
-CREATE FUNCTION pg_temp.outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN 'committed';
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.outcome(text[]) TO bg485_owner, bg485_app;
 GRANT EXECUTE ON FUNCTION pg_temp.counts() TO bg485_owner, bg485_app;
 
 -- all three settings as tg_birth_gate would set them for this statement
@@ -64,14 +43,14 @@ GRANT EXECUTE ON FUNCTION pg_temp.counts() TO bg485_owner, bg485_app;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 
 -- (a) ------------------------------------------------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t485.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t485.tools (code) VALUES (''A-1'')',
                                 'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f485'' AND entity_code = ''A-1''']),
           'commit failed: BG130', 'baseline: a registry row removed after the writer ran is caught at commit (BG130)');
-SELECT is(pg_temp.outcome(ARRAY['SELECT set_config(''birthgate.gate_verify_f485'', ''pending'', true)',
+SELECT is(bgtest.outcome(ARRAY['SELECT set_config(''birthgate.gate_verify_f485'', ''pending'', true)',
                                 'INSERT INTO t485.tools (code) VALUES (''A-1'')',
                                 'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f485'' AND entity_code = ''A-1''']),
           'commit failed: BG130', 'the same with gate_verify_f485 = pending set by hand first: still caught at commit (BG130)');
-SELECT is(pg_temp.outcome(ARRAY[:'forge',
+SELECT is(bgtest.outcome(ARRAY[:'forge',
                                 'INSERT INTO t485.tools (code) VALUES (''A-1'')',
                                 'DELETE FROM birthgate.birth_registry WHERE collection_name = ''f485'' AND entity_code = ''A-1''']),
           'commit failed: BG130', 'all three settings forged before the insert: still caught at commit (BG130)');
@@ -84,17 +63,17 @@ RESET ROLE;
 
 -- (b) ------------------------------------------------------------------------------------------------
 SET ROLE bg485_app;
-SELECT is(pg_temp.outcome(ARRAY[format($s$INSERT INTO t485.tools (code) SELECT 'A-99' FROM (%s) x$s$, :'forge')]),
+SELECT is(bgtest.outcome(ARRAY[format($s$INSERT INTO t485.tools (code) SELECT 'A-99' FROM (%s) x$s$, :'forge')]),
           'statements failed: BG120', 'a role with INSERT only, all three settings forged: a code without a permit is refused (BG120)');
 RESET ROLE;
 SET ROLE bg485_owner;
-SELECT is(pg_temp.outcome(ARRAY[format($s$INSERT INTO t485.tools (code) SELECT 'A-98' FROM (%s) x$s$, :'forge')]),
+SELECT is(bgtest.outcome(ARRAY[format($s$INSERT INTO t485.tools (code) SELECT 'A-98' FROM (%s) x$s$, :'forge')]),
           'statements failed: BG120', 'the table owner, all three settings forged: a code without a permit is refused (BG120)');
 RESET ROLE;
 
 -- (c) ------------------------------------------------------------------------------------------------
 SET ROLE bg485_app;
-SELECT is(pg_temp.outcome(ARRAY[format($s$INSERT INTO t485.tools (code) SELECT 'A-2' FROM (%s) x$s$, :'forge')]),
+SELECT is(bgtest.outcome(ARRAY[format($s$INSERT INTO t485.tools (code) SELECT 'A-2' FROM (%s) x$s$, :'forge')]),
           'committed', 'forged settings and a permitted code: born and committed');
 RESET ROLE;
 SELECT is(pg_temp.counts(), (SELECT c FROM before1), 'every case was rolled back: every table as it was');

@@ -41,27 +41,6 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $
         (SELECT count(*) FROM birthgate.admission_verify),
         (SELECT count(*) FROM t486.tools))
 $$;
--- statements, then the deferred checks (SET CONSTRAINTS ALL IMMEDIATE); always rolled back
-CREATE FUNCTION pg_temp.outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN 'committed';
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.outcome(text[]) TO bg486_owner;
 GRANT EXECUTE ON FUNCTION pg_temp.counts() TO bg486_owner;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 
@@ -70,67 +49,67 @@ CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 
 SET ROLE bg486_owner;
 -- (a) what the design covers ---------------------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')']),
           'committed', 'baseline: one single-row birth commits');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', 'DELETE FROM t486.tools WHERE code = ''A-1''']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', 'DELETE FROM t486.tools WHERE code = ''A-1''']),
           'commit failed: BG157', 'born, then deleted: BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', :'forged_delete']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', :'forged_delete']),
           'commit failed: BG157', 'born, then deleted with the armed marker forged for the DELETE: the re-verification sees the delete counter (BG157)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 format('DO $d$ BEGIN BEGIN %s; END; END $d$', :'forged_delete')]),
           'commit failed: BG157', 'forged DELETE in a subtransaction that is released: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 format('DO $d$ BEGIN BEGIN %s; RAISE EXCEPTION ''x''; EXCEPTION WHEN raise_exception THEN NULL; END; END $d$', :'forged_delete')]),
           'committed', 'forged DELETE in a subtransaction that rolls back: the object is still there, commit');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'WITH d AS (DELETE FROM t486.tools WHERE code = ''A-1'' AND set_config(''birthgate.gate_armed'', statement_timestamp()::text || '' f486'', true) IS NOT NULL RETURNING 1) SELECT count(*) FROM d']),
           'commit failed: BG157', 'forged DELETE in a data-modifying CTE: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'WITH d AS (DELETE FROM t486.tools WHERE code = ''A-1'' RETURNING 1) INSERT INTO t486.tools (code) VALUES (''A-2'')']),
           'commit failed: BG157', 'DELETE in a CTE of an armed single-row INSERT: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'DELETE FROM t486.tools_v WHERE code = ''A-1'' AND set_config(''birthgate.gate_armed'', statement_timestamp()::text || '' f486'', true) IS NOT NULL']),
           'commit failed: BG157', 'forged DELETE through an updatable view: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code, name) VALUES (''A-1'', ''vanish'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code, name) VALUES (''A-1'', ''vanish'')']),
           'commit failed: BG157', 'the owner''s AFTER INSERT trigger deletes the row inside the armed statement: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'INSERT INTO t486.tools (code, name) VALUES (''A-2'', ''recode:A-1:A-3'')']),
           'commit failed: BG157', 'the owner''s trigger re-codes a row born in this transaction (to a permitted code) inside an armed statement: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'INSERT INTO t486.tools (code, name) VALUES (''A-2'', ''recode:A-1:A-99'')']),
           'statements failed: BG120', 'the owner''s trigger re-codes a row to a code without a permit: refused (BG120)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (id, code) VALUES (1, ''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (id, code) VALUES (1, ''A-1'')',
                                 'INSERT INTO t486.tools (id, code) VALUES (1, ''A-2'') ON CONFLICT (id) DO UPDATE SET code = excluded.code']),
           'commit failed: BG157', 'ON CONFLICT DO UPDATE re-codes a row born in this transaction: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', 'TRUNCATE t486.tools']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', 'TRUNCATE t486.tools']),
           'statements failed: BG162', 'TRUNCATE after a birth: refused (BG162)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t486.tools DISABLE TRIGGER _130_birth_truncate', 'TRUNCATE t486.tools',
                                 'ALTER TABLE t486.tools ENABLE TRIGGER _130_birth_truncate']),
           'commit failed: BG157', 'born, then TRUNCATE with the truncate trigger disabled for it (no deleted tuple counted): BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t486.tools ALTER COLUMN code TYPE text USING (''A-9'' || substr(code, 3))']),
           'statements failed: 0A000', 'born, then the codes rewritten by ALTER COLUMN ... TYPE ... USING: PostgreSQL refuses (the gate triggers use the column)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', 'ALTER TABLE t486.tools DROP COLUMN code']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')', 'ALTER TABLE t486.tools DROP COLUMN code']),
           'statements failed: 2BP01', 'born, then the code column dropped: PostgreSQL refuses (the gate triggers depend on it)');
 SELECT throws_ok($$SET session_replication_role = replica$$, '42501', NULL,
                  'the owner cannot set session_replication_role');
 
 -- (b) removals that count no deleted tuple (the statistics shortcut must not be taken) ------------------------------------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t486.tools DISABLE TRIGGER _120_birth_recode', 'ALTER TABLE t486.tools DISABLE TRIGGER _910_birth_finalize_recode',
                                 'UPDATE t486.tools SET code = ''A-2'' WHERE code = ''A-1''',
                                 'ALTER TABLE t486.tools ENABLE TRIGGER _120_birth_recode', 'ALTER TABLE t486.tools ENABLE TRIGGER _910_birth_finalize_recode']),
           'commit failed: BG157', 'born, then re-coded with the owner''s re-code triggers disabled for it (an UPDATE counts no deleted tuple): BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t486.tools RENAME COLUMN code TO old_code', 'ALTER TABLE t486.tools ADD COLUMN code text']),
           'commit failed: BG157', 'born, then the code column renamed away and a new empty code column added: not committed with a birth whose object has no code');
 -- (c) a forged DELETE after the re-verification ran early or with the writer's queueing steered (both
 -- committed a birth without an object before _905_birth_finalize_delete; see also vitest breaker3-reverify)
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t486.tools (code) VALUES (''A-1'')',
                                 'SET CONSTRAINTS ALL IMMEDIATE', 'SET CONSTRAINTS ALL DEFERRED', :'forged_delete']),
           'commit failed: BG157', 'born, re-verified early by SET CONSTRAINTS ALL IMMEDIATE, then a forged DELETE: BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['WITH i AS (INSERT INTO t486.tools (code) VALUES (''A-1'') RETURNING id) SELECT set_config(''birthgate.gate_armed'', '''', true) FROM i',
+SELECT is(bgtest.outcome(ARRAY['WITH i AS (INSERT INTO t486.tools (code) VALUES (''A-1'') RETURNING id) SELECT set_config(''birthgate.gate_armed'', '''', true) FROM i',
                                 :'forged_delete']),
           'commit failed: BG157', 'born in a CTE whose outer query clears gate_armed before the writer runs (no re-verification queued), then a forged DELETE: BG157 at commit');
 RESET ROLE;

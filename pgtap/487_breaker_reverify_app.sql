@@ -29,40 +29,20 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $
         (SELECT count(*) FROM birthgate.admission_verify),
         (SELECT count(*) FROM t487.items) + (SELECT count(*) FROM t487.loose))
 $$;
-CREATE FUNCTION pg_temp.outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN 'committed';
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
 CREATE FUNCTION pg_temp.born_without_object(p_code text) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS $$
     SELECT count(*) FROM birthgate.birth_gate_violation
      WHERE collection_name = 'f487r' AND entity_code = p_code AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.born_without_object(text) TO bg487_app;
-GRANT EXECUTE ON FUNCTION pg_temp.outcome(text[]) TO bg487_app;
 GRANT EXECUTE ON FUNCTION pg_temp.counts() TO bg487_app;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 
 SET ROLE bg487_app;
 -- (a) 20 single-row births, then a DELETE of one whose layer-2 event is skipped (forged armed marker)
-SELECT is(pg_temp.outcome(ARRAY(SELECT format('INSERT INTO t487.items (code) VALUES (%L)', 'I-' || g) FROM generate_series(1, 20) g)
+SELECT is(bgtest.outcome(ARRAY(SELECT format('INSERT INTO t487.items (code) VALUES (%L)', 'I-' || g) FROM generate_series(1, 20) g)
                           || 'DELETE FROM t487.items WHERE code = ''I-7'' AND set_config(''birthgate.gate_armed'', statement_timestamp()::text || '' f487'', true) IS NOT NULL'::text),
           'commit failed: BG157', '20 single-row births, one deleted with the layer-2 event skipped: the set-based re-verification finds it (BG157)');
-SELECT is(pg_temp.outcome(ARRAY(SELECT format('INSERT INTO t487.items (code) VALUES (%L)', 'I-' || g) FROM generate_series(1, 20) g)),
+SELECT is(bgtest.outcome(ARRAY(SELECT format('INSERT INTO t487.items (code) VALUES (%L)', 'I-' || g) FROM generate_series(1, 20) g)),
           'committed', '20 single-row births: committed');
 -- (b) report mode: the same DELETE is recorded, not refused
 CREATE TEMP TABLE r487 (outcome text, violations bigint);

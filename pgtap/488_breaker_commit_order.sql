@@ -65,30 +65,7 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $
         (SELECT count(*) FROM birthgate.admission_verify),
         (SELECT count(*) FROM t488.tools))
 $$;
--- statements, then the deferred checks (SET CONSTRAINTS ALL IMMEDIATE), then the drift report's
--- trigger findings for the family as they stand at that point; always rolled back
-CREATE FUNCTION pg_temp.outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-    v_out text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        v_out := 'committed';
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN v_out;
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
--- the same, but reports whether the committed state holds a birth without an object or an object without a birth
+-- like bgtest.outcome (statements, then the deferred checks, rolled back), but reports whether the committed state holds a birth without an object or an object without a birth
 CREATE FUNCTION pg_temp.consistent_outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_stage text := 'statements';
@@ -118,7 +95,6 @@ BEGIN
     END;
 END
 $$;
-GRANT EXECUTE ON FUNCTION pg_temp.outcome(text[]) TO bg488_owner;
 GRANT EXECUTE ON FUNCTION pg_temp.counts() TO bg488_owner;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 
@@ -131,46 +107,46 @@ SELECT throws_ok($$SELECT pg_stat_reset_single_table_counters('t488.tools'::regc
 SELECT throws_ok($$ALTER ROLE bg488_owner SET track_counts = off$$, '42501', NULL, 'the owner cannot set track_counts for itself');
 
 -- (b) the owner's row-level tricks in a statement -------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')']), 'committed', 'baseline: one single-row birth commits');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')']), 'committed', 'baseline: one single-row birth commits');
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t488.tools DISABLE TRIGGER _905_birth_finalize_delete',
                                 'DELETE FROM t488.tools WHERE code = ''A-1''',
                                 'ALTER TABLE t488.tools ENABLE TRIGGER _905_birth_finalize_delete']),
           'commit failed: BG157', 'born, then deleted with _905 disabled for the DELETE: the counter moves, BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t488.tools ENABLE REPLICA TRIGGER _905_birth_finalize_delete',
                                 'DELETE FROM t488.tools WHERE code = ''A-1''',
                                 'ALTER TABLE t488.tools ENABLE TRIGGER _905_birth_finalize_delete']),
           'commit failed: BG157', 'born, then deleted with _905 set to fire only for replicas: BG157 at commit');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
                                 'UPDATE t488.tools SET name = ''swap'' WHERE code = ''A-1''']),
           'commit failed: BG157', 'born, then the owner''s BEFORE UPDATE trigger rewrites the code to a permitted, unborn code: _910 refuses at commit (BG157)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
                                 'ALTER TABLE t488.tools DISABLE TRIGGER _120_birth_recode',
                                 'UPDATE t488.tools SET name = ''swap'' WHERE code = ''A-1''']),
           'commit failed: BG157', 'same with _120 disabled: _910 refuses at commit (BG157)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'SELECT count(*) FROM t488.drop_code(''A-1'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'SELECT count(*) FROM t488.drop_code(''A-1'')']),
           'commit failed: BG157', 'born, then DELETE ... RETURNING inside the owner''s SQL function: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
                                 'WITH d AS (DELETE FROM t488.tools_iv WHERE code = ''A-1'' RETURNING id) SELECT count(*) FROM d']),
           'commit failed: BG157', 'born, then a writable CTE deletes through a view with an INSTEAD OF trigger: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')',
                                 'CREATE RULE r_upd AS ON UPDATE TO t488.tools DO INSTEAD DELETE FROM t488.tools WHERE id = OLD.id',
                                 'UPDATE t488.tools SET name = ''x'' WHERE code = ''A-1''']),
           'commit failed: BG157', 'born, then an owner''s DO INSTEAD rule turns an UPDATE into a DELETE: BG157');
-SELECT is(pg_temp.outcome(ARRAY['CREATE RULE r_ins AS ON INSERT TO t488.tools DO ALSO DELETE FROM t488.tools WHERE code = NEW.code',
+SELECT is(bgtest.outcome(ARRAY['CREATE RULE r_ins AS ON INSERT TO t488.tools DO ALSO DELETE FROM t488.tools WHERE code = NEW.code',
                                 'INSERT INTO t488.tools (code) VALUES (''A-1'')']),
           'commit failed: BG157', 'an owner''s DO ALSO rule deletes the row its INSERT just wrote: BG157');
-SELECT is(pg_temp.outcome(ARRAY['CREATE RULE r_ins AS ON INSERT TO t488.tools DO INSTEAD INSERT INTO t488.side VALUES (NEW.id + 100, NEW.code)',
+SELECT is(bgtest.outcome(ARRAY['CREATE RULE r_ins AS ON INSERT TO t488.tools DO INSTEAD INSERT INTO t488.side VALUES (NEW.id + 100, NEW.code)',
                                 'INSERT INTO t488.tools (code) VALUES (''A-1'')']),
           'committed', 'an owner''s DO INSTEAD rule diverts the INSERT elsewhere: no object, no birth, commits');
 -- dropping the family table after a birth is not refused (the re-verification finds no family
 -- table and returns): a birth without an object commits; the drift report names the missing table
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'DROP TABLE t488.tools CASCADE']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'DROP TABLE t488.tools CASCADE']),
           'committed', 'born, then the family table dropped by its owner: commits (the drift report shows family_table_missing, next test)');
 
 -- (c) at commit, after the re-verification has run -------------------------------------------------------
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (2, ''A-1'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (2, ''A-1'')']),
           'commit failed: BG157', 'born, then deleted at commit by the owner''s deferred trigger queued after the birth: BG157 (_905 fires at commit)');
 -- Known gap (PostgreSQL lets a table owner alter its triggers): tg_admission_reverify runs once, in
 -- the deferred-trigger queue position of the first INSERT; a deferred trigger of the owner queued
@@ -179,9 +155,9 @@ SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')'
 -- re-enable them. It cannot be stopped; since 000016 it is seen: the gate's pg_trigger row changed
 -- after the package attached it, a critical trigger_altered finding (besides the phantom)
 SELECT todo('a deferred trigger queued after the re-verification can remove or re-code a born object at commit', 2);
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (1, ''A-1'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (1, ''A-1'')']),
           'commit failed: BG157', 'born, then deleted at commit by the owner''s deferred trigger that disables _905 only for its DELETE: refused');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (3, ''A-1'')']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (3, ''A-1'')']),
           'commit failed: BG157', 'born, then re-coded at commit by the owner''s deferred trigger with the re-code triggers disabled only for it: refused');
 RESET ROLE;
 SELECT is(pg_temp.consistent_outcome(ARRAY['SET ROLE bg488_owner', 'INSERT INTO t488.tools (code) VALUES (''A-1'')', 'INSERT INTO t488.side VALUES (1, ''A-1'')', 'RESET ROLE']),

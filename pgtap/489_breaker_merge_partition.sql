@@ -28,59 +28,37 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $
         (SELECT count(*) FROM birthgate.admission_verify),
         (SELECT count(*) FROM t489.tools))
 $$;
-CREATE FUNCTION pg_temp.outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    v_stage text := 'statements';
-    v_stmt text;
-    v_out text;
-BEGIN
-    BEGIN
-        FOREACH v_stmt IN ARRAY p_stmts LOOP
-            EXECUTE v_stmt;
-        END LOOP;
-        v_stage := 'commit';
-        SET CONSTRAINTS ALL IMMEDIATE;
-        SET CONSTRAINTS ALL DEFERRED;
-        v_out := 'committed';
-        RAISE EXCEPTION 'undo' USING ERRCODE = 'TT001';
-    EXCEPTION
-        WHEN SQLSTATE 'TT001' THEN RETURN v_out;
-        WHEN OTHERS THEN RETURN v_stage || ' failed: ' || SQLSTATE;
-    END;
-END
-$$;
-GRANT EXECUTE ON FUNCTION pg_temp.outcome(text[]) TO bg489_owner;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 SELECT current_setting('server_version_num')::int >= 150000 AS has_merge \gset
 
 SET ROLE bg489_owner;
 \if :has_merge
-SELECT is(pg_temp.outcome(ARRAY['MERGE INTO t489.tools t USING (VALUES (''A-1'')) s(code) ON t.code = s.code WHEN NOT MATCHED THEN INSERT (code) VALUES (s.code)']),
+SELECT is(bgtest.outcome(ARRAY['MERGE INTO t489.tools t USING (VALUES (''A-1'')) s(code) ON t.code = s.code WHEN NOT MATCHED THEN INSERT (code) VALUES (s.code)']),
           'committed', 'MERGE ... WHEN NOT MATCHED THEN INSERT of a permitted code: born, commits');
-SELECT is(pg_temp.outcome(ARRAY['MERGE INTO t489.tools t USING (VALUES (''A-999'')) s(code) ON t.code = s.code WHEN NOT MATCHED THEN INSERT (code) VALUES (s.code)']),
+SELECT is(bgtest.outcome(ARRAY['MERGE INTO t489.tools t USING (VALUES (''A-999'')) s(code) ON t.code = s.code WHEN NOT MATCHED THEN INSERT (code) VALUES (s.code)']),
           'statements failed: BG120', 'MERGE inserting a code without a permit: BG120');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')',
                                 'MERGE INTO t489.tools t USING (VALUES (''A-1'')) s(code) ON t.code = s.code WHEN MATCHED THEN DELETE']),
           'commit failed: BG157', 'born, then MERGE ... WHEN MATCHED THEN DELETE: BG157');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')',
                                 'MERGE INTO t489.tools t USING (VALUES (''A-1'')) s(code) ON t.code = s.code WHEN MATCHED THEN UPDATE SET code = ''A-2''']),
           'commit failed: BG157', 'born, then MERGE ... WHEN MATCHED THEN UPDATE re-codes it to a permitted code: BG157');
 \else
 SELECT skip('MERGE needs PostgreSQL 15 or later', 4);
 \endif
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')', 'ALTER TABLE t489.tools INHERIT t489.base']),
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')', 'ALTER TABLE t489.tools INHERIT t489.base']),
           'committed', 'born, then the family table made an inheritance child (its object still there): commits');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')', 'ALTER TABLE t489.tools INHERIT t489.base',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t489.tools (code) VALUES (''A-1'')', 'ALTER TABLE t489.tools INHERIT t489.base',
                                 'DELETE FROM ONLY t489.base', 'DELETE FROM t489.base WHERE code = ''A-1''']),
           'commit failed: BG157', 'born, then deleted through an inheritance parent: BG157 (_905 fires on the child)');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t489.tools (code, name) VALUES (''A-1'', ''x'')',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t489.tools (code, name) VALUES (''A-1'', ''x'')',
                                 'ALTER TABLE t489.tools ALTER COLUMN id DROP IDENTITY',
                                 'ALTER TABLE t489.parted ATTACH PARTITION t489.tools DEFAULT',
                                 'UPDATE t489.parted SET name = ''moved'' WHERE code = ''A-1''']),
           'commit failed: BG157', 'born, then the family table attached as a partition and the row moved to another partition by an UPDATE: BG157');
-SELECT is(pg_temp.outcome(ARRAY['COPY t489.tools (code) FROM PROGRAM ''echo A-1''']),
+SELECT is(bgtest.outcome(ARRAY['COPY t489.tools (code) FROM PROGRAM ''echo A-1''']),
           'statements failed: 42501', 'the owner may not COPY FROM PROGRAM');
-SELECT is(pg_temp.outcome(ARRAY['INSERT INTO t489.tools (code) SELECT ''A-'' || g FROM generate_series(1, 3) g',
+SELECT is(bgtest.outcome(ARRAY['INSERT INTO t489.tools (code) SELECT ''A-'' || g FROM generate_series(1, 3) g',
                                 'ALTER TABLE t489.tools DISABLE TRIGGER _905_birth_finalize_delete',
                                 'DELETE FROM t489.tools WHERE code = ''A-2''',
                                 'ALTER TABLE t489.tools ENABLE TRIGGER _905_birth_finalize_delete']),
