@@ -3607,15 +3607,49 @@ BEGIN
            a.attnum IS NOT NULL AS has_column, a.atttypid
       INTO v_family
       FROM "birthgate"."birth_family" f
-      JOIN pg_catalog.pg_class k ON k.oid = f.table_name
-      JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+      LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
       LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
      WHERE f.collection_name = v_collection;
     IF NOT FOUND OR v_family.mode = 'off' OR NEW.txid <> pg_catalog.pg_current_xact_id() THEN
-        RETURN NULL;  -- the family is gone, moved off, or the row is not this transaction's
+        RETURN NULL;  -- the family is deregistered, moved off, or the row is not this transaction's
     END IF;
     SELECT pg_catalog.count(*) INTO v_n FROM (SELECT 1 FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' LIMIT 1001) x;
     IF v_n = 0 THEN
+        RETURN NULL;
+    END IF;
+
+    -- the family table is gone (dropped in this transaction after its births: its gate triggers went
+    -- with it, this trigger is on a package table): every birth still BORN here is a birth without
+    -- an object
+    IF v_family.relname IS NULL THEN
+        SELECT l.entity_code, COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid)) AS table_name, pg_catalog.count(*) OVER () AS n
+          INTO v_bad
+          FROM "birthgate"."registry_changelog" l
+          JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+         ORDER BY l.change_id
+         LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN NULL;  -- every birth of this transaction was retired before the drop
+        END IF;
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s: the family table (%s) was dropped in this transaction after %s birth(s) in it, e.g. code %L', v_collection, v_bad.table_name, v_bad.n, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END)),
+                HINT = format('Keep the table until the births are committed, or retire them before the drop (SELECT birthgate.retire(%L, %L, ''<reason>'');). To stop governing the table first: SELECT birthgate.set_family_mode(%L, ''off'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_collection);
+        END IF;
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        SELECT 'UNFINALIZED', v_collection, l.entity_code, COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid)), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+               pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id,
+                                             'removed_by', 'DROP TABLE', 'reverified', true)
+          FROM "birthgate"."registry_changelog" l
+          JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+           AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation" v
+                            WHERE v.collection_name = v_collection AND v.entity_code = l.entity_code
+                              AND v.txid = pg_catalog.pg_current_xact_id() AND v.detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
         RETURN NULL;
     END IF;
 
@@ -3759,7 +3793,7 @@ BEGIN
 END;
 $_$;
 
-COMMENT ON FUNCTION birthgate.tg_admission_reverify() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000).';
+COMMENT ON FUNCTION birthgate.tg_admission_reverify() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000). A family table dropped in the transaction of its births (since 000018): enforce refuses the commit (BG157), report records one BORN_WITHOUT_OBJECT row per birth (detail.removed_by = DROP TABLE).';
 
 CREATE FUNCTION birthgate.tg_birth_admission_permit_guard() RETURNS trigger
     LANGUAGE plpgsql

@@ -11183,4 +11183,227 @@ COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.4.0: pre-birth admission control a
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000017_release_0_4_0', now());
 
+-- 000018_admission_dropped_family: admission: births whose family table is dropped in the same transaction are refused at commit (enforce) or recorded (report)
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_admission_reverify"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+SET enable_seqscan = off
+SET enable_nestloop = on
+AS $fn$
+DECLARE
+    v_collection text := NEW.collection_name;
+    v_family record;
+    v_safe boolean;
+    v_type text;
+    v_unsafe text;
+    v_n integer;
+    v_cur refcursor;
+    v_bad record;
+    v_present boolean;
+    v_probe text;
+    v_seen text[];
+    v_first text;
+BEGIN
+    -- done for this transaction (a later armed statement queues another one)
+    DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
+    SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.mode = 'off' OR NEW.txid <> pg_catalog.pg_current_xact_id() THEN
+        RETURN NULL;  -- the family is deregistered, moved off, or the row is not this transaction's
+    END IF;
+    SELECT pg_catalog.count(*) INTO v_n FROM (SELECT 1 FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' LIMIT 1001) x;
+    IF v_n = 0 THEN
+        RETURN NULL;
+    END IF;
+
+    -- the family table is gone (dropped in this transaction after its births: its gate triggers went
+    -- with it, this trigger is on a package table): every birth still BORN here is a birth without
+    -- an object
+    IF v_family.relname IS NULL THEN
+        SELECT l.entity_code, COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid)) AS table_name, pg_catalog.count(*) OVER () AS n
+          INTO v_bad
+          FROM "birthgate"."registry_changelog" l
+          JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+         ORDER BY l.change_id
+         LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN NULL;  -- every birth of this transaction was retired before the drop
+        END IF;
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s: the family table (%s) was dropped in this transaction after %s birth(s) in it, e.g. code %L', v_collection, v_bad.table_name, v_bad.n, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END)),
+                HINT = format('Keep the table until the births are committed, or retire them before the drop (SELECT birthgate.retire(%L, %L, ''<reason>'');). To stop governing the table first: SELECT birthgate.set_family_mode(%L, ''off'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_collection);
+        END IF;
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        SELECT 'UNFINALIZED', v_collection, l.entity_code, COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid)), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+               pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id,
+                                             'removed_by', 'DROP TABLE', 'reverified', true)
+          FROM "birthgate"."registry_changelog" l
+          JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+           AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation" v
+                            WHERE v.collection_name = v_collection AND v.entity_code = l.entity_code
+                              AND v.txid = pg_catalog.pg_current_xact_id() AND v.detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+        RETURN NULL;
+    END IF;
+
+    -- the presence probe below plans a query over the family table as the package owner: it must
+    -- run no code of the table's owner (see tg_birth_finalize), and read the code column as its
+    -- base type. Checked first in every case, so that such a table is refused (enforce) or
+    -- recorded (report) whether or not the probe is needed.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = v_family.table_name) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(v_family.table_name);
+    END IF;
+    IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN
+        v_type := pg_catalog.format_type(v_family.atttypid, NULL);
+    ELSIF v_family.has_column THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+    END IF;
+    v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
+        SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (INSERT on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_first) > 100 THEN pg_catalog.left(v_first, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_first)) ELSE v_first END), v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_first
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_first, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
+                    'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'reverified', true));
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- the common case, without reading the family table: nothing was deleted from it or updated
+    -- in this transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
+    -- every object born here is still there with its code, and every birth is still BORN here
+    -- from a CONSUMED permit for its code
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+       AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                        WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+                          AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                           AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
+        RETURN NULL;
+    END IF;
+
+    v_probe := pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                 v_family.nspname, v_family.relname, v_family.code_column, v_type);
+
+    IF v_n <= 16 THEN
+        -- a few births: point lookups with cached plans (index probes: enable_seqscan is off while
+        -- they are planned), one presence probe per code below
+        OPEN v_cur FOR
+            SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized, NULL::boolean AS present
+              FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+             WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+             ORDER BY l.change_id;
+    ELSE
+        -- many: one set-based query, planned now; hash joins above 1000 births (linear
+        -- whatever the statistics say, see tg_birth_register)
+        IF v_n > 1000 THEN
+            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+        END IF;
+        OPEN v_cur FOR EXECUTE pg_catalog.format($q$
+            SELECT s.*
+              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized,
+                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present
+                      FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1 AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
+             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
+             ORDER BY s.change_id
+            $q$, v_family.nspname, v_family.relname, v_family.code_column, v_type)
+          USING v_collection;
+    END IF;
+    LOOP
+        FETCH v_cur INTO v_bad;
+        EXIT WHEN NOT FOUND;
+        v_present := v_bad.present;
+        IF v_present IS NULL THEN
+            EXECUTE v_probe INTO v_present USING v_bad.entity_code;
+        END IF;
+        CONTINUE WHEN NOT ((v_present AND NOT v_bad.finalized) OR (NOT v_present AND v_bad.born_here));
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
+           AND (layer = 1 OR (NOT v_present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
+        IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+            IF v_present THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG130',
+                    MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+                    DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_family.nspname, v_family.relname, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
+                    HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, v_family.nspname, v_family.relname, v_collection);
+            END IF;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, v_family.nspname, v_family.relname),
+                HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
+        END IF;
+        IF v_family.mode = 'report' AND v_seen IS NULL THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    CASE WHEN v_present
+                         THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                  'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
+                                  'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
+                         ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
+                                                            'removed_by', 'unknown', 'reverified', true) END);
+        END IF;
+    END LOOP;
+    CLOSE v_cur;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000). A family table dropped in the transaction of its births (since 000018): enforce refuses the commit (BG157), report records one BORN_WITHOUT_OBJECT row per birth (detail.removed_by = DROP TABLE).';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000018_admission_dropped_family', now());
+
 COMMIT;

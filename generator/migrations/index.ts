@@ -17,6 +17,7 @@ import { release030 } from './000014_release_0_3_0.js';
 import { admissionSingleRow } from './000015_admission_single_row.js';
 import { driftGateAlteration } from './000016_drift_gate_alteration.js';
 import { release040 } from './000017_release_0_4_0.js';
+import { admissionDroppedFamily } from './000018_admission_dropped_family.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -36,4 +37,5 @@ export const migrations: readonly Migration[] = [
   admissionSingleRow,
   driftGateAlteration,
   release040,
+  admissionDroppedFamily,
 ];
