@@ -147,7 +147,9 @@ CREATE FUNCTION birthgate.birth_gate_trigger_definitions(p_collection text, p_ta
           FROM "birthgate"."birth_family" f
          CROSS JOIN LATERAL (
                SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
-                                 WHERE a.attrelid = pg_catalog.to_regclass(p_table_ident) AND a.attname = p_code_column
+                                 WHERE a.attrelid = (SELECT k.oid FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                                                     WHERE n.nspname OPERATOR(pg_catalog.=) (pg_catalog.parse_ident(p_table_ident))[1]
+                                                       AND k.relname OPERATOR(pg_catalog.=) (pg_catalog.parse_ident(p_table_ident))[2]) AND a.attname = p_code_column
                                    AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
          WHERE f.collection_name = p_collection
     )
@@ -460,6 +462,8 @@ BEGIN
                 CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
                                    WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
                                    ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
+            v_reason := pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %s', current_user, v_rel.nspname, relation);
         ELSE
             FOR v_leaf IN
                 SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
@@ -490,6 +494,7 @@ BEGIN
                                                p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
                     WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
                                                                      v_leaf.nspname, v_leaf.relname, current_user)
+                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %I.%I', current_user, v_leaf.nspname, v_leaf.nspname, v_leaf.relname)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
                     ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
                     END;
@@ -526,7 +531,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no SELECT for the owner); missing: the table is gone.';
+COMMENT ON FUNCTION birthgate.family_read_source(p_table oid, p_code_column name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no USAGE on the schema or no SELECT for the owner); missing: the table is gone.';
 
 CREATE FUNCTION birthgate.family_relation_unsafe(p_rel oid) RETURNS text
     LANGUAGE plpgsql STABLE

@@ -11406,4 +11406,167 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000018_admission_dropped_family', now());
 
+-- 000019_drift_reader_rights: drift: v_drift_report readable without USAGE on family schemas; a family schema the package owner may not use is a finding, not a raw 42501
+
+CREATE OR REPLACE FUNCTION "birthgate"."birth_gate_trigger_definitions"(p_collection text, p_table_ident text, p_code_column name)
+RETURNS TABLE (trigger_name name, definition text)
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    WITH fam AS (
+        SELECT f.code_max_length,
+               -- the literal exactly as pg_get_triggerdef prints it (standard_conforming_strings = on)
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(f.code_pattern, '''', '''''') OPERATOR(pg_catalog.||) '''' AS pattern_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace(' ' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''' AS collection_literal,
+               '''' OPERATOR(pg_catalog.||) pg_catalog.replace('birthgate.gate_verify_' OPERATOR(pg_catalog.||) f.collection_name, '''', '''''') OPERATOR(pg_catalog.||) '''::text' AS verify_literal,
+               t.is_text,
+               CASE WHEN t.is_text THEN pg_catalog.format('new.%I', p_code_column)
+                    ELSE pg_catalog.format('(new.%I)::text', p_code_column) END AS x,
+               CASE WHEN t.is_text THEN pg_catalog.format('old.%I', p_code_column)
+                    ELSE pg_catalog.format('(old.%I)::text', p_code_column) END AS ox
+          FROM "birthgate"."birth_family" f
+         CROSS JOIN LATERAL (
+               SELECT COALESCE((SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = (SELECT k.oid FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                                                     WHERE n.nspname OPERATOR(pg_catalog.=) (pg_catalog.parse_ident(p_table_ident))[1]
+                                                       AND k.relname OPERATOR(pg_catalog.=) (pg_catalog.parse_ident(p_table_ident))[2]) AND a.attname = p_code_column
+                                   AND a.attnum > 0 AND NOT a.attisdropped) = 'pg_catalog.text'::pg_catalog.regtype, false) AS is_text) t
+         WHERE f.collection_name = p_collection
+    )
+    SELECT x.trigger_name::name, x.definition
+      FROM (VALUES
+        (1, '_100_birth_gate', pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_100_birth_gate', p_code_column, p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((current_setting(%5$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %6$s::text)) OR (%1$s IS NULL) OR (%1$s = ''''::text) OR (length(%1$s) > %2$s) OR ((%1$s COLLATE "default") !~ %3$s::text) OR (COALESCE(current_setting(%4$s::text, true), ''''::text) <> ''''::text))) ', fam.x, fam.code_max_length, fam.pattern_literal, '''birthgate.bypass_gate''', '''birthgate.gate_statement''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_gate'), p_collection, p_code_column)),
+        (2, '_110_birth_register', pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS %I FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_110_birth_register', p_table_ident, 'birthgate_new', pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (3, '_120_birth_recode', pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_120_birth_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_register'), p_collection, p_code_column)),
+        (4, '_130_birth_truncate', pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s(%L, %L)',
+                '_130_birth_truncate', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (5, '_900_birth_finalize', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_900_birth_finalize', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN ((current_setting(%1$s::text, true) IS DISTINCT FROM ((statement_timestamp())::text || %2$s::text))) ', '''birthgate.gate_armed''', fam.collection_literal) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column)),
+        (6, '_910_birth_finalize_recode', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW %sEXECUTE FUNCTION %s(%L, %L)',
+                '_910_birth_finalize_recode', p_table_ident,
+                COALESCE((SELECT pg_catalog.format('WHEN (((%1$s COLLATE "default") IS DISTINCT FROM (%2$s COLLATE "default"))) ', fam.ox, fam.x) FROM fam), ''), pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+      ,
+            (7, '_905_birth_finalize_delete', pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER DELETE ON %s DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %s(%L, %L)',
+                    '_905_birth_finalize_delete', p_table_ident, pg_catalog.format('%I.%I', 'birthgate', 'tg_birth_finalize'), p_collection, p_code_column))
+          ) AS x(ord, trigger_name, definition)
+     ORDER BY x.ord
+$fn$;
+COMMENT ON FUNCTION "birthgate"."birth_gate_trigger_definitions"(text, text, name) IS 'The gate triggers a family table needs (since 000006), as CREATE TRIGGER statements: register_family executes them and compares them with pg_get_triggerdef(); v_drift_trigger_state reports any difference. p_table_ident is the schema-qualified, quoted table name. _100_birth_gate carries the family code rules (length limit, pattern; read from birth_family) in a WHEN clause, so that a valid row calls no function after the first row of a statement.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."family_read_source"(p_table oid, p_code_column name)
+RETURNS TABLE (state text, reason text, relation text, source text)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_rel record;
+    v_leaf record;
+    v_parts text[];
+    v_locks text[];
+    v_reason text;
+    v_bypass boolean;
+    v_lock text;
+BEGIN
+    SELECT r.rolsuper OR r.rolbypassrls INTO v_bypass FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    FOR v_pass IN 1..2 LOOP
+        v_parts := '{}';
+        v_locks := '{}';
+        v_reason := NULL;
+        SELECT cl.oid, cl.relkind, n.nspname, cl.relname INTO v_rel
+          FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+         WHERE cl.oid OPERATOR(pg_catalog.=) p_table;
+        IF NOT FOUND THEN
+            state := 'missing';
+            reason := pg_catalog.format('the table (oid %s) no longer exists', p_table);
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        relation := pg_catalog.format('%I.%I', v_rel.nspname, v_rel.relname);
+        IF v_rel.relkind NOT IN ('r', 'p') THEN
+            v_reason := pg_catalog.format('%s is %s, not an ordinary or partitioned table', relation,
+                CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
+                                   WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+                                   ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
+            v_reason := pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %s', current_user, v_rel.nspname, relation);
+        ELSE
+            FOR v_leaf IN
+                SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
+                       a.attnum, a.attgenerated, a.atttypid,
+                       (WITH RECURSIVE d (oid, typtype, typbasetype) AS (
+                            SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                            UNION ALL
+                            SELECT t.oid, t.typtype, t.typbasetype FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                             WHERE d.typtype OPERATOR(pg_catalog.=) 'd')
+                        SELECT d.oid FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd') AS base_type
+                  FROM (SELECT p_table AS relid WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'r'
+                        UNION ALL
+                        SELECT t.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(p_table) t
+                         WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'p' AND t.isleaf) l
+                  JOIN pg_catalog.pg_class cl ON cl.oid OPERATOR(pg_catalog.=) l.relid
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) cl.oid AND a.attname OPERATOR(pg_catalog.=) p_code_column
+                                                     AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                 ORDER BY n.nspname, cl.relname
+            LOOP
+                v_reason := CASE
+                    WHEN v_leaf.relkind OPERATOR(pg_catalog.<>) 'r' THEN pg_catalog.format('partition %I.%I is %s, not an ordinary table', v_leaf.nspname, v_leaf.relname,
+                                                         CASE v_leaf.relkind WHEN 'f' THEN 'a foreign table' ELSE pg_catalog.format('of relkind %s', v_leaf.relkind) END)
+                    WHEN v_leaf.attnum IS NULL THEN pg_catalog.format('code column %I of %I.%I does not exist', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.attgenerated OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('code column %I of %I.%I is a generated column', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.base_type IS NULL OR v_leaf.base_type NOT IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype)
+                        THEN pg_catalog.format('code column %I of %I.%I has type %s, which is not text, varchar or name (nor a domain over one)',
+                                               p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
+                    WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
+                                                                     v_leaf.nspname, v_leaf.relname, current_user)
+                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %I.%I', current_user, v_leaf.nspname, v_leaf.nspname, v_leaf.relname)
+                    WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
+                    END;
+                EXIT WHEN v_reason IS NOT NULL;
+                v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
+                    'SELECT CAST(CAST(x.%I AS pg_catalog.%s) AS pg_catalog.text) COLLATE pg_catalog."default" AS code FROM ONLY %I.%I x',
+                    p_code_column, CASE v_leaf.base_type WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
+                                                         WHEN 'pg_catalog.varchar'::pg_catalog.regtype THEN 'varchar' ELSE 'name' END,
+                    v_leaf.nspname, v_leaf.relname);
+                v_locks := v_locks OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', v_leaf.nspname, v_leaf.relname);
+            END LOOP;
+        END IF;
+        IF v_reason IS NOT NULL THEN
+            state := 'unsafe';
+            reason := v_reason;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        EXIT WHEN v_pass OPERATOR(pg_catalog.=) 2;
+        -- lock what will be read (no code runs: a lock is not a read), then check again: until the
+        -- end of the transaction nobody can change its kind, columns, types or policies
+        IF v_rel.relkind OPERATOR(pg_catalog.=) 'p' THEN
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', relation);
+        END IF;
+        FOREACH v_lock IN ARRAY v_locks LOOP
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', v_lock);
+        END LOOP;
+    END LOOP;
+    state := 'ok';
+    reason := NULL;
+    source := CASE WHEN pg_catalog.cardinality(v_parts) OPERATOR(pg_catalog.=) 0 THEN 'SELECT NULL::pg_catalog.text AS code WHERE false'
+                   ELSE pg_catalog.array_to_string(v_parts, ' UNION ALL ') END;
+    RETURN NEXT;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."family_read_source"(oid, name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no USAGE on the schema or no SELECT for the owner); missing: the table is gone.';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000019_drift_reader_rights', now());
+
 COMMIT;

@@ -18,6 +18,7 @@ import { admissionSingleRow } from './000015_admission_single_row.js';
 import { driftGateAlteration } from './000016_drift_gate_alteration.js';
 import { release040 } from './000017_release_0_4_0.js';
 import { admissionDroppedFamily } from './000018_admission_dropped_family.js';
+import { driftReaderRights } from './000019_drift_reader_rights.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -38,4 +39,5 @@ export const migrations: readonly Migration[] = [
   driftGateAlteration,
   release040,
   admissionDroppedFamily,
+  driftReaderRights,
 ];
