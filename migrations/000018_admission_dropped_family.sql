@@ -31,7 +31,7 @@ BEGIN
     -- done for this transaction (a later armed statement queues another one)
     DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
     SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
-           a.attnum IS NOT NULL AS has_column, a.atttypid
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
@@ -103,6 +103,9 @@ BEGIN
         SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
     END IF;
     v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_safe AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', v_family.code_column));
+    END IF;
     IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
         v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
         SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
@@ -128,7 +131,7 @@ BEGIN
     -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
     -- every object born here is still there with its code, and every birth is still BORN here
     -- from a CONSUMED permit for its code
-    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0
        AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
        AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
        AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l

@@ -92,7 +92,7 @@ BEGIN
                                    WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
                                    ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
         ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
-            v_reason := pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %s', current_user, v_rel.nspname, relation);
+            v_reason := pg_catalog.format('the package owner %I may not read %s: no USAGE on schema %I', current_user, relation, v_rel.nspname);
         ELSE
             FOR v_leaf IN
                 SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
@@ -123,7 +123,7 @@ BEGIN
                                                p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
                     WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
                                                                      v_leaf.nspname, v_leaf.relname, current_user)
-                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %I.%I', current_user, v_leaf.nspname, v_leaf.nspname, v_leaf.relname)
+                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not read %I.%I: no USAGE on schema %I', current_user, v_leaf.nspname, v_leaf.relname, v_leaf.nspname)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
                     ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
                     END;

@@ -8,7 +8,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(26);
+SELECT plan(29);
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
     SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s',
@@ -111,6 +111,21 @@ SELECT is((SELECT count(*)::int FROM birthgate.birth_registry WHERE collection_n
           'report: the births stay recorded (admitted, as report does)');
 SELECT is((SELECT count(*)::int FROM birthgate.birth_admission_permit WHERE collection_name = 'r1' AND state = 'CONSUMED'), 2,
           'report: both permits consumed');
+
+-- a rewrite that changes the codes counts no UPDATE: with the gates whose WHEN clauses name the code
+-- column dropped by the owner, ALTER COLUMN ... TYPE ... USING rewrites the born object's code; the
+-- commit check must not trust the statistics counters then (the table's pg_class row is this
+-- transaction's) and probes the table
+SELECT pg_temp.family('e8', 'enforce');
+SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e8 (code) VALUES ('D-1')$$, 'DROP TRIGGER _100_birth_gate ON t198.e8',
+                               'DROP TRIGGER _120_birth_recode ON t198.e8', 'DROP TRIGGER _910_birth_finalize_recode ON t198.e8',
+                               $$ALTER TABLE t198.e8 ALTER COLUMN code TYPE text USING 'D-9' || id$$]),
+          'commit failed: BG157', 'enforce: a born object re-coded by a table rewrite (no UPDATE counted) is found at commit');
+SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e8 (code) VALUES ('D-1')$$, 'ALTER TABLE t198.e8 ADD COLUMN extra int DEFAULT 1',
+                               'VACUUM FULL t198.e8']),
+          'statements failed: 25001', 'setup check: VACUUM cannot run inside the transaction (the rewrite above is the case)');
+SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e8 (code) VALUES ('D-1')$$, 'ALTER TABLE t198.e8 ADD COLUMN extra int DEFAULT random()::int']),
+          'committed', 'enforce: a rewrite that keeps every code commits (the probes find the object)');
 
 -- every deferred check run early (SET CONSTRAINTS ALL IMMEDIATE), then the DROP: nothing is left
 -- to judge at commit, as if the table were dropped in the next transaction; the drift monitor

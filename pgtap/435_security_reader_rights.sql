@@ -86,7 +86,7 @@ SELECT lives_ok('SELECT count(*) FROM birthgate.v_drift_report', 'v_drift_report
 SELECT is((SELECT severity || ' ' || kind FROM birthgate.v_drift_report WHERE detail ->> 'collection_name' = 'closed435' AND kind = 'family_table_unsafe'),
           'critical family_table_unsafe', 'that family is a critical family_table_unsafe finding');
 SELECT matches((SELECT message FROM birthgate.v_drift_report WHERE detail ->> 'collection_name' = 'closed435' AND kind = 'family_table_unsafe'),
-               'may not use schema s435_closed \(no USAGE\)', 'the finding names the missing USAGE');
+               'may not read s435_closed\.t: no USAGE on schema s435_closed', 'the finding names the missing USAGE');
 SELECT is((SELECT count(*)::int FROM birthgate.v_drift_report WHERE kind = 'phantom_objects' AND message LIKE 'family open435:%'), 1,
           'the other families are still scanned: the phantom of open435 is found');
 RESET ROLE;

@@ -105,7 +105,7 @@ SELECT matches((SELECT hint FROM err640 WHERE f = 'refuse' AND NOT dry),
 SELECT is((SELECT string_agg(DISTINCT state, ',') FROM err640 WHERE f = 'nosel'), 'BG608', 'no SELECT for the package owner: BG608, dry run and run');
 SELECT is((SELECT string_agg(DISTINCT state, ',') FROM err640 WHERE f = 'closed'), 'BG608', 'no USAGE on the schema (a raw 42501 before): BG608, dry run and run');
 SELECT is((SELECT string_agg(DISTINCT state, ',') FROM err640 WHERE f = 'part'), 'BG608', 'a partitioned parent without SELECT (its partition readable): BG608, not a raw 42501');
-SELECT matches((SELECT detail FROM err640 WHERE f = 'closed' AND NOT dry), '^family closed, table s640_closed\.t_closed, package owner bg640_pkg: permission denied for schema s640_closed',
+SELECT matches((SELECT detail FROM err640 WHERE f = 'closed' AND NOT dry), '^family closed, table s640_closed\.t_closed, package owner bg640_pkg: the package owner bg640_pkg may not read s640_closed\.t_closed: no USAGE on schema s640_closed$',
                'the BG608 DETAIL names the family, the table, the package owner and what was refused');
 SELECT matches((SELECT hint FROM err640 WHERE f = 'closed' AND NOT dry), 'run: GRANT USAGE ON SCHEMA s640_closed TO bg640_pkg;$',
                'the BG608 HINT ends with exactly the missing GRANT (USAGE on the schema; SELECT was granted)');

@@ -447,7 +447,7 @@ BEGIN
         v_parts := '{}';
         v_locks := '{}';
         v_reason := NULL;
-        SELECT cl.oid, cl.relkind, n.nspname, cl.relname INTO v_rel
+        SELECT cl.oid, cl.relkind, cl.relispartition, n.nspname, cl.relname INTO v_rel
           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
          WHERE cl.oid OPERATOR(pg_catalog.=) p_table;
         IF NOT FOUND THEN
@@ -462,12 +462,15 @@ BEGIN
                 CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
                                    WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
                                    ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSIF v_rel.relispartition THEN
+            v_reason := pg_catalog.format('%s is a partition of %s: rows inserted through the parent do not reach its statement-level birth writer', relation,
+                                          (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.regclass::pg_catalog.text, ', ') FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) p_table));
         ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
-            v_reason := pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %s', current_user, v_rel.nspname, relation);
+            v_reason := pg_catalog.format('the package owner %I may not read %s: no USAGE on schema %I', current_user, relation, v_rel.nspname);
         ELSE
             FOR v_leaf IN
                 SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
-                       a.attnum, a.attgenerated, a.atttypid,
+                       a.attnum, a.attgenerated, a.atttypid, a.attcollation,
                        (WITH RECURSIVE d (oid, typtype, typbasetype) AS (
                             SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
                             UNION ALL
@@ -494,7 +497,9 @@ BEGIN
                                                p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
                     WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
                                                                      v_leaf.nspname, v_leaf.relname, current_user)
-                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %I.%I', current_user, v_leaf.nspname, v_leaf.nspname, v_leaf.relname)
+                    WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid OPERATOR(pg_catalog.=) v_leaf.attcollation AND NOT k.collisdeterministic)
+                        THEN pg_catalog.format('code column %I of %I.%I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not read %I.%I: no USAGE on schema %I', current_user, v_leaf.nspname, v_leaf.relname, v_leaf.nspname)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
                     ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
                     END;
@@ -1448,7 +1453,7 @@ BEGIN
                     DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
-    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
                     SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
                     UNION ALL
                     SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
@@ -1464,6 +1469,14 @@ BEGIN
                     MESSAGE = 'invalid code column',
                     DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
     END IF;
     IF v_to.oid IS NULL
        OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
@@ -2065,7 +2078,7 @@ BEGIN
                     DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
     END IF;
-    SELECT a.attnum, a.attgenerated, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
                     SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
                     UNION ALL
                     SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
@@ -2081,6 +2094,14 @@ BEGIN
                     MESSAGE = 'invalid code column',
                     DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
                     HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
     END IF;
     IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
         RAISE EXCEPTION USING
@@ -3609,7 +3630,7 @@ BEGIN
     -- done for this transaction (a later armed statement queues another one)
     DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
     SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
-           a.attnum IS NOT NULL AS has_column, a.atttypid
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
@@ -3681,6 +3702,9 @@ BEGIN
         SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
     END IF;
     v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_safe AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', v_family.code_column));
+    END IF;
     IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
         v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
         SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
@@ -3706,7 +3730,7 @@ BEGIN
     -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
     -- every object born here is still there with its code, and every birth is still BORN here
     -- from a CONSUMED permit for its code
-    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0
        AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
        AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
        AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
@@ -4112,7 +4136,7 @@ DECLARE
     v_marker text;
 BEGIN
     SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
-           a.attnum IS NOT NULL AS has_column, a.atttypid
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
@@ -4134,7 +4158,33 @@ BEGIN
     -- of the statement at its end. Both are only trusted together with the writer trigger, so
     -- setting them by hand skips nothing the writer does not check.
     v_marker := pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection;
-    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+    -- a family table that has become a partition (since 000020): rows routed through its parent
+    -- never reach its statement-level writer, so the statement is never armed; enforce refuses,
+    -- report leaves every row to layer 2 (neither marker is this statement's, so the WHEN clause
+    -- calls this function for every row and _900_birth_finalize queues every row)
+    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker
+       AND v_family.mode <> 'off'
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = TG_RELID AND k.relispartition) THEN
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG163',
+                MESSAGE = 'write refused: the family table has become a partition, and rows routed through its parent would bypass the birth writer',
+                DETAIL = format('collection %s: %I.%I is now a partition of %s (%s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.regclass::text, ', ') FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID), TG_OP),
+                HINT = format('Detach it: ALTER TABLE %s DETACH PARTITION %I.%I; or stop governing it first: SELECT birthgate.set_family_mode(%L, ''report'');', (SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID LIMIT 1), TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+        END IF;
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
+    ELSIF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+        -- a code column whose collation makes different codes equal (since 000020; register_family
+        -- refuses it, a family registered before is refused here in enforce)
+        IF v_family.mode = 'enforce'
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG164',
+                MESSAGE = 'write refused: the code column has a nondeterministic collation, under which different codes compare equal',
+                DETAIL = format('collection %s: column %I of %I.%I has the nondeterministic collation %s (%s)', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_family.attcollation), TG_OP),
+                HINT = format('Give %I a deterministic collation (drop the gate triggers, ALTER TABLE %I.%I ALTER COLUMN %I TYPE text COLLATE "default"; then SELECT birthgate.register_family(...) again), or stop governing the table: SELECT birthgate.set_family_mode(%L, ''report'');', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection);
+        END IF;
         PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
         PERFORM pg_catalog.set_config('birthgate.gate_armed',
             CASE WHEN TG_OP = 'INSERT' AND v_family.mode = 'enforce' AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t

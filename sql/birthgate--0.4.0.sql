@@ -11212,7 +11212,7 @@ BEGIN
     -- done for this transaction (a later armed statement queues another one)
     DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
     SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
-           a.attnum IS NOT NULL AS has_column, a.atttypid
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
@@ -11284,6 +11284,9 @@ BEGIN
         SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
     END IF;
     v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_safe AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', v_family.code_column));
+    END IF;
     IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
         v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
         SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
@@ -11309,7 +11312,7 @@ BEGIN
     -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
     -- every object born here is still there with its code, and every birth is still BORN here
     -- from a CONSUMED permit for its code
-    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0
        AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
        AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
        AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
@@ -11496,7 +11499,7 @@ BEGIN
                                    WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
                                    ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
         ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
-            v_reason := pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %s', current_user, v_rel.nspname, relation);
+            v_reason := pg_catalog.format('the package owner %I may not read %s: no USAGE on schema %I', current_user, relation, v_rel.nspname);
         ELSE
             FOR v_leaf IN
                 SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
@@ -11527,7 +11530,7 @@ BEGIN
                                                p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
                     WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
                                                                      v_leaf.nspname, v_leaf.relname, current_user)
-                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %I.%I', current_user, v_leaf.nspname, v_leaf.nspname, v_leaf.relname)
+                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not read %I.%I: no USAGE on schema %I', current_user, v_leaf.nspname, v_leaf.relname, v_leaf.nspname)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
                     ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
                     END;
@@ -11568,5 +11571,593 @@ COMMENT ON FUNCTION "birthgate"."family_read_source"(oid, name) IS 'Internal (no
 SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000019_drift_reader_rights', now());
+
+-- 000020_admission_live_tables: admission: a family table turned partition and a nondeterministic code collation are refused in enforce (BG163, BG164) and by register_family/move_family, and reported by the drift monitor
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_gate"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_code text;
+    v_old_code text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_marker text;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    -- the statement marker: the WHEN clause of _100_birth_gate calls this function for the first
+    -- row of each statement (and otherwise only for a row it might refuse). It tells layer 2,
+    -- should it fire at the end of this very statement (SET CONSTRAINTS ... IMMEDIATE), that the
+    -- statement-level writer has yet to run. For an INSERT in enforce mode whose writer is
+    -- attached and enabled now, it also arms the second marker, which keeps the WHEN clause of
+    -- _900_birth_finalize from queuing a commit-time event per row: the writer checks every row
+    -- of the statement at its end. Both are only trusted together with the writer trigger, so
+    -- setting them by hand skips nothing the writer does not check.
+    v_marker := pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection;
+    -- a family table that has become a partition (since 000020): rows routed through its parent
+    -- never reach its statement-level writer, so the statement is never armed; enforce refuses,
+    -- report leaves every row to layer 2 (neither marker is this statement's, so the WHEN clause
+    -- calls this function for every row and _900_birth_finalize queues every row)
+    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker
+       AND v_family.mode <> 'off'
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = TG_RELID AND k.relispartition) THEN
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG163',
+                MESSAGE = 'write refused: the family table has become a partition, and rows routed through its parent would bypass the birth writer',
+                DETAIL = format('collection %s: %I.%I is now a partition of %s (%s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.regclass::text, ', ') FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID), TG_OP),
+                HINT = format('Detach it: ALTER TABLE %s DETACH PARTITION %I.%I; or stop governing it first: SELECT birthgate.set_family_mode(%L, ''report'');', (SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID LIMIT 1), TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+        END IF;
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
+    ELSIF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+        -- a code column whose collation makes different codes equal (since 000020; register_family
+        -- refuses it, a family registered before is refused here in enforce)
+        IF v_family.mode = 'enforce'
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG164',
+                MESSAGE = 'write refused: the code column has a nondeterministic collation, under which different codes compare equal',
+                DETAIL = format('collection %s: column %I of %I.%I has the nondeterministic collation %s (%s)', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_family.attcollation), TG_OP),
+                HINT = format('Give %I a deterministic collation (drop the gate triggers, ALTER TABLE %I.%I ALTER COLUMN %I TYPE text COLLATE "default"; then SELECT birthgate.register_family(...) again), or stop governing the table: SELECT birthgate.set_family_mode(%L, ''report'');', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection);
+        END IF;
+        PERFORM pg_catalog.set_config('birthgate.gate_statement', v_marker, true);
+        PERFORM pg_catalog.set_config('birthgate.gate_armed',
+            CASE WHEN TG_OP = 'INSERT' AND v_family.mode = 'enforce' AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN v_marker ELSE '' END, true);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NEW;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    ELSE
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
+        RETURN NEW;  -- the code did not change
+    END IF;
+    v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+    IF v_switch = 'on' THEN
+        v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG126',
+                MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+                HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+        END IF;
+        v_bypassed := true;
+    ELSIF v_switch NOT IN ('', 'off') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG127',
+            MESSAGE = 'invalid value for the birth gate kill switch',
+            DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+            HINT = 'RESET birthgate.bypass_gate;';
+    END IF;
+    IF pg_catalog.length(v_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s, table %I.%I: code of %s characters (limit %s): %L', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.length(v_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, v_collection, LEAST(pg_catalog.length(v_code), 600));
+    END IF;
+    IF v_family.mode = 'enforce' AND NOT v_bypassed THEN
+        IF v_code IS NULL OR v_code = '' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG124',
+                MESSAGE = 'birth refused: the code is NULL or empty',
+                DETAIL = format('collection %s, column %I of %I.%I is %s', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL THEN 'NULL' ELSE 'empty' END),
+                HINT = format('Set %I to a permitted code: SELECT birthgate.issue_permit(%L, ''<code>'');', v_family.code_column, v_collection);
+        ELSIF v_code !~ v_family.code_pattern THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG123',
+                MESSAGE = 'birth refused: the code does not match the family code pattern',
+                DETAIL = format('collection %s, code %L does not match %L (table %I.%I)', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), v_family.code_pattern, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                HINT = format('Use a code that matches %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L), or correct the pattern with SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', %L);', v_family.code_pattern, v_collection, v_collection, v_family.table_name::text, v_family.code_column, v_family.mode);
+        END IF;
+    END IF;
+    RETURN NEW;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_gate"() IS 'Layer 1 birth gate, validation half (trigger _100_birth_gate, BEFORE INSERT OR UPDATE OF the code column, FOR EACH ROW; arguments: collection, code column). Checks the proposed row like a CHECK constraint and writes nothing: the kill switch (birthgate.bypass_gate = on only for members of birthgate_admin, else BG126), the family code length limit (BG152, report and enforce), NULL/empty code (BG124) and the pattern (BG123) in enforce. Permits, the registry and the changelog are handled by tg_birth_register for the rows actually written.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text,
+    p_code_max_length integer
+)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_rel record;
+    v_att record;
+    v_old "birthgate"."birth_family"%ROWTYPE;
+    v_other text;
+    v_unsafe text;
+BEGIN
+    IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG101',
+            MESSAGE = 'invalid collection name',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = 'A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools).';
+    END IF;
+    IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG105',
+            MESSAGE = 'invalid family mode',
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), p_collection),
+            HINT = 'Use one of off, report, enforce.';
+    END IF;
+    IF p_code_max_length IS NOT NULL AND (p_code_max_length < 1 OR p_code_max_length > 600) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_code_max_length, p_collection),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    IF p_table IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('table is NULL for collection %s', p_collection),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF NOT pg_catalog.pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG107',
+            MESSAGE = 'only the owner of a table can register it as a family',
+            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_catalog.pg_get_userbyid(v_rel.relowner), v_actor),
+            HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
+    END IF;
+
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
+    END IF;
+    IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s is empty', p_code_pattern, p_collection),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END IF;
+    BEGIN
+        PERFORM '' ~ p_code_pattern;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s: %s', pg_catalog.left(p_code_pattern, 200), p_collection, SQLERRM),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END;
+    IF pg_catalog.left(p_code_pattern, 1) <> '^' OR pg_catalog.right(p_code_pattern, 1) <> '$' THEN
+        RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
+    END IF;
+
+    SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, v_other, p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+
+    SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG153',
+            MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
+            DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
+            HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
+    END IF;
+    IF NOT FOUND THEN
+        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
+        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
+    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
+          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
+        -- (the old table is gone: the family simply follows the new one)
+        UPDATE "birthgate"."birth_family"
+           SET table_name = p_table,
+               code_column = p_code_column,
+               code_pattern = p_code_pattern,
+               code_max_length = COALESCE(p_code_max_length, code_max_length),
+               mode = p_mode,
+               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
+               mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
+         WHERE collection_name = p_collection;
+    END IF;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text, integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text, varchar, name or a domain over one at any depth; not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers of birth_gate_trigger_definitions (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text DEFAULT 'report'
+)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT "birthgate"."register_family"(p_collection, p_table, p_code_column, p_code_pattern, p_mode, NULL::integer)
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text) IS 'Registers (or updates) a governed family; the same as register_family(..., p_code_max_length => NULL): a new family gets the default code length limit (256), an existing one keeps its limit. Refuses to re-register a collection onto another table (BG153, see move_family).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."move_family"(p_collection text, p_table regclass, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    v_unsafe text;
+    p_code_column name;
+BEGIN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."move_family"(text, regclass, text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."family_read_source"(p_table oid, p_code_column name)
+RETURNS TABLE (state text, reason text, relation text, source text)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_rel record;
+    v_leaf record;
+    v_parts text[];
+    v_locks text[];
+    v_reason text;
+    v_bypass boolean;
+    v_lock text;
+BEGIN
+    SELECT r.rolsuper OR r.rolbypassrls INTO v_bypass FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    FOR v_pass IN 1..2 LOOP
+        v_parts := '{}';
+        v_locks := '{}';
+        v_reason := NULL;
+        SELECT cl.oid, cl.relkind, cl.relispartition, n.nspname, cl.relname INTO v_rel
+          FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+         WHERE cl.oid OPERATOR(pg_catalog.=) p_table;
+        IF NOT FOUND THEN
+            state := 'missing';
+            reason := pg_catalog.format('the table (oid %s) no longer exists', p_table);
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        relation := pg_catalog.format('%I.%I', v_rel.nspname, v_rel.relname);
+        IF v_rel.relkind NOT IN ('r', 'p') THEN
+            v_reason := pg_catalog.format('%s is %s, not an ordinary or partitioned table', relation,
+                CASE v_rel.relkind WHEN 'v' THEN 'a view (e.g. a table turned into one by an ON SELECT rule)'
+                                   WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+                                   ELSE pg_catalog.format('of relkind %s', v_rel.relkind) END);
+        ELSIF v_rel.relispartition THEN
+            v_reason := pg_catalog.format('%s is a partition of %s: rows inserted through the parent do not reach its statement-level birth writer', relation,
+                                          (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.regclass::pg_catalog.text, ', ') FROM pg_catalog.pg_inherits i WHERE i.inhrelid OPERATOR(pg_catalog.=) p_table));
+        ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
+            v_reason := pg_catalog.format('the package owner %I may not read %s: no USAGE on schema %I', current_user, relation, v_rel.nspname);
+        ELSE
+            FOR v_leaf IN
+                SELECT l.relid, cl.relkind, cl.relrowsecurity, n.nspname, cl.relname,
+                       a.attnum, a.attgenerated, a.atttypid, a.attcollation,
+                       (WITH RECURSIVE d (oid, typtype, typbasetype) AS (
+                            SELECT t.oid, t.typtype, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                            UNION ALL
+                            SELECT t.oid, t.typtype, t.typbasetype FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                             WHERE d.typtype OPERATOR(pg_catalog.=) 'd')
+                        SELECT d.oid FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd') AS base_type
+                  FROM (SELECT p_table AS relid WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'r'
+                        UNION ALL
+                        SELECT t.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(p_table) t
+                         WHERE v_rel.relkind OPERATOR(pg_catalog.=) 'p' AND t.isleaf) l
+                  JOIN pg_catalog.pg_class cl ON cl.oid OPERATOR(pg_catalog.=) l.relid
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) cl.relnamespace
+                  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) cl.oid AND a.attname OPERATOR(pg_catalog.=) p_code_column
+                                                     AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+                 ORDER BY n.nspname, cl.relname
+            LOOP
+                v_reason := CASE
+                    WHEN v_leaf.relkind OPERATOR(pg_catalog.<>) 'r' THEN pg_catalog.format('partition %I.%I is %s, not an ordinary table', v_leaf.nspname, v_leaf.relname,
+                                                         CASE v_leaf.relkind WHEN 'f' THEN 'a foreign table' ELSE pg_catalog.format('of relkind %s', v_leaf.relkind) END)
+                    WHEN v_leaf.attnum IS NULL THEN pg_catalog.format('code column %I of %I.%I does not exist', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.attgenerated OPERATOR(pg_catalog.<>) '' THEN pg_catalog.format('code column %I of %I.%I is a generated column', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN v_leaf.base_type IS NULL OR v_leaf.base_type NOT IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype)
+                        THEN pg_catalog.format('code column %I of %I.%I has type %s, which is not text, varchar or name (nor a domain over one)',
+                                               p_code_column, v_leaf.nspname, v_leaf.relname, pg_catalog.format_type(v_leaf.atttypid, NULL))
+                    WHEN v_leaf.relrowsecurity AND NOT v_bypass THEN pg_catalog.format('%I.%I has row-level security enabled and the package owner %I does not bypass it (its policies would run as the package owner)',
+                                                                     v_leaf.nspname, v_leaf.relname, current_user)
+                    WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid OPERATOR(pg_catalog.=) v_leaf.attcollation AND NOT k.collisdeterministic)
+                        THEN pg_catalog.format('code column %I of %I.%I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', p_code_column, v_leaf.nspname, v_leaf.relname)
+                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not read %I.%I: no USAGE on schema %I', current_user, v_leaf.nspname, v_leaf.relname, v_leaf.nspname)
+                    WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN pg_catalog.format('the package owner %I may not read %I.%I', current_user, v_leaf.nspname, v_leaf.relname)
+                    ELSE "birthgate"."family_relation_unsafe"(v_leaf.relid)
+                    END;
+                EXIT WHEN v_reason IS NOT NULL;
+                v_parts := v_parts OPERATOR(pg_catalog.||) pg_catalog.format(
+                    'SELECT CAST(CAST(x.%I AS pg_catalog.%s) AS pg_catalog.text) COLLATE pg_catalog."default" AS code FROM ONLY %I.%I x',
+                    p_code_column, CASE v_leaf.base_type WHEN 'pg_catalog.text'::pg_catalog.regtype THEN 'text'
+                                                         WHEN 'pg_catalog.varchar'::pg_catalog.regtype THEN 'varchar' ELSE 'name' END,
+                    v_leaf.nspname, v_leaf.relname);
+                v_locks := v_locks OPERATOR(pg_catalog.||) pg_catalog.format('%I.%I', v_leaf.nspname, v_leaf.relname);
+            END LOOP;
+        END IF;
+        IF v_reason IS NOT NULL THEN
+            state := 'unsafe';
+            reason := v_reason;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        EXIT WHEN v_pass OPERATOR(pg_catalog.=) 2;
+        -- lock what will be read (no code runs: a lock is not a read), then check again: until the
+        -- end of the transaction nobody can change its kind, columns, types or policies
+        IF v_rel.relkind OPERATOR(pg_catalog.=) 'p' THEN
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', relation);
+        END IF;
+        FOREACH v_lock IN ARRAY v_locks LOOP
+            EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS SHARE MODE', v_lock);
+        END LOOP;
+    END LOOP;
+    state := 'ok';
+    reason := NULL;
+    source := CASE WHEN pg_catalog.cardinality(v_parts) OPERATOR(pg_catalog.=) 0 THEN 'SELECT NULL::pg_catalog.text AS code WHERE false'
+                   ELSE pg_catalog.array_to_string(v_parts, ' UNION ALL ') END;
+    RETURN NEXT;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."family_read_source"(oid, name) IS 'Internal (no role may execute it; the package functions call it as the package owner): decides at every call whether a family table can be read without running code of its owner. state ok: source is a SELECT of the code (as text, default collation) FROM ONLY every checked relation, all of them locked ACCESS SHARE and re-checked after the lock; unsafe: reason says why (view / rule, foreign table or partition, materialized view, missing or generated code column, a type that is not text/varchar/name or a domain over one, row-level security the owner is subject to, no USAGE on the schema or no SELECT for the owner); missing: the table is gone.';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000020_admission_live_tables', now());
 
 COMMIT;

@@ -71,4 +71,16 @@ export const admissionV2Errors = [
     message: 'TRUNCATE refused: the table holds objects born in this transaction',
     hint: 'Delete the rows you do not want instead (layer 2 then checks each of them), or commit the births first; or retire the codes before: SELECT retire(collection, code, reason).',
   },
+  {
+    code: 'BG163',
+    name: 'GATE_FAMILY_PARTITION',
+    message: 'write refused: the family table has become a partition, and rows routed through its parent would bypass the birth writer',
+    hint: 'Detach it (ALTER TABLE <parent> DETACH PARTITION <family table>), or stop governing it first: SELECT set_family_mode(collection, \'report\'); a partitioned collection cannot be governed (register_family refuses partitions).',
+  },
+  {
+    code: 'BG164',
+    name: 'GATE_CODE_COLLATION',
+    message: 'write refused: the code column has a nondeterministic collation, under which different codes compare equal',
+    hint: 'Give the code column a deterministic collation (drop the gate triggers, ALTER TABLE ... ALTER COLUMN ... TYPE text COLLATE "default", then SELECT register_family(...) again), or stop governing it: SELECT set_family_mode(collection, \'report\').',
+  },
 ] as const satisfies readonly ErrorDef[];

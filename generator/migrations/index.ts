@@ -19,6 +19,7 @@ import { driftGateAlteration } from './000016_drift_gate_alteration.js';
 import { release040 } from './000017_release_0_4_0.js';
 import { admissionDroppedFamily } from './000018_admission_dropped_family.js';
 import { driftReaderRights } from './000019_drift_reader_rights.js';
+import { admissionLiveTables } from './000020_admission_live_tables.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -40,4 +41,5 @@ export const migrations: readonly Migration[] = [
   release040,
   admissionDroppedFamily,
   driftReaderRights,
+  admissionLiveTables,
 ];

@@ -32,7 +32,7 @@ export function familyReadSourceV2(c: Ctx): string {
     `        ELSE
             FOR v_leaf IN`,
     `        ELSIF NOT pg_catalog.has_schema_privilege(v_rel.nspname, 'USAGE') THEN
-            v_reason := pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %s', current_user, v_rel.nspname, relation);
+            v_reason := pg_catalog.format('the package owner %I may not read %s: no USAGE on schema %I', current_user, relation, v_rel.nspname);
         ELSE
             FOR v_leaf IN`,
   );
@@ -40,7 +40,7 @@ export function familyReadSourceV2(c: Ctx): string {
   sql = replaceOnce(
     sql,
     `                    WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN`,
-    `                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not use schema %I (no USAGE), so it cannot read %I.%I', current_user, v_leaf.nspname, v_leaf.nspname, v_leaf.relname)
+    `                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN pg_catalog.format('the package owner %I may not read %I.%I: no USAGE on schema %I', current_user, v_leaf.nspname, v_leaf.relname, v_leaf.nspname)
                     WHEN NOT pg_catalog.has_table_privilege(v_leaf.relid, 'SELECT') THEN`,
   );
   sql = replaceOnce(sql, READ_SOURCE_COMMENT_V1, 'no USAGE on the schema or no SELECT for the owner); missing: the table is gone.');
