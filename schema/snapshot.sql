@@ -1133,8 +1133,14 @@ CREATE FUNCTION birthgate.handoff_holding_xact() RETURNS TABLE(holding_txid xid8
         UNION ALL
         SELECT 2, p.transaction, NULL::integer, p.prepared, 'prepared transaction ' OPERATOR(pg_catalog.||) p.gid, 'prepared'
         FROM pg_catalog.pg_locks AS l
+        -- a prepared transaction keeps its locks under the virtual transaction of the session that
+        -- prepared it, without a backend (pid NULL); its transactionid lock names its xid
+        JOIN pg_catalog.pg_locks AS t
+          ON t.locktype OPERATOR(pg_catalog.=) 'transactionid' AND t.pid IS NULL
+         AND t.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction
         JOIN pg_catalog.pg_prepared_xacts AS p
-          ON l.virtualtransaction OPERATOR(pg_catalog.=) ('-1/' OPERATOR(pg_catalog.||) p.transaction::text)
+          ON p.transaction OPERATOR(pg_catalog.=) t.transactionid
+         AND p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
         WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
           AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
           AND l.pid IS NULL
@@ -4723,7 +4729,12 @@ BEGIN
     -- at or below what the purge removed: a replay of a delivered event cannot be told from a
     -- new one any more; deliver it (at-least-once) and say so
     SELECT cfg.purged_through_change_id INTO v_through FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
-    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at)) THEN
+    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at))
+       -- counted once per event really emitted again: not a move out of event_pending (counted when
+       -- it was captured), not an emission the lane already holds (its insert does nothing)
+       AND NOT (TG_TABLE_NAME OPERATOR(pg_catalog.=) 'event_outbox' AND COALESCE((pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.->>) 'released_from_pending')::boolean, false))
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS e WHERE e.event_type OPERATOR(pg_catalog.=) NEW.event_type AND e.object_key OPERATOR(pg_catalog.=) NEW.object_key AND e.born_at OPERATOR(pg_catalog.=) NEW.born_at)
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_pending" AS e WHERE e.event_type OPERATOR(pg_catalog.=) NEW.event_type AND e.object_key OPERATOR(pg_catalog.=) NEW.object_key AND e.born_at OPERATOR(pg_catalog.=) NEW.born_at) THEN
         INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_unverified', 1, pg_catalog.clock_timestamp());
     END IF;
     RETURN NEW;

@@ -12160,4 +12160,121 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000020_admission_live_tables', now());
 
+-- 000021_handoff_outbox_accounting: handoff/outbox accounting: the prepared transaction holding births back is named; replay_unverified counts real re-emissions once
+
+CREATE OR REPLACE FUNCTION "birthgate"."handoff_holding_xact"()
+RETURNS TABLE (holding_txid xid8, holding_pid integer, holding_xact_start timestamptz, holding_application_name text, holding_state text)
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    -- pg_stat_activity is cached per transaction: look at the backends as they are now
+    SELECT pg_catalog.pg_stat_clear_snapshot();
+    WITH running AS (
+        SELECT x.xid FROM pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) AS x (xid)
+    ),
+    holders AS (
+        -- a transaction that holds the cursor row (a consumer inside a long transaction): every waiting row waits for it
+        SELECT 1 AS rank, a.backend_xid AS xid, a.pid, a.xact_start, a.application_name,
+               'holds the handoff cursor (' OPERATOR(pg_catalog.||) coalesce(a.state, 'unknown') OPERATOR(pg_catalog.||) ')' AS state
+        FROM "birthgate"."handoff_cursor" AS hc
+        JOIN pg_catalog.pg_stat_activity AS a ON a.backend_xid OPERATOR(pg_catalog.=) hc.xmax
+        WHERE hc.consumer_name OPERATOR(pg_catalog.=) 'governance_handoff'
+          AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        -- open transactions that wrote changelog rows: their births are handed off once they commit
+        SELECT 2, a.backend_xid, a.pid, a.xact_start, a.application_name, a.state
+        FROM pg_catalog.pg_locks AS l
+        JOIN pg_catalog.pg_stat_activity AS a ON a.pid OPERATOR(pg_catalog.=) l.pid
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.mode OPERATOR(pg_catalog.=) 'RowExclusiveLock'
+          AND l.granted
+          AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+        UNION ALL
+        SELECT 2, p.transaction, NULL::integer, p.prepared, 'prepared transaction ' OPERATOR(pg_catalog.||) p.gid, 'prepared'
+        FROM pg_catalog.pg_locks AS l
+        -- a prepared transaction keeps its locks under the virtual transaction of the session that
+        -- prepared it, without a backend (pid NULL); its transactionid lock names its xid
+        JOIN pg_catalog.pg_locks AS t
+          ON t.locktype OPERATOR(pg_catalog.=) 'transactionid' AND t.pid IS NULL
+         AND t.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction
+        JOIN pg_catalog.pg_prepared_xacts AS p
+          ON p.transaction OPERATOR(pg_catalog.=) t.transactionid
+         AND p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+        WHERE l.locktype OPERATOR(pg_catalog.=) 'relation'
+          AND l.relation OPERATOR(pg_catalog.=) '"birthgate"."registry_changelog"'::pg_catalog.regclass
+          AND l.pid IS NULL
+    )
+    SELECT r.xid, h.pid, h.xact_start, h.application_name, h.state
+    FROM holders AS h
+    LEFT JOIN running AS r ON pg_catalog.xid(r.xid) OPERATOR(pg_catalog.=) h.xid
+    ORDER BY h.rank, h.xact_start NULLS LAST, h.pid
+    LIMIT 1;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."handoff_holding_xact"() IS 'Who holds handoff rows back: the transaction holding the cursor row (a consumer inside a long transaction; every waiting row waits for it), else the oldest open transaction that has written registry_changelog rows (its births are handed off once it commits): xid, pid, start, application, state. Open transactions elsewhere in the cluster hold nothing back. VOLATILE: it clears the per-transaction pg_stat_activity snapshot, so a long monitoring transaction sees the backends as they are now. Backend details need the schema owner to see pg_stat_activity of other roles (superuser or pg_read_all_stats).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_outbox_replay_guard"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_through bigint;
+    v_settled bigint;
+    v_dup boolean;
+BEGIN
+    -- fast path (every emission pays it, so it is three index probes): an event whose source
+    -- changelog row is above every row a receipt acknowledged, a dead letter holds or the purge
+    -- removed is not a replay of any of them. Only a rewound handoff, or a long transaction's
+    -- rows handed off after later ones were settled, take the exact checks below.
+    SELECT pg_catalog.max(r.max_source_change_id) INTO v_settled FROM "birthgate"."outbox_receipt" AS r;
+    SELECT GREATEST(v_settled, (SELECT pg_catalog.max(d.source_change_id) FROM "birthgate"."event_dead_letter" AS d),
+                    (SELECT cfg.purged_through_change_id FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton))
+      INTO v_settled;
+    IF v_settled IS NULL OR NEW.source_change_id OPERATOR(pg_catalog.>) v_settled THEN
+        RETURN NEW;
+    END IF;
+    -- dead-lettered: the same key (event_type, object_key, born_at) waits in event_dead_letter
+    -- (outbox_redrive() brings it back; it inserts with redrive_count > 0 and is not checked)
+    v_dup := EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d
+                     WHERE d.event_type OPERATOR(pg_catalog.=) NEW.event_type
+                       AND d.object_key OPERATOR(pg_catalog.=) NEW.object_key
+                       AND d.born_at OPERATOR(pg_catalog.=) NEW.born_at);
+    -- acknowledged: a retained receipt lists the event's changelog row, and the event is that
+    -- row's (the handoff's event type, same object_key and born_at: the key is the row's)
+    IF NOT v_dup
+       AND EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r
+                   WHERE r.min_source_change_id IS NOT NULL
+                     AND pg_catalog.int8range(r.min_source_change_id, r.max_source_change_id, '[]') OPERATOR(pg_catalog.@>) NEW.source_change_id
+                     AND NEW.source_change_id OPERATOR(pg_catalog.=) ANY (r.source_change_ids)) THEN
+        v_dup := (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at));
+    END IF;
+    IF v_dup THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_deduplicated', 1, pg_catalog.clock_timestamp());
+        RETURN NULL;
+    END IF;
+    -- at or below what the purge removed: a replay of a delivered event cannot be told from a
+    -- new one any more; deliver it (at-least-once) and say so
+    SELECT cfg.purged_through_change_id INTO v_through FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NEW.source_change_id OPERATOR(pg_catalog.<=) v_through AND (NEW.event_type OPERATOR(pg_catalog.=) 'handoff.object_born' AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" AS l WHERE l.change_id OPERATOR(pg_catalog.=) NEW.source_change_id AND l.op OPERATOR(pg_catalog.=) 'BORN' AND l.object_key OPERATOR(pg_catalog.=) NEW.object_key AND l.born_at OPERATOR(pg_catalog.=) NEW.born_at))
+       -- counted once per event really emitted again: not a move out of event_pending (counted when
+       -- it was captured), not an emission the lane already holds (its insert does nothing)
+       AND NOT (TG_TABLE_NAME OPERATOR(pg_catalog.=) 'event_outbox' AND COALESCE((pg_catalog.to_jsonb(NEW) OPERATOR(pg_catalog.->>) 'released_from_pending')::boolean, false))
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS e WHERE e.event_type OPERATOR(pg_catalog.=) NEW.event_type AND e.object_key OPERATOR(pg_catalog.=) NEW.object_key AND e.born_at OPERATOR(pg_catalog.=) NEW.born_at)
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_pending" AS e WHERE e.event_type OPERATOR(pg_catalog.=) NEW.event_type AND e.object_key OPERATOR(pg_catalog.=) NEW.object_key AND e.born_at OPERATOR(pg_catalog.=) NEW.born_at) THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('replay_unverified', 1, pg_catalog.clock_timestamp());
+    END IF;
+    RETURN NEW;
+END;
+$fn$;
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000021_handoff_outbox_accounting', now());
+
 COMMIT;

@@ -18,14 +18,15 @@
  * v_drift_report shows either as a critical family_table_unsafe finding in every mode.
  */
 import type { Ctx } from '../lib/ctx.js';
-import { orReplace, replaceOnce } from '../lib/sql.js';
-import { raiseQ } from './v2_common.js';
+import { lit, replaceOnce } from '../lib/sql.js';
+import { markerSetting, raiseQ } from './v2_common.js';
+import { armedSetting } from './v3_common.js';
 import * as v3 from './statement_gate_v3.js';
 import { admissionFunctionsV3 } from './functions_v3.js';
 import { moveFamilyV4 } from './single_row_v4.js';
 import { familyReadSourceV2 } from '../security/reader_rights_v2.js';
 
-const MARKER_TEST = "    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN\n";
+const MARKER_TEST = (c: Ctx) => `    IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN\n`;
 
 /** tg_birth_gate (000011) refusing partitions and nondeterministic code collations in enforce. */
 export function gateFunctionV4(c: Ctx): string {
@@ -33,20 +34,20 @@ export function gateFunctionV4(c: Ctx): string {
   sql = replaceOnce(sql, '           a.attnum IS NOT NULL AS has_column, a.atttypid\n', '           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation\n');
   sql = replaceOnce(
     sql,
-    MARKER_TEST,
+    MARKER_TEST(c),
     `    -- a family table that has become a partition (since 000020): rows routed through its parent
     -- never reach its statement-level writer, so the statement is never armed; enforce refuses,
     -- report leaves every row to layer 2 (neither marker is this statement's, so the WHEN clause
     -- calls this function for every row and _900_birth_finalize queues every row)
-    IF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker
+    IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker
        AND v_family.mode <> 'off'
        AND EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = TG_RELID AND k.relispartition) THEN
         IF v_family.mode = 'enforce' THEN
             ${raiseQ(c, 12, 'GATE_FAMILY_PARTITION', `format('collection %s: %I.%I is now a partition of %s (%s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.regclass::text, ', ') FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID), TG_OP)`, `format('Detach it: ALTER TABLE %s DETACH PARTITION %I.%I; or stop governing it first: SELECT ${c.schema}.set_family_mode(%L, ''report'');', (SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID LIMIT 1), TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection)`)}
         END IF;
-        PERFORM pg_catalog.set_config('birthgate.gate_statement', '', true);
-        PERFORM pg_catalog.set_config('birthgate.gate_armed', '', true);
-    ELSIF pg_catalog.current_setting('birthgate.gate_statement', true) IS DISTINCT FROM v_marker THEN
+        PERFORM pg_catalog.set_config(${lit(markerSetting(c))}, '', true);
+        PERFORM pg_catalog.set_config(${lit(armedSetting(c))}, '', true);
+    ELSIF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker THEN
         -- a code column whose collation makes different codes equal (since 000020; register_family
         -- refuses it, a family registered before is refused here in enforce)
         IF v_family.mode = 'enforce'

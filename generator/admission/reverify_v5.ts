@@ -17,22 +17,15 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { orReplace, replaceOnce } from '../lib/sql.js';
+import { functionDefinitionOnly, orReplace, replaceOnce } from '../lib/sql.js';
 import { ACTOR } from './common.js';
 import { raiseQ, short } from './v2_common.js';
 import { reverifyFunction } from './single_row_v4.js';
 
-/** The CREATE FUNCTION statement of a generated function definition (what precedes its REVOKE). */
-function functionOnly(sql: string, fn: string): string {
-  const end = sql.indexOf(`\nREVOKE ALL ON FUNCTION ${fn}() FROM PUBLIC;`);
-  if (end < 0) throw new Error(`reverify_v5: no REVOKE for ${fn}`);
-  return sql.slice(0, end);
-}
-
 /** 000015's tg_admission_reverify as CREATE OR REPLACE (the Down of 000018). */
 export function reverifyFunctionV4Replacing(c: Ctx): string {
   const fn = c.q('tg_admission_reverify');
-  return `${orReplace(functionOnly(reverifyFunction(c), fn))}\n${reverifyComment(c, false)}`;
+  return `${orReplace(functionDefinitionOnly(reverifyFunction(c), fn))}\n${reverifyComment(c, false)}`;
 }
 
 function reverifyComment(c: Ctx, v5: boolean): string {
@@ -53,7 +46,7 @@ export function reverifyFunctionV5(c: Ctx): string {
   // still born here (not retired before the drop)
   const bornHere = `r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()`;
   const lastName = `COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid))`;
-  let sql = orReplace(functionOnly(reverifyFunction(c), fn));
+  let sql = orReplace(functionDefinitionOnly(reverifyFunction(c), fn));
   sql = replaceOnce(
     sql,
     '      JOIN pg_catalog.pg_class k ON k.oid = f.table_name\n      JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace\n',

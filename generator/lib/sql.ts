@@ -57,3 +57,10 @@ export function replaceOnce(sql: string, from: string, to: string): string {
 
 /** CREATE FUNCTION ... -> CREATE OR REPLACE FUNCTION ... (a definition of an earlier migration, replaced). */
 export const orReplace = (sql: string) => replaceOnce(sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
+
+/** The CREATE FUNCTION statement of a generated definition of `fn` (what precedes its REVOKE ALL ... FROM PUBLIC). */
+export function functionDefinitionOnly(sql: string, fn: string): string {
+  const end = sql.indexOf(`\nREVOKE ALL ON FUNCTION ${fn}() FROM PUBLIC;`);
+  if (end < 0) throw new Error(`derived definition: no REVOKE for ${fn}`);
+  return sql.slice(0, end);
+}

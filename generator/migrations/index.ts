@@ -20,6 +20,7 @@ import { release040 } from './000017_release_0_4_0.js';
 import { admissionDroppedFamily } from './000018_admission_dropped_family.js';
 import { driftReaderRights } from './000019_drift_reader_rights.js';
 import { admissionLiveTables } from './000020_admission_live_tables.js';
+import { handoffOutboxAccounting } from './000021_handoff_outbox_accounting.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -42,4 +43,5 @@ export const migrations: readonly Migration[] = [
   admissionDroppedFamily,
   driftReaderRights,
   admissionLiveTables,
+  handoffOutboxAccounting,
 ];
