@@ -3696,6 +3696,16 @@ BEGIN
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = v_family.table_name) THEN
         v_unsafe := "birthgate"."family_relation_unsafe"(v_family.table_name);
     END IF;
+    -- row-level security the package owner is subject to (since 000022): reading the table with
+    -- row_security = off would fail (42501); it cannot be checked without the owner's policies
+    IF v_unsafe IS NULL THEN
+        v_unsafe := (SELECT pg_catalog.format('row-level security is enabled on %I.%I and the package owner %I does not bypass it: ALTER ROLE %I BYPASSRLS; or ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;',
+                                              n.nspname, k.relname, current_user, current_user, n.nspname, k.relname)
+                       FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+                      WHERE k.oid = v_family.table_name AND k.relrowsecurity
+                        AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                        AND (k.relforcerowsecurity OR NOT pg_catalog.pg_has_role(current_user, k.relowner, 'USAGE')));
+    END IF;
     IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN
         v_type := pg_catalog.format_type(v_family.atttypid, NULL);
     ELSIF v_family.has_column THEN
@@ -3981,6 +3991,16 @@ BEGIN
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
         v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    END IF;
+    -- row-level security the package owner is subject to (since 000022): reading the table with
+    -- row_security = off would fail (42501); it cannot be checked without the owner's policies
+    IF v_unsafe IS NULL THEN
+        v_unsafe := (SELECT pg_catalog.format('row-level security is enabled on %I.%I and the package owner %I does not bypass it: ALTER ROLE %I BYPASSRLS; or ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;',
+                                              n.nspname, k.relname, current_user, current_user, n.nspname, k.relname)
+                       FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+                      WHERE k.oid = TG_RELID AND k.relrowsecurity
+                        AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                        AND (k.relforcerowsecurity OR NOT pg_catalog.pg_has_role(current_user, k.relowner, 'USAGE')));
     END IF;
     IF v_unsafe IS NOT NULL THEN
         IF v_family.mode = 'enforce' THEN

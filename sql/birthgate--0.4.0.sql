@@ -12277,4 +12277,519 @@ SELECT "birthgate"."drift_capture_baseline"();
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000021_handoff_outbox_accounting', now());
 
+-- 000022_admission_row_security: admission: row-level security the package owner is subject to is BG161 / FAMILY_TABLE_UNSAFE at commit, not a raw 42501
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_birth_finalize"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+AS $fn$
+DECLARE
+    v_collection text := TG_ARGV[0];
+    v_family record;
+    v_safe boolean;
+    v_reg record;
+    v_gone record;
+    v_code text;
+    v_old_code text;
+    v_type text;
+    v_present boolean;
+    v_seen text[];
+    v_unsafe text;
+    v_actor name;
+    v_switch text;
+    v_bypassed boolean := false;
+    v_born record;
+BEGIN
+    SELECT f.collection_name, f.table_name, f.code_column, f.code_pattern, f.mode, f.code_max_length,
+           a.attnum IS NOT NULL AS has_column, a.atttypid
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.table_name::oid <> TG_RELID
+       OR (TG_NARGS > 1 AND TG_ARGV[1] IS DISTINCT FROM v_family.code_column::text) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('trigger %I on %I.%I names collection %L (column %L), which is %s', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, TG_ARGV[1], CASE WHEN v_family.collection_name IS NULL THEN 'not registered' WHEN v_family.table_name::oid <> TG_RELID THEN format('registered for table %s', v_family.table_name) ELSE format('registered with code column %I', v_family.code_column) END),
+            HINT = format('Re-attach the gate triggers: SELECT birthgate.register_family(%L, %L, %L, %L, %L);', v_family.collection_name, v_family.table_name::text, v_family.code_column, v_family.code_pattern, v_family.mode);
+    END IF;
+    IF v_family.mode = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+            v_switch := pg_catalog.lower(COALESCE(pg_catalog.current_setting('birthgate.bypass_gate', true), ''));
+        IF v_switch = 'on' THEN
+            v_actor := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+            IF NOT pg_catalog.pg_has_role(v_actor, 'birthgate_admin', 'USAGE') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG126',
+                    MESSAGE = 'the birth gate kill switch is reserved to birthgate administrators',
+                    DETAIL = format('%s = on, set by role %I (session user %I), who is not a member of %I; collection %s, code %L', 'birthgate.bypass_gate', v_actor, session_user, 'birthgate_admin', v_collection, (CASE WHEN pg_catalog.length(NULL::text) > 100 THEN pg_catalog.left(NULL::text, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(NULL::text)) ELSE NULL::text END)),
+                    HINT = 'RESET birthgate.bypass_gate; (only a member of birthgate_admin may bypass the gate, with SET LOCAL birthgate.bypass_gate = on)';
+            END IF;
+            v_bypassed := true;
+        ELSIF v_switch NOT IN ('', 'off') THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG127',
+                MESSAGE = 'invalid value for the birth gate kill switch',
+                DETAIL = format('%s = %L', 'birthgate.bypass_gate', pg_catalog.left(pg_catalog.current_setting('birthgate.bypass_gate', true), 100)),
+                HINT = 'RESET birthgate.bypass_gate;';
+        END IF;
+            SELECT pg_catalog.count(*) AS n, (pg_catalog.array_agg(r.entity_code ORDER BY r.registry_id))[1] AS first_code,
+                   (pg_catalog.array_agg(r.registry_id ORDER BY r.registry_id))[1] AS first_id
+              INTO v_born
+              FROM "birthgate"."birth_registry" r
+             WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+            IF v_born.n > 0 AND v_family.mode = 'enforce' AND NOT v_bypassed THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG162',
+                    MESSAGE = 'TRUNCATE refused: the table holds objects born in this transaction',
+                    DETAIL = format('collection %s, table %I.%I: %s object(s) born in this transaction would be removed without a trace, e.g. code %L (registry row %s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_born.n, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END), v_born.first_id),
+                    HINT = format('Delete the unwanted rows instead (DELETE FROM %I.%I WHERE ...; layer 2 then checks each one), or commit the births first and TRUNCATE in a later transaction; to drop a birth before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, (CASE WHEN pg_catalog.length(v_born.first_code) > 100 THEN pg_catalog.left(v_born.first_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_born.first_code)) ELSE v_born.first_code END));
+            END IF;
+            IF v_born.n > 0 THEN
+                INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                SELECT 'UNFINALIZED', v_collection, r.entity_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                       COALESCE((SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                                  WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1), 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                       pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id, 'removed_by', 'TRUNCATE', 'bypass', v_bypassed)
+                  FROM "birthgate"."birth_registry" r
+                 WHERE r.collection_name = v_collection AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+                 ORDER BY r.registry_id;
+            END IF;
+        RETURN NULL;
+    END IF;
+    v_safe := v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    IF v_family.has_column AND NOT v_safe THEN
+        v_safe := (WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+                UNION ALL
+                SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                  FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                 WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+            SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype);
+    END IF;
+    IF NOT v_family.has_column OR NOT COALESCE(v_safe, false) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG128',
+            MESSAGE = 'the birth gate trigger does not match its family registration',
+            DETAIL = format('column %I of %I.%I (family %s) is %s', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection, CASE WHEN NOT v_family.has_column THEN 'missing' ELSE 'not of a type the gate reads (text, varchar, name, or a domain over one)' END),
+            HINT = 'Re-attach the triggers with birthgate.register_family(...) for this collection (see DETAIL), or remove the stray trigger.';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%1$I::text, ($2).%1$I::text', v_family.code_column) INTO v_code, v_old_code USING NEW, OLD;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_code USING NEW;
+    ELSE
+        EXECUTE pg_catalog.format('SELECT ($1).%I::text', v_family.code_column) INTO v_old_code USING OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND v_code IS NOT DISTINCT FROM v_old_code THEN
+        RETURN NULL;  -- the code did not change
+    END IF;
+
+    -- the checks below plan queries over the family table as the package owner: first make sure
+    -- that planning runs no code of its owner (index expressions and predicates, CHECK
+    -- constraints, statistics expressions) and that no inheritance child escapes the gates.
+    -- Checked at every call: a trigger of the owner may change the table between two events.
+    -- (one cheap catalog probe first: only a table with such expressions, or in an inheritance
+    -- tree, needs the full analysis)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = TG_RELID AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = TG_RELID AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = TG_RELID)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = TG_RELID) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(TG_RELID);
+    END IF;
+    -- row-level security the package owner is subject to (since 000022): reading the table with
+    -- row_security = off would fail (42501); it cannot be checked without the owner's policies
+    IF v_unsafe IS NULL THEN
+        v_unsafe := (SELECT pg_catalog.format('row-level security is enabled on %I.%I and the package owner %I does not bypass it: ALTER ROLE %I BYPASSRLS; or ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;',
+                                              n.nspname, k.relname, current_user, current_user, n.nspname, k.relname)
+                       FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+                      WHERE k.oid = TG_RELID AND k.relrowsecurity
+                        AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                        AND (k.relforcerowsecurity OR NOT pg_catalog.pg_has_role(current_user, k.relowner, 'USAGE')));
+    END IF;
+    IF v_unsafe IS NOT NULL THEN
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(COALESCE(v_code, v_old_code)) > 100 THEN pg_catalog.left(COALESCE(v_code, v_old_code), 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(COALESCE(v_code, v_old_code))) ELSE COALESCE(v_code, v_old_code) END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+        END IF;
+        -- report: recorded once per code and transaction; the table is not read
+        v_code := COALESCE(v_code, v_old_code);
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_code
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                    CASE TG_OP WHEN 'UPDATE' THEN 'UPDATE' ELSE 'INSERT' END, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'trigger_operation', TG_OP));
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    -- (a) the other direction: a code that left a row (DELETE, re-code) and was born in this
+    --     transaction must still exist in the table at commit
+    IF TG_OP IN ('DELETE', 'UPDATE') AND v_old_code IS NOT NULL AND v_old_code <> '' THEN
+        SELECT r.registry_id, r.born_txid,
+               (SELECT l.detail ->> 'operation' FROM "birthgate"."registry_changelog" l
+                 WHERE l.registry_id = r.registry_id AND l.op = 'BORN' AND l.txid = r.born_txid LIMIT 1) AS birth_operation
+          INTO v_gone
+          FROM "birthgate"."birth_registry" r
+         WHERE r.collection_name = v_collection AND r.entity_code = v_old_code
+           AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id();
+        IF FOUND THEN
+            v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+            EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+               INTO v_present USING v_old_code;
+            IF NOT v_present THEN
+                SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+                 WHERE collection_name = v_collection AND entity_code = v_old_code AND txid = pg_catalog.pg_current_xact_id()
+                   AND (layer = 1 OR detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+                IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+                    RAISE EXCEPTION USING
+                        ERRCODE = 'BG157',
+                        MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                        DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (%s)', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END), v_gone.registry_id, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE TG_OP WHEN 'DELETE' THEN 'the row was deleted' ELSE 'the row was re-coded' END),
+                        HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_old_code) > 100 THEN pg_catalog.left(v_old_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_old_code)) ELSE v_old_code END));
+                END IF;
+                IF v_family.mode = 'report' AND v_seen IS NULL THEN
+                    INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+                    VALUES ('UNFINALIZED', v_collection, v_old_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+                            COALESCE(v_gone.birth_operation, 'INSERT'), v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                            pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_gone.registry_id,
+                                                          'removed_by', TG_OP));
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN NULL;
+    END IF;
+
+    -- (b) finalized <=> a BORN registry row for this code, born in this transaction, from a CONSUMED permit for it
+    SELECT r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+           (r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+            AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code) AS finalized
+      INTO v_reg
+      FROM "birthgate"."birth_registry" r
+      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+     WHERE r.collection_name = v_collection AND r.entity_code = v_code;
+    IF v_reg.finalized THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized, but fired at the end of the inserting statement itself (SET CONSTRAINTS
+    -- ... IMMEDIATE): the statement-level writer fires right after this event and refuses the
+    -- statement if any row is unborn, provided it is enabled
+    IF TG_OP = 'INSERT' AND pg_catalog.current_setting('birthgate.gate_statement', true) = pg_catalog.statement_timestamp()::text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) v_collection
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register' AND t.tgtype = 4 AND t.tgnewtable IS NOT NULL
+                       AND t.tgfoid = 'birthgate.tg_birth_register()'::pg_catalog.regprocedure
+                       AND CASE t.tgenabled WHEN 'O' THEN pg_catalog.current_setting('session_replication_role') <> 'replica'
+                                            WHEN 'R' THEN pg_catalog.current_setting('session_replication_role') = 'replica'
+                                            WHEN 'A' THEN true ELSE false END) THEN
+        RETURN NULL;
+    END IF;
+
+    -- not finalized. A version whose code is no longer in the table (deleted or re-coded before
+    -- commit) is judged by (a) instead; NULL/empty codes always count (fail closed).
+    IF v_code IS NOT NULL AND v_code <> '' THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I WHERE %I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                  TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_type)
+           INTO v_present USING v_code;
+        IF NOT v_present THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    -- did layer 1 see this code in this transaction (bypass, report finding)?
+    IF v_code IS NULL THEN
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code IS NULL AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
+    ELSE
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_code AND txid = pg_catalog.pg_current_xact_id() AND layer = 1;
+    END IF;
+
+    IF v_family.mode = 'enforce' THEN
+        IF 'BYPASS' = ANY (v_seen) THEN
+            RETURN NULL;  -- an authorised, recorded bypass
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG130',
+            MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+            DETAIL = format('collection %s, code %L (%s on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_code) > 100 THEN pg_catalog.left(v_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_code)) ELSE v_code END), TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME, CASE WHEN v_code IS NULL OR v_code = '' THEN 'the code is NULL or empty' WHEN v_reg.registry_id IS NULL THEN 'no birth_registry row' WHEN v_reg.status <> 'BORN' THEN format('registry row %s is %s', v_reg.registry_id, v_reg.status) WHEN v_reg.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s): this row duplicates an existing object', v_reg.registry_id, v_reg.born_txid) WHEN v_reg.permit_id IS NULL THEN format('registry row %s consumed no permit', v_reg.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_reg.registry_id, v_reg.permit_id, v_reg.permit_state) END),
+            HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection);
+    END IF;
+
+    IF v_seen IS NULL THEN
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        VALUES ('UNFINALIZED', v_collection, v_code, pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), TG_OP, v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                    'registry_id', v_reg.registry_id, 'status', v_reg.status, 'permit_id', v_reg.permit_id,
+                    'permit_state', v_reg.permit_state, 'born_txid', v_reg.born_txid::text,
+                    'old_code', v_old_code)));
+    END IF;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_birth_finalize"() IS 'Layer 2 finalize gate (deferred constraint trigger _900_birth_finalize: AFTER INSERT OR DELETE, WHEN the statement writer is not certain to check the statement; _910_birth_finalize_recode: AFTER UPDATE changing the code column; arguments: collection, code column). At commit (or SET CONSTRAINTS ... IMMEDIATE), both directions: every row version that brought a code in this transaction must be finalized (a BORN registry row for it, born in this transaction, from a CONSUMED permit for it), and every object born in this transaction must still exist (a deleted or re-coded row leaves a birth without an object). enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row (detail.finding BORN_WITHOUT_OBJECT for the second case) unless layer 1 already recorded the code; off: nothing. The births of statements it skipped are re-verified by tg_admission_reverify (since 000015).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."tg_admission_reverify"()
+RETURNS trigger
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET row_security = off
+SET enable_seqscan = off
+SET enable_nestloop = on
+AS $fn$
+DECLARE
+    v_collection text := NEW.collection_name;
+    v_family record;
+    v_safe boolean;
+    v_type text;
+    v_unsafe text;
+    v_n integer;
+    v_cur refcursor;
+    v_bad record;
+    v_present boolean;
+    v_probe text;
+    v_seen text[];
+    v_first text;
+BEGIN
+    -- done for this transaction (a later armed statement queues another one)
+    DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
+    SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age
+      INTO v_family
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = f.table_name AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE f.collection_name = v_collection;
+    IF NOT FOUND OR v_family.mode = 'off' OR NEW.txid <> pg_catalog.pg_current_xact_id() THEN
+        RETURN NULL;  -- the family is deregistered, moved off, or the row is not this transaction's
+    END IF;
+    SELECT pg_catalog.count(*) INTO v_n FROM (SELECT 1 FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' LIMIT 1001) x;
+    IF v_n = 0 THEN
+        RETURN NULL;
+    END IF;
+
+    -- the family table is gone (dropped in this transaction after its births: its gate triggers went
+    -- with it, this trigger is on a package table): every birth still BORN here is a birth without
+    -- an object
+    IF v_family.relname IS NULL THEN
+        SELECT l.entity_code, COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid)) AS table_name, pg_catalog.count(*) OVER () AS n
+          INTO v_bad
+          FROM "birthgate"."registry_changelog" l
+          JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+         ORDER BY l.change_id
+         LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN NULL;  -- every birth of this transaction was retired before the drop
+        END IF;
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s: the family table (%s) was dropped in this transaction after %s birth(s) in it, e.g. code %L', v_collection, v_bad.table_name, v_bad.n, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END)),
+                HINT = format('Keep the table until the births are committed, or retire them before the drop (SELECT birthgate.retire(%L, %L, ''<reason>'');). To stop governing the table first: SELECT birthgate.set_family_mode(%L, ''off'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_collection);
+        END IF;
+        INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+        SELECT 'UNFINALIZED', v_collection, l.entity_code, COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid)), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+               pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id,
+                                             'removed_by', 'DROP TABLE', 'reverified', true)
+          FROM "birthgate"."registry_changelog" l
+          JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' AND r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()
+           AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation" v
+                            WHERE v.collection_name = v_collection AND v.entity_code = l.entity_code
+                              AND v.txid = pg_catalog.pg_current_xact_id() AND v.detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
+        RETURN NULL;
+    END IF;
+
+    -- the presence probe below plans a query over the family table as the package owner: it must
+    -- run no code of the table's owner (see tg_birth_finalize), and read the code column as its
+    -- base type. Checked first in every case, so that such a table is refused (enforce) or
+    -- recorded (report) whether or not the probe is needed.
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = v_family.table_name AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = v_family.table_name AND k.contype = 'c')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhparent = v_family.table_name)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = v_family.table_name) THEN
+        v_unsafe := "birthgate"."family_relation_unsafe"(v_family.table_name);
+    END IF;
+    -- row-level security the package owner is subject to (since 000022): reading the table with
+    -- row_security = off would fail (42501); it cannot be checked without the owner's policies
+    IF v_unsafe IS NULL THEN
+        v_unsafe := (SELECT pg_catalog.format('row-level security is enabled on %I.%I and the package owner %I does not bypass it: ALTER ROLE %I BYPASSRLS; or ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;',
+                                              n.nspname, k.relname, current_user, current_user, n.nspname, k.relname)
+                       FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+                      WHERE k.oid = v_family.table_name AND k.relrowsecurity
+                        AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)
+                        AND (k.relforcerowsecurity OR NOT pg_catalog.pg_has_role(current_user, k.relowner, 'USAGE')));
+    END IF;
+    IF v_family.atttypid IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype) THEN
+        v_type := pg_catalog.format_type(v_family.atttypid, NULL);
+    ELSIF v_family.has_column THEN
+        v_type := pg_catalog.format_type((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+            SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) v_family.atttypid
+            UNION ALL
+            SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+              FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+             WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+        SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1), NULL);
+    END IF;
+    v_safe := v_type IN ('text', 'character varying', 'name');
+    IF v_safe AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', v_family.code_column));
+    END IF;
+    IF v_unsafe IS NOT NULL OR NOT COALESCE(v_safe, false) THEN
+        v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I is %s', v_family.code_column, COALESCE(v_type, 'missing')));
+        SELECT l.entity_code INTO v_first FROM "birthgate"."registry_changelog" l WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode' ORDER BY l.change_id LIMIT 1;
+        IF v_family.mode = 'enforce' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG161',
+                MESSAGE = 'commit refused: the family table cannot be checked at commit without running code of its owner, or it has inheritance children',
+                DETAIL = format('collection %s, code %L (INSERT on %I.%I): %s', v_collection, (CASE WHEN pg_catalog.length(v_first) > 100 THEN pg_catalog.left(v_first, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_first)) ELSE v_first END), v_family.nspname, v_family.relname, pg_catalog.left(v_unsafe, 300)),
+                HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %I.%I), then retry the transaction; see SELECT * FROM birthgate.v_drift_report WHERE collection_name = %L;', v_family.nspname, v_family.relname, v_collection);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."birth_gate_violation"
+                        WHERE collection_name = v_collection AND entity_code IS NOT DISTINCT FROM v_first
+                          AND txid = pg_catalog.pg_current_xact_id() AND detail ->> 'finding' = 'FAMILY_TABLE_UNSAFE') THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_first, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname),
+                    'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    pg_catalog.jsonb_build_object('finding', 'FAMILY_TABLE_UNSAFE', 'reason', pg_catalog.left(v_unsafe, 300), 'reverified', true));
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- the common case, without reading the family table: nothing was deleted from it or updated
+    -- in this transaction (the statistics counters count every attempt, also in rolled-back
+    -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
+    -- every object born here is still there with its code, and every birth is still BORN here
+    -- from a CONSUMED permit for its code
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0
+       AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
+       AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                        WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+                          AND NOT COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                           AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false)) THEN
+        RETURN NULL;
+    END IF;
+
+    v_probe := pg_catalog.format('SELECT EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST($1 AS %s))',
+                                 v_family.nspname, v_family.relname, v_family.code_column, v_type);
+
+    IF v_n <= 16 THEN
+        -- a few births: point lookups with cached plans (index probes: enable_seqscan is off while
+        -- they are planned), one presence probe per code below
+        OPEN v_cur FOR
+            SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized, NULL::boolean AS present
+              FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+             WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = v_collection AND l.detail ? 'mode'
+             ORDER BY l.change_id;
+    ELSE
+        -- many: one set-based query, planned now; hash joins above 1000 births (linear
+        -- whatever the statistics say, see tg_birth_register)
+        IF v_n > 1000 THEN
+            PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+        END IF;
+        OPEN v_cur FOR EXECUTE pg_catalog.format($q$
+            SELECT s.*
+              FROM (SELECT l.entity_code, l.change_id, r.registry_id, r.status, r.permit_id, r.born_txid, p.state AS permit_state,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id(), false) AS born_here,
+                           COALESCE(r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id() AND p.state = 'CONSUMED'
+                                    AND p.collection_name = r.collection_name AND p.entity_code = r.entity_code, false) AS finalized,
+                           EXISTS (SELECT 1 FROM ONLY %I.%I t WHERE t.%I OPERATOR(pg_catalog.=) CAST(l.entity_code AS %s)) AS present
+                      FROM "birthgate"."registry_changelog" l
+                      LEFT JOIN "birthgate"."birth_registry" r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+                      LEFT JOIN "birthgate"."birth_admission_permit" p ON p.permit_id = r.permit_id
+                     WHERE l.txid = pg_catalog.pg_current_xact_id() AND l.op = 'BORN' AND l.collection_name = $1 AND l.detail ? 'mode'
+                    OFFSET 0) s  -- (each EXISTS evaluated once per code)
+             WHERE (s.present AND NOT s.finalized) OR (NOT s.present AND s.born_here)
+             ORDER BY s.change_id
+            $q$, v_family.nspname, v_family.relname, v_family.code_column, v_type)
+          USING v_collection;
+    END IF;
+    LOOP
+        FETCH v_cur INTO v_bad;
+        EXIT WHEN NOT FOUND;
+        v_present := v_bad.present;
+        IF v_present IS NULL THEN
+            EXECUTE v_probe INTO v_present USING v_bad.entity_code;
+        END IF;
+        CONTINUE WHEN NOT ((v_present AND NOT v_bad.finalized) OR (NOT v_present AND v_bad.born_here));
+        SELECT pg_catalog.array_agg(DISTINCT kind) INTO v_seen FROM "birthgate"."birth_gate_violation"
+         WHERE collection_name = v_collection AND entity_code = v_bad.entity_code AND txid = pg_catalog.pg_current_xact_id()
+           AND (layer = 1 OR (NOT v_present AND detail ->> 'finding' = 'BORN_WITHOUT_OBJECT'));
+        IF v_family.mode = 'enforce' AND NOT ('BYPASS' = ANY (COALESCE(v_seen, '{}'))) THEN
+            IF v_present THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG130',
+                    MESSAGE = 'commit refused: an object of an enforce family is not finalized (no BORN registry row from a consumed permit)',
+                    DETAIL = format('collection %s, code %L (on %I.%I, re-verified at commit): %s', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_family.nspname, v_family.relname, CASE WHEN v_bad.registry_id IS NULL THEN 'no birth_registry row' WHEN v_bad.status <> 'BORN' THEN format('registry row %s is %s', v_bad.registry_id, v_bad.status) WHEN v_bad.born_txid <> pg_catalog.pg_current_xact_id() THEN format('registry row %s was born by another transaction (%s)', v_bad.registry_id, v_bad.born_txid) WHEN v_bad.permit_id IS NULL THEN format('registry row %s consumed no permit', v_bad.registry_id) ELSE format('registry row %s names permit %s, which is %s or not for this code', v_bad.registry_id, v_bad.permit_id, v_bad.permit_state) END),
+                    HINT = format('Before commit, birth the code through a permit (SELECT birthgate.issue_permit(%L, ''<code>''), then write the row), or restore the row/registry entry that changed; check that the gate triggers of %I.%I are enabled (SELECT * FROM birthgate.v_drift_trigger_state WHERE collection_name = %L).', v_collection, v_family.nspname, v_family.relname, v_collection);
+            END IF;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG157',
+                MESSAGE = 'commit refused: an object born in this transaction no longer exists at commit',
+                DETAIL = format('collection %s, code %L: registry row %s was born in this transaction, but no row of %I.%I has that code at commit (found by the re-verification of this transaction''s births)', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END), v_bad.registry_id, v_family.nspname, v_family.relname),
+                HINT = format('Keep the object, or retire the code before commit: SELECT birthgate.retire(%L, %L, ''<reason>'');', v_collection, (CASE WHEN pg_catalog.length(v_bad.entity_code) > 100 THEN pg_catalog.left(v_bad.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_bad.entity_code)) ELSE v_bad.entity_code END));
+        END IF;
+        IF v_family.mode = 'report' AND v_seen IS NULL THEN
+            INSERT INTO "birthgate"."birth_gate_violation" (kind, collection_name, entity_code, table_name, operation, mode, layer, actor, detail)
+            VALUES ('UNFINALIZED', v_collection, v_bad.entity_code, pg_catalog.format('%I.%I', v_family.nspname, v_family.relname), 'INSERT', v_family.mode, 2, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name,
+                    CASE WHEN v_present
+                         THEN pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                                  'registry_id', v_bad.registry_id, 'status', v_bad.status, 'permit_id', v_bad.permit_id,
+                                  'permit_state', v_bad.permit_state, 'born_txid', v_bad.born_txid::text, 'reverified', true))
+                         ELSE pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', v_bad.registry_id,
+                                                            'removed_by', 'unknown', 'reverified', true) END);
+        END IF;
+    END LOOP;
+    CLOSE v_cur;
+    RETURN NULL;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."tg_admission_reverify"() IS 'Layer 2 re-verification (deferred constraint trigger _900_admission_reverify on admission_verify, queued by tg_birth_register once per transaction and collection). At commit (or SET CONSTRAINTS ... IMMEDIATE) every birth the statement writer made in this transaction must still be BORN from a CONSUMED permit for its code while its object is in the family table, and its object must still be there while it is BORN here. enforce: BG130 / BG157 (unless layer 1 recorded an authorised BYPASS); report: one UNFINALIZED row per code (detail.reverified); off: nothing. A family table that would run its owner''s code when planned: BG161 (enforce) or a FAMILY_TABLE_UNSAFE row (report). Up to 16 births: cached point lookups and one presence probe each; more: one set-based query planned per execution (hash joins above 1000). A family table dropped in the transaction of its births (since 000018): enforce refuses the commit (BG157), report records one BORN_WITHOUT_OBJECT row per birth (detail.removed_by = DROP TABLE).';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000022_admission_row_security', now());
+
 COMMIT;

@@ -21,6 +21,7 @@ import { admissionDroppedFamily } from './000018_admission_dropped_family.js';
 import { driftReaderRights } from './000019_drift_reader_rights.js';
 import { admissionLiveTables } from './000020_admission_live_tables.js';
 import { handoffOutboxAccounting } from './000021_handoff_outbox_accounting.js';
+import { admissionRowSecurity } from './000022_admission_row_security.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -44,4 +45,5 @@ export const migrations: readonly Migration[] = [
   driftReaderRights,
   admissionLiveTables,
   handoffOutboxAccounting,
+  admissionRowSecurity,
 ];
