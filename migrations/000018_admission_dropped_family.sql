@@ -31,7 +31,7 @@ BEGIN
     -- done for this transaction (a later armed statement queues another one)
     DELETE FROM "birthgate"."admission_verify" WHERE txid = NEW.txid AND collection_name = v_collection;
     SELECT f.collection_name, f.table_name, f.code_column, f.mode, n.nspname, k.relname,
-           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age
+           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age, pg_catalog.age(a.xmin) AS column_age
       INTO v_family
       FROM "birthgate"."birth_family" f
       LEFT JOIN pg_catalog.pg_class k ON k.oid = f.table_name
@@ -131,7 +131,7 @@ BEGIN
     -- subtransactions, while track_counts is on; a TRUNCATE is judged by _130_birth_truncate), so
     -- every object born here is still there with its code, and every birth is still BORN here
     -- from a CONSUMED permit for its code
-    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0
+    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0 AND v_family.column_age > 0
        AND pg_catalog.pg_stat_get_xact_tuples_deleted(v_family.table_name) = 0
        AND pg_catalog.pg_stat_get_xact_tuples_updated(v_family.table_name) = 0
        AND NOT EXISTS (SELECT 1 FROM "birthgate"."registry_changelog" l

@@ -94,16 +94,17 @@ export function reverifyFunctionV5(c: Ctx): string {
     END IF;
 `,
   );
-  // the fast path trusts the statistics counters only while the table was not rewritten or altered in
-  // this transaction: a rewrite (ALTER COLUMN ... TYPE ... USING, after the owner dropped the gates
-  // whose WHEN clauses name the column) changes every row without counting an update. pg_class's
-  // row version of the table is then this transaction's (age <= 0: our own xid or a later one), and
-  // the presence probes run.
-  sql = replaceOnce(sql, '           a.attnum IS NOT NULL AS has_column, a.atttypid\n', '           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age\n');
+  // the fast path trusts the statistics counters only while the table and its code column were not
+  // altered in this transaction: a rewrite (ALTER COLUMN ... TYPE ... USING, after the owner dropped
+  // the gates whose WHEN clauses name the column) changes every row without counting an update, and
+  // RENAME COLUMN can make another column the code column. The pg_class row of the table, or the
+  // pg_attribute row of the code column, is then this transaction's (age <= 0: our own xid or a
+  // later one), and the presence probes run.
+  sql = replaceOnce(sql, '           a.attnum IS NOT NULL AS has_column, a.atttypid\n', '           a.attnum IS NOT NULL AS has_column, a.atttypid, a.attcollation, pg_catalog.age(k.xmin) AS class_age, pg_catalog.age(a.xmin) AS column_age\n');
   sql = replaceOnce(
     sql,
     "    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on'\n",
-    "    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0\n",
+    "    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0 AND v_family.column_age > 0\n",
   );
   // a code column with a nondeterministic collation (register_family refuses one since 000020; a family
   // registered before may have it): the

@@ -12,6 +12,8 @@
  * BG161 (DETAIL names the table, the package owner and both remedies), report records it
  * (FAMILY_TABLE_UNSAFE) and admits. A superuser package owner (the default install), a BYPASSRLS one
  * and a member of the table owner's role are unaffected (unless the table FORCEs row security).
+ * Also: tg_birth_finalize no longer defers to the statement writer of a table that is a partition
+ * (rows routed through the parent never reach it).
  */
 import type { Ctx } from '../lib/ctx.js';
 import { replaceOnce } from '../lib/sql.js';
@@ -37,5 +39,16 @@ function afterProbe(c: Ctx, sql: string, rel: string): string {
   return replaceOnce(sql, probe, probe + rowSecurityCheck(rel));
 }
 
-export const finalizeCheckFunctionV6 = (c: Ctx) => afterProbe(c, finalizeCheckFunctionV4(c), 'TG_RELID');
+/**
+ * tg_birth_finalize fired at the end of the inserting statement itself (SET CONSTRAINTS ...
+ * IMMEDIATE) defers to the statement-level writer; a row routed into a family table that has become
+ * a partition never reaches that writer (000020 refuses such writes at the gate, but a statement
+ * the gate had already marked earlier skips the gate's call), so then it judges the row itself.
+ */
+function noDeferralToWriterOfPartition(sql: string): string {
+  const anchor = "       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t\n                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register'";
+  return replaceOnce(sql, anchor, `       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = TG_RELID AND k.relispartition)\n${anchor}`);
+}
+
+export const finalizeCheckFunctionV6 = (c: Ctx) => noDeferralToWriterOfPartition(afterProbe(c, finalizeCheckFunctionV4(c), 'TG_RELID'));
 export const reverifyFunctionV6 = (c: Ctx) => afterProbe(c, reverifyFunctionV5(c), 'v_family.table_name');
