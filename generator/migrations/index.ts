@@ -22,6 +22,7 @@ import { driftReaderRights } from './000019_drift_reader_rights.js';
 import { admissionLiveTables } from './000020_admission_live_tables.js';
 import { handoffOutboxAccounting } from './000021_handoff_outbox_accounting.js';
 import { admissionRowSecurity } from './000022_admission_row_security.js';
+import { release041 } from './000023_release_0_4_1.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -46,4 +47,5 @@ export const migrations: readonly Migration[] = [
   admissionLiveTables,
   handoffOutboxAccounting,
   admissionRowSecurity,
+  release041,
 ];
