@@ -2129,39 +2129,50 @@ BEGIN
         RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
     END IF;
 
-    SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
-    IF FOUND THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG106',
-            MESSAGE = 'the table is already registered under another collection',
-            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, v_other, p_collection),
-            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
-    END IF;
+    -- a concurrent registration of this collection or onto this table may commit while this one runs:
+    -- its row makes the INSERT below wait and then fail with a unique violation; look again (since 000024)
+    FOR v_try IN 1..3 LOOP
+        SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
+        IF FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG106',
+                MESSAGE = 'the table is already registered under another collection',
+                DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, v_other, p_collection),
+                HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+        END IF;
 
-    SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
-    IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'BG153',
-            MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
-            DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
-            HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
-    END IF;
-    IF NOT FOUND THEN
-        INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
-        VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
-    ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
-          IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
-        -- (the old table is gone: the family simply follows the new one)
-        UPDATE "birthgate"."birth_family"
-           SET table_name = p_table,
-               code_column = p_code_column,
-               code_pattern = p_code_pattern,
-               code_max_length = COALESCE(p_code_max_length, code_max_length),
-               mode = p_mode,
-               mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
-               mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
-         WHERE collection_name = p_collection;
-    END IF;
+        SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+        IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG153',
+                MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
+                DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
+                HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
+        END IF;
+        BEGIN
+            IF NOT FOUND THEN
+                INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
+                VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
+            ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
+                  IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
+                -- (the old table is gone: the family simply follows the new one)
+                UPDATE "birthgate"."birth_family"
+                   SET table_name = p_table,
+                       code_column = p_code_column,
+                       code_pattern = p_code_pattern,
+                       code_max_length = COALESCE(p_code_max_length, code_max_length),
+                       mode = p_mode,
+                       mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
+                       mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
+                 WHERE collection_name = p_collection;
+            END IF;
+            EXIT;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_try = 3 THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
     PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
 END;
 $_$;

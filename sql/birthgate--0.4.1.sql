@@ -12799,4 +12799,209 @@ COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.4.1: pre-birth admission control a
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000023_release_0_4_1', now());
 
+-- 000024_admission_register_serialized: admission: concurrent register_family calls retry after a unique violation (idempotent, BG106; no raw 23505)
+
+CREATE OR REPLACE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text,
+    p_code_max_length integer
+)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_rel record;
+    v_att record;
+    v_old "birthgate"."birth_family"%ROWTYPE;
+    v_other text;
+    v_unsafe text;
+BEGIN
+    IF p_collection IS NULL OR p_collection !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG101',
+            MESSAGE = 'invalid collection name',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = 'A collection name is a plain lower-case identifier: ^[a-z][a-z0-9_]{0,62}$ (e.g. dot_tools).';
+    END IF;
+    IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG105',
+            MESSAGE = 'invalid family mode',
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), p_collection),
+            HINT = 'Use one of off, report, enforce.';
+    END IF;
+    IF p_code_max_length IS NOT NULL AND (p_code_max_length < 1 OR p_code_max_length > 600) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', p_code_max_length, p_collection),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    IF p_table IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('table is NULL for collection %s', p_collection),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF NOT pg_catalog.pg_has_role(v_actor, v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG107',
+            MESSAGE = 'only the owner of a table can register it as a family',
+            DETAIL = format('table %s is owned by %I; caller %I', p_table, pg_catalog.pg_get_userbyid(v_rel.relowner), v_actor),
+            HINT = 'Call register_family as the table owner (or a member of the owning role), or ask the owner to do it.';
+    END IF;
+
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
+    END IF;
+    IF p_code_pattern IS NULL OR p_code_pattern = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s is empty', p_code_pattern, p_collection),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END IF;
+    BEGIN
+        PERFORM '' ~ p_code_pattern;
+    EXCEPTION WHEN invalid_regular_expression THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG104',
+            MESSAGE = 'invalid code pattern',
+            DETAIL = format('pattern %L for collection %s: %s', pg_catalog.left(p_code_pattern, 200), p_collection, SQLERRM),
+            HINT = 'Give a non-empty POSIX regular expression that PostgreSQL accepts (anchor it, e.g. ^[A-Z]+-[0-9]+$).';
+    END;
+    IF pg_catalog.left(p_code_pattern, 1) <> '^' OR pg_catalog.right(p_code_pattern, 1) <> '$' THEN
+        RAISE NOTICE 'code pattern % of collection % is not anchored (^...$): it matches any code that merely contains a match', p_code_pattern, p_collection;
+    END IF;
+
+    -- a concurrent registration of this collection or onto this table may commit while this one runs:
+    -- its row makes the INSERT below wait and then fail with a unique violation; look again (since 000024)
+    FOR v_try IN 1..3 LOOP
+        SELECT f.collection_name INTO v_other FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection;
+        IF FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG106',
+                MESSAGE = 'the table is already registered under another collection',
+                DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, v_other, p_collection),
+                HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+        END IF;
+
+        SELECT * INTO v_old FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+        IF FOUND AND v_old.table_name::oid <> p_table::oid AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_old.table_name) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG153',
+                MESSAGE = 'the collection is registered on another table; re-registering it elsewhere would un-govern that table',
+                DETAIL = format('collection %s is registered on table %s; register_family(%L, %s, ...) would take the gates off it', p_collection, v_old.table_name, p_collection, p_table),
+                HINT = format('To move the collection on purpose (needs owner or TRIGGER on both tables): SELECT birthgate.move_family(%L, %L, ''<reason>''); then register_family again to change column, pattern or mode.', p_collection, p_table::text);
+        END IF;
+        BEGIN
+            IF NOT FOUND THEN
+                INSERT INTO "birthgate"."birth_family" (collection_name, table_name, code_column, code_pattern, mode, registered_by, mode_changed_by, code_max_length)
+                VALUES (p_collection, p_table, p_code_column, p_code_pattern, p_mode, v_actor, v_actor, COALESCE(p_code_max_length, 256));
+            ELSIF (v_old.table_name, v_old.code_column, v_old.code_pattern, v_old.mode, v_old.code_max_length)
+                  IS DISTINCT FROM (p_table, p_code_column, p_code_pattern, p_mode, COALESCE(p_code_max_length, v_old.code_max_length)) THEN
+                -- (the old table is gone: the family simply follows the new one)
+                UPDATE "birthgate"."birth_family"
+                   SET table_name = p_table,
+                       code_column = p_code_column,
+                       code_pattern = p_code_pattern,
+                       code_max_length = COALESCE(p_code_max_length, code_max_length),
+                       mode = p_mode,
+                       mode_changed_at = CASE WHEN mode = p_mode THEN mode_changed_at ELSE pg_catalog.now() END,
+                       mode_changed_by = CASE WHEN mode = p_mode THEN mode_changed_by ELSE v_actor END
+                 WHERE collection_name = p_collection;
+            END IF;
+            EXIT;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_try = 3 THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text, integer) IS 'Registers (or updates) a governed family with a code length limit (1-600 characters; NULL keeps the current one, 256 for a new family): validates the table (an existing ordinary table the caller owns; not a partition, partitioned or inheritance table), the code column (text, varchar, name or a domain over one at any depth; not generated, not NULL), the pattern and the mode, records it in birth_family and attaches the gate triggers of birth_gate_trigger_definitions (table lock under a bounded lock_timeout, BG156). Idempotent. A collection registered on another existing table is refused (BG153): use move_family.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."register_family"(
+    p_collection text,
+    p_table regclass,
+    p_code_column name,
+    p_code_pattern text,
+    p_mode text DEFAULT 'report'
+)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT "birthgate"."register_family"(p_collection, p_table, p_code_column, p_code_pattern, p_mode, NULL::integer)
+$fn$;
+COMMENT ON FUNCTION "birthgate"."register_family"(text, regclass, name, text, text) IS 'Registers (or updates) a governed family; the same as register_family(..., p_code_max_length => NULL): a new family gets the default code length limit (256), an existing one keeps its limit. Refuses to re-register a collection onto another table (BG153, see move_family).';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000024_admission_register_serialized', now());
+
 COMMIT;

@@ -23,6 +23,7 @@ import { admissionLiveTables } from './000020_admission_live_tables.js';
 import { handoffOutboxAccounting } from './000021_handoff_outbox_accounting.js';
 import { admissionRowSecurity } from './000022_admission_row_security.js';
 import { release041 } from './000023_release_0_4_1.js';
+import { admissionRegisterSerialized } from './000024_admission_register_serialized.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -48,4 +49,5 @@ export const migrations: readonly Migration[] = [
   handoffOutboxAccounting,
   admissionRowSecurity,
   release041,
+  admissionRegisterSerialized,
 ];
