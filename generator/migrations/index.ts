@@ -24,6 +24,7 @@ import { handoffOutboxAccounting } from './000021_handoff_outbox_accounting.js';
 import { admissionRowSecurity } from './000022_admission_row_security.js';
 import { release041 } from './000023_release_0_4_1.js';
 import { admissionRegisterSerialized } from './000024_admission_register_serialized.js';
+import { release042 } from './000025_release_0_4_2.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -50,4 +51,5 @@ export const migrations: readonly Migration[] = [
   admissionRowSecurity,
   release041,
   admissionRegisterSerialized,
+  release042,
 ];
