@@ -20,7 +20,7 @@
 import type { Ctx } from '../lib/ctx.js';
 import { lit, replaceOnce } from '../lib/sql.js';
 import { markerSetting, raiseQ } from './v2_common.js';
-import { armedSetting } from './v3_common.js';
+import { armedSetting, collationName, isPartition, nondeterministicCollation } from './v3_common.js';
 import * as v3 from './statement_gate_v3.js';
 import { admissionFunctionsV3 } from './functions_v3.js';
 import { moveFamilyV4 } from './single_row_v4.js';
@@ -41,7 +41,7 @@ export function gateFunctionV4(c: Ctx): string {
     -- calls this function for every row and _900_birth_finalize queues every row)
     IF pg_catalog.current_setting(${lit(markerSetting(c))}, true) IS DISTINCT FROM v_marker
        AND v_family.mode <> 'off'
-       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = TG_RELID AND k.relispartition) THEN
+       AND ${isPartition('TG_RELID')} THEN
         IF v_family.mode = 'enforce' THEN
             ${raiseQ(c, 12, 'GATE_FAMILY_PARTITION', `format('collection %s: %I.%I is now a partition of %s (%s)', v_collection, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.string_agg(i.inhparent::pg_catalog.regclass::text, ', ') FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID), TG_OP)`, `format('Detach it: ALTER TABLE %s DETACH PARTITION %I.%I; or stop governing it first: SELECT ${c.schema}.set_family_mode(%L, ''report'');', (SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = TG_RELID LIMIT 1), TG_TABLE_SCHEMA, TG_TABLE_NAME, v_collection)`)}
         END IF;
@@ -51,8 +51,8 @@ export function gateFunctionV4(c: Ctx): string {
         -- a code column whose collation makes different codes equal (since 000020; register_family
         -- refuses it, a family registered before is refused here in enforce)
         IF v_family.mode = 'enforce'
-           AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
-            ${raiseQ(c, 12, 'GATE_CODE_COLLATION', `format('collection %s: column %I of %I.%I has the nondeterministic collation %s (%s)', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_family.attcollation), TG_OP)`, `format('Give %I a deterministic collation (drop the gate triggers, ALTER TABLE %I.%I ALTER COLUMN %I TYPE text COLLATE "default"; then SELECT ${c.schema}.register_family(...) again), or stop governing the table: SELECT ${c.schema}.set_family_mode(%L, ''report'');', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection)`)}
+           AND ${nondeterministicCollation('v_family.attcollation')} THEN
+            ${raiseQ(c, 12, 'GATE_CODE_COLLATION', `format('collection %s: column %I of %I.%I has the nondeterministic collation %s (%s)', v_collection, v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, ${collationName('v_family.attcollation')}, TG_OP)`, `format('Give %I a deterministic collation (drop the gate triggers, ALTER TABLE %I.%I ALTER COLUMN %I TYPE text COLLATE "default"; then SELECT ${c.schema}.register_family(...) again), or stop governing the table: SELECT ${c.schema}.set_family_mode(%L, ''report'');', v_family.code_column, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_family.code_column, v_collection)`)}
         END IF;
 `,
   );
@@ -69,8 +69,8 @@ function withCollationCheck(sql: string, c: Ctx, fnName: string): string {
   const indent = sql.slice(sql.lastIndexOf('\n', at) + 1, at);
   const check = `
 ${indent}-- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
-${indent}IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
-${indent}    ${raiseQ(c, indent.length + 4, 'FAMILY_CODE_COLUMN_INVALID', `format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation))`, `format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column)`)}
+${indent}IF ${nondeterministicCollation('v_att.attcollation')} THEN
+${indent}    ${raiseQ(c, indent.length + 4, 'FAMILY_CODE_COLUMN_INVALID', `format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, ${collationName('v_att.attcollation')})`, `format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column)`)}
 ${indent}END IF;`;
   const cut = end + 'END IF;'.length;
   return sql.slice(0, cut) + check + sql.slice(cut);
@@ -97,7 +97,7 @@ export function familyReadSourceV3(c: Ctx): string {
   sql = replaceOnce(
     sql,
     `                    WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN`,
-    `                    WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid OPERATOR(pg_catalog.=) v_leaf.attcollation AND NOT k.collisdeterministic)
+    `                    WHEN ${nondeterministicCollation('v_leaf.attcollation', 'OPERATOR(pg_catalog.=)')}
                         THEN pg_catalog.format('code column %I of %I.%I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', p_code_column, v_leaf.nspname, v_leaf.relname)
                     WHEN NOT pg_catalog.has_schema_privilege(v_leaf.nspname, 'USAGE') THEN`,
   );

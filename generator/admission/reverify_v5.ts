@@ -20,6 +20,7 @@ import { comment } from '../lib/migration.js';
 import { functionDefinitionOnly, orReplace, replaceOnce } from '../lib/sql.js';
 import { ACTOR } from './common.js';
 import { raiseQ, short } from './v2_common.js';
+import { nondeterministicCollation } from './v3_common.js';
 import { reverifyFunction } from './single_row_v4.js';
 
 /** 000015's tg_admission_reverify as CREATE OR REPLACE (the Down of 000018). */
@@ -46,6 +47,9 @@ export function reverifyFunctionV5(c: Ctx): string {
   // still born here (not retired before the drop)
   const bornHere = `r.status = 'BORN' AND r.born_txid = pg_catalog.pg_current_xact_id()`;
   const lastName = `COALESCE(l.detail ->> 'table', pg_catalog.format('table with oid %s', v_family.table_name::pg_catalog.oid))`;
+  const bornHereRows = `FROM ${changelog} l
+          JOIN ${registry} r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
+         WHERE ${births} AND ${bornHere}`;
   let sql = orReplace(functionDefinitionOnly(reverifyFunction(c), fn));
   sql = replaceOnce(
     sql,
@@ -69,9 +73,7 @@ export function reverifyFunctionV5(c: Ctx): string {
     IF v_family.relname IS NULL THEN
         SELECT l.entity_code, ${lastName} AS table_name, pg_catalog.count(*) OVER () AS n
           INTO v_bad
-          FROM ${changelog} l
-          JOIN ${registry} r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
-         WHERE ${births} AND ${bornHere}
+          ${bornHereRows}
          ORDER BY l.change_id
          LIMIT 1;
         IF NOT FOUND THEN
@@ -84,9 +86,7 @@ export function reverifyFunctionV5(c: Ctx): string {
         SELECT 'UNFINALIZED', v_collection, l.entity_code, ${lastName}, 'INSERT', v_family.mode, 2, ${ACTOR},
                pg_catalog.jsonb_build_object('finding', 'BORN_WITHOUT_OBJECT', 'registry_id', r.registry_id,
                                              'removed_by', 'DROP TABLE', 'reverified', true)
-          FROM ${changelog} l
-          JOIN ${registry} r ON r.collection_name = l.collection_name AND r.entity_code = l.entity_code
-         WHERE ${births} AND ${bornHere}
+          ${bornHereRows}
            AND NOT EXISTS (SELECT 1 FROM ${violation} v
                             WHERE v.collection_name = v_collection AND v.entity_code = l.entity_code
                               AND v.txid = pg_catalog.pg_current_xact_id() AND v.detail ->> 'finding' = 'BORN_WITHOUT_OBJECT');
@@ -107,13 +107,13 @@ export function reverifyFunctionV5(c: Ctx): string {
     "    IF v_n <= 16 AND pg_catalog.current_setting('track_counts') = 'on' AND v_family.class_age > 0 AND v_family.column_age > 0\n",
   );
   // a code column with a nondeterministic collation (register_family refuses one since 000020; a family
-  // registered before may have it): the
-  // presence probes would take a case variant for the born object, so the births cannot be checked
+  // registered before may have it): the presence probes would take a case variant for the born
+  // object, so the births cannot be checked
   sql = replaceOnce(
     sql,
     "    v_safe := v_type IN ('text', 'character varying', 'name');\n",
     `    v_safe := v_type IN ('text', 'character varying', 'name');
-    IF v_safe AND EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_family.attcollation AND NOT k.collisdeterministic) THEN
+    IF v_safe AND ${nondeterministicCollation('v_family.attcollation')} THEN
         v_unsafe := COALESCE(v_unsafe, pg_catalog.format('column %I has a nondeterministic collation: codes the registry keeps apart compare equal in the table', v_family.code_column));
     END IF;
 `,

@@ -19,6 +19,7 @@ import type { Ctx } from '../lib/ctx.js';
 import { replaceOnce } from '../lib/sql.js';
 import { finalizeCheckFunctionV4 } from './single_row_v4.js';
 import { reverifyFunctionV5 } from './reverify_v5.js';
+import { isPartition } from './v3_common.js';
 
 /** plpgsql: set v_unsafe (when still NULL) if reading `rel` with row_security = off would fail. */
 const rowSecurityCheck = (rel: string) => `    -- row-level security the package owner is subject to (since 000022): reading the table with
@@ -47,7 +48,7 @@ function afterProbe(c: Ctx, sql: string, rel: string): string {
  */
 function noDeferralToWriterOfPartition(sql: string): string {
   const anchor = "       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t\n                     WHERE t.tgrelid = TG_RELID AND t.tgname = '_110_birth_register'";
-  return replaceOnce(sql, anchor, `       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = TG_RELID AND k.relispartition)\n${anchor}`);
+  return replaceOnce(sql, anchor, `       AND NOT ${isPartition('TG_RELID')}\n${anchor}`);
 }
 
 export const finalizeCheckFunctionV6 = (c: Ctx) => noDeferralToWriterOfPartition(afterProbe(c, finalizeCheckFunctionV4(c), 'TG_RELID'));

@@ -41,3 +41,14 @@ export function baseTypeOf(typeExpr: string): string {
 export function safeCodeType(typeExpr: string): string {
   return `COALESCE(${baseTypeOf(typeExpr)} IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false)`;
 }
+
+/** SQL: the collation `collExpr` (an oid) is nondeterministic, so different codes can compare equal (since 000020). */
+export const nondeterministicCollation = (collExpr: string, eq = '=') =>
+  `EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid ${eq} ${collExpr} AND NOT k.collisdeterministic)`;
+
+/** SQL: the schema-qualified, quoted name of the collation `collExpr` (an oid). */
+export const collationName = (collExpr: string) =>
+  `(SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = ${collExpr})`;
+
+/** SQL: the relation `relExpr` (an oid) is a partition: rows routed through its parent never reach its statement triggers. */
+export const isPartition = (relExpr: string) => `EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = ${relExpr} AND k.relispartition)`;
