@@ -6,20 +6,11 @@
 --   2. an UPDATE that does not change the code fires neither (no function call, no deferred event)
 --   3. TRUNCATE of a table holding an object born in this transaction: enforce refuses (BG162), report
 --      records BORN_WITHOUT_OBJECT; objects born earlier may be truncated (they become phantoms)
--- Every refusal leaves every package table as it was (pg_temp.counts() before/after).
+-- Every refusal leaves every package table as it was (bgtest.package_counts() before/after).
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
 SELECT plan(23);
-
-CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation))
-$$;
 CREATE TEMP TABLE snap (label text PRIMARY KEY, v text);
 
 CREATE SCHEMA t197;
@@ -54,11 +45,11 @@ SELECT is((SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 't197.a
           'TRUNCATE is watched by layer 2');
 
 -- 1. re-code by another trigger -------------------------------------------------------------------
-INSERT INTO snap VALUES ('f3', pg_temp.counts());
+INSERT INTO snap VALUES ('f3', bgtest.package_counts());
 SELECT throws_ok($$UPDATE t197.a SET name = 'recode A-777' WHERE id = 1$$, 'BG120', NULL,
                  'enforce: a re-code to a code without a permit is refused, whoever set the code (no permit for A-777)');
 SELECT is((SELECT code FROM t197.a WHERE id = 1), 'A-1', 'the object keeps its born code');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'f3'), 'nothing changed');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'f3'), 'nothing changed');
 SELECT throws_ok($$UPDATE t197.a SET name = 'recode ' WHERE id = 1$$, 'BG124', NULL,
                  'enforce: a trigger emptying the code is refused too');
 UPDATE t197.a SET name = 'plain' WHERE id = 1;
@@ -90,11 +81,11 @@ SELECT birthgate.issue_permit('g197', 'B-1');
 INSERT INTO t197.b VALUES (1, 'B-1');
 SET CONSTRAINTS ALL IMMEDIATE;
 SET CONSTRAINTS ALL DEFERRED;
-INSERT INTO snap VALUES ('f4', pg_temp.counts());
+INSERT INTO snap VALUES ('f4', bgtest.package_counts());
 SELECT throws_ok('TRUNCATE t197.b', 'BG162', NULL,
                  'enforce: TRUNCATE of a table holding an object born in this transaction is refused');
 SELECT is((SELECT count(*)::int FROM t197.b), 1, 'the row is still there');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'f4'), 'nothing changed');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'f4'), 'nothing changed');
 SET LOCAL birthgate.bypass_gate = on;
 SELECT lives_ok('TRUNCATE t197.b', 'an authorised bypass (a superuser is a member of the admin role) may truncate');
 SELECT ok(EXISTS (SELECT 1 FROM birthgate.birth_gate_violation WHERE collection_name = 'g197' AND entity_code = 'B-1'

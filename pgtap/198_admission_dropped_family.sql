@@ -4,20 +4,11 @@
 --   BORN_WITHOUT_OBJECT violation per birth (removed_by DROP TABLE), a birth retired before the drop
 --   passes, off has no births to judge. Also: DROP and re-CREATE under the same name, DROP SCHEMA
 --   CASCADE, an upsert, a birth inside a function, a real COMMIT in another session.
--- Every refusal leaves every package table as it was (pg_temp.counts() before/after).
+-- Every refusal leaves every package table as it was (bgtest.package_counts() before/after).
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
 SELECT plan(29);
-
-CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation))
-$$;
 CREATE TEMP TABLE snap (label text PRIMARY KEY, v text);
 
 -- one family per case: every birth of this test shares the test's transaction
@@ -38,10 +29,10 @@ SET CONSTRAINTS ALL IMMEDIATE;
 SET CONSTRAINTS ALL DEFERRED;
 
 -- enforce ----------------------------------------------------------------------------------------
-INSERT INTO snap VALUES ('e1', pg_temp.counts());
+INSERT INTO snap VALUES ('e1', bgtest.package_counts());
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e1 (code) VALUES ('D-1')$$, 'DROP TABLE t198.e1']),
           'commit failed: BG157', 'enforce: a birth whose family table is dropped in the same transaction is refused at commit');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'e1'), 'enforce: the refusal changes no package table');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'e1'), 'enforce: the refusal changes no package table');
 SELECT ok(to_regclass('t198.e1') IS NOT NULL, 'enforce: the table is still there (the whole transaction rolled back)');
 
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e1 (code) SELECT 'D-' || g FROM generate_series(1, 12) AS g$$, 'DROP TABLE t198.e1']),
@@ -50,7 +41,7 @@ SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e1 (code) VALUES ('D-1') ON CO
           'commit failed: BG157', 'enforce: an upsert''s birth (ON CONFLICT DO NOTHING) too');
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e1 (code) VALUES ('D-1'), ('D-2')$$, 'SET CONSTRAINTS t198._900_birth_finalize IMMEDIATE', 'SET CONSTRAINTS ALL DEFERRED', 'DROP TABLE t198.e1']),
           'commit failed: BG157', 'enforce: after the family table''s own deferred checks ran early, the DROP is still judged at commit');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'e1'), 'enforce: none of these refusals changes a package table');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'e1'), 'enforce: none of these refusals changes a package table');
 
 -- the message names the collection, the table's last name and a code; the hint the remedies
 SAVEPOINT s_msg;
@@ -89,14 +80,14 @@ SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.e6 (code) VALUES ('D-1')$$, $$
                                $$SELECT birthgate.retire('e6', 'D-1', 'test: retired before the drop')$$,
                                'SET CONSTRAINTS t198._905_birth_finalize_delete IMMEDIATE', 'DROP TABLE t198.e6']),
           'committed', 'enforce: births retired before the DROP pass');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'e1'), 'enforce: nothing of the refused or rolled-back cases is left');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'e1'), 'enforce: nothing of the refused or rolled-back cases is left');
 
 -- off: no births to judge
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.o1 (code) VALUES ('D-1')$$, 'SET CONSTRAINTS t198._900_birth_finalize IMMEDIATE', 'DROP TABLE t198.o1']),
           'committed', 'off: no birth, nothing to refuse');
 
 -- report: recorded, one row per birth ------------------------------------------------------------
-INSERT INTO snap VALUES ('r1', pg_temp.counts());
+INSERT INTO snap VALUES ('r1', bgtest.package_counts());
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t198.r1 (code) VALUES ('D-1')$$, $$INSERT INTO t198.r1 (code) VALUES ('D-2')$$,
                                'SET CONSTRAINTS t198._900_birth_finalize IMMEDIATE', 'DROP TABLE t198.r1'], true),
           'committed', 'report: the transaction commits');

@@ -32,14 +32,7 @@ SELECT birthgate.register_family('f486', 't486.tools', 'code', '^A-[0-9]+$', 'en
 SELECT birthgate.issue_permit('f486', 'A-' || g) FROM generate_series(1, 40) g;
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s rows=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation),
-        (SELECT count(*) FROM birthgate.admission_verify),
-        (SELECT count(*) FROM t486.tools))
+    SELECT bgtest.package_counts() || format(' rows=%s', (SELECT count(*) FROM t486.tools))
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.counts() TO bg486_owner;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;

@@ -20,14 +20,7 @@ SELECT birthgate.issue_permit('f487', 'I-' || g) FROM generate_series(1, 100) g;
 SELECT birthgate.issue_permit('f487r', 'L-' || g) FROM generate_series(1, 30) g;
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s rows=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation),
-        (SELECT count(*) FROM birthgate.admission_verify),
-        (SELECT count(*) FROM t487.items) + (SELECT count(*) FROM t487.loose))
+    SELECT bgtest.package_counts() || format(' rows=%s', (SELECT count(*) FROM t487.items) + (SELECT count(*) FROM t487.loose))
 $$;
 CREATE FUNCTION pg_temp.born_without_object(p_code text) RETURNS bigint LANGUAGE sql SECURITY DEFINER AS $$
     SELECT count(*) FROM birthgate.birth_gate_violation

@@ -56,14 +56,7 @@ SELECT birthgate.register_family('f488', 't488.tools', 'code', '^A-[0-9]+$', 'en
 SELECT birthgate.issue_permit('f488', 'A-' || g) FROM generate_series(1, 40) g;
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s rows=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation),
-        (SELECT count(*) FROM birthgate.admission_verify),
-        (SELECT count(*) FROM t488.tools))
+    SELECT bgtest.package_counts() || format(' rows=%s', (SELECT count(*) FROM t488.tools))
 $$;
 -- like bgtest.outcome (statements, then the deferred checks, rolled back), but reports whether the committed state holds a birth without an object or an object without a birth
 CREATE FUNCTION pg_temp.consistent_outcome(p_stmts text[]) RETURNS text LANGUAGE plpgsql AS $$

@@ -19,14 +19,7 @@ SELECT birthgate.register_family('f489', 't489.tools', 'code', '^A-[0-9]+$', 'en
 SELECT birthgate.issue_permit('f489', 'A-' || g) FROM generate_series(1, 40) g;
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s rows=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation),
-        (SELECT count(*) FROM birthgate.admission_verify),
-        (SELECT count(*) FROM t489.tools))
+    SELECT bgtest.package_counts() || format(' rows=%s', (SELECT count(*) FROM t489.tools))
 $$;
 CREATE TEMP TABLE before1 AS SELECT pg_temp.counts() AS c;
 SELECT current_setting('server_version_num')::int >= 150000 AS has_merge \gset

@@ -64,14 +64,7 @@ SELECT birthgate.register_family('f490det', 't490.det_tools', 'code', '^[Aa]-[0-
 SELECT birthgate.issue_permit(f, c) FROM unnest(ARRAY['f490ci', 'f490rep', 'f490det']) f, unnest(ARRAY['A-1', 'a-1', 'A-2']) c;
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s rows=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation),
-        (SELECT count(*) FROM birthgate.admission_verify),
-        (SELECT count(*) FROM t490.ci_tools) + (SELECT count(*) FROM t490.ci_report) + (SELECT count(*) FROM t490.det_tools))
+    SELECT bgtest.package_counts() || format(' rows=%s', (SELECT count(*) FROM t490.ci_tools) + (SELECT count(*) FROM t490.ci_report) + (SELECT count(*) FROM t490.det_tools))
 $$;
 -- statements as p_role, then the deferred checks, rolled back; on success, what the committed state
 -- would hold, compared as text in the "C" collation (exactly as the registry keys codes)

@@ -55,14 +55,7 @@ ALTER TABLE t491.parted2 ATTACH PARTITION t491.tools2 DEFAULT;
 RESET ROLE;
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql SECURITY DEFINER AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s rows=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation),
-        (SELECT count(*) FROM birthgate.admission_verify),
-        (SELECT count(*) FROM t491.tools) + (SELECT count(*) FROM t491.tools2) + (SELECT count(*) FROM t491.base) + (SELECT count(*) FROM t491.other2))
+    SELECT bgtest.package_counts() || format(' rows=%s', (SELECT count(*) FROM t491.tools) + (SELECT count(*) FROM t491.tools2) + (SELECT count(*) FROM t491.base) + (SELECT count(*) FROM t491.other2))
 $$;
 -- statements as p_role, then the deferred checks, rolled back; on success, what the committed state
 -- would hold for the family (by oid: the table may have been renamed or moved)

@@ -24,22 +24,13 @@
 -- column type change on another column), ATTACH/DETACH in the transaction, the kill switch on a
 -- partition, nondeterministic collations through domains (also nested), move_family onto such a
 -- column or a partition.
--- Every refusal leaves every package table as it was (pg_temp.counts() before/after).
+-- Every refusal leaves every package table as it was (bgtest.package_counts() before/after).
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
 SELECT plan(31);
 
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_collation WHERE collprovider = 'i') AS has_icu \gset
-
-CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
-    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s',
-        (SELECT count(*) FROM birthgate.birth_registry),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
-        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
-        (SELECT count(*) FROM birthgate.registry_changelog),
-        (SELECT count(*) FROM birthgate.birth_gate_violation))
-$$;
 CREATE TEMP TABLE snap (label text PRIMARY KEY, v text);
 
 CREATE SCHEMA t492;
@@ -53,7 +44,7 @@ END $$;
 SELECT pg_temp.family('t492', 'e1', 'enforce', 1500), pg_temp.family('t492', 'e2', 'enforce'), pg_temp.family('t492', 'e3', 'enforce'),
        pg_temp.family('t492', 'r1', 'report', 1500), pg_temp.family('t492', 'r2', 'report'), pg_temp.family('t492s', 's1', 'enforce');
 SET CONSTRAINTS ALL DEFERRED;
-INSERT INTO snap VALUES ('start', pg_temp.counts());
+INSERT INTO snap VALUES ('start', bgtest.package_counts());
 
 -- (a) the deferred checks run early, then the DROP ----------------------------------------------
 SELECT todo('000018: a DROP after the re-verification ran early (SET CONSTRAINTS ... IMMEDIATE) is not judged at commit', 3);
@@ -69,7 +60,7 @@ SELECT count(*)::int AS r2_found FROM birthgate.birth_gate_violation WHERE colle
 ROLLBACK TO SAVEPOINT s_rep;
 SELECT todo('000018: a DROP after the re-verification ran early is not recorded in report', 1);
 SELECT is(:r2_found, 1, 'report: births, checks immediate, then DROP TABLE records a BORN_WITHOUT_OBJECT violation');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'start'), 'the (a) cases leave no package row behind');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'start'), 'the (a) cases leave no package row behind');
 
 -- (b) is in vitest breaker7-commit: the cheap check is skipped for every table created in the
 -- transaction (its pg_class row is this transaction's), so it needs a table committed before
@@ -82,7 +73,7 @@ INSERT INTO t492.pfam VALUES (500, 'D-5');
 SET CONSTRAINTS ALL IMMEDIATE;
 SET CONSTRAINTS ALL DEFERRED;
 CREATE TABLE t492.parent (id int NOT NULL, code text NOT NULL) PARTITION BY RANGE (id);
-INSERT INTO snap VALUES ('p1', pg_temp.counts());
+INSERT INTO snap VALUES ('p1', bgtest.package_counts());
 SELECT is(bgtest.outcome(ARRAY[$$UPDATE t492.pfam SET code = code WHERE id = 500$$,
                                'ALTER TABLE t492.parent ATTACH PARTITION t492.pfam FOR VALUES FROM (0) TO (1000)',
                                $$INSERT INTO t492.parent VALUES (2, 'D-999')$$]),
@@ -97,7 +88,7 @@ SELECT is(bgtest.outcome(ARRAY['ALTER TABLE t492.parent ATTACH PARTITION t492.pf
 SELECT is(bgtest.outcome(ARRAY['ALTER TABLE t492.parent ATTACH PARTITION t492.pfam FOR VALUES FROM (0) TO (1000)',
                                $$SET LOCAL birthgate.bypass_gate = 'on'$$, $$INSERT INTO t492.parent VALUES (2, 'D-2')$$]),
           'statements failed: BG163', 'the kill switch does not open a partition in enforce');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'p1'), 'the partition cases leave no package row behind');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'p1'), 'the partition cases leave no package row behind');
 
 -- what holds for 000018 -------------------------------------------------------------------------
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t492.e3 (code) VALUES ('D-1')$$, 'SAVEPOINT a', 'DROP TABLE t492.e3', 'RELEASE SAVEPOINT a']),
@@ -136,7 +127,7 @@ SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t492.e2 (code) VALUES ('D-1')$$, $$
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t492.e3 (code) VALUES ('D-1')$$, 'DELETE FROM t492.e3', $$SELECT birthgate.retire('e3', 'D-1', 'test: retired by an admin')$$,
                                'SET CONSTRAINTS t492._905_birth_finalize_delete IMMEDIATE', 'SET CONSTRAINTS ALL DEFERRED', 'DROP TABLE t492.e3']),
           'committed', 'enforce: deleted, retired by an admin, then DROP passes');
-SELECT is(pg_temp.counts(), (SELECT v FROM snap WHERE label = 'p1'), 'the enforce cases leave no package row behind');
+SELECT is(bgtest.package_counts(), (SELECT v FROM snap WHERE label = 'p1'), 'the enforce cases leave no package row behind');
 SAVEPOINT s_many;
 SELECT is(bgtest.outcome(ARRAY[$$INSERT INTO t492.r1 (code) SELECT 'D-' || g FROM generate_series(1, 1500) AS g$$, 'SET CONSTRAINTS t492._900_birth_finalize IMMEDIATE', 'DROP TABLE t492.r1'], true),
           'committed', 'report: 1500 births then DROP commits');

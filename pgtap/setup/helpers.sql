@@ -42,3 +42,18 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION bgtest.outcome(text[], boolean) IS 'Statements, then the deferred checks, rolled back unless p_keep: committed / statements failed: SQLSTATE / commit failed: SQLSTATE.';
+
+-- bgtest.package_counts(): the rows of every package table an admission refusal must leave as they
+-- were, as one comparable text (before/after snapshots). SECURITY DEFINER: callable by the test's
+-- restricted roles (SET ROLE) that may not read the package tables.
+CREATE OR REPLACE FUNCTION bgtest.package_counts() RETURNS text
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('registry=%s issued=%s consumed=%s changelog=%s violations=%s verify=%s',
+        (SELECT count(*) FROM birthgate.birth_registry),
+        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'ISSUED'),
+        (SELECT count(*) FROM birthgate.birth_admission_permit WHERE state = 'CONSUMED'),
+        (SELECT count(*) FROM birthgate.registry_changelog),
+        (SELECT count(*) FROM birthgate.birth_gate_violation),
+        (SELECT count(*) FROM birthgate.admission_verify));
+$$;
+COMMENT ON FUNCTION bgtest.package_counts() IS 'Row counts of the package tables an admission refusal must not change (registry, issued and consumed permits, changelog, violations, verification queue).';
