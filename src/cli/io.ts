@@ -70,6 +70,32 @@ function schemaName(): string {
   return process.env.BIRTHGATE_SCHEMA || 'birthgate';
 }
 
+/**
+ * What to do about the server errors an operator meets when a cron job, a timer or a shell runs a
+ * command, and which PostgreSQL reports without a HINT. A HINT from the server always wins.
+ */
+export const OPERATOR_HINTS: Readonly<Record<string, string>> = {
+  '57014':
+    'The statement was canceled: statement_timeout (check SHOW statement_timeout; a role or database setting applies to cron jobs too), or pg_cancel_backend. Nothing of the canceled transaction was kept; run it again, with a larger statement_timeout for this role (ALTER ROLE ... SET statement_timeout = ...) or a smaller batch.',
+  '55P03':
+    'A lock could not be taken within lock_timeout (SHOW lock_timeout). Nothing was changed; run it again later, or find the holder in pg_stat_activity / pg_locks.',
+  '25P03':
+    'The session stayed idle inside a transaction longer than idle_in_transaction_session_timeout and was closed. Nothing of that transaction was kept; run it again.',
+  '25006':
+    'This command writes, but the transaction or server is read-only (default_transaction_read_only, or a hot standby). Point DATABASE_URL at the primary, or run it with default_transaction_read_only = off.',
+  '40001':
+    'A serialization failure: another session changed the same rows. Nothing was changed; run it again (a cron job simply retries at its next run). Run the package functions under READ COMMITTED, the default.',
+  '40P01': 'A deadlock with another session was broken by canceling this command. Nothing was changed; run it again.',
+  '53300': 'The server has no free connection slot (max_connections, or the role\'s CONNECTION LIMIT). Run it again later, or use a pooler.',
+  '57P01': 'The server shut down or terminated this session (pg_terminate_backend). Nothing of the open transaction was kept; run it again.',
+  '57P03': 'The server is starting up or shutting down. Run it again once it accepts connections.',
+  '28P01': 'The password in DATABASE_URL (or PGPASSWORD / ~/.pgpass) was not accepted for that role.',
+  '28000': 'The server refused this role or host (pg_hba.conf, or the role lacks LOGIN). Check the user in DATABASE_URL.',
+  '3D000': 'The database named in DATABASE_URL does not exist on that server. Check its path part (postgresql://user@host/DATABASE).',
+  '42501':
+    'The role in DATABASE_URL lacks a privilege for this command: grant it the package role the README names for it (GRANT birthgate_admin / birthgate_delivery / birthgate_reader TO ...;).',
+};
+
 /** Classify any thrown value: a PostgreSQL error (it carries a severity and a five-character SQLSTATE), a system error, or ours. */
 export function describeError(e: unknown): ErrorInfo {
   if (e instanceof CliError) {
@@ -101,6 +127,7 @@ export function describeError(e: unknown): ErrorInfo {
     if (err.detail) out.detail = err.detail;
     if (err.hint) out.hint = err.hint;
     const s = schemaName();
+    if (!out.hint && OPERATOR_HINTS[code]) out.hint = OPERATOR_HINTS[code];
     if (code === '3F000' || ((code === '42P01' || code === '42883') && message.includes(s))) {
       out.class = 'not_installed';
       out.hint ??= `birthgate is not installed (or not up to date) in schema ${s} of this database: check with \`birthgate migrate status\`, install with \`birthgate migrate up\``;
