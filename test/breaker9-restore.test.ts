@@ -5,7 +5,7 @@
  * role that is neither superuser nor a package role; the application has table privileges only.
  *
  * Defects found by this review (kept as it.fails until fixed):
- *  - after pg_dump | pg_restore the drift report of the restored database has a critical
+ *  - after pg_dump | pg_restore (or any re-creation from pg_get_triggerdef) the drift report of the restored database has a critical
  *    trigger_drifted finding for the package's own _100_permit_transition_guard: its WHEN clause
  *    (a row comparison IS DISTINCT FROM, expanded to nested ORs) deparses, re-parses flat, and the
  *    recorded hash no longer matches. The remedy it prints (DROP/CREATE the recorded text) re-creates
@@ -173,6 +173,14 @@ describe('pg_dump -Fc | pg_restore into a new database of the same cluster', () 
     await c.query('ROLLBACK');
     console.log(`restored database, after the printed remedy: ${after.join('; ')}`);
     expect(after).toContain('trigger_drifted _100_permit_transition_guard ON birthgate.birth_admission_permit');
+  });
+
+  it.fails('without pg_dump (every major): the package trigger re-created from its own pg_get_triggerdef, as a restore does, is no drift finding (DEFECT: trigger_drifted)', async () => {
+    const d = await fresh();
+    const c = await d.client();
+    const def = await one<string>(c, `SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'birthgate.birth_admission_permit'::regclass AND tgname = '_100_permit_transition_guard'`);
+    await c.query(`DROP TRIGGER _100_permit_transition_guard ON birthgate.birth_admission_permit; ${def}`);
+    expect(await critical(c)).toEqual([]);
   });
 
   it.fails('a gate disabled and enabled again by the owner on the restored database is seen as trigger_altered (DEFECT: gate_trigger_attach holds the source OIDs)', async (ctx) => {
