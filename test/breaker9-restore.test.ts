@@ -25,7 +25,9 @@
  * gate is there and enabled, consumed permits stay consumed, a born code is refused again, the
  * handoff hands nothing off twice; a data-only load of a family table through psql is refused in
  * enforce (BG120) and loads nothing, loaded with --disable-triggers it is a critical unborn_objects
- * finding; a statement_timeout or lock_timeout firing at COMMIT rolls back every write; a family
+ * finding; a lock_timeout firing at COMMIT, a statement_timeout firing inside SET CONSTRAINTS ALL
+ * IMMEDIATE (PostgreSQL does not apply statement_timeout to COMMIT itself) and an
+ * idle_in_transaction_session_timeout after births roll back every write; a family
  * table replicated into another database (the apply worker runs as replica) is a critical
  * unborn_objects finding there (only when the server runs with wal_level = logical).
  */
