@@ -115,6 +115,7 @@ RESET ROLE;
 
 -- (b) TRUNCATE of the family table ---------------------------------------------------------------------
 INSERT INTO snap VALUES ('b', bgtest.package_counts());
+SET client_min_messages = warning;  -- the CASCADE NOTICE
 SET ROLE bg493_owner;
 SELECT throws_ok('TRUNCATE t493.m RESTART IDENTITY', 'BG162', NULL,
                  'TRUNCATE ... RESTART IDENTITY of a table holding objects born in this transaction: BG162');
