@@ -32,7 +32,7 @@ SELECT coalesce(pg_temp.bg_sqlstate($$SELECT * FROM birthgate.handoff_consume(10
 ROLLBACK TO SAVEPOINT ro;
 SELECT todo('handoff_consume in a read-only transaction raises PostgreSQL''s 25006, not a BG code', 1);
 SELECT ok(:'ro_state' ~ '^BG',
-  'handoff_consume in a READ ONLY transaction raises a BG SQLSTATE (got 25006)');
+  'handoff_consume in a READ ONLY transaction raises a BG SQLSTATE');
 
 SELECT todo('handoff_drain inside a transaction block raises PostgreSQL''s 2D000 from its COMMIT', 1);
 SELECT ok(
@@ -40,8 +40,8 @@ SELECT ok(
   'handoff_drain inside a transaction block raises a BG SQLSTATE (got 2D000)');
 
 -- today's raw codes, so the change is seen when it comes
-SELECT is(:'ro_state', '25006',
-  'today: handoff_consume in a READ ONLY transaction raises 25006 (reproduction)');
+SELECT ok(:'ro_state' !~ '^BG',
+  'today: handoff_consume in a READ ONLY transaction raises no BG code (25006 in a session without an xid; here, after writes to temp tables, it returns without error) (reproduction)');
 SELECT is(pg_temp.bg_sqlstate($$CALL birthgate.handoff_drain(10)$$), '2D000',
   'today: handoff_drain in a transaction block raises 2D000 (reproduction)');
 
