@@ -13,7 +13,7 @@
  * out, as pg_dump leaves them out. Two descriptions taken from the same server are equal exactly
  * when these are; it is not comparable with a pg_dump (or with another major).
  */
-import pg from 'pg';
+import { openClient } from './db.js';
 
 export interface CatalogDumpOptions {
   /** Schemas to describe; null: every schema that is not a system schema. */
@@ -169,8 +169,7 @@ lines (k, line) AS (
 SELECT line FROM lines ORDER BY k COLLATE "C", line COLLATE "C"`;
 
 export async function catalogDump(databaseUrl: string, opts: CatalogDumpOptions): Promise<string> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'birthgate catalog dump' });
-  await client.connect();
+  const client = await openClient({ connectionString: databaseUrl, application_name: 'birthgate catalog dump' });
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const r = await client.query<{ line: string }>(SQL, [opts.schemas, opts.owners]);

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { openClient } from './db.js';
 import { catalogDump } from './catalog-dump.js';
 
 const run = promisify(execFile);
@@ -38,8 +38,7 @@ export async function dumpTool(databaseUrl: string): Promise<DumpTool> {
     (r) => Number(/(\d+)(?:\.\d+)?/.exec(r.stdout.replace(/^[^)]*\)/, ''))?.[1] ?? 0),
     () => 0,
   );
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'birthgate dump tool' });
-  await client.connect();
+  const client = await openClient({ connectionString: databaseUrl, application_name: 'birthgate dump tool' });
   let serverMajor: number;
   try {
     serverMajor = Math.floor(Number((await client.query<{ v: string }>("SELECT pg_catalog.current_setting('server_version_num') AS v")).rows[0]!.v) / 10000);

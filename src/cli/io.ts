@@ -128,6 +128,8 @@ export function describeError(e: unknown): ErrorInfo {
     if (err.hint) out.hint = err.hint;
     const s = schemaName();
     if (!out.hint && OPERATOR_HINTS[code]) out.hint = OPERATOR_HINTS[code];
+    // the server refused the connection itself (login, database, slots, start-up): not a statement that failed
+    if (/^(08|28)/.test(code) || code === '3D000' || code === '53300' || code === '57P03') out.class = 'connection';
     if (code === '3F000' || ((code === '42P01' || code === '42883') && message.includes(s))) {
       out.class = 'not_installed';
       out.hint ??= `birthgate is not installed (or not up to date) in schema ${s} of this database: check with \`birthgate migrate status\`, install with \`birthgate migrate up\``;
@@ -146,7 +148,21 @@ export function describeError(e: unknown): ErrorInfo {
     }
     return out;
   }
-  if (/Connection refused|Connection terminated|timeout expired|password authentication|SASL|self[- ]signed|SSL/i.test(message)) {
+  if (/SASL|client password must be a string|password authentication/i.test(message)) {
+    return {
+      class: 'connection',
+      message,
+      hint: 'The server asks this role for a password and DATABASE_URL gives none (or a wrong one): put it in the URL (postgresql://user:PASSWORD@host/db, percent-encoded), in PGPASSWORD, or in ~/.pgpass.',
+    };
+  }
+  if (/Connection terminated unexpectedly/i.test(message)) {
+    return {
+      class: 'connection',
+      message,
+      hint: 'The server (or something between: a proxy, a firewall, TLS settings) closed the connection before it was set up. Check the host, port and sslmode in DATABASE_URL and the server log.',
+    };
+  }
+  if (/Connection refused|Connection terminated|timeout expired|self[- ]signed|SSL/i.test(message)) {
     return { class: 'connection', message };
   }
   return { class: 'internal', message };

@@ -129,10 +129,20 @@ function usage(message: string) {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+/**
+ * Once the command has returned and printed its result, nothing of it may keep the process alive: a
+ * cron job must not pile up processes because a socket or timer was left open on some path. The
+ * timer is unref'd, so it only fires when something else still holds the event loop.
+ */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 3000).unref();
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     finished = true;
     process.exitCode = code;
+    exitSoon();
   },
   async (e: unknown) => {
     let info: ErrorInfo;
@@ -155,5 +165,6 @@ main(process.argv.slice(2)).then(
       exit = signalExitCode(signal);
     }
     fail(info, exit);
+    exitSoon();
   },
 );

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { openClient } from '../db.js';
 import { cleanDump, dumpTool } from '../schema-dump.js';
 import { catalogDump } from '../catalog-dump.js';
 import { sha256 } from './migrations.js';
@@ -41,8 +41,7 @@ export async function dumpDatabaseSchema(databaseUrl: string): Promise<string> {
  */
 export async function fingerprint(databaseUrl: string, roleSchema?: string): Promise<Fingerprint> {
   const schema = await dumpDatabaseSchema(databaseUrl);
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'birthgate fingerprint' });
-  await client.connect();
+  const client = await openClient({ connectionString: databaseUrl, application_name: 'birthgate fingerprint' });
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const roles = await client.query<{ line: string }>(`

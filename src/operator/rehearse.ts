@@ -5,6 +5,7 @@
  * transaction before and after proves that nothing changed.
  */
 import pg from 'pg';
+import { openClient } from '../db.js';
 import { catalogSnapshot, diffCatalog, rowsWritten, type CatalogDiff } from './catalog.js';
 import { compareFingerprints, fingerprint, type Fingerprint, type FingerprintDiff } from './fingerprint.js';
 import { migrationState, type MigrationState } from './migrations.js';
@@ -109,8 +110,7 @@ async function locate(client: pg.Client, sql: string, lineOffset: number, error:
 
 export async function rehearse(o: RehearseOptions): Promise<RehearsalReport> {
   const before = await fingerprint(o.databaseUrl, o.schema);
-  const client = new pg.Client({ connectionString: o.databaseUrl, application_name: 'birthgate rehearse' });
-  await client.connect();
+  const client = await openClient({ connectionString: o.databaseUrl, application_name: 'birthgate rehearse' });
   const notes: string[] = [];
   const migrations: RehearsedMigration[] = [];
   let changes: CatalogDiff | null = null;
