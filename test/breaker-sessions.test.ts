@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
+import { sqlstate } from './helpers/sql.js';
 
 const dbs = databasesDroppedAfterAll();
 let d: TestDb;
@@ -34,14 +35,6 @@ async function waitsOnLock(x: pg.Client): Promise<void> {
   const p = pids.get(x)!; // taken up front: x is busy with the blocked statement
   await until(`backend ${p} waits on a lock`, async () =>
     (await c.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [p])).rowCount === 1);
-}
-async function sqlstate(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'unknown';
-  }
 }
 
 beforeAll(async () => {

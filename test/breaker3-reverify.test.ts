@@ -14,6 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
+import { sqlstate } from './helpers/sql.js';
 
 const dbs = databasesDroppedAfterAll();
 let d: TestDb;
@@ -31,14 +32,6 @@ async function until(what: string, check: () => Promise<boolean>, deadlineMs = 9
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out waiting for: ${what}`);
-}
-async function sqlstate(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'unknown';
-  }
 }
 /** Row counts of every package table (and the family tables), as the admin sees them. */
 async function counts(): Promise<Record<string, string>> {

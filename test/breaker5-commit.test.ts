@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
+import { sqlstate } from './helpers/sql.js';
 
 const dbs = databasesDroppedAfterAll();
 let d: TestDb;
@@ -21,14 +22,6 @@ const owner = `bg_b5_owner_${suffix}`;
 const app = `bg_b5_app_${suffix}`;
 let hasIcu = false;
 
-async function sqlstate(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'unknown';
-  }
-}
 /** Runs `stmts` in one transaction as `role` and COMMITs; the SQLSTATE of the failure, or null. */
 async function tx(role: string, stmts: string[]): Promise<string | null> {
   const state = await sqlstate((async () => {

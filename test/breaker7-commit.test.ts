@@ -23,6 +23,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
+import { sqlstate } from './helpers/sql.js';
 
 const dbs = databasesDroppedAfterAll();
 let d: TestDb;
@@ -32,14 +33,6 @@ const suffix = Math.random().toString(36).slice(2, 8);
 const owner = `bg_b7_owner_${suffix}`;
 let n = 0;
 
-async function sqlstate(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'unknown';
-  }
-}
 /** Runs `stmts` in one transaction as the table owner and COMMITs; the SQLSTATE of the failure, or null. */
 async function tx(stmts: string[]): Promise<string | null> {
   const state = await sqlstate((async () => {

@@ -9,9 +9,9 @@
  * Also: down from 0.4.1 to 0.4.0 and up again with families, births and events present; the install
  * script applied over an installed schema; the CLI consume under a role statement_timeout.
  */
-import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import type pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { databasesDroppedAfterAll } from './helpers/db.js';
@@ -45,19 +45,7 @@ async function attempt(c: pg.Client, stmts: string[], seen: Map<string, number>)
   }
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['bin/birthgate.mjs', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
 
 describe('adoption of a live table', () => {
   it('adopt while the application deletes, re-codes, inserts and upserts and the admin switches modes and retires: one BORN row per object, one event per BORN row', async () => {

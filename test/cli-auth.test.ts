@@ -10,46 +10,31 @@
  * (scripts/with-pg --keep, the same server build as the rest of the suite), also when the suite
  * runs against DATABASE_URL.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { runCli, runCommand } from './helpers/cli.js';
 
-const root = resolve(import.meta.dirname, '..');
 
-interface Run {
-  code: number | null;
-  signal: string | null;
-  /** true when the 45 s deadline sent it SIGTERM (whatever it did then) */
-  killed: boolean;
-  stdout: string;
-  stderr: string;
-}
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout: number): Promise<Run> {
-  return new Promise((done) => {
-    execFile(cmd, args, { cwd: root, env, timeout }, (err, stdout, stderr) => {
-      const e = err as (Error & { code?: unknown; signal?: string | null; killed?: boolean }) | null;
-      done({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, killed: e?.killed ?? false, stdout, stderr });
-    });
-  });
-}
 
 describe('the CLI against a server that asks for a password', () => {
   let dir: string;
   let adminUrl: string;
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env };
-  delete baseEnv.DATABASE_URL;
-  delete baseEnv.PGPASSWORD;
-  delete baseEnv.PGHOST;
-  delete baseEnv.PGPORT;
-  delete baseEnv.PGUSER;
-  delete baseEnv.PGDATABASE;
+  // the suite's own server settings must not leak into these runs (undefined removes a variable)
+  const baseEnv: Record<string, string | undefined> = {
+    DATABASE_URL: undefined,
+    PGPASSWORD: undefined,
+    PGHOST: undefined,
+    PGPORT: undefined,
+    PGUSER: undefined,
+    PGDATABASE: undefined,
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'birthgate-auth-'));
-    const started = await run('scripts/with-pg', ['--keep', dir, '--', 'sh', '-c', 'echo "$DATABASE_URL"'], baseEnv, 120_000);
+    const started = await runCommand('scripts/with-pg', ['--keep', dir, '--', 'sh', '-c', 'echo "$DATABASE_URL"'], baseEnv, 120_000);
     expect(started.code, started.stderr).toBe(0);
     adminUrl = started.stdout.trim().split('\n').pop()!;
     const c = new pg.Client({ connectionString: adminUrl });
@@ -81,7 +66,7 @@ describe('the CLI against a server that asks for a password', () => {
 
   afterAll(async () => {
     if (!dir) return;
-    await run('scripts/with-pg', ['--stop', dir], baseEnv, 120_000);
+    await runCommand('scripts/with-pg', ['--stop', dir], baseEnv, 120_000);
     rmSync(dir, { recursive: true, force: true });
   }, 180_000);
 
@@ -94,7 +79,7 @@ describe('the CLI against a server that asks for a password', () => {
 
   for (const command of [['consume'], ['status'], ['metrics'], ['migrate', 'status'], ['outbox', 'status']]) {
     it(`${command.join(' ')} --json without the password: exits 1 by itself, class connection, a HINT on where the password goes`, async () => {
-      const r = await run(process.execPath, ['bin/birthgate.mjs', ...command, '--json'], { ...baseEnv, DATABASE_URL: urlAs() }, 45_000);
+      const r = await runCli([...command, '--json'], { ...baseEnv, DATABASE_URL: urlAs() }, 45_000);
       expect(r.killed, `the process had to be stopped by the deadline: ${r.stderr}`).toBe(false);
       expect(r.signal).toBeNull();
       expect(r.code, r.stdout + r.stderr).toBe(1);
@@ -108,7 +93,7 @@ describe('the CLI against a server that asks for a password', () => {
   }
 
   it('a wrong password: exit 1, class connection, SQLSTATE 28P01 with a HINT; human output names it on stderr', async () => {
-    const r = await run(process.execPath, ['bin/birthgate.mjs', 'consume'], { ...baseEnv, DATABASE_URL: urlAs('wrong-password') }, 45_000);
+    const r = await runCli(['consume'], { ...baseEnv, DATABASE_URL: urlAs('wrong-password') }, 45_000);
     expect(r.killed).toBe(false);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[SQLSTATE 28P01]');
@@ -117,7 +102,7 @@ describe('the CLI against a server that asks for a password', () => {
   }, 60_000);
 
   it('the right password gets past the login (then: birthgate is not installed in this database)', async () => {
-    const r = await run(process.execPath, ['bin/birthgate.mjs', 'consume', '--json'], { ...baseEnv, DATABASE_URL: urlAs('right-password') }, 45_000);
+    const r = await runCli(['consume', '--json'], { ...baseEnv, DATABASE_URL: urlAs('right-password') }, 45_000);
     expect(r.killed).toBe(false);
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout.trim()) as { error: { class: string } };

@@ -3,36 +3,15 @@
  * databases: exit codes (0 ok, 1 database failure, 2 bad flags or configuration), exactly one
  * parseable JSON line with --json and the right numbers, errors printed with SQLSTATE/DETAIL/HINT.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { oneJsonLine, runCli } from './helpers/cli.js';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { withDatabase } from '../src/db.js';
 
-const root = resolve(import.meta.dirname, '..');
 const S = 'birthgate';
+const cli = (args: string[], env: Record<string, string | undefined>) => runCli(['consume', ...args], env);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((done) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
-    execFile(process.execPath, ['bin/birthgate.mjs', 'consume', ...args], { cwd: root, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
-function oneJsonLine(stdout: string): Record<string, unknown> {
-  const lines = stdout.split('\n').filter((l) => l.length > 0);
-  expect(lines, `stdout must be exactly one line, got ${JSON.stringify(stdout)}`).toHaveLength(1);
-  return JSON.parse(lines[0]!) as Record<string, unknown>;
-}
 async function births(c: pg.Client, prefix: string, n: number): Promise<void> {
   await c.query(
     `WITH r AS (

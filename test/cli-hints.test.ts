@@ -5,35 +5,21 @@
  * `birthgate consume --json` child process against a real database: exit 1, exactly one JSON line
  * with the SQLSTATE and a HINT that names the setting to look at, the cursor unchanged.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 import { OPERATOR_HINTS } from '../src/cli/io.js';
 
-const root = resolve(import.meta.dirname, '..');
 const S = 'birthgate';
+const cli = (args: string[], url: string) => runCli(args, { DATABASE_URL: url }, 90_000);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[], url: string): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['bin/birthgate.mjs', ...args], { cwd: root, env: { ...process.env, DATABASE_URL: url }, timeout: 90_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
 interface Doc {
   ok: boolean;
   exit_code: number;
   error?: { class: string; sqlstate?: string; message: string; hint?: string; detail?: string };
 }
-function oneJsonLine(r: Run): Doc {
+function oneJsonLine(r: CliRun): Doc {
   const lines = r.stdout.split('\n').filter((l) => l.length > 0);
   expect(lines, `stdout must be exactly one JSON line: ${JSON.stringify(r.stdout)} stderr ${JSON.stringify(r.stderr)}`).toHaveLength(1);
   return JSON.parse(lines[0]!) as Doc;
@@ -71,7 +57,7 @@ describe('the CLI names what to do about operational server errors', () => {
     return (await c.query(`SELECT position_change_id, heartbeat_at FROM ${S}.handoff_cursor ORDER BY consumer_name`)).rows;
   }
   /** Runs consume while `holder` keeps an ACCESS EXCLUSIVE lock on the cursor table: the consumer waits on it. */
-  async function consumeWhileLocked(): Promise<Run> {
+  async function consumeWhileLocked(): Promise<CliRun> {
     await holder.query('BEGIN');
     await holder.query(`LOCK TABLE ${S}.handoff_cursor IN ACCESS EXCLUSIVE MODE`);
     try {
