@@ -87,7 +87,7 @@ BEGIN
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = format('handoff_consume(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_batch_size between 1 and 100000 (rows per batch, each batch one transaction): SELECT * FROM birthgate.handoff_consume(5000);';
     END IF;
 
     -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
@@ -526,7 +526,7 @@ BEGIN
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = format('set_event_type_active(%L, NULL): p_active must be true or false', p_event_type),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_active true (emit to event_outbox) or false (capture in event_pending): SELECT birthgate.set_event_type_active(''handoff.object_born'', true);';
     END IF;
     SELECT et.active INTO v_was
     FROM "birthgate"."event_type_registry" AS et
@@ -618,7 +618,7 @@ BEGIN
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = format('activate_candidates(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_limit between 1 and 1000000 (candidates per call): SELECT birthgate.activate_candidates(1000);';
     END IF;
     SELECT count(*) INTO v_ospa FROM "birthgate"."governance_build_authorization";
     SELECT hc.heartbeat_at, hc.stale_after INTO v_heartbeat, v_stale_after
@@ -1466,7 +1466,7 @@ BEGIN
             ERRCODE = 'BG501',
             MESSAGE = 'invalid batch limit',
             DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+            HINT = 'Claim between 1 and 10000 events per call: SELECT * FROM birthgate.outbox_claim(''worker-1'', 100);';
     END IF;
     IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
         RAISE EXCEPTION USING
@@ -1616,7 +1616,7 @@ BEGIN
                 ERRCODE = 'BG504',
                 MESSAGE = 'no such event in the outbox or the dead letter table',
                 DETAIL = format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
-                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+                HINT = 'Acknowledge only outbox_id values this worker received from birthgate.outbox_claim(); nothing was acknowledged by this call: drop the unknown ids (an event acknowledged longer ago than the outbox retention has been purged and needs nothing more) and acknowledge the rest again.';
         END IF;
         IF p_worker IS NOT NULL THEN
             SELECT count(*)::integer INTO v_stale
@@ -1656,7 +1656,7 @@ BEGIN
             ERRCODE = 'BG503',
             MESSAGE = 'invalid outbox id list',
             DETAIL = 'outbox_fail(p_outbox_id => NULL): must not be NULL',
-            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+            HINT = 'Pass the outbox_id of an event this worker claimed: SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'', ''worker-1'');';
     END IF;
     IF p_error IS NULL OR btrim(p_error) = '' THEN
         RAISE EXCEPTION USING
@@ -1706,7 +1706,7 @@ BEGIN
             ERRCODE = 'BG504',
             MESSAGE = 'no such event in the outbox or the dead letter table',
             DETAIL = format('outbox_fail(%s): no such event in %s, %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt'),
-            HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+            HINT = 'Fail only outbox_id values this worker received from birthgate.outbox_claim(); an event acknowledged longer ago than the outbox retention has been purged: drop it, nothing more to deliver.';
     END IF;
     IF v_row.delivered_at IS NOT NULL THEN
         RAISE EXCEPTION USING
@@ -1839,7 +1839,7 @@ BEGIN
             ERRCODE = 'BG501',
             MESSAGE = 'invalid batch limit',
             DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+            HINT = 'Purge between 1 and 1000000 delivered receipts per call: SELECT birthgate.outbox_purge(10000);';
     END IF;
     SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
     IF NOT FOUND THEN
@@ -1949,6 +1949,139 @@ END;
 $fn$;
 COMMENT ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) IS 'Changes the outbox delivery settings (NULL keeps a value) and returns them: max_attempts 1..1000, backoff_base above 0, backoff_max between backoff_base and 1 day, retention at least 1 minute, alert_after above 0; anything else BG509 and nothing changes. Applies to the next claim, failure and purge.';
 
+CREATE OR REPLACE FUNCTION "birthgate"."move_family"(p_collection text, p_table regclass, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    v_unsafe text;
+    p_code_column name;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('move_family', 'admission');
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), coalesce((p_table)::text, 'NULL'), p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, coalesce((p_table)::text, 'NULL'), CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."move_family"(text, regclass, text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
 CREATE OR REPLACE FUNCTION "birthgate"."set_family_code_limit"(p_collection text, p_max_length integer)
 RETURNS void
 LANGUAGE plpgsql
@@ -1962,7 +2095,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG159',
             MESSAGE = 'invalid code length limit',
-            DETAIL = format('code length limit %s for collection %s', p_max_length, pg_catalog.left(p_collection, 100)),
+            DETAIL = format('code length limit %s for collection %s', coalesce((p_max_length)::text, 'NULL'), pg_catalog.left(p_collection, 100)),
             HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
     END IF;
     UPDATE "birthgate"."birth_family" SET code_max_length = p_max_length WHERE collection_name = p_collection;
@@ -2117,15 +2250,15 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
-            DETAIL = format('revoke_permit(%s, %L)', p_permit_id, p_reason),
-            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', p_permit_id);
+            DETAIL = format('revoke_permit(%s, %L)', coalesce((p_permit_id)::text, 'NULL'), p_reason),
+            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', coalesce(p_permit_id::text, '<permit_id>'));
     END IF;
     SELECT * INTO v_permit FROM "birthgate"."birth_admission_permit" WHERE permit_id = p_permit_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG111',
             MESSAGE = 'no such permit',
-            DETAIL = format('permit_id %s', p_permit_id),
+            DETAIL = format('permit_id %s', coalesce((p_permit_id)::text, 'NULL')),
             HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birthgate.birth_admission_permit WHERE ...).';
     END IF;
     IF v_permit.state <> 'ISSUED' THEN
@@ -2211,7 +2344,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG140',
             MESSAGE = 'only a BORN object can be retired',
-            DETAIL = format('%s:%s is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
+            DETAIL = format('%s:%L is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
             HINT = 'Check the registry row (SELECT status FROM birthgate.birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
     END IF;
     -- hold off writers of the family table, so the phantom check below sees every committed row
@@ -2223,7 +2356,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG141',
             MESSAGE = 'retire refused by retire_gate_check',
-            DETAIL = format('%s:%s: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
+            DETAIL = format('%s:%L: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
             HINT = format('retire() only retires phantoms: remove the object from its table first, then retry; see SELECT * FROM birthgate.retire_gate_check(%L, %L);', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
     WITH retired AS (
@@ -2238,6 +2371,68 @@ BEGIN
       FROM retired r;
 END;
 $fn$;
+
+CREATE OR REPLACE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_started timestamptz;
+    v_batch_started timestamptz;
+    v_batches integer := 0;
+    v_total bigint := 0;
+    v_emitted bigint := 0;
+    v_captured bigint := 0;
+    v_consumed integer;
+    v_e integer;
+    v_c integer;
+    v_lag bigint;
+BEGIN
+    -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
+    -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
+            HINT = 'Pass p_batch_size between 1 and 100000 (rows per committed batch): CALL birthgate.handoff_drain(5000);';
+    END IF;
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'Pass p_max_batches NULL (until the backlog is drained) or at least 1: CALL birthgate.handoff_drain(5000, 100);';
+    END IF;
+    LOOP
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
+        SELECT r.consumed, r.emitted, r.captured, r.lag
+        INTO v_consumed, v_e, v_c, v_lag
+        FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
+        COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF v_lag IS NULL THEN
+            RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
+            EXIT;
+        END IF;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
+        RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
+            v_batches, v_consumed, v_e, v_c,
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
+    END LOOP;
+    RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
 
 SELECT "birthgate"."drift_capture_baseline"();
 
@@ -4122,6 +4317,138 @@ END;
 $fn$;
 COMMENT ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) IS 'Changes the outbox delivery settings (NULL keeps a value) and returns them: max_attempts 1..1000, backoff_base above 0, backoff_max between backoff_base and 1 day, retention at least 1 minute, alert_after above 0; anything else BG509 and nothing changes. Applies to the next claim, failure and purge.';
 
+CREATE OR REPLACE FUNCTION "birthgate"."move_family"(p_collection text, p_table regclass, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    v_unsafe text;
+    p_code_column name;
+BEGIN
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."move_family"(text, regclass, text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
 CREATE OR REPLACE FUNCTION "birthgate"."set_family_code_limit"(p_collection text, p_max_length integer)
 RETURNS void
 LANGUAGE plpgsql
@@ -4405,6 +4732,68 @@ BEGIN
       FROM retired r;
 END;
 $fn$;
+
+CREATE OR REPLACE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_started timestamptz;
+    v_batch_started timestamptz;
+    v_batches integer := 0;
+    v_total bigint := 0;
+    v_emitted bigint := 0;
+    v_captured bigint := 0;
+    v_consumed integer;
+    v_e integer;
+    v_c integer;
+    v_lag bigint;
+BEGIN
+    -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
+    -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+    END IF;
+    LOOP
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
+        SELECT r.consumed, r.emitted, r.captured, r.lag
+        INTO v_consumed, v_e, v_c, v_lag
+        FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
+        COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF v_lag IS NULL THEN
+            RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
+            EXIT;
+        END IF;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
+        RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
+            v_batches, v_consumed, v_e, v_c,
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
+    END LOOP;
+    RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
 
 DROP FUNCTION "birthgate"."assert_writable"(text, text);
 

@@ -19,6 +19,8 @@ import { activateFunction } from '../handoff/activation.js';
 import { claimFunction, failFunction, redriveFunction, configureFunction } from '../outbox/functions.js';
 import { ackFunctionV3, purgeFunctionV3 } from '../outbox/fast_claim_v3.js';
 import { admissionFunctionsV2 } from '../admission/functions_v2.js';
+import { moveFamilyV5 } from '../admission/live_tables_v5.js';
+import { drainProcedureV2 } from '../handoff/snapshot_cursor_v2.js';
 import { adoptFunctionV3 } from '../sweeps/adopt_v3.js';
 import { backfillFunctionV3 } from '../sweeps/backfill_v3.js';
 
@@ -96,6 +98,7 @@ export function currentWriters(c: Ctx): { name: string; lane: Lane; sql: string 
     { name: 'outbox_redrive', lane: 'outbox', sql: redriveFunction(c) },
     { name: 'outbox_purge', lane: 'outbox', sql: purgeFunctionV3(c) },
     { name: 'outbox_configure', lane: 'outbox', sql: configureFunction(c) },
+    { name: 'move_family', lane: 'admission', sql: moveFamilyV5(c) },
     { name: 'set_family_code_limit', lane: 'admission', sql: a[4]! },
     { name: 'set_family_mode', lane: 'admission', sql: a[5]! },
     { name: 'issue_permit', lane: 'admission', sql: a[6]! },
@@ -114,7 +117,7 @@ export function writersRestored(c: Ctx): string[] {
   return currentWriters(c).map((w) => (w.sql.includes('CREATE OR REPLACE FUNCTION ') ? w.sql : replaceOnce(w.sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ')));
 }
 
-/** The guarded definitions (the Up); handoff_consume is further changed by consumeFunctionV3. */
+/** The guarded definitions (the Up); `override` changes some further (consumeFunctionV3, operatorDetails). */
 export function writersGuarded(c: Ctx, override: Partial<Record<string, (guarded: string) => string>> = {}): string[] {
   return currentWriters(c).map((w) => {
     const guarded = withWritableGuard(c, w.sql, w.name, w.lane);
@@ -155,3 +158,77 @@ export function consumeFunctionV3(c: Ctx, guarded: string): string {
     "lag NULL (another consumer holds the cursor); so does a call under REPEATABLE READ or SERIALIZABLE when another consumer advanced the cursor after its snapshot (instead of 40001). Refused with BG222 when the transaction cannot write (read-only, hot standby).'",
   );
 }
+
+/**
+ * The HINT of the raise that follows `marker` (an ERRCODE = '...' or a DETAIL text occurring exactly
+ * once), replaced: a registered hint written for several functions, made to fit this one.
+ */
+export function rehint(sql: string, marker: string, hint: string): string {
+  const at = sql.indexOf(marker);
+  if (at < 0 || sql.indexOf(marker, at + 1) >= 0) throw new Error(`rehint: expected exactly one ${JSON.stringify(marker.slice(0, 80))}`);
+  const h = sql.indexOf('HINT = ', at);
+  const eol = sql.indexOf('\n', h);
+  if (h < 0 || eol < 0 || sql.slice(at, h).includes('RAISE EXCEPTION')) throw new Error(`rehint: no HINT after ${JSON.stringify(marker.slice(0, 80))}`);
+  return sql.slice(0, h) + `HINT = ${lit(hint)};` + sql.slice(eol);
+}
+
+/** A NULL argument formatted with %s reads NULL in DETAIL (format() prints an empty string). */
+const nul = (expr: string) => `coalesce((${expr})::text, 'NULL')`;
+
+/**
+ * Per function: DETAILs that showed a NULL argument as an empty string, and hints registered for
+ * several functions (or pointing at what the caller's role cannot read) made to fit.
+ */
+export function operatorDetails(c: Ctx): Record<string, (guarded: string) => string> {
+  const S = c.schema;
+  return {
+    handoff_consume: (g) =>
+      rehint(consumeFunctionV3(c, g), "ERRCODE = 'BG200'", `Pass p_batch_size between 1 and 100000 (rows per batch, each batch one transaction): SELECT * FROM ${S}.handoff_consume(5000);`),
+    set_event_type_active: (g) =>
+      rehint(g, "ERRCODE = 'BG200'", `Pass p_active true (emit to event_outbox) or false (capture in event_pending): SELECT ${S}.set_event_type_active('handoff.object_born', true);`),
+    activate_candidates: (g) =>
+      rehint(g, "ERRCODE = 'BG200'", `Pass p_limit between 1 and 1000000 (candidates per call): SELECT ${S}.activate_candidates(1000);`),
+    outbox_claim: (g) =>
+      rehint(g, "ERRCODE = 'BG501'", `Claim between 1 and 10000 events per call: SELECT * FROM ${S}.outbox_claim('worker-1', 100);`),
+    outbox_purge: (g) =>
+      rehint(g, "ERRCODE = 'BG501'", `Purge between 1 and 1000000 delivered receipts per call: SELECT ${S}.outbox_purge(10000);`),
+    outbox_ack: (g) =>
+      rehint(g, "ERRCODE = 'BG504'", `Acknowledge only outbox_id values this worker received from ${S}.outbox_claim(); nothing was acknowledged by this call: drop the unknown ids (an event acknowledged longer ago than the outbox retention has been purged and needs nothing more) and acknowledge the rest again.`),
+    outbox_fail: (g) =>
+      rehint(
+        rehint(g, "ERRCODE = 'BG504'", `Fail only outbox_id values this worker received from ${S}.outbox_claim(); an event acknowledged longer ago than the outbox retention has been purged: drop it, nothing more to deliver.`),
+        "ERRCODE = 'BG503'",
+        `Pass the outbox_id of an event this worker claimed: SELECT ${S}.outbox_fail(101, 'HTTP 503 from the webhook', 'worker-1');`,
+      ),
+    revoke_permit: (g) =>
+      replaceOnce(
+        replaceOnce(
+          replaceOnce(g, "'permit_id %s', p_permit_id)", `'permit_id %s', ${nul('p_permit_id')})`),
+          "'revoke_permit(%s, %L)', p_permit_id, p_reason)",
+          `'revoke_permit(%s, %L)', ${nul('p_permit_id')}, p_reason)`,
+        ),
+        "''<reason>'');', p_permit_id)",
+        "''<reason>'');', coalesce(p_permit_id::text, '<permit_id>'))",
+      ),
+    set_family_code_limit: (g) =>
+      replaceOnce(g, "'code length limit %s for collection %s', p_max_length,", `'code length limit %s for collection %s', ${nul('p_max_length')},`),
+    move_family: (g) =>
+      replaceOnce(
+        replaceOnce(g, "'move_family(%L, %s): %s', p_collection, p_table,", `'move_family(%L, %s): %s', p_collection, ${nul('p_table')},`),
+        "'move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table,",
+        `'move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), ${nul('p_table')},`,
+      ),
+    retire: (g) => replaceOnce(replaceOnce(g, "format('%s:%s is %s', ", "format('%s:%L is %s', "), "format('%s:%s: %s', ", "format('%s:%L: %s', "),
+  };
+}
+
+/** handoff_drain: its two BG200 raises get hints for the argument each refuses. */
+export function drainProcedureV3(c: Ctx): string {
+  const S = c.schema;
+  return rehint(
+    rehint(drainProcedureV2(c), "handoff_drain(p_batch_size => %s)", `Pass p_batch_size between 1 and 100000 (rows per committed batch): CALL ${S}.handoff_drain(5000);`),
+    'handoff_drain(p_max_batches => %s)',
+    `Pass p_max_batches NULL (until the backlog is drained) or at least 1: CALL ${S}.handoff_drain(5000, 100);`,
+  );
+}
+export { drainProcedureV2 };
