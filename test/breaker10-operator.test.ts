@@ -178,7 +178,7 @@ describe('breaker10: the consumer on an operator\'s server', () => {
       expect(await handedOff(c, 'LT-')).toBe(5);
       expect(await handedOff(c, 'OPEN-')).toBe(0);
       const st = await c.query(`SELECT holding_pid, rows_waiting FROM ${S}.v_handoff_status`);
-      expect(st.rows[0].holding_pid).toBe(w.processID);
+      expect(st.rows[0].holding_pid).toBe((w as unknown as { processID: number }).processID);
       await w.query('COMMIT');
       await o.query('COMMIT');
       const r = await cli(['consume', '--until-empty', '--json'], { DATABASE_URL: asUser(db.url, login) });
