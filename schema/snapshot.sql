@@ -1125,7 +1125,7 @@ BEGIN
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
-            HINT = 'Pass p_max_batches NULL (until the backlog is drained) or at least 1: CALL birthgate.handoff_drain(5000, 100);';
+            HINT = 'Pass p_max_batches NULL or at least 1 (NULL: until the backlog is drained): CALL birthgate.handoff_drain(5000, 100);';
     END IF;
     LOOP
         EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;

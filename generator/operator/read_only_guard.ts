@@ -228,7 +228,7 @@ export function drainProcedureV3(c: Ctx): string {
   return rehint(
     rehint(drainProcedureV2(c), "handoff_drain(p_batch_size => %s)", `Pass p_batch_size between 1 and 100000 (rows per committed batch): CALL ${S}.handoff_drain(5000);`),
     'handoff_drain(p_max_batches => %s)',
-    `Pass p_max_batches NULL (until the backlog is drained) or at least 1: CALL ${S}.handoff_drain(5000, 100);`,
+    `Pass p_max_batches NULL or at least 1 (NULL: until the backlog is drained): CALL ${S}.handoff_drain(5000, 100);`,
   );
 }
 export { drainProcedureV2 };
