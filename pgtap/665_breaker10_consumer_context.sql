@@ -6,7 +6,7 @@
 \set ON_ERROR_ROLLBACK 1
 \set ON_ERROR_STOP true
 BEGIN;
-SELECT plan(6);
+SELECT plan(7);
 
 -- the SQLSTATE a statement raises (NULL when it succeeds); its work is undone either way
 CREATE FUNCTION pg_temp.bg_sqlstate(p_sql text) RETURNS text LANGUAGE plpgsql AS $f$
@@ -19,31 +19,49 @@ EXCEPTION
 END
 $f$;
 
+-- SQLSTATE, DETAIL and HINT of a failing statement, as one text
+CREATE FUNCTION pg_temp.bg_error(p_sql text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE v_detail text; v_hint text;
+BEGIN
+  EXECUTE p_sql;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+  RETURN format('%s DETAIL=%s HINT=%s', SQLSTATE, v_detail, v_hint);
+END
+$f$;
+
 CREATE TEMP TABLE fp AS
 SELECT (SELECT count(*) FROM birthgate.event_pending) AS pending,
        (SELECT count(*) FROM birthgate.event_outbox) AS outbox,
        (SELECT count(*) FROM birthgate.governance_candidate_state) AS candidates,
        (SELECT md5(string_agg(hc::text, ',' ORDER BY consumer_name)) FROM birthgate.handoff_cursor AS hc) AS cursor;
 
--- a read-only transaction: a savepoint lets the rest of the file write again
+-- the psql trap the first reproduction fell into: this transaction is not read-only afterwards
 SAVEPOINT ro;
 SET LOCAL transaction_read_only = on;
-SELECT coalesce(pg_temp.bg_sqlstate($$SELECT * FROM birthgate.handoff_consume(10)$$), 'none') AS ro_state \gset
+SELECT current_setting('transaction_read_only') AS ro_after_set \gset
 ROLLBACK TO SAVEPOINT ro;
-SELECT todo('handoff_consume in a read-only transaction raises PostgreSQL''s 25006, not a BG code', 1);
-SELECT ok(:'ro_state' ~ '^BG',
-  'handoff_consume in a READ ONLY transaction raises a BG SQLSTATE');
+SELECT is(:'ro_after_set'::text, 'off',
+  'SET LOCAL transaction_read_only = on as its own statement under ON_ERROR_ROLLBACK leaves the transaction writable (why handoff_consume used to "return without error" here)');
 
-SELECT todo('handoff_drain inside a transaction block raises PostgreSQL''s 2D000 from its COMMIT', 1);
-SELECT ok(
-  coalesce(pg_temp.bg_sqlstate($$CALL birthgate.handoff_drain(10)$$) ~ '^BG', false),
-  'handoff_drain inside a transaction block raises a BG SQLSTATE (got 2D000)');
+-- read-only for real: set inside the statement, after this transaction has written (it has an xid)
+SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS has_xid \gset
+SELECT coalesce(pg_temp.bg_sqlstate($$SET LOCAL transaction_read_only = on; SELECT * FROM birthgate.handoff_consume(10)$$), 'none') AS ro_state \gset
+SELECT pg_temp.bg_error($$SET LOCAL transaction_read_only = on; SELECT * FROM birthgate.handoff_consume(10)$$) AS ro_error \gset
+SELECT coalesce(pg_temp.bg_sqlstate($$SET LOCAL transaction_read_only = on; CALL birthgate.handoff_drain(10)$$), 'none') AS ro_drain \gset
+SELECT is(:'ro_state'::text || ' ' || :'has_xid', 'BG222 t',
+  'handoff_consume in a READ ONLY transaction that had written first (it has an xid) raises BG222');
+SELECT ok(:'ro_error' ~ 'DETAIL=handoff_consume: the transaction is read-only' AND :'ro_error' ~ 'HINT=.*SET TRANSACTION READ WRITE',
+  'its DETAIL says the transaction is read-only and its HINT how to get a read-write one');
+SELECT is(:'ro_drain'::text, 'BG222',
+  'handoff_drain in a READ ONLY transaction raises BG222 before any batch');
 
--- today's raw codes, so the change is seen when it comes
-SELECT ok(:'ro_state' !~ '^BG',
-  'today: handoff_consume in a READ ONLY transaction raises no BG code (25006 in a session without an xid; here, after writes to temp tables, it returns without error) (reproduction)');
+-- No reliable test for an atomic CALL exists in plpgsql (statement_timestamp() = transaction_timestamp()
+-- is false after a COMMIT inside a calling procedure or DO block, which would refuse legitimate
+-- non-atomic CALLs), so the COMMIT itself refuses: 2D000, and the batch it would have committed is undone.
 SELECT is(pg_temp.bg_sqlstate($$CALL birthgate.handoff_drain(10)$$), '2D000',
-  'today: handoff_drain in a transaction block raises 2D000 (reproduction)');
+  'handoff_drain inside a transaction block fails at its first COMMIT with 2D000 (documented next to handoff_drain in the README)');
 
 SELECT is(
   (SELECT row(pending, outbox, candidates, cursor)::text FROM fp),

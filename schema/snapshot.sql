@@ -15,12 +15,13 @@ DECLARE
     v_age interval;
     v_activated integer;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('activate_candidates', 'handoff');
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = format('activate_candidates(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_limit between 1 and 1000000 (candidates per call): SELECT birthgate.activate_candidates(1000);';
     END IF;
     SELECT count(*) INTO v_ospa FROM "birthgate"."governance_build_authorization";
     SELECT hc.heartbeat_at, hc.stale_after INTO v_heartbeat, v_stale_after
@@ -63,6 +64,44 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.activate_candidates(p_limit integer) IS 'Governed activation, fail-closed: refuses with BG210 while governance_build_authorization (OSPA) is empty and with BG211 while the handoff heartbeat is missing or older than handoff_cursor.stale_after (DETAIL: OSPA row count, heartbeat age vs threshold). Otherwise activates up to p_limit CAPTURED candidates of BORN objects, oldest mark first (activated_by = session_user). Capture and birth never depend on it.';
+
+CREATE FUNCTION birthgate.assert_writable(p_caller text, p_lane text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_why text;
+BEGIN
+    IF pg_catalog.pg_is_in_recovery() THEN
+        v_why := 'the server is a hot standby in recovery (pg_is_in_recovery() = true): every transaction there is read-only';
+    ELSIF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on' THEN
+        v_why := pg_catalog.format('the transaction is read-only (transaction_read_only = on; default_transaction_read_only = %s)',
+            pg_catalog.current_setting('default_transaction_read_only'));
+    ELSE
+        RETURN;
+    END IF;
+    IF p_lane OPERATOR(pg_catalog.=) 'outbox' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG511',
+            MESSAGE = 'outbox delivery writes, but this transaction cannot write',
+            DETAIL = pg_catalog.format('%s: %s', p_caller, v_why),
+            HINT = 'Nothing was claimed, acknowledged or changed. Connect the delivery worker to the primary, not a hot standby, in read-write transactions: SET TRANSACTION READ WRITE; or SET default_transaction_read_only = off; (ALTER ROLE ... SET default_transaction_read_only = off; for the worker''s login), then call it again.';
+    ELSIF p_lane OPERATOR(pg_catalog.=) 'admission' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG165',
+            MESSAGE = 'the admission function writes, but this transaction cannot write',
+            DETAIL = pg_catalog.format('%s: %s', p_caller, v_why),
+            HINT = 'Nothing was changed. Run it on the primary (not a hot standby) in a read-write transaction: SET TRANSACTION READ WRITE; as the first statement of the transaction, or SET default_transaction_read_only = off; for the session (ALTER ROLE ... SET default_transaction_read_only = off; for the issuing role), then call it again.';
+    ELSE
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG222',
+            MESSAGE = 'the handoff writes, but this transaction cannot write',
+            DETAIL = pg_catalog.format('%s: %s', p_caller, v_why),
+            HINT = 'Nothing was changed and nothing is lost: the next run on a writable server hands every row off. Point the cron job (DATABASE_URL of birthgate consume, or pg_cron) at the primary, not a hot standby, in a read-write transaction: SET TRANSACTION READ WRITE; or SET default_transaction_read_only = off; then SELECT * FROM birthgate.handoff_consume();';
+    END IF;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.assert_writable(p_caller text, p_lane text) IS 'Called first thing by every package function that writes: raises BG222 (handoff, sweeps), BG511 (outbox) or BG165 (admission), with the caller and the reason (read-only transaction, hot standby) in DETAIL, when the transaction cannot write; otherwise does nothing. Checks the transaction_read_only setting, so a transaction set read-only after it had written is refused too. Not granted to anyone: the callers are SECURITY DEFINER.';
 
 CREATE FUNCTION birthgate.birth_family_attach_gates(p_collection text) RETURNS boolean
     LANGUAGE plpgsql
@@ -419,6 +458,7 @@ DECLARE
     v_now timestamptz := pg_catalog.clock_timestamp();
     v_count integer;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('expire_permits', 'admission');
     UPDATE "birthgate"."birth_admission_permit"
        SET state = 'EXPIRED', expired_at = v_now
      WHERE state = 'ISSUED' AND expires_at <= v_now;
@@ -624,16 +664,31 @@ DECLARE
     v_last_change_id bigint;
     v_lag bigint;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('handoff_consume', 'handoff');
     IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = format('handoff_consume(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_batch_size between 1 and 100000 (rows per batch, each batch one transaction): SELECT * FROM birthgate.handoff_consume(5000);';
     END IF;
 
     -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
     --    ("another consumer holds the cursor"), so overlapping cron runs never pile up.
+    --    Under REPEATABLE READ / SERIALIZABLE a cursor row another consumer updated after this
+    --    transaction's snapshot cannot be locked (40001): that consumer did this batch's work, so
+    --    this call ends like one that found the cursor locked (zeros, lag NULL), changing nothing.
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        BEGIN
+            PERFORM 1
+            FROM "birthgate"."handoff_cursor" AS hc
+            WHERE hc.consumer_name = v_consumer
+            FOR UPDATE SKIP LOCKED;
+        EXCEPTION WHEN serialization_failure THEN
+            RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+            RETURN;
+        END;
+    END IF;
     SELECT hc.position_snapshot, hc.window_snapshot, hc.window_after_txid, hc.window_after_change_id, hc.window_rows, hc.window_done
     INTO v_lo, v_hi, v_after_txid, v_after_change_id, v_window_rows, v_window_done
     FROM "birthgate"."handoff_cursor" AS hc
@@ -1037,7 +1092,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing. Snapshot cursor (PgQ style): takes up to p_batch_size registry_changelog rows, in (txid, change_id) order, of transactions visible in the window snapshot (handoff_snapshot(): the caller''s own transaction counts as running) and invisible in the stored position snapshot; a window larger than one batch is split and resumed exactly. Upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the position and heartbeat_at. An open transaction (in this database or another) never holds back rows of transactions that committed after it. Returns consumed rows, events emitted / captured, and lag: committed changelog rows not yet handed off (exact). A concurrent call returns zeros with lag NULL (another consumer holds the cursor).';
+COMMENT ON FUNCTION birthgate.handoff_consume(p_batch_size integer) IS 'One handoff batch in the caller''s transaction, all or nothing. Snapshot cursor (PgQ style): takes up to p_batch_size registry_changelog rows, in (txid, change_id) order, of transactions visible in the window snapshot (handoff_snapshot(): the caller''s own transaction counts as running) and invisible in the stored position snapshot; a window larger than one batch is split and resumed exactly. Upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the position and heartbeat_at. An open transaction (in this database or another) never holds back rows of transactions that committed after it. Returns consumed rows, events emitted / captured, and lag: committed changelog rows not yet handed off (exact). A concurrent call returns zeros with lag NULL (another consumer holds the cursor); so does a call under REPEATABLE READ or SERIALIZABLE when another consumer advanced the cursor after its snapshot (instead of 40001). Refused with BG222 when the transaction cannot write (read-only, hot standby).';
 
 CREATE PROCEDURE birthgate.handoff_drain(IN p_batch_size integer DEFAULT 5000, IN p_max_batches integer DEFAULT NULL::integer)
     LANGUAGE plpgsql
@@ -1063,14 +1118,14 @@ BEGIN
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_batch_size between 1 and 100000 (rows per committed batch): CALL birthgate.handoff_drain(5000);';
     END IF;
     IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_max_batches NULL or at least 1 (NULL: until the backlog is drained): CALL birthgate.handoff_drain(5000, 100);';
     END IF;
     LOOP
         EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
@@ -1274,6 +1329,7 @@ DECLARE
     v_now timestamptz;
     v_expires timestamptz;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('issue_permit', 'admission');
     SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
@@ -1397,11 +1453,12 @@ DECLARE
     v_unsafe text;
     p_code_column name;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('move_family', 'admission');
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
-            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), p_table, p_reason),
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), coalesce((p_table)::text, 'NULL'), p_reason),
             HINT = 'Give a non-empty reason; it is kept for the audit trail.';
     END IF;
     SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
@@ -1423,7 +1480,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG102',
             MESSAGE = 'the table cannot be governed',
-            DETAIL = format('move_family(%L, %s): %s', p_collection, p_table, CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            DETAIL = format('move_family(%L, %s): %s', p_collection, coalesce((p_table)::text, 'NULL'), CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
             HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
     END IF;
     SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
@@ -1523,6 +1580,7 @@ DECLARE
     v_unknown bigint[];
     v_stale integer;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_ack', 'outbox');
     IF p_outbox_ids IS NULL OR array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG503',
@@ -1580,7 +1638,7 @@ BEGIN
                 ERRCODE = 'BG504',
                 MESSAGE = 'no such event in the outbox or the dead letter table',
                 DETAIL = format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
-                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+                HINT = 'Acknowledge only outbox_id values this worker received from birthgate.outbox_claim(); nothing was acknowledged by this call: drop the unknown ids (an event acknowledged longer ago than the outbox retention has been purged and needs nothing more) and acknowledge the rest again.';
         END IF;
         IF p_worker IS NOT NULL THEN
             SELECT count(*)::integer INTO v_stale
@@ -1608,6 +1666,7 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_max integer;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_claim', 'outbox');
     IF p_worker IS NULL OR btrim(p_worker) = '' OR length(p_worker) > 128 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG500',
@@ -1620,7 +1679,7 @@ BEGIN
             ERRCODE = 'BG501',
             MESSAGE = 'invalid batch limit',
             DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+            HINT = 'Claim between 1 and 10000 events per call: SELECT * FROM birthgate.outbox_claim(''worker-1'', 100);';
     END IF;
     IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
         RAISE EXCEPTION USING
@@ -1712,6 +1771,7 @@ DECLARE
     v_retention interval;
     v_alert interval;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_configure', 'outbox');
     SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max, cfg.retention, cfg.alert_after INTO v_old
     FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton FOR UPDATE;
     IF NOT FOUND THEN
@@ -1758,12 +1818,13 @@ DECLARE
     v_entry jsonb;
     v_seconds double precision;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_fail', 'outbox');
     IF p_outbox_id IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG503',
             MESSAGE = 'invalid outbox id list',
             DETAIL = 'outbox_fail(p_outbox_id => NULL): must not be NULL',
-            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+            HINT = 'Pass the outbox_id of an event this worker claimed: SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'', ''worker-1'');';
     END IF;
     IF p_error IS NULL OR btrim(p_error) = '' THEN
         RAISE EXCEPTION USING
@@ -1813,7 +1874,7 @@ BEGIN
             ERRCODE = 'BG504',
             MESSAGE = 'no such event in the outbox or the dead letter table',
             DETAIL = format('outbox_fail(%s): no such event in %s, %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt'),
-            HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+            HINT = 'Fail only outbox_id values this worker received from birthgate.outbox_claim(); an event acknowledged longer ago than the outbox retention has been purged: drop it, nothing more to deliver.';
     END IF;
     IF v_row.delivered_at IS NOT NULL THEN
         RAISE EXCEPTION USING
@@ -1880,12 +1941,13 @@ DECLARE
     v_newest timestamptz;
     v_through bigint;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_purge', 'outbox');
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG501',
             MESSAGE = 'invalid batch limit',
             DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
-            HINT = 'Claim between 1 and 10000 events per call (birthgate.outbox_claim(worker, 100)); purge between 1 and 1000000 per call (birthgate.outbox_purge(10000)).';
+            HINT = 'Purge between 1 and 1000000 delivered receipts per call: SELECT birthgate.outbox_purge(10000);';
     END IF;
     SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
     IF NOT FOUND THEN
@@ -1951,6 +2013,7 @@ DECLARE
     v_unknown bigint[];
     v_moved integer;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_redrive', 'outbox');
     IF p_outbox_ids IS NOT NULL AND (array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000) THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG503',
@@ -2187,6 +2250,7 @@ DECLARE
     v_active boolean;
     v_released integer;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('release_pending', 'handoff');
     SELECT et.active INTO v_active
     FROM "birthgate"."event_type_registry" AS et
     WHERE et.event_type = p_event_type
@@ -2235,6 +2299,7 @@ DECLARE
     v_reg "birthgate"."birth_registry"%ROWTYPE;
     v_check record;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('retire', 'admission');
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
@@ -2269,7 +2334,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG140',
             MESSAGE = 'only a BORN object can be retired',
-            DETAIL = format('%s:%s is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
+            DETAIL = format('%s:%L is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
             HINT = 'Check the registry row (SELECT status FROM birthgate.birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
     END IF;
     -- hold off writers of the family table, so the phantom check below sees every committed row
@@ -2281,7 +2346,7 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'BG141',
             MESSAGE = 'retire refused by retire_gate_check',
-            DETAIL = format('%s:%s: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
+            DETAIL = format('%s:%L: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
             HINT = format('retire() only retires phantoms: remove the object from its table first, then retry; see SELECT * FROM birthgate.retire_gate_check(%L, %L);', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
     END IF;
     WITH retired AS (
@@ -2363,19 +2428,20 @@ CREATE FUNCTION birthgate.revoke_permit(p_permit_id bigint, p_reason text) RETUR
 DECLARE
     v_permit "birthgate"."birth_admission_permit"%ROWTYPE;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('revoke_permit', 'admission');
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG117',
             MESSAGE = 'a reason is required',
-            DETAIL = format('revoke_permit(%s, %L)', p_permit_id, p_reason),
-            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', p_permit_id);
+            DETAIL = format('revoke_permit(%s, %L)', coalesce((p_permit_id)::text, 'NULL'), p_reason),
+            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', coalesce(p_permit_id::text, '<permit_id>'));
     END IF;
     SELECT * INTO v_permit FROM "birthgate"."birth_admission_permit" WHERE permit_id = p_permit_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG111',
             MESSAGE = 'no such permit',
-            DETAIL = format('permit_id %s', p_permit_id),
+            DETAIL = format('permit_id %s', coalesce((p_permit_id)::text, 'NULL')),
             HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birthgate.birth_admission_permit WHERE ...).';
     END IF;
     IF v_permit.state <> 'ISSUED' THEN
@@ -2402,12 +2468,13 @@ CREATE FUNCTION birthgate.set_event_type_active(p_event_type text, p_active bool
 DECLARE
     v_was boolean;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('set_event_type_active', 'handoff');
     IF p_active IS NULL THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG200',
             MESSAGE = 'invalid argument to a handoff function',
             DETAIL = format('set_event_type_active(%L, NULL): p_active must be true or false', p_event_type),
-            HINT = 'p_batch_size must be between 1 and 100000, p_max_batches NULL or at least 1, p_limit between 1 and 1000000; see DETAIL for the value refused.';
+            HINT = 'Pass p_active true (emit to event_outbox) or false (capture in event_pending): SELECT birthgate.set_event_type_active(''handoff.object_born'', true);';
     END IF;
     SELECT et.active INTO v_was
     FROM "birthgate"."event_type_registry" AS et
@@ -2436,11 +2503,12 @@ CREATE FUNCTION birthgate.set_family_code_limit(p_collection text, p_max_length 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM "birthgate"."assert_writable"('set_family_code_limit', 'admission');
     IF p_max_length IS NULL OR p_max_length < 1 OR p_max_length > 600 THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG159',
             MESSAGE = 'invalid code length limit',
-            DETAIL = format('code length limit %s for collection %s', p_max_length, pg_catalog.left(p_collection, 100)),
+            DETAIL = format('code length limit %s for collection %s', coalesce((p_max_length)::text, 'NULL'), pg_catalog.left(p_collection, 100)),
             HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
     END IF;
     UPDATE "birthgate"."birth_family" SET code_max_length = p_max_length WHERE collection_name = p_collection;
@@ -2466,6 +2534,7 @@ CREATE FUNCTION birthgate.set_family_mode(p_collection text, p_mode text) RETURN
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    PERFORM "birthgate"."assert_writable"('set_family_mode', 'admission');
     IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
         RAISE EXCEPTION USING
             ERRCODE = 'BG105',
@@ -2520,6 +2589,7 @@ CREATE FUNCTION birthgate.sweep_adopt(p_collection text, p_dry_run boolean DEFAU
         v_denied text;
         v_fix text;
     BEGIN
+        PERFORM "birthgate"."assert_writable"('sweep_adopt', 'handoff');
         IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
             RAISE EXCEPTION USING
                     ERRCODE = 'BG600',
@@ -3112,6 +3182,7 @@ DECLARE
     v_target numeric;
     v_carry boolean;
 BEGIN
+    PERFORM "birthgate"."assert_writable"('sweep_backfill', 'handoff');
     IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
         RAISE EXCEPTION USING
                 ERRCODE = 'BG600',

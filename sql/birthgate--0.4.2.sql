@@ -13010,4 +13010,2440 @@ COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.4.2: pre-birth admission control a
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000025_release_0_4_2', now());
 
+-- 000027_operator_errors: operator errors: writers refuse read-only transactions and hot standbys up front (BG222/BG511/BG165); handoff_consume overtaken under REPEATABLE READ returns skipped
+
+CREATE OR REPLACE FUNCTION "birthgate"."assert_writable"(p_caller text, p_lane text)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+AS $fn$
+DECLARE
+    v_why text;
+BEGIN
+    IF pg_catalog.pg_is_in_recovery() THEN
+        v_why := 'the server is a hot standby in recovery (pg_is_in_recovery() = true): every transaction there is read-only';
+    ELSIF pg_catalog.current_setting('transaction_read_only') OPERATOR(pg_catalog.=) 'on' THEN
+        v_why := pg_catalog.format('the transaction is read-only (transaction_read_only = on; default_transaction_read_only = %s)',
+            pg_catalog.current_setting('default_transaction_read_only'));
+    ELSE
+        RETURN;
+    END IF;
+    IF p_lane OPERATOR(pg_catalog.=) 'outbox' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG511',
+            MESSAGE = 'outbox delivery writes, but this transaction cannot write',
+            DETAIL = pg_catalog.format('%s: %s', p_caller, v_why),
+            HINT = 'Nothing was claimed, acknowledged or changed. Connect the delivery worker to the primary, not a hot standby, in read-write transactions: SET TRANSACTION READ WRITE; or SET default_transaction_read_only = off; (ALTER ROLE ... SET default_transaction_read_only = off; for the worker''s login), then call it again.';
+    ELSIF p_lane OPERATOR(pg_catalog.=) 'admission' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG165',
+            MESSAGE = 'the admission function writes, but this transaction cannot write',
+            DETAIL = pg_catalog.format('%s: %s', p_caller, v_why),
+            HINT = 'Nothing was changed. Run it on the primary (not a hot standby) in a read-write transaction: SET TRANSACTION READ WRITE; as the first statement of the transaction, or SET default_transaction_read_only = off; for the session (ALTER ROLE ... SET default_transaction_read_only = off; for the issuing role), then call it again.';
+    ELSE
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG222',
+            MESSAGE = 'the handoff writes, but this transaction cannot write',
+            DETAIL = pg_catalog.format('%s: %s', p_caller, v_why),
+            HINT = 'Nothing was changed and nothing is lost: the next run on a writable server hands every row off. Point the cron job (DATABASE_URL of birthgate consume, or pg_cron) at the primary, not a hot standby, in a read-write transaction: SET TRANSACTION READ WRITE; or SET default_transaction_read_only = off; then SELECT * FROM birthgate.handoff_consume();';
+    END IF;
+END;
+$fn$;
+REVOKE ALL ON FUNCTION "birthgate"."assert_writable"(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION "birthgate"."assert_writable"(text, text) IS 'Called first thing by every package function that writes: raises BG222 (handoff, sweeps), BG511 (outbox) or BG165 (admission), with the caller and the reason (read-only transaction, hot standby) in DETAIL, when the transaction cannot write; otherwise does nothing. Checks the transaction_read_only setting, so a transaction set read-only after it had written is refused too. Not granted to anyone: the callers are SECURITY DEFINER.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."handoff_consume"(p_batch_size integer DEFAULT 5000)
+RETURNS TABLE (consumed integer, emitted integer, captured integer, lag bigint)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "TimeZone" = 'UTC'
+AS $fn$
+DECLARE
+    v_consumer constant text := 'governance_handoff';
+    v_event_type constant text := 'handoff.object_born';
+    v_lo pg_snapshot;
+    v_hi pg_snapshot;
+    v_stored_window boolean;
+    v_lo_xip xid8[];
+    v_lo_xmax xid8;
+    v_hi_xmax xid8;
+    v_ref pg_snapshot;
+    v_ref_xip xid8[];
+    v_ref_xmax xid8;
+    v_limit integer;
+    v_total integer := 0;
+    v_total_events integer := 0;
+    v_pos_txid xid8;
+    v_pos_change_id bigint;
+    v_after_txid xid8;
+    v_after_change_id bigint;
+    v_window_rows bigint;
+    v_window_done bigint;
+    v_own xid8;
+    v_active boolean;
+    v_consumed integer;
+    v_events integer;
+    v_last_txid xid8;
+    v_last_change_id bigint;
+    v_lag bigint;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('handoff_consume', 'handoff');
+    IF p_batch_size IS NULL OR p_batch_size < 1 OR p_batch_size > 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('handoff_consume(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::text, 'NULL')),
+            HINT = 'Pass p_batch_size between 1 and 100000 (rows per batch, each batch one transaction): SELECT * FROM birthgate.handoff_consume(5000);';
+    END IF;
+
+    -- 1. One consumer at a time. A second caller does not wait: it returns zeros with lag NULL
+    --    ("another consumer holds the cursor"), so overlapping cron runs never pile up.
+    --    Under REPEATABLE READ / SERIALIZABLE a cursor row another consumer updated after this
+    --    transaction's snapshot cannot be locked (40001): that consumer did this batch's work, so
+    --    this call ends like one that found the cursor locked (zeros, lag NULL), changing nothing.
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        BEGIN
+            PERFORM 1
+            FROM "birthgate"."handoff_cursor" AS hc
+            WHERE hc.consumer_name = v_consumer
+            FOR UPDATE SKIP LOCKED;
+        EXCEPTION WHEN serialization_failure THEN
+            RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+            RETURN;
+        END;
+    END IF;
+    SELECT hc.position_snapshot, hc.window_snapshot, hc.window_after_txid, hc.window_after_change_id, hc.window_rows, hc.window_done
+    INTO v_lo, v_hi, v_after_txid, v_after_change_id, v_window_rows, v_window_done
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = v_consumer
+    FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM "birthgate"."handoff_cursor" AS hc WHERE hc.consumer_name = v_consumer) THEN
+            RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG201',
+            MESSAGE = 'the handoff cursor row is missing',
+            DETAIL = format('no row with consumer_name = %L in %s', v_consumer, 'birthgate.handoff_cursor'),
+            HINT = 'Re-create it: INSERT INTO handoff_cursor (consumer_name) VALUES (''governance_handoff''); replaying from zero is harmless (upserts by object key, events deduplicated).';
+    END IF;
+
+    v_own := pg_current_xact_id_if_assigned();
+
+    -- 2. The lane. FOR SHARE makes set_event_type_active() and release_pending() wait for this
+    --    batch, so an event never lands in one lane while the other is being switched or drained.
+    SELECT et.active INTO v_active
+    FROM "birthgate"."event_type_registry" AS et
+    WHERE et.event_type = v_event_type
+    FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG202',
+            MESSAGE = 'event type is not registered',
+            DETAIL = format('handoff_consume needs event type %L in event_type_registry', v_event_type),
+            HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
+    END IF;
+
+    LOOP
+        -- 3. The window: the stored one while it is being split, else a new snapshot taken now
+        --    (after the cursor row is locked, so it is never older than the stored position),
+        --    with this transaction counted as running: its own rows wait until it has committed.
+        v_stored_window := v_hi IS NOT NULL;
+        IF NOT v_stored_window THEN
+            v_hi := "birthgate"."handoff_snapshot"();
+            v_after_txid := '0'::xid8;
+            v_after_change_id := 0;
+        END IF;
+        IF pg_snapshot_xmax(v_hi) < pg_snapshot_xmax(v_lo) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG220',
+                MESSAGE = 'the handoff cursor position is ahead of the current snapshot',
+                DETAIL = format('position_snapshot %s is ahead of the window snapshot %s (consumer %L)', v_lo, v_hi, v_consumer),
+                HINT = 'The stored position_snapshot was not written by the consumer (a restore or a hand edit). Rewind it to a known-good earlier snapshot: UPDATE birthgate.handoff_cursor SET position_snapshot = ''1:1:'', window_snapshot = NULL, window_after_txid = NULL, window_after_change_id = NULL, window_rows = NULL, window_done = NULL; replaying is harmless.';
+        END IF;
+        v_lo_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_lo) AS x (xid));
+        v_lo_xmax := pg_snapshot_xmax(v_lo);
+        v_hi_xmax := pg_snapshot_xmax(v_hi);
+        v_limit := p_batch_size - v_total;
+
+        -- 4. The batch: one statement over all its rows. Fast path first (plain INSERTs, the
+        --    unique indexes arbitrate); any conflict (a replay, an object changed twice within
+        --    reach) undoes it and the general, idempotent path runs instead.
+        BEGIN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state"
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT b.object_key, b.collection_name, b.entity_code, b.op, b.born_at, true, b.changed_at, b.change_id, b.txid
+                    FROM batch AS b
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            IF v_active THEN
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_pending" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            ELSE
+                WITH batch AS MATERIALIZED (
+                    SELECT u.* FROM (
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid = ANY (v_lo_xip)
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                        UNION ALL
+                        (SELECT l.change_id, l.txid, l.op, l.collection_name, l.entity_code, l.object_key, l.registry_id, l.born_at, l.changed_at, l.actor, l.detail
+                         FROM "birthgate"."registry_changelog" AS l
+                         WHERE l.txid >= v_lo_xmax
+                           AND l.txid < v_hi_xmax
+                           AND (l.txid, l.change_id) > (v_after_txid, v_after_change_id)
+                           AND pg_visible_in_snapshot(l.txid, v_hi)
+                         ORDER BY l.txid, l.change_id
+                         LIMIT v_limit)
+                    ) AS u
+                    ORDER BY u.txid, u.change_id
+                    LIMIT v_limit
+                ),
+                latest AS (
+                    SELECT DISTINCT ON (b.object_key) b.*
+                    FROM batch AS b
+                    ORDER BY b.object_key, b.change_id DESC
+                ),
+                candidates AS (
+                    INSERT INTO "birthgate"."governance_candidate_state" AS g
+                        (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+                    SELECT t.object_key, t.collection_name, t.entity_code, t.op, t.born_at, true, t.changed_at, t.change_id, t.txid
+                    FROM latest AS t
+                    ON CONFLICT (object_key) DO UPDATE
+                    SET registry_status = EXCLUDED.registry_status,
+                        born_at = EXCLUDED.born_at,
+                        dirty = true,
+                        marked_at = EXCLUDED.marked_at,
+                        source_change_id = EXCLUDED.source_change_id,
+                        source_txid = EXCLUDED.source_txid
+                    WHERE g.source_change_id < EXCLUDED.source_change_id
+                ),
+                events AS (
+                    INSERT INTO "birthgate"."event_pending" (event_type, object_key, born_at, payload, source_change_id)
+                    SELECT v_event_type, b.object_key, b.born_at,
+                           jsonb_build_object(
+                               'change_id', b.change_id,
+                               'txid', b.txid::text,
+                               'op', b.op,
+                               'collection_name', b.collection_name,
+                               'entity_code', b.entity_code,
+                               'object_key', b.object_key,
+                               'registry_id', b.registry_id,
+                               'born_at', b.born_at,
+                               'changed_at', b.changed_at,
+                               'actor', b.actor,
+                               'detail', b.detail),
+                           b.change_id
+                    FROM batch AS b
+                    WHERE b.op = 'BORN'
+                      AND NOT EXISTS (
+                          SELECT 1 FROM "birthgate"."event_outbox" AS o
+                          WHERE o.event_type = v_event_type AND o.object_key = b.object_key AND o.born_at = b.born_at)
+                        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+                    RETURNING 1
+                ),
+                stats AS (
+                    SELECT count(*)::integer AS n FROM batch AS b
+                ),
+                last_row AS (
+                    SELECT b.txid, b.change_id FROM batch AS b ORDER BY b.txid DESC, b.change_id DESC LIMIT 1
+                )
+                SELECT stats.n, (SELECT count(*) FROM events)::integer, last_row.txid, last_row.change_id
+                INTO v_consumed, v_events, v_last_txid, v_last_change_id
+                FROM stats LEFT JOIN last_row ON true;
+            END IF;
+        END;
+        v_total := v_total + v_consumed;
+        v_total_events := v_total_events + v_events;
+        IF v_last_txid IS NOT NULL THEN
+            v_pos_txid := v_last_txid;
+            v_pos_change_id := v_last_change_id;
+        END IF;
+
+        -- 5. A short batch closes the window: its snapshot becomes the position. When that was
+        --    a stored window, the rest of the batch comes from a new window (one more round).
+        --    A full batch keeps the window open at its last row; a window split for the first
+        --    time is counted once, so the lag stays exact without counting the backlog per batch.
+        IF v_consumed < v_limit THEN
+            v_lo := v_hi;
+            v_hi := NULL;
+            v_after_txid := NULL;
+            v_after_change_id := NULL;
+            v_window_rows := NULL;
+            v_window_done := NULL;
+            EXIT WHEN NOT v_stored_window;
+        ELSE
+            IF NOT v_stored_window THEN
+                SELECT (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_lo_xip) AND pg_visible_in_snapshot(l.txid, v_hi))
+                     + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_lo_xmax AND l.txid < v_hi_xmax AND pg_visible_in_snapshot(l.txid, v_hi))
+                INTO v_window_rows;
+                v_window_done := 0;
+            END IF;
+            v_window_done := least(v_window_done + v_consumed, v_window_rows);
+            v_after_txid := v_last_txid;
+            v_after_change_id := v_last_change_id;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 6. lag, exact: the rest of an open window plus every committed row after the snapshot
+    --    that bounds it (index lookups per xip entry and an index range from its xmax).
+    v_ref := coalesce(v_hi, v_lo);
+    v_ref_xip := ARRAY(SELECT x.xid FROM pg_snapshot_xip(v_ref) AS x (xid));
+    v_ref_xmax := pg_snapshot_xmax(v_ref);
+    SELECT coalesce(v_window_rows - v_window_done, 0)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid = ANY (v_ref_xip) AND l.txid IS DISTINCT FROM v_own)
+         + (SELECT count(*) FROM "birthgate"."registry_changelog" AS l WHERE l.txid >= v_ref_xmax AND l.txid IS DISTINCT FROM v_own)
+    INTO v_lag;
+
+    -- 7. Position, window, last row taken, heartbeat (advanced even by an empty batch), counters.
+    UPDATE "birthgate"."handoff_cursor" AS hc
+    SET position_snapshot = v_lo,
+        window_snapshot = v_hi,
+        window_after_txid = v_after_txid,
+        window_after_change_id = v_after_change_id,
+        window_rows = v_window_rows,
+        window_done = v_window_done,
+        position_txid = coalesce(v_pos_txid, hc.position_txid),
+        position_change_id = coalesce(v_pos_change_id, hc.position_change_id),
+        heartbeat_at = now(),
+        rows_consumed = hc.rows_consumed + v_total,
+        batches_run = hc.batches_run + 1,
+        last_batch_rows = v_total,
+        updated_at = now()
+    WHERE hc.consumer_name = v_consumer;
+
+    consumed := v_total;
+    emitted := CASE WHEN v_active THEN v_total_events ELSE 0 END;
+    captured := CASE WHEN v_active THEN 0 ELSE v_total_events END;
+    lag := v_lag;
+    RETURN NEXT;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."handoff_consume"(integer) IS 'One handoff batch in the caller''s transaction, all or nothing. Snapshot cursor (PgQ style): takes up to p_batch_size registry_changelog rows, in (txid, change_id) order, of transactions visible in the window snapshot (handoff_snapshot(): the caller''s own transaction counts as running) and invisible in the stored position snapshot; a window larger than one batch is split and resumed exactly. Upserts governance_candidate_state (dirty, marked_at = changed_at; only when the change is newer), writes handoff.object_born for every BORN row to event_outbox (type active) or event_pending (inactive), never twice and never into both lanes, then advances the position and heartbeat_at. An open transaction (in this database or another) never holds back rows of transactions that committed after it. Returns consumed rows, events emitted / captured, and lag: committed changelog rows not yet handed off (exact). A concurrent call returns zeros with lag NULL (another consumer holds the cursor); so does a call under REPEATABLE READ or SERIALIZABLE when another consumer advanced the cursor after its snapshot (instead of 40001). Refused with BG222 when the transaction cannot write (read-only, hot standby).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."set_event_type_active"(p_event_type text, p_active boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_was boolean;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('set_event_type_active', 'handoff');
+    IF p_active IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('set_event_type_active(%L, NULL): p_active must be true or false', p_event_type),
+            HINT = 'Pass p_active true (emit to event_outbox) or false (capture in event_pending): SELECT birthgate.set_event_type_active(''handoff.object_born'', true);';
+    END IF;
+    SELECT et.active INTO v_was
+    FROM "birthgate"."event_type_registry" AS et
+    WHERE et.event_type = p_event_type
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG202',
+            MESSAGE = 'event type is not registered',
+            DETAIL = format('event type %L is not in event_type_registry', p_event_type),
+            HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
+    END IF;
+    IF v_was IS DISTINCT FROM p_active THEN
+        UPDATE "birthgate"."event_type_registry" AS et
+        SET active = p_active, active_changed_at = now(), active_changed_by = session_user
+        WHERE et.event_type = p_event_type;
+    END IF;
+    RETURN v_was;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."set_event_type_active"(text, boolean) IS 'Switches an event type active (emit to event_outbox) or inactive (capture to event_pending); records who and when; returns the previous state. Waits for a running handoff batch. Activating does not move captured events: call release_pending(type) for that.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."release_pending"(p_event_type text)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_active boolean;
+    v_released integer;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('release_pending', 'handoff');
+    SELECT et.active INTO v_active
+    FROM "birthgate"."event_type_registry" AS et
+    WHERE et.event_type = p_event_type
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG202',
+            MESSAGE = 'event type is not registered',
+            DETAIL = format('event type %L is not in event_type_registry', p_event_type),
+            HINT = 'Register the type in event_type_registry first (register-before-emit); check the spelling in DETAIL.';
+    END IF;
+    IF NOT v_active THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG203',
+            MESSAGE = 'event type is not active: its captured events stay in event_pending',
+            DETAIL = format('event type %L is inactive; %s captured events wait in event_pending', p_event_type, (SELECT count(*) FROM "birthgate"."event_pending" AS p WHERE p.event_type = p_event_type)),
+            HINT = 'Activate the type first (set_event_type_active(type, true)), then call release_pending(type) again.';
+    END IF;
+    WITH moved AS (
+        DELETE FROM "birthgate"."event_pending" AS p
+        WHERE p.event_type = p_event_type
+        RETURNING p.pending_id, p.event_type, p.object_key, p.born_at, p.payload, p.source_change_id
+    ),
+    released AS (
+        INSERT INTO "birthgate"."event_outbox" (event_type, object_key, born_at, payload, source_change_id, released_from_pending)
+        SELECT m.event_type, m.object_key, m.born_at, m.payload, m.source_change_id, true
+        FROM moved AS m
+        ORDER BY m.pending_id
+        ON CONFLICT (event_type, object_key, born_at) DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::integer INTO v_released FROM released;
+    RETURN v_released;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."release_pending"(text) IS 'Moves every captured event of an active type from event_pending to event_outbox (released_from_pending = true) in one statement, in capture order, exactly once: the pending row is deleted in the same statement, an event already in the outbox is not written twice. Returns how many were released; 0 on a repeat call. Unknown type: BG202; inactive type: BG203. Serialised with handoff_consume() on the event_type_registry row.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."activate_candidates"(p_limit integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_ospa bigint;
+    v_heartbeat timestamptz;
+    v_stale_after interval;
+    v_age interval;
+    v_activated integer;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('activate_candidates', 'handoff');
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = format('activate_candidates(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Pass p_limit between 1 and 1000000 (candidates per call): SELECT birthgate.activate_candidates(1000);';
+    END IF;
+    SELECT count(*) INTO v_ospa FROM "birthgate"."governance_build_authorization";
+    SELECT hc.heartbeat_at, hc.stale_after INTO v_heartbeat, v_stale_after
+    FROM "birthgate"."handoff_cursor" AS hc
+    WHERE hc.consumer_name = 'governance_handoff';
+    v_age := now() - v_heartbeat;
+    IF v_ospa < 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG210',
+            MESSAGE = 'governed activation refused: the OSPA ledger (governance_build_authorization) is empty',
+            DETAIL = format('OSPA rows (governance_build_authorization): %s, needs >= 1; heartbeat_at: %s, age %s, stale_after %s', v_ospa, coalesce(v_heartbeat::text, 'never'), coalesce(v_age::text, 'n/a'), coalesce(v_stale_after::text, 'n/a (no cursor row)')),
+            HINT = 'Activation needs at least one human-recorded row in governance_build_authorization; capture continues meanwhile and births are never blocked.';
+    END IF;
+    IF v_heartbeat IS NULL OR v_stale_after IS NULL OR v_age > v_stale_after THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG211',
+            MESSAGE = 'governed activation refused: the handoff heartbeat is missing or stale',
+            DETAIL = format('OSPA rows (governance_build_authorization): %s, needs >= 1; heartbeat_at: %s, age %s, stale_after %s', v_ospa, coalesce(v_heartbeat::text, 'never'), coalesce(v_age::text, 'n/a'), coalesce(v_stale_after::text, 'n/a (no cursor row)')),
+            HINT = 'Run the consumer (birthgate consume, or CALL handoff_drain()) and check its schedule; activation fails closed until the heartbeat is younger than handoff_cursor.stale_after.';
+    END IF;
+    WITH pick AS (
+        SELECT g.object_key
+        FROM "birthgate"."governance_candidate_state" AS g
+        WHERE g.activation_state = 'CAPTURED'
+          AND g.registry_status = 'BORN'
+          AND EXISTS (
+              SELECT 1 FROM "birthgate"."birth_registry" AS r
+              WHERE r.object_key = g.object_key AND r.status = 'BORN')
+        ORDER BY g.marked_at, g.object_key
+        LIMIT p_limit
+        FOR UPDATE OF g SKIP LOCKED
+    )
+    UPDATE "birthgate"."governance_candidate_state" AS g
+    SET activation_state = 'ACTIVATED', activated_at = now(), activated_by = session_user
+    FROM pick
+    WHERE g.object_key = pick.object_key;
+    GET DIAGNOSTICS v_activated = ROW_COUNT;
+    RETURN v_activated;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."activate_candidates"(integer) IS 'Governed activation, fail-closed: refuses with BG210 while governance_build_authorization (OSPA) is empty and with BG211 while the handoff heartbeat is missing or older than handoff_cursor.stale_after (DETAIL: OSPA row count, heartbeat age vs threshold). Otherwise activates up to p_limit CAPTURED candidates of BORN objects, oldest mark first (activated_by = session_user). Capture and birth never depend on it.';
+
+    CREATE OR REPLACE FUNCTION "birthgate"."sweep_adopt"(p_collection text, p_dry_run boolean DEFAULT false, p_batch_size integer DEFAULT NULL,
+                                   p_max_batches_per_minute integer DEFAULT NULL, p_load_guard boolean DEFAULT true)
+    RETURNS TABLE (status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer,
+               rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint,
+               paused_reason text, paused_until timestamptz)
+    LANGUAGE plpgsql
+    VOLATILE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET row_security = off
+    AS $fn$
+    DECLARE
+        v_t0 timestamptz := pg_catalog.clock_timestamp();
+        v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+        v_kind text;
+        v_name text;
+        v_collection text;
+        v_family record;
+        v_src record;
+        v_relkind "char";
+        v_cur "birthgate"."sweep_cursor";
+        v_guard record;
+        v_estimate bigint;
+        v_scanned integer;
+        v_applied integer;
+        v_findings integer;
+        v_last text;
+        v_nulls bigint;
+        v_done boolean;
+        v_ms numeric;
+        v_batch integer;
+        v_target numeric;
+        v_carry boolean;
+        v_indexed boolean;
+        v_nocode_index integer := 0;
+        v_denied text;
+        v_fix text;
+    BEGIN
+        PERFORM "birthgate"."assert_writable"('sweep_adopt', 'handoff');
+        IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_batch_size => %s): must be NULL (adaptive) or between 1 and 100000', p_batch_size),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = pg_catalog.format('sweep_adopt(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_load_guard IS NULL THEN
+            RAISE EXCEPTION USING
+                    ERRCODE = 'BG600',
+                    MESSAGE = 'invalid argument to a sweep function',
+                    DETAIL = 'sweep_adopt(p_load_guard => NULL): must be true or false',
+                    HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+        IF p_batch_size IS NULL THEN
+            BEGIN
+                v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '80 milliseconds')::interval) * 1000;
+            EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+                RAISE EXCEPTION USING
+                            ERRCODE = 'BG605',
+                            MESSAGE = 'a sweep setting cannot be read',
+                            DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
+                            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+            END;
+            IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
+                RAISE EXCEPTION USING
+                            ERRCODE = 'BG605',
+                            MESSAGE = 'a sweep setting cannot be read',
+                            DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
+                            HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+            END IF;
+        END IF;
+        IF p_dry_run IS NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_adopt(p_dry_run => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+        END IF;
+
+        SELECT f.collection_name, f.code_column, f.code_pattern, f.mode, f.code_max_length, f.table_name::pg_catalog.oid AS relid,
+               f.table_name::pg_catalog.text AS table_text
+          INTO v_family
+          FROM "birthgate"."birth_family" AS f
+         WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG601',
+                MESSAGE = 'unknown family',
+                DETAIL = pg_catalog.format('collection %L is not in birthgate.birth_family', pg_catalog.left(p_collection, 100)),
+                HINT = 'Adopt a registered family: SELECT collection_name FROM birthgate.birth_family; register it first with SELECT birthgate.register_family(...).';
+        END IF;
+
+        -- the family table is read only through the shared gate, at every call: it checks, locks
+        -- and checks again, and returns the one SELECT of the code that runs no code of its owner.
+        -- Locking needs USAGE on the schema (and SELECT on a partitioned parent), which the gate does
+        -- not check first: a refusal there is BG608, not a raw 42501.
+        BEGIN
+            SELECT s.state, s.reason, s.relation, s.source INTO v_src
+              FROM "birthgate"."family_read_source"(v_family.relid, v_family.code_column) AS s;
+        EXCEPTION WHEN insufficient_privilege THEN
+            v_denied := SQLERRM;
+        END;
+        IF v_denied IS NOT NULL THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_denied),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        END IF;
+        IF v_src.state OPERATOR(pg_catalog.=) 'unsafe' AND v_src.reason LIKE '%may not read%' THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_src.reason),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        ELSIF v_src.state OPERATOR(pg_catalog.=) 'unsafe' AND v_src.reason LIKE '%has row-level security enabled%' THEN
+            SELECT pg_catalog.format('As a superuser: ALTER ROLE %I BYPASSRLS; or, for the adoption only: %s then afterwards: %s', current_user,
+                                     pg_catalog.string_agg(pg_catalog.format('ALTER TABLE %I.%I DISABLE ROW LEVEL SECURITY;', n.nspname, k.relname), ' ' ORDER BY n.nspname, k.relname),
+                                     pg_catalog.string_agg(pg_catalog.format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY;', n.nspname, k.relname), ' ' ORDER BY n.nspname, k.relname))
+              INTO v_fix
+              FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+              JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+              JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+             WHERE k.relrowsecurity;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG609',
+                MESSAGE = 'row-level security of the family table applies to the package owner',
+                DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                HINT = 'Nothing was read or written. Adoption must see every row and must not run the table''s policies as the package owner. Either let the package owner bypass row-level security, or switch it off on the table for the adoption only (and back on afterwards):' || ' ' || coalesce(v_fix, pg_catalog.format('As a superuser: ALTER ROLE %I BYPASSRLS;', current_user));
+        ELSIF v_src.state OPERATOR(pg_catalog.=) 'missing' THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG602',
+                MESSAGE = 'the family table is missing or not an ordinary table',
+                DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('The table is gone; point the family at the table that holds its objects now: SELECT %I.move_family(%L, %L, %L);', 'birthgate', v_family.collection_name, '<schema.table>', 'the table was replaced');
+        ELSIF v_src.state OPERATOR(pg_catalog.<>) 'ok' THEN
+            SELECT k.relkind INTO v_relkind FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid;
+            IF v_relkind NOT IN ('r', 'p')
+               OR EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(v_family.relid) AS l
+                            JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) l.relid
+                           WHERE l.isleaf AND k.relkind OPERATOR(pg_catalog.<>) 'r') THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG602',
+                    MESSAGE = 'the family table is missing or not an ordinary table',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads only ordinary tables, or partitioned tables whose every partition is one (no view, ON SELECT rule, foreign table or materialized view): point the family at one, or check SELECT * FROM birthgate.v_drift_report;' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, coalesce(v_src.relation, v_family.table_text), v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSIF v_src.reason LIKE 'code column %' THEN
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG603',
+                    MESSAGE = 'the family code column is missing or not of a type adoption reads',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. The code column must exist, not be generated, and be text, varchar or name (or a domain over one); fix the table, then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            ELSE
+                RAISE EXCEPTION USING
+                    ERRCODE = 'BG607',
+                    MESSAGE = 'the family table cannot be read safely with the package rights',
+                    DETAIL = pg_catalog.format('family %s: %s', v_family.collection_name, v_src.reason),
+                    HINT = 'Nothing was read. Adoption reads a family table as the package owner: undo what DETAIL names (row-level security the package owner is subject to, no SELECT for it, an index, CHECK, statistics or partition-key expression using functions outside pg_catalog, an inheritance child), then re-register the family.' || ' ' || pg_catalog.format('Then: SELECT %I.register_family(%L, %L, %L, %L, %L);', 'birthgate', v_family.collection_name, v_src.relation, v_family.code_column, v_family.code_pattern, v_family.mode);
+            END IF;
+        END IF;
+
+        v_kind := CASE WHEN p_dry_run THEN 'adopt_dry_run' ELSE 'adopt' END;
+        v_collection := v_family.collection_name;
+        v_name := v_kind || ':' || v_collection;
+        -- rows estimate: the table's, or the sum over the leaves of a partitioned one
+        SELECT CASE WHEN pg_catalog.bool_or(k.reltuples < 0) THEN NULL ELSE pg_catalog.sum(k.reltuples)::bigint END INTO v_estimate
+          FROM pg_catalog.pg_class AS k
+         WHERE k.oid OPERATOR(pg_catalog.=) v_family.relid AND k.relkind OPERATOR(pg_catalog.=) 'r'
+            OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf);
+
+        IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+            INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+            VALUES (v_name, v_kind, v_collection)
+            ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+        END IF;
+        SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            -- another worker holds this cursor: do nothing, like a second consumer
+            RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+            RETURN;
+        END IF;
+
+        -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+        IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+            -- an error recorded after the previous run finished is this run's first batch failing: keep
+            -- it, and after a statement timeout start at most at half the usual size
+            v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+            v_batch := coalesce(p_batch_size,
+                                CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                     THEN LEAST(GREATEST(v_cur.batch_size, 100), 500) END,
+                                1000);
+            DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+                   run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+                   position_code = NULL, position_id = NULL, batch_size = v_batch,
+                   batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+                   batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
+                   rows_total_estimated = v_estimate,
+                   error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+                   last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+                   last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
+                   last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+                   paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+        END IF;
+        -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
+        v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 100), 20000), 1000);
+
+        -- rate limit: at most p_max_batches_per_minute batch starts per minute
+        IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+           AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+                   paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+                   pauses_rate_limit = sc.pauses_rate_limit + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+        END IF;
+
+        -- load guard: pause, do not fail
+        IF p_load_guard THEN
+            SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+            IF v_guard.pause THEN
+                UPDATE "birthgate"."sweep_cursor" AS sc
+                   SET paused_reason = 'load guard: ' || v_guard.reason,
+                       paused_until = v_t0 + '5 seconds'::interval,
+                       pauses_load = sc.pauses_load + 1,
+                       heartbeat_at = v_t0, updated_at = v_t0
+                 WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+                RETURNING sc.* INTO v_cur;
+                RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                             v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+            RETURN;
+            END IF;
+        END IF;
+
+        -- without a btree index on the code column (default collation, text operators) in every
+        -- relation read, each batch sorts the whole table whatever its size: an adaptive run then
+        -- takes the largest batches, and the first batch of the run says so in a finding
+        SELECT coalesce(pg_catalog.bool_and(EXISTS (
+                   SELECT 1
+                     FROM pg_catalog.pg_index AS i
+                     JOIN pg_catalog.pg_opclass AS opc ON opc.oid OPERATOR(pg_catalog.=) i.indclass[0]
+                     JOIN pg_catalog.pg_am AS am ON am.oid OPERATOR(pg_catalog.=) opc.opcmethod
+                    WHERE i.indrelid OPERATOR(pg_catalog.=) k.oid AND i.indisvalid AND i.indpred IS NULL
+                      AND i.indkey[0] OPERATOR(pg_catalog.=) a.attnum
+                      AND i.indcollation[0] OPERATOR(pg_catalog.=) 100::pg_catalog.oid
+                      AND am.amname OPERATOR(pg_catalog.=) 'btree'
+                      AND opc.opcintype OPERATOR(pg_catalog.=) 'pg_catalog.text'::pg_catalog.regtype)), false)
+          INTO v_indexed
+          FROM pg_catalog.pg_class AS k
+          JOIN pg_catalog.pg_attribute AS a ON a.attrelid OPERATOR(pg_catalog.=) k.oid AND a.attname OPERATOR(pg_catalog.=) v_family.code_column
+         WHERE k.relkind OPERATOR(pg_catalog.=) 'r'
+           AND (k.oid OPERATOR(pg_catalog.=) v_family.relid
+                OR k.oid IN (SELECT l.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS l WHERE l.isleaf));
+        IF NOT v_indexed AND p_batch_size IS NULL THEN
+            v_batch := 20000;
+            v_target := NULL;
+        END IF;
+        IF NOT v_indexed AND v_cur.batches_done OPERATOR(pg_catalog.=) 0 THEN
+            INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+            VALUES (v_name, v_cur.run_id, 'no_code_index', v_collection, 1,
+                    pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column,
+                        'note', 'no btree index on the code column (default collation): every batch sorts the whole table',
+                        'remedy', pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%I);', v_family.table_text, v_family.code_column)));
+            v_nocode_index := 1;
+        END IF;
+
+        -- the batch: one statement over its codes, reading the family table only through v_src.source.
+        -- A privilege revoked since the gate checked it (GRANT/REVOKE take no lock) is BG608 too.
+        BEGIN
+            IF p_dry_run THEN
+                EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
+),
+adopted AS (
+    SELECT 1 FROM reg AS g WHERE g.finding IS NULL AND g.registered_status IS NULL
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
+                                          CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+                   INTO v_scanned, v_applied, v_findings, v_last
+                  USING v_cur.position_code, v_batch, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                        v_family.table_text, v_family.mode, v_family.code_max_length;
+            ELSE
+                EXECUTE pg_catalog.format('WITH src AS MATERIALIZED (
+    SELECT x.code, x.n, pg_catalog.row_number() OVER (ORDER BY x.code) AS ord
+      FROM (SELECT t.code, pg_catalog.count(*) AS n
+              FROM (%1$s) AS t
+             WHERE t.code %2$s
+             GROUP BY t.code
+             ORDER BY t.code
+             LIMIT $2) AS x
+),
+reg AS (
+    SELECT s.code, s.n, s.ord, r.status AS registered_status,
+           CASE WHEN s.code OPERATOR(pg_catalog.=) '''' THEN ''empty_code''
+                WHEN pg_catalog.length(s.code) OPERATOR(pg_catalog.>) $10 THEN ''oversize_code''
+                WHEN s.n OPERATOR(pg_catalog.>) 1 THEN ''duplicate_code''
+                WHEN NOT (s.code OPERATOR(pg_catalog.~) $4) THEN ''pattern_mismatch'' END AS finding
+      FROM src AS s
+      -- one probe of the registry''s unique index per code (LIMIT 1 keeps it a parameterized
+      -- index scan; a join could become a hash of the whole registry)
+      LEFT JOIN LATERAL (
+          SELECT b.status
+            FROM "birthgate"."birth_registry" AS b
+           WHERE b.entity_code OPERATOR(pg_catalog.=) s.code AND b.collection_name OPERATOR(pg_catalog.=) $3
+           LIMIT 1) AS r ON true
+),
+ins AS (
+    INSERT INTO "birthgate"."birth_registry" (collection_name, entity_code, permit_id, born_by)
+    SELECT $3, g.code, NULL, $5
+      FROM reg AS g
+     WHERE g.finding IS NULL AND g.registered_status IS NULL
+     ORDER BY g.ord
+    ON CONFLICT (entity_code, collection_name) DO NOTHING
+    RETURNING registry_id, entity_code, born_at
+),
+adopted AS (
+    INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+    SELECT ''BORN'', $3, i.entity_code, i.registry_id, i.born_at, $5,
+           pg_catalog.jsonb_build_object(''adopted'', true, ''adopted_by'', $5, ''run_id'', $6, ''sweep'', $7,
+                                         ''table'', $8, ''mode'', $9, ''permit_id'', NULL)
+      FROM ins AS i
+     ORDER BY i.registry_id
+    RETURNING 1
+),
+found AS (
+    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, entity_code, code_length, code_md5, occurrences, detail)
+    SELECT $7, $6, CASE WHEN g.registered_status OPERATOR(pg_catalog.=) ''RETIRED'' THEN ''retired_present'' ELSE g.finding END, $3,
+           pg_catalog.left(g.code, 256), pg_catalog.length(g.code), pg_catalog.md5(g.code), g.n,
+           pg_catalog.jsonb_build_object(''table'', $8, ''code_pattern'', $4)
+      FROM reg AS g
+     WHERE (g.finding IS NOT NULL AND g.registered_status IS NULL) OR g.registered_status OPERATOR(pg_catalog.=) ''RETIRED''
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT pg_catalog.count(*) FROM src)::integer,
+       (SELECT pg_catalog.count(*) FROM adopted)::integer,
+       (SELECT pg_catalog.count(*) FROM found)::integer,
+       (SELECT src.code FROM src ORDER BY src.ord DESC LIMIT 1)', v_src.source,
+                                          CASE WHEN v_cur.position_code IS NULL THEN 'IS NOT NULL' ELSE 'OPERATOR(pg_catalog.>) $1' END)
+                   INTO v_scanned, v_applied, v_findings, v_last
+                  USING v_cur.position_code, v_batch, v_collection, v_family.code_pattern, v_actor, v_cur.run_id, v_name,
+                        v_family.table_text, v_family.mode, v_family.code_max_length;
+            END IF;
+            v_done := v_scanned < v_batch;
+            v_findings := v_findings + v_nocode_index;
+
+            -- the end of the keyset: NULL codes (unreachable by it) become one finding row
+            IF v_done THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM (%s) AS t WHERE t.code IS NULL', v_src.source)
+                   INTO v_nulls;
+                IF v_nulls > 0 THEN
+                    INSERT INTO "birthgate"."sweep_finding" (sweep_name, run_id, kind, collection_name, occurrences, detail)
+                    VALUES (v_name, v_cur.run_id, 'null_code', v_collection, v_nulls,
+                            pg_catalog.jsonb_build_object('table', v_family.table_text, 'column', v_family.code_column));
+                    v_findings := v_findings + 1;
+                END IF;
+            END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            v_denied := SQLERRM;
+        END;
+        IF v_denied IS NOT NULL THEN
+            SELECT pg_catalog.string_agg(g.stmt, ' ' ORDER BY g.ord, g.stmt) INTO v_fix
+              FROM (SELECT DISTINCT 1 AS ord, pg_catalog.format('GRANT USAGE ON SCHEMA %I TO %I;', n.nspname, current_user) AS stmt
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                    UNION
+                    SELECT 2, pg_catalog.format('GRANT SELECT ON %I.%I TO %I;', n.nspname, k.relname, current_user)
+                      FROM (SELECT v_family.relid AS relid UNION SELECT t.relid FROM pg_catalog.pg_partition_tree(v_family.relid) AS t) AS r
+                      JOIN pg_catalog.pg_class AS k ON k.oid OPERATOR(pg_catalog.=) r.relid
+                      JOIN pg_catalog.pg_namespace AS n ON n.oid OPERATOR(pg_catalog.=) k.relnamespace
+                     WHERE NOT pg_catalog.has_table_privilege(k.oid, 'SELECT')) AS g;
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG608',
+                MESSAGE = 'the package owner may not read the family table',
+                DETAIL = pg_catalog.format('family %s, table %s, package owner %I: %s', v_family.collection_name, v_family.table_text, current_user, v_denied),
+                HINT = 'Nothing was read or written. Adoption reads the family table with the package owner''s rights: it needs USAGE on the table''s schema and SELECT on the table (and on every partition). As the table owner or a superuser, run:' || ' ' || coalesce(v_fix, pg_catalog.format('GRANT SELECT ON %s TO %I;', v_family.table_text, current_user));
+        END IF;
+
+        v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET position_code = coalesce(v_last, sc.position_code),
+               batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END,
+               batches_total_estimated = GREATEST(sc.batches_done + 1,
+                   sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
+                                              ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
+                                                    + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) - 1)
+                                                   / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) END),
+               batches_done = sc.batches_done + 1,
+               rows_done = sc.rows_done + v_scanned,
+               rows_applied = sc.rows_applied + v_applied,
+               findings = sc.findings + v_findings,
+               rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+               finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+               last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+               paused_reason = NULL, paused_until = NULL,
+               heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        IF v_done THEN
+            INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+            SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+              FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                           ('load_paused', v_cur.pauses_load,
+                            pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                           ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                            pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+             WHERE x.n > 0;
+        END IF;
+
+        RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied, v_findings,
+                            v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                            NULL::text, NULL::timestamptz;
+    END;
+    $fn$;
+    COMMENT ON FUNCTION "birthgate"."sweep_adopt"(text, boolean, integer, integer, boolean) IS 'One batch of the adoption sweep of a family table, in the caller''s transaction (commit after each; sweep_adopt_run and the CLI do). Keyset over the code column (an index on it keeps each batch short): every code with no registry row is adopted (birth_registry BORN, no permit; a BORN changelog row whose detail says adopted, adopted_by, run_id; the handoff then hands it on) or written to sweep_finding: empty_code, oversize_code (longer than the family''s code_max_length), duplicate_code, pattern_mismatch, retired_present, and at the end null_code (one row, with the count). p_dry_run: findings and would-adopt counts only. Returns status batch | finished | paused (rate limit p_max_batches_per_minute or sweep_load_guard(); see paused_reason/paused_until) | skipped (another worker holds the cursor), and the progress. A call on a finished cursor starts a new run (a re-run adopts only what is new). Reads the family table only through family_read_source, at every call (an ordinary or partitioned table, a code column of text/varchar/name or a domain over one, no row-level security; locked and re-checked): BG602 / BG603 / BG607 instead of running any code of the table owner (row_security off, pg_catalog operators); BG608 (with the GRANT statements in the HINT) when the package owner may not read the table, its schema or a partition, BG609 when row-level security applies to the package owner: never a raw permission error. p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 80 ms), the size kept in sweep_cursor.batch_size; without a btree index on the code column every batch sorts the whole table, so an adaptive run takes 20000-row batches and its first batch writes a no_code_index finding with the CREATE INDEX statement.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."sweep_backfill"(p_batch_size integer DEFAULT NULL, p_max_batches_per_minute integer DEFAULT NULL,
+                               p_load_guard boolean DEFAULT true)
+RETURNS TABLE (status text, sweep_name text, run_id bigint, scanned integer, applied integer, findings integer,
+           rows_done bigint, rows_total_estimated bigint, batches_done bigint, batches_total_estimated bigint,
+           paused_reason text, paused_until timestamptz)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "TimeZone" = 'UTC'
+AS $fn$
+DECLARE
+    v_t0 timestamptz := pg_catalog.clock_timestamp();
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_kind text := 'backfill';
+    v_name text := 'backfill';
+    v_collection text := NULL;
+    v_cur "birthgate"."sweep_cursor";
+    v_guard record;
+    v_estimate bigint;
+    v_scanned integer;
+    v_applied integer;
+    v_skipped integer;
+    v_retired integer;
+    v_last text;
+    v_done boolean;
+    v_ms numeric;
+    v_batch integer;
+    v_target numeric;
+    v_carry boolean;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('sweep_backfill', 'handoff');
+    IF p_batch_size IS NOT NULL AND (p_batch_size < 1 OR p_batch_size > 100000) THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_batch_size => %s): must be NULL (adaptive) or between 1 and 100000', p_batch_size),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_max_batches_per_minute IS NOT NULL AND (p_max_batches_per_minute < 1 OR p_max_batches_per_minute > 60000) THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = pg_catalog.format('sweep_backfill(p_max_batches_per_minute => %s): must be NULL (no limit) or between 1 and 60000', p_max_batches_per_minute),
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_load_guard IS NULL THEN
+        RAISE EXCEPTION USING
+                ERRCODE = 'BG600',
+                MESSAGE = 'invalid argument to a sweep function',
+                DETAIL = 'sweep_backfill(p_load_guard => NULL): must be true or false',
+                HINT = 'p_batch_size must be between 1 and 100000, p_max_batches_per_minute NULL or 1..60000, p_max_batches NULL or at least 1, flags not NULL, thresholds not negative; see DETAIL for the value refused. Example: SELECT * FROM birthgate.sweep_adopt(''my_family'', true, 5000);';
+    END IF;
+    IF p_batch_size IS NULL THEN
+        BEGIN
+            v_target := EXTRACT(epoch FROM coalesce(NULLIF(pg_catalog.current_setting('birthgate.sweep_batch_target', true), ''), '80 milliseconds')::interval) * 1000;
+        EXCEPTION WHEN invalid_text_representation OR invalid_datetime_format OR datetime_field_overflow OR interval_field_overflow THEN
+            RAISE EXCEPTION USING
+                        ERRCODE = 'BG605',
+                        MESSAGE = 'a sweep setting cannot be read',
+                        DETAIL = pg_catalog.format('%s = %L: %s', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100), SQLERRM),
+                        HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+        END;
+        IF v_target IS NULL OR v_target < 1 OR v_target > 60000 THEN
+            RAISE EXCEPTION USING
+                        ERRCODE = 'BG605',
+                        MESSAGE = 'a sweep setting cannot be read',
+                        DETAIL = pg_catalog.format('%s = %L: must be between 1 millisecond and 1 minute', 'birthgate.sweep_batch_target', pg_catalog.left(pg_catalog.current_setting('birthgate.sweep_batch_target', true), 100)),
+                        HINT = 'Fix or reset the setting named in DETAIL, e.g. ALTER DATABASE current SET birthgate.sweep_max_lock_wait = ''1s''; or RESET it.';
+        END IF;
+    END IF;
+    SELECT CASE WHEN k.reltuples < 0 THEN NULL ELSE k.reltuples::bigint END INTO v_estimate
+      FROM pg_catalog.pg_class AS k WHERE k.oid OPERATOR(pg_catalog.=) 'birthgate.birth_registry'::pg_catalog.regclass;
+
+    IF NOT EXISTS (SELECT 1 FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name) THEN
+        INSERT INTO "birthgate"."sweep_cursor" (sweep_name, kind, collection_name)
+        VALUES (v_name, v_kind, v_collection)
+        ON CONFLICT ON CONSTRAINT sweep_cursor_pkey DO NOTHING;
+    END IF;
+    SELECT sc.* INTO v_cur FROM "birthgate"."sweep_cursor" AS sc WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        -- another worker holds this cursor: do nothing, like a second consumer
+        RETURN QUERY SELECT 'skipped'::text, v_name, NULL::bigint, 0, 0, 0, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz;
+        RETURN;
+    END IF;
+
+    -- a finished (or never started) cursor starts a new run; the findings of the previous run go
+    IF v_cur.run_id = 0 OR v_cur.finished_at IS NOT NULL THEN
+        -- an error recorded after the previous run finished is this run's first batch failing: keep
+        -- it, and after a statement timeout start at most at half the usual size
+        v_carry := v_cur.last_error_at > coalesce(v_cur.finished_at, '-infinity'::timestamptz);
+        v_batch := coalesce(p_batch_size,
+                            CASE WHEN v_carry AND v_cur.last_error LIKE '57014%statement timeout%'
+                                 THEN LEAST(GREATEST(v_cur.batch_size, 100), 500) END,
+                            1000);
+        DELETE FROM "birthgate"."sweep_finding" AS f WHERE f.sweep_name OPERATOR(pg_catalog.=) v_name;
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET run_id = pg_catalog.nextval('birthgate.sweep_run_id_seq'::pg_catalog.regclass),
+               run_started_at = v_t0, run_started_by = v_actor, finished_at = NULL,
+               position_code = NULL, position_id = NULL, batch_size = v_batch,
+               batches_done = 0, rows_done = 0, rows_applied = 0, rows_skipped = 0, findings = 0,
+               batches_total_estimated = CASE WHEN v_estimate IS NULL THEN NULL ELSE (v_estimate + v_batch - 1) / v_batch END,
+               rows_total_estimated = v_estimate,
+               error_count = CASE WHEN v_carry THEN 1 ELSE 0 END,
+               last_error = CASE WHEN v_carry THEN v_cur.last_error END,
+               last_error_at = CASE WHEN v_carry THEN v_cur.last_error_at END, dead_lettered = 0,
+               last_batch_at = NULL, last_batch_ms = NULL, max_batch_ms = NULL,
+               paused_reason = NULL, paused_until = NULL, pauses_rate_limit = 0, pauses_load = 0,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+    END IF;
+    -- a fixed size, or the adaptive size the previous batch (or a timeout) left in the cursor
+    v_batch := coalesce(p_batch_size, LEAST(GREATEST(v_cur.batch_size, 100), 20000), 1000);
+
+    -- rate limit: at most p_max_batches_per_minute batch starts per minute
+    IF p_max_batches_per_minute IS NOT NULL AND v_cur.last_batch_at IS NOT NULL
+       AND v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute) > v_t0 THEN
+        UPDATE "birthgate"."sweep_cursor" AS sc
+           SET paused_reason = pg_catalog.format('rate limit: %s batches per minute', p_max_batches_per_minute),
+               paused_until = v_cur.last_batch_at + pg_catalog.make_interval(secs => 60.0 / p_max_batches_per_minute),
+               pauses_rate_limit = sc.pauses_rate_limit + 1,
+               heartbeat_at = v_t0, updated_at = v_t0
+         WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+        RETURNING sc.* INTO v_cur;
+        RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+    END IF;
+
+    -- load guard: pause, do not fail
+    IF p_load_guard THEN
+        SELECT g.pause, g.reason INTO v_guard FROM "birthgate"."sweep_load_guard"() AS g;
+        IF v_guard.pause THEN
+            UPDATE "birthgate"."sweep_cursor" AS sc
+               SET paused_reason = 'load guard: ' || v_guard.reason,
+                   paused_until = v_t0 + '5 seconds'::interval,
+                   pauses_load = sc.pauses_load + 1,
+                   heartbeat_at = v_t0, updated_at = v_t0
+             WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+            RETURNING sc.* INTO v_cur;
+            RETURN QUERY SELECT 'paused'::text, v_name, v_cur.run_id, 0, 0, 0, v_cur.rows_done, v_cur.rows_total_estimated,
+                         v_cur.batches_done, v_cur.batches_total_estimated, v_cur.paused_reason, v_cur.paused_until;
+        RETURN;
+        END IF;
+    END IF;
+
+    -- one set-based write of the objects the consumer has not handed off; a key it inserts
+    -- meanwhile makes the plain INSERT fail, and the batch is written again with ON CONFLICT
+    BEGIN
+        WITH batch AS MATERIALIZED (
+            SELECT r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+              FROM "birthgate"."birth_registry" AS r
+             WHERE r.object_key OPERATOR(pg_catalog.>) coalesce(v_cur.position_code, '')
+             ORDER BY r.object_key
+             LIMIT v_batch
+        ),
+        bounds AS MATERIALIZED (
+            SELECT pg_catalog.min(b.object_key) AS lo, pg_catalog.max(b.object_key) AS hi FROM batch AS b
+        ),
+        latest AS (
+            -- the latest changelog row of every object of the batch: one range of the object_key index
+            SELECT DISTINCT ON (l.object_key) l.object_key, l.change_id, l.txid, l.changed_at
+              FROM "birthgate"."registry_changelog" AS l
+             WHERE l.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND l.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+             ORDER BY l.object_key, l.change_id DESC
+        ),
+        present AS (
+            -- what the consumer (or an earlier run) already seeded: one range of the primary key
+            SELECT g.object_key
+              FROM "birthgate"."governance_candidate_state" AS g
+             WHERE g.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND g.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+        ),
+        seeded AS (
+            INSERT INTO "birthgate"."governance_candidate_state"
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT b.object_key, b.collection_name, b.entity_code, 'BORN', b.born_at, true,
+                   coalesce(lc.changed_at, b.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, b.born_txid)
+              FROM batch AS b
+              LEFT JOIN latest AS lc ON lc.object_key OPERATOR(pg_catalog.=) b.object_key
+              LEFT JOIN present AS p ON p.object_key OPERATOR(pg_catalog.=) b.object_key
+             WHERE b.status OPERATOR(pg_catalog.=) 'BORN' AND p.object_key IS NULL
+             ORDER BY b.object_key
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+               (SELECT pg_catalog.count(*) FROM seeded)::integer,
+               (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status OPERATOR(pg_catalog.=) 'RETIRED')::integer,
+               (SELECT bounds.hi FROM bounds)
+          INTO v_scanned, v_applied, v_retired, v_last;
+    EXCEPTION WHEN unique_violation THEN
+        WITH batch AS MATERIALIZED (
+            SELECT r.object_key, r.collection_name, r.entity_code, r.status, r.born_at, r.born_txid
+              FROM "birthgate"."birth_registry" AS r
+             WHERE r.object_key OPERATOR(pg_catalog.>) coalesce(v_cur.position_code, '')
+             ORDER BY r.object_key
+             LIMIT v_batch
+        ),
+        bounds AS MATERIALIZED (
+            SELECT pg_catalog.min(b.object_key) AS lo, pg_catalog.max(b.object_key) AS hi FROM batch AS b
+        ),
+        latest AS (
+            -- the latest changelog row of every object of the batch: one range of the object_key index
+            SELECT DISTINCT ON (l.object_key) l.object_key, l.change_id, l.txid, l.changed_at
+              FROM "birthgate"."registry_changelog" AS l
+             WHERE l.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND l.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+             ORDER BY l.object_key, l.change_id DESC
+        ),
+        present AS (
+            -- what the consumer (or an earlier run) already seeded: one range of the primary key
+            SELECT g.object_key
+              FROM "birthgate"."governance_candidate_state" AS g
+             WHERE g.object_key OPERATOR(pg_catalog.>=) (SELECT bounds.lo FROM bounds)
+               AND g.object_key OPERATOR(pg_catalog.<=) (SELECT bounds.hi FROM bounds)
+        ),
+        seeded AS (
+            INSERT INTO "birthgate"."governance_candidate_state"
+                (object_key, collection_name, entity_code, registry_status, born_at, dirty, marked_at, source_change_id, source_txid)
+            SELECT b.object_key, b.collection_name, b.entity_code, 'BORN', b.born_at, true,
+                   coalesce(lc.changed_at, b.born_at), coalesce(lc.change_id, 0), coalesce(lc.txid, b.born_txid)
+              FROM batch AS b
+              LEFT JOIN latest AS lc ON lc.object_key OPERATOR(pg_catalog.=) b.object_key
+              LEFT JOIN present AS p ON p.object_key OPERATOR(pg_catalog.=) b.object_key
+             WHERE b.status OPERATOR(pg_catalog.=) 'BORN' AND p.object_key IS NULL
+             ORDER BY b.object_key
+            ON CONFLICT (object_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT (SELECT pg_catalog.count(*) FROM batch)::integer,
+               (SELECT pg_catalog.count(*) FROM seeded)::integer,
+               (SELECT pg_catalog.count(*) FROM batch AS b WHERE b.status OPERATOR(pg_catalog.=) 'RETIRED')::integer,
+               (SELECT bounds.hi FROM bounds)
+          INTO v_scanned, v_applied, v_retired, v_last;
+    END;
+    v_skipped := v_scanned - v_applied;
+    v_done := v_scanned < v_batch;
+
+    v_ms := pg_catalog.round((EXTRACT(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_t0) * 1000)::numeric, 1);
+    UPDATE "birthgate"."sweep_cursor" AS sc
+       SET position_code = coalesce(v_last, sc.position_code),
+           position_id = NULL,
+           batch_size = CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END,
+           batches_total_estimated = GREATEST(sc.batches_done + 1,
+               sc.batches_done + 1 + CASE WHEN sc.rows_total_estimated IS NULL OR v_done THEN 0
+                                          ELSE (GREATEST(sc.rows_total_estimated - sc.rows_done - v_scanned, 0)
+                                                + (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) - 1)
+                                               / (CASE WHEN v_target IS NULL THEN v_batch ELSE LEAST(GREATEST(pg_catalog.round(v_batch * pg_catalog.sqrt(v_target / GREATEST(v_ms, 1)))::integer, v_batch / 2, 100), v_batch * 2, 20000) END) END),
+           batches_done = sc.batches_done + 1,
+           rows_done = sc.rows_done + v_scanned,
+           rows_applied = sc.rows_applied + v_applied,
+           rows_skipped = sc.rows_skipped + v_skipped,
+           findings = sc.findings + CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+           rows_total_estimated = GREATEST(sc.rows_total_estimated, sc.rows_done + v_scanned),
+           finished_at = CASE WHEN v_done THEN pg_catalog.clock_timestamp() END,
+           last_batch_at = v_t0, last_batch_ms = v_ms, max_batch_ms = GREATEST(sc.max_batch_ms, v_ms),
+           paused_reason = NULL, paused_until = NULL,
+           heartbeat_at = pg_catalog.clock_timestamp(), updated_at = pg_catalog.clock_timestamp()
+     WHERE sc.sweep_name OPERATOR(pg_catalog.=) v_name
+    RETURNING sc.* INTO v_cur;
+    IF v_retired > 0 THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, occurrences, detail)
+        VALUES (v_name, v_cur.run_id, 'retired_skipped', v_retired,
+                pg_catalog.jsonb_build_object('note', 'RETIRED objects are not seeded as candidates', 'up_to_object_key', pg_catalog.left(v_last, 100)));
+    END IF;
+    IF v_done THEN
+        INSERT INTO "birthgate"."sweep_finding" AS f (sweep_name, run_id, kind, collection_name, occurrences, detail)
+        SELECT v_name, v_cur.run_id, x.kind, v_collection, x.n, x.detail
+          FROM (VALUES ('rate_limited', v_cur.pauses_rate_limit,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_rate_limit, 'note', 'the run waited for its rate limit; nothing was left undone')),
+                       ('load_paused', v_cur.pauses_load,
+                        pg_catalog.jsonb_build_object('pauses', v_cur.pauses_load, 'note', 'the run paused for the load guard; nothing was left undone')),
+                       ('slow_batch', CASE WHEN v_cur.max_batch_ms > 5000 THEN 1 ELSE 0 END,
+                        pg_catalog.jsonb_build_object('max_batch_ms', v_cur.max_batch_ms, 'budget_ms', 5000, 'note', 'lower p_batch_size'))) AS x (kind, n, detail)
+         WHERE x.n > 0;
+    END IF;
+
+    RETURN QUERY SELECT CASE WHEN v_done THEN 'finished' ELSE 'batch' END, v_name, v_cur.run_id, v_scanned, v_applied,
+                        CASE WHEN v_retired > 0 THEN 1 ELSE 0 END,
+                        v_cur.rows_done, v_cur.rows_total_estimated, v_cur.batches_done, v_cur.batches_total_estimated,
+                        NULL::text, NULL::timestamptz;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."sweep_backfill"(integer, integer, boolean) IS 'One batch of the candidate-seed backfill, in the caller''s transaction (commit after each; sweep_backfill_run and the CLI do): keyset over birth_registry.object_key (position_code); every BORN object without a governance_candidate_state row gets one, dirty, stamped with its latest registry_changelog row (change_id, txid, changed_at), so the consumer''s newer-wins rule treats the two as one: an object already handed off is never marked twice or regressed, and one handed off later is not re-marked. Each batch reads one range of object keys from the registry, the changelog and the candidate table (index range scans, no per-object probe) and writes one INSERT (again with ON CONFLICT DO NOTHING if the consumer inserted one of its keys meanwhile). RETIRED objects are skipped (a retired_skipped finding counts them). p_batch_size NULL (the default): each batch is sized to take about birthgate.sweep_batch_target (default 80 ms). Same statuses, rate limit, load guard and one-worker rule as sweep_adopt.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_claim"(p_worker text, p_limit integer DEFAULT 100, p_visibility interval DEFAULT '30 seconds')
+RETURNS TABLE (outbox_id bigint, event_type text, object_key text, payload jsonb, attempt integer)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_max integer;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_claim', 'outbox');
+    IF p_worker IS NULL OR btrim(p_worker) = '' OR length(p_worker) > 128 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_claim(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_claim(p_limit => %s): must be between 1 and 10000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Claim between 1 and 10000 events per call: SELECT * FROM birthgate.outbox_claim(''worker-1'', 100);';
+    END IF;
+    IF p_visibility IS NULL OR p_visibility <= '0'::interval OR p_visibility > '1 day'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG502',
+            MESSAGE = 'invalid visibility timeout',
+            DETAIL = format('outbox_claim(p_visibility => %s): must be above 0 and at most 1 day', coalesce(p_visibility::text, 'NULL')),
+            HINT = 'Pass a visibility timeout above 0 and at most 1 day, longer than one delivery takes, e.g. SELECT * FROM birthgate.outbox_claim(''worker-1'', 100, interval ''30 seconds'');';
+    END IF;
+    SELECT cfg.max_attempts INTO v_max FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- One statement: lock up to p_limit claimable events (SKIP LOCKED: concurrent claimers
+    -- take disjoint sets and never wait), dead-letter those whose expired claim was their
+    -- last attempt, claim the rest, count what leaves no row behind. The claim changes no
+    -- indexed column (a HOT update); events claimed by others keep their place in the index
+    -- and are passed over by their unexpired claim_expires_at.
+    RETURN QUERY
+    WITH cand AS MATERIALIZED (
+        SELECT o.outbox_id AS id, o.visible_at AS was_visible_at,
+               o.claimed_by IS NOT NULL AS expired,
+               o.claimed_by IS NOT NULL AND o.attempts >= v_max AS exhausted
+        FROM "birthgate"."event_outbox" AS o
+        WHERE o.delivered_at IS NULL
+          AND o.visible_at <= v_now
+          AND (o.claim_expires_at IS NULL OR o.claim_expires_at <= v_now)
+        ORDER BY o.visible_at, o.outbox_id
+        LIMIT p_limit
+        FOR UPDATE OF o SKIP LOCKED
+    ),
+    dead AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        USING cand
+        WHERE o.outbox_id = cand.id AND cand.exhausted
+        RETURNING o.outbox_id, o.event_type, o.object_key, o.born_at, o.payload, o.source_change_id, o.emitted_at,
+                  o.released_from_pending, o.attempts, o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) AS errors,
+                  format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) AS last_error, o.redrive_count, o.claimed_by
+    ),
+    dead_lettered AS (
+        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
+        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
+               d.attempts, d.errors, d.last_error, d.redrive_count, v_now, d.claimed_by
+        FROM dead AS d
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    ),
+    claimed AS (
+        UPDATE "birthgate"."event_outbox" AS o
+        SET attempts = o.attempts + 1,
+            claimed_by = p_worker,
+            claimed_at = v_now,
+            claim_expires_at = v_now + p_visibility,
+            errors = CASE WHEN cand.expired THEN o.errors || jsonb_build_array(jsonb_build_object('attempt', o.attempts, 'at', o.claim_expires_at, 'worker', o.claimed_by, 'error', format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at))) ELSE o.errors END,
+            last_error = CASE WHEN cand.expired THEN format('visibility timeout expired: claimed at %s by %s, neither acknowledged nor failed by %s', o.claimed_at, o.claimed_by, o.claim_expires_at) ELSE o.last_error END
+        FROM cand
+        WHERE o.outbox_id = cand.id AND NOT cand.exhausted
+        RETURNING o.outbox_id, o.event_type, o.object_key, o.payload, o.attempts, cand.expired, cand.was_visible_at
+    ),
+    counted AS (
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT k.counter, k.amount, v_now
+        FROM (VALUES ('dead_lettered', (SELECT count(*) FROM dead_lettered)),
+                     ('expired_claims', (SELECT count(*) FROM claimed AS x WHERE x.expired) + (SELECT count(*) FROM dead))) AS k (counter, amount)
+        WHERE k.amount > 0
+    )
+    SELECT x.outbox_id, x.event_type, x.object_key, x.payload, x.attempts
+    FROM claimed AS x
+    ORDER BY x.was_visible_at, x.outbox_id;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_claim"(text, integer, interval) IS 'Claims up to p_limit (1..10000) claimable events for worker p_worker with FOR UPDATE SKIP LOCKED (concurrent workers get disjoint sets and never wait) and hides them for p_visibility (above 0, at most 1 day); returns them in the order taken: by visible_at, then outbox_id (new events in emission order; an event whose backoff ended joins behind the events already claimable; an event whose claim expired is claimable again in its old place). attempt counts this claim. A claim neither acknowledged nor failed within p_visibility becomes claimable again; the next claim records the expiry in errors, or moves the event to event_dead_letter when that was its last attempt (so a poison event that crashes its workers ends in the dead letter table). May return fewer than p_limit rows while other workers hold events. No order across workers or per object key: workers must be idempotent.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_ack"(p_outbox_ids bigint[], p_worker text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_acked integer;
+    v_distinct integer;
+    v_unknown bigint[];
+    v_stale integer;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_ack', 'outbox');
+    IF p_outbox_ids IS NULL OR array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_ack(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_ack(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    IF cardinality(p_outbox_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- Exactly once: only a claimed event still in event_outbox is acknowledged; it leaves
+    -- the table in this statement, so a second acknowledgement (or a concurrent one, which
+    -- waits for the row and re-checks) finds nothing and counts 0. With p_worker, only the
+    -- worker holding the claim can acknowledge it: a worker whose claim expired and was
+    -- taken over is refused (0). One receipt row records the delivered ids and their source
+    -- changelog rows (the replay guard keeps a replay from emitting them again).
+    WITH gone AS (
+        DELETE FROM "birthgate"."event_outbox" AS o
+        WHERE o.outbox_id = ANY (p_outbox_ids)
+          AND o.delivered_at IS NULL
+          AND o.claimed_by IS NOT NULL
+          AND (p_worker IS NULL OR o.claimed_by = p_worker)
+        RETURNING o.outbox_id, o.source_change_id
+    )
+    INSERT INTO "birthgate"."outbox_receipt" AS r (delivered_at, acked_by, outbox_ids, events, min_outbox_id, max_outbox_id,
+                                               source_change_ids, min_source_change_id, max_source_change_id)
+    SELECT v_now, p_worker, array_agg(g.outbox_id ORDER BY g.outbox_id), count(*), min(g.outbox_id), max(g.outbox_id),
+           array_agg(g.source_change_id ORDER BY g.outbox_id), min(g.source_change_id), max(g.source_change_id)
+    FROM gone AS g
+    HAVING count(*) > 0
+    RETURNING r.events INTO v_acked;
+    v_acked := coalesce(v_acked, 0);
+
+    -- every id acknowledged now: nothing to account for (the common case, no more queries)
+    IF v_acked = cardinality(p_outbox_ids) THEN
+        RETURN v_acked;
+    END IF;
+    SELECT count(DISTINCT u.id)::integer INTO v_distinct FROM unnest(p_outbox_ids) AS u (id);
+    IF v_acked < v_distinct THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> u.id AND u.id = ANY (r.outbox_ids));
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_ack: %s of %s ids are neither in %s, %s nor %s: %s', cardinality(v_unknown), v_distinct, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Acknowledge only outbox_id values this worker received from birthgate.outbox_claim(); nothing was acknowledged by this call: drop the unknown ids (an event acknowledged longer ago than the outbox retention has been purged and needs nothing more) and acknowledge the rest again.';
+        END IF;
+        IF p_worker IS NOT NULL THEN
+            SELECT count(*)::integer INTO v_stale
+            FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = ANY (p_outbox_ids)
+              AND o.delivered_at IS NULL
+              AND o.claimed_by IS DISTINCT FROM p_worker;
+            IF v_stale > 0 THEN
+                INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('stale_acks', v_stale, v_now);
+            END IF;
+        END IF;
+    END IF;
+    RETURN v_acked;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_ack"(bigint[], text) IS 'Acknowledges claimed events as delivered and returns how many were acknowledged by this call: they leave event_outbox and one outbox_receipt row records their ids and source changelog rows (a replay of the handoff does not emit them again while the receipt is retained); an id already acknowledged counts 0, so every event is acknowledged exactly once. Only claimed events are acknowledged: an unclaimed one (never claimed, backing off after a failure) or a dead-lettered one counts 0. With p_worker (recommended: the name given to outbox_claim) the acknowledgement is fenced: an event whose claim expired and was taken over by another worker is refused (counts 0, stays with its new holder, counted as stale_acks in v_outbox_status); the late worker''s delivery then is a duplicate the receiver must tolerate (at-least-once). Without p_worker any current claim is acknowledged. Ids that exist nowhere (never, or their receipt purged after the retention): BG504 and nothing is acknowledged. At most 10000 ids.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_fail"(p_outbox_id bigint, p_error text, p_worker text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_cfg record;
+    v_row record;
+    v_receipt record;
+    v_error text;
+    v_entry jsonb;
+    v_seconds double precision;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_fail', 'outbox');
+    IF p_outbox_id IS NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = 'outbox_fail(p_outbox_id => NULL): must not be NULL',
+            HINT = 'Pass the outbox_id of an event this worker claimed: SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'', ''worker-1'');';
+    END IF;
+    IF p_error IS NULL OR btrim(p_error) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG505',
+            MESSAGE = 'invalid error text',
+            DETAIL = format('outbox_fail(%s, p_error => %s): say what went wrong', p_outbox_id, coalesce(quote_literal(left(p_error, 100)), 'NULL')),
+            HINT = 'Pass what went wrong as a non-empty text, e.g. SELECT birthgate.outbox_fail(101, ''HTTP 503 from the webhook'');';
+    END IF;
+    IF p_worker IS NOT NULL AND (btrim(p_worker) = '' OR length(p_worker) > 128) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG500',
+            MESSAGE = 'invalid worker name',
+            DETAIL = format('outbox_fail(p_worker => %s): must be 1 to 128 characters, not blank (got %s characters)', coalesce(quote_literal(left(p_worker, 100)), 'NULL'), coalesce(length(p_worker)::text, 'NULL')),
+            HINT = 'Pass a stable, unique name per worker process, 1 to 128 characters, e.g. SELECT * FROM birthgate.outbox_claim(''mailer@host-1:4711'', 100);';
+    END IF;
+    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max INTO v_cfg FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    SELECT o.outbox_id, o.attempts, o.claimed_by, o.claimed_at, o.delivered_at, o.errors
+    INTO v_row
+    FROM "birthgate"."event_outbox" AS o
+    WHERE o.outbox_id = p_outbox_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = p_outbox_id) THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG508',
+                MESSAGE = 'the event is in the dead letter table',
+                DETAIL = format('outbox_fail(%s): the event is in %s', p_outbox_id, 'birthgate.event_dead_letter'),
+                HINT = 'Inspect it (SELECT * FROM birthgate.event_dead_letter WHERE outbox_id = ...) and, once the cause is fixed, re-drive it: SELECT birthgate.outbox_redrive(ARRAY[...]::bigint[]);';
+        END IF;
+        SELECT r.receipt_id, r.delivered_at, r.acked_by INTO v_receipt FROM "birthgate"."outbox_receipt" AS r WHERE int8range(r.min_outbox_id, r.max_outbox_id, '[]') @> p_outbox_id AND p_outbox_id = ANY (r.outbox_ids) LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG507',
+                MESSAGE = 'the event has already been acknowledged',
+                DETAIL = format('outbox_fail(%s): acknowledged at %s by %s (receipt %s)', p_outbox_id, v_receipt.delivered_at, coalesce(left(v_receipt.acked_by, 100), 'a worker without a name'), v_receipt.receipt_id),
+                HINT = 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).';
+        END IF;
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG504',
+            MESSAGE = 'no such event in the outbox or the dead letter table',
+            DETAIL = format('outbox_fail(%s): no such event in %s, %s or %s', p_outbox_id, 'birthgate.event_outbox', 'birthgate.event_dead_letter', 'birthgate.outbox_receipt'),
+            HINT = 'Fail only outbox_id values this worker received from birthgate.outbox_claim(); an event acknowledged longer ago than the outbox retention has been purged: drop it, nothing more to deliver.';
+    END IF;
+    IF v_row.delivered_at IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG507',
+            MESSAGE = 'the event has already been acknowledged',
+            DETAIL = format('outbox_fail(%s): marked delivered at %s', p_outbox_id, v_row.delivered_at),
+            HINT = 'Nothing to do: the event was delivered (SELECT receipt_id, delivered_at, acked_by FROM birthgate.outbox_receipt WHERE ... = ANY (outbox_ids)).';
+    END IF;
+    IF v_row.claimed_by IS NULL OR (p_worker IS NOT NULL AND v_row.claimed_by <> p_worker) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG506',
+            MESSAGE = 'the event is not claimed by this worker',
+            DETAIL = format('outbox_fail(%s, p_worker => %s): %s', p_outbox_id, coalesce(quote_literal(left(p_worker, 100)), 'NULL'), CASE WHEN v_row.claimed_by IS NULL THEN 'the event is not claimed' ELSE format('claimed by %L since %s', left(v_row.claimed_by, 100), v_row.claimed_at) END),
+            HINT = 'Fail only events you hold: claim with birthgate.outbox_claim() and pass the same worker name; after the visibility timeout another worker may have taken the event over, then drop it.';
+    END IF;
+
+    v_error := CASE WHEN length(p_error) > 4000
+                    THEN left(p_error, 4000) || format(' [truncated: %s characters in all]', length(p_error))
+                    ELSE p_error END;
+    v_entry := jsonb_build_object('attempt', v_row.attempts, 'at', v_now, 'worker', v_row.claimed_by, 'error', v_error);
+
+    IF v_row.attempts >= v_cfg.max_attempts THEN
+        WITH dead AS (
+            DELETE FROM "birthgate"."event_outbox" AS o
+            WHERE o.outbox_id = p_outbox_id
+            RETURNING o.*
+        )
+        INSERT INTO "birthgate"."event_dead_letter" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, dead_lettered_at, dead_lettered_by)
+        SELECT d.outbox_id, d.event_type, d.object_key, d.born_at, d.payload, d.source_change_id, d.emitted_at, d.released_from_pending,
+               d.attempts, d.errors || jsonb_build_array(v_entry), v_error, d.redrive_count, v_now, d.claimed_by
+        FROM dead AS d;
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('dead_lettered', 1, v_now);
+        RETURN 'dead';
+    END IF;
+
+    -- bounded exponential backoff with jitter: base * 2^(attempts - 1), at most backoff_max,
+    -- then a random point in [half, full] so that failing workers do not retry in lockstep
+    v_seconds := least(extract(epoch FROM v_cfg.backoff_max),
+                       extract(epoch FROM v_cfg.backoff_base) * power(2::double precision, least(greatest(v_row.attempts - 1, 0), 62)));
+    v_seconds := v_seconds * (0.5 + random() * 0.5);
+    UPDATE "birthgate"."event_outbox" AS o
+    SET claimed_by = NULL,
+        claimed_at = NULL,
+        claim_expires_at = NULL,
+        visible_at = v_now + make_interval(secs => v_seconds),
+        errors = o.errors || jsonb_build_array(v_entry),
+        last_error = v_error
+    WHERE o.outbox_id = p_outbox_id;
+    RETURN 'retry';
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_fail"(bigint, text, text) IS 'Records a failed delivery of a claimed event: appends {attempt, at, worker, error} to errors (error text kept up to 4000 characters, a longer one is cut and says so), releases the claim and returns ''retry'' (claimable again after a bounded exponential backoff with jitter: backoff_base * 2^(attempts-1), at most backoff_max, jittered into [half, full]) or, when this was attempt max_attempts, ''dead'' (moved to event_dead_letter with every error). With p_worker only the claim holder may fail it. Errors: BG504 unknown id, BG505 empty error text, BG506 not claimed (by this worker), BG507 already acknowledged, BG508 already dead-lettered; nothing changes on error.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_redrive"(p_outbox_ids bigint[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_unknown bigint[];
+    v_moved integer;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_redrive', 'outbox');
+    IF p_outbox_ids IS NOT NULL AND (array_position(p_outbox_ids, NULL) IS NOT NULL OR cardinality(p_outbox_ids) > 10000) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG503',
+            MESSAGE = 'invalid outbox id list',
+            DETAIL = format('outbox_redrive(p_outbox_ids => %s): %s', CASE WHEN p_outbox_ids IS NULL THEN 'NULL' ELSE format('%s ids', cardinality(p_outbox_ids)) END, CASE WHEN p_outbox_ids IS NULL THEN 'must not be NULL' WHEN cardinality(p_outbox_ids) > 10000 THEN 'at most 10000 ids per call' ELSE 'contains NULL' END),
+            HINT = 'Pass a non-NULL array without NULL elements and at most 10000 ids, e.g. SELECT birthgate.outbox_ack(ARRAY[101, 102]::bigint[]);';
+    END IF;
+    IF p_outbox_ids IS NOT NULL THEN
+        SELECT array_agg(u.id ORDER BY u.id) INTO v_unknown
+        FROM (SELECT DISTINCT x.id FROM unnest(p_outbox_ids) AS x (id)) AS u
+        WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."event_dead_letter" AS d WHERE d.outbox_id = u.id)
+          AND NOT EXISTS (SELECT 1 FROM "birthgate"."event_outbox" AS o WHERE o.outbox_id = u.id);
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION USING
+                ERRCODE = 'BG504',
+                MESSAGE = 'no such event in the outbox or the dead letter table',
+                DETAIL = format('outbox_redrive: %s ids are neither in %s nor in %s: %s', cardinality(v_unknown), 'birthgate.event_dead_letter', 'birthgate.event_outbox', array_to_string(v_unknown[1:10], ', ') || CASE WHEN cardinality(v_unknown) > 10 THEN ', ...' ELSE '' END),
+                HINT = 'Use the outbox_id values returned by birthgate.outbox_claim(); an event delivered longer ago than the retention may have been purged (SELECT * FROM birthgate.v_outbox_status).';
+        END IF;
+    END IF;
+
+    WITH moved AS (
+        DELETE FROM "birthgate"."event_dead_letter" AS d
+        WHERE p_outbox_ids IS NULL OR d.outbox_id = ANY (p_outbox_ids)
+        RETURNING d.*
+    ),
+    back AS (
+        INSERT INTO "birthgate"."event_outbox" (outbox_id, event_type, object_key, born_at, payload, source_change_id, emitted_at, released_from_pending, attempts, errors, last_error, redrive_count, visible_at)
+        OVERRIDING SYSTEM VALUE
+        SELECT m.outbox_id, m.event_type, m.object_key, m.born_at, m.payload, m.source_change_id, m.emitted_at, m.released_from_pending,
+               0, m.errors, m.last_error, m.redrive_count + 1, v_now
+        FROM moved AS m
+        ORDER BY m.outbox_id
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::integer INTO v_moved FROM back;
+    IF v_moved > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('redriven', v_moved, v_now);
+    END IF;
+    RETURN v_moved;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_redrive"(bigint[]) IS 'Moves dead-lettered events (all of them when p_outbox_ids is NULL) back to event_outbox under their own outbox_id, claimable at once, with attempts reset to 0 and redrive_count + 1; their errors stay. Returns how many moved; an id already back in the outbox counts 0 (repeating a re-drive is harmless); an id in neither table: BG504 and nothing moves. At most 10000 ids.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_purge"(p_limit integer DEFAULT 10000)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_retention interval;
+    v_purged integer;
+    v_oldest timestamptz;
+    v_newest timestamptz;
+    v_through bigint;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_purge', 'outbox');
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG501',
+            MESSAGE = 'invalid batch limit',
+            DETAIL = format('outbox_purge(p_limit => %s): must be between 1 and 1000000', coalesce(p_limit::text, 'NULL')),
+            HINT = 'Purge between 1 and 1000000 delivered receipts per call: SELECT birthgate.outbox_purge(10000);';
+    END IF;
+    SELECT cfg.retention INTO v_retention FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+
+    -- oldest receipts first through the primary key (receipts are written in time order, so
+    -- the ones past the retention sit at the front); whole receipts, until at least p_limit
+    -- events are purged: a call returns less than p_limit only when nothing more is due
+    WITH due AS (
+        SELECT r.receipt_id, sum(r.events) OVER (ORDER BY r.receipt_id) - r.events AS before
+        FROM (SELECT x.receipt_id, x.events FROM "birthgate"."outbox_receipt" AS x
+              WHERE x.delivered_at < v_now - v_retention
+              ORDER BY x.receipt_id
+              LIMIT p_limit
+              FOR UPDATE SKIP LOCKED) AS r
+    ),
+    gone AS (
+        DELETE FROM "birthgate"."outbox_receipt" AS r
+        USING due
+        WHERE r.receipt_id = due.receipt_id AND due.before < p_limit
+        RETURNING r.events, r.delivered_at, r.max_source_change_id
+    )
+    SELECT coalesce(sum(g.events), 0)::integer, min(g.delivered_at), max(g.delivered_at), max(g.max_source_change_id)
+    INTO v_purged, v_oldest, v_newest, v_through FROM gone AS g;
+
+    IF v_purged > 0 THEN
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at) VALUES ('purged', v_purged, v_now);
+        -- from here on a replay of these changelog rows cannot be recognised (the receipts are gone)
+        IF v_through IS NOT NULL THEN
+            UPDATE "birthgate"."outbox_config" AS cfg
+            SET purged_through_change_id = greatest(cfg.purged_through_change_id, v_through)
+            WHERE cfg.singleton AND cfg.purged_through_change_id IS DISTINCT FROM greatest(cfg.purged_through_change_id, v_through);
+        END IF;
+        RAISE NOTICE 'outbox_purge: % acknowledged events purged (delivered % .. %, retention %)', v_purged, v_oldest, v_newest, v_retention;
+    END IF;
+
+    -- keep the counter log small: fold it into one row per counter (rows of transactions
+    -- still open are not visible here and stay for the next fold)
+    IF (SELECT count(*) FROM (SELECT 1 FROM "birthgate"."outbox_counter" LIMIT 1001) AS n) > 1000 THEN
+        WITH folded AS (
+            DELETE FROM "birthgate"."outbox_counter" RETURNING counter, amount, at
+        )
+        INSERT INTO "birthgate"."outbox_counter" (counter, amount, at)
+        SELECT f.counter, sum(f.amount), max(f.at) FROM folded AS f GROUP BY f.counter;
+    END IF;
+    RETURN v_purged;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_purge"(integer) IS 'Deletes the receipts (outbox_receipt) of acknowledged events delivered longer ago than outbox_config.retention, oldest first, whole receipts until at least p_limit (1..1000000) events are covered, and returns how many events they held (less than p_limit only when nothing more is due); never silently: every purge is counted (v_outbox_status.purged_total, last_purge_at, the purged finding of v_outbox_findings) and raises a NOTICE. Records the highest source changelog row purged (outbox_config.purged_through_change_id): a handoff replay reaching below it can no longer be deduplicated and is reported (replay_past_retention). Call it from cron until it returns less than p_limit. Undelivered and dead-lettered events are never purged; after the purge a repeated acknowledgement of a purged id raises BG504.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."outbox_configure"(
+    p_max_attempts integer DEFAULT NULL,
+    p_backoff_base interval DEFAULT NULL,
+    p_backoff_max interval DEFAULT NULL,
+    p_retention interval DEFAULT NULL,
+    p_alert_after interval DEFAULT NULL)
+RETURNS TABLE (max_attempts integer, backoff_base interval, backoff_max interval, retention interval, alert_after interval)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_old record;
+    v_max_attempts integer;
+    v_base interval;
+    v_max interval;
+    v_retention interval;
+    v_alert interval;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('outbox_configure', 'outbox');
+    SELECT cfg.max_attempts, cfg.backoff_base, cfg.backoff_max, cfg.retention, cfg.alert_after INTO v_old
+    FROM "birthgate"."outbox_config" AS cfg WHERE cfg.singleton FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG510',
+            MESSAGE = 'the outbox delivery settings row is missing',
+            DETAIL = format('no row in %s', 'birthgate.outbox_config'),
+            HINT = 'Re-create it with the defaults: INSERT INTO birthgate.outbox_config DEFAULT VALUES;';
+    END IF;
+    v_max_attempts := coalesce(p_max_attempts, v_old.max_attempts);
+    v_base := coalesce(p_backoff_base, v_old.backoff_base);
+    v_max := coalesce(p_backoff_max, v_old.backoff_max);
+    v_retention := coalesce(p_retention, v_old.retention);
+    v_alert := coalesce(p_alert_after, v_old.alert_after);
+    IF v_max_attempts NOT BETWEEN 1 AND 1000
+       OR v_base <= '0'::interval OR v_max < v_base OR v_max > '1 day'::interval
+       OR v_retention < '1 minute'::interval OR v_alert <= '0'::interval THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG509',
+            MESSAGE = 'invalid outbox delivery setting',
+            DETAIL = format('outbox_configure: max_attempts %s, backoff_base %s, backoff_max %s, retention %s, alert_after %s', v_max_attempts, v_base, v_max, v_retention, v_alert),
+            HINT = 'Settings: max_attempts 1..1000, backoff_base above 0 and at most backoff_max, backoff_max at most 1 day, retention at least 1 minute, alert_after above 0; e.g. SELECT * FROM birthgate.outbox_configure(p_max_attempts => 12);';
+    END IF;
+    UPDATE "birthgate"."outbox_config" AS cfg
+    SET max_attempts = v_max_attempts, backoff_base = v_base, backoff_max = v_max, retention = v_retention,
+        alert_after = v_alert, updated_at = now(), updated_by = session_user
+    WHERE cfg.singleton;
+    RETURN QUERY SELECT v_max_attempts, v_base, v_max, v_retention, v_alert;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."outbox_configure"(integer, interval, interval, interval, interval) IS 'Changes the outbox delivery settings (NULL keeps a value) and returns them: max_attempts 1..1000, backoff_base above 0, backoff_max between backoff_base and 1 day, retention at least 1 minute, alert_after above 0; anything else BG509 and nothing changes. Applies to the next claim, failure and purge.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."move_family"(p_collection text, p_table regclass, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_from record;
+    v_to record;
+    v_rel record;
+    v_att record;
+    v_trigger name;
+    v_unsafe text;
+    p_code_column name;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('move_family', 'admission');
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('move_family(%L, %s, %L)', pg_catalog.left(p_collection, 100), coalesce((p_table)::text, 'NULL'), p_reason),
+            HINT = 'Give a non-empty reason; it is kept for the audit trail.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF p_table IS NOT NULL AND EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.table_name = p_table AND f.collection_name <> p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG106',
+            MESSAGE = 'the table is already registered under another collection',
+            DETAIL = format('table %s is registered as collection %s; refused for collection %s', p_table, (SELECT f.collection_name FROM "birthgate"."birth_family" f WHERE f.table_name = p_table), p_collection),
+            HINT = 'A table belongs to one family: re-register it under its existing collection name, or pick another table.';
+    END IF;
+    IF p_table IS NULL OR v_family.table_name::oid = p_table::oid THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG102',
+            MESSAGE = 'the table cannot be governed',
+            DETAIL = format('move_family(%L, %s): %s', p_collection, coalesce((p_table)::text, 'NULL'), CASE WHEN p_table IS NULL THEN 'the new table is NULL' ELSE 'the collection is already on that table' END),
+            HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    SELECT k.oid, k.relowner, pg_catalog.format('%I.%I', n.nspname, k.relname) AS ident INTO v_from
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace WHERE k.oid = v_family.table_name;
+    SELECT k.oid, k.relowner INTO v_to FROM pg_catalog.pg_class k WHERE k.oid = p_table;
+    p_code_column := v_family.code_column;
+    SELECT k.oid, k.relkind, k.relpersistence, k.relowner, k.relispartition, n.nspname, k.relname,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = k.oid OR i.inhparent = k.oid) AS inherits
+      INTO v_rel
+      FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+     WHERE k.oid = p_table;
+    IF NOT FOUND OR v_rel.relkind <> 'r' OR v_rel.relpersistence = 't' OR v_rel.relispartition OR v_rel.inherits
+       OR v_rel.nspname IN ('birthgate', 'pg_catalog', 'information_schema') THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG102',
+                    MESSAGE = 'the table cannot be governed',
+                    DETAIL = format('table %s (oid %s) for collection %s: %s', p_table, p_table::oid, p_collection, CASE WHEN v_rel.oid IS NULL THEN 'does not exist' WHEN v_rel.relispartition THEN 'is a partition (statement triggers with transition tables do not fire for rows routed through its parent)' WHEN v_rel.relkind = 'p' THEN 'is a partitioned table (transition tables cannot be used on its partitions)' WHEN v_rel.relkind <> 'r' THEN format('relkind %L is not an ordinary table', v_rel.relkind) WHEN v_rel.relpersistence = 't' THEN 'is temporary' WHEN v_rel.inherits THEN 'is part of an inheritance tree (statement triggers of a child do not fire for writes through its parent)' ELSE format('lives in schema %I', v_rel.nspname) END),
+                    HINT = 'Register an existing ordinary table (not a view, partitioned table, foreign or temporary table, nor a table of the package schema).';
+    END IF;
+    -- layer 2 plans queries over the table as the package owner: nothing there may run code of its owner
+    v_unsafe := "birthgate"."family_relation_unsafe"(p_table);
+    IF v_unsafe IS NOT NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG160',
+                    MESSAGE = 'the table cannot be governed: planning a query over it would run code of its owner, or it has inheritance children',
+                    DETAIL = format('table %s for collection %s: %s', p_table, p_collection, pg_catalog.left(v_unsafe, 300)),
+                    HINT = format('Remove what DETAIL names (DROP INDEX, DROP STATISTICS, ALTER TABLE ... DROP CONSTRAINT, or ALTER TABLE <child> NO INHERIT %s), or use only pg_catalog functions there; then retry: SELECT birthgate.register_family(%L, %L, %L, ''<pattern>'', ''<mode>'');', p_table, p_collection, p_table::text, p_code_column);
+    END IF;
+    IF p_code_column IS NULL THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('code column is NULL for table %s (collection %s)', p_table, p_collection),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    SELECT a.attnum, a.attgenerated, a.attcollation, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, COALESCE((WITH RECURSIVE d (oid, typtype, typbasetype, depth) AS (
+                    SELECT t.oid, t.typtype, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) a.atttypid
+                    UNION ALL
+                    SELECT t.oid, t.typtype, t.typbasetype, d.depth OPERATOR(pg_catalog.+) 1
+                      FROM d JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) d.typbasetype
+                     WHERE d.typtype OPERATOR(pg_catalog.=) 'd' AND d.depth OPERATOR(pg_catalog.<) 100)
+                SELECT d.oid::pg_catalog.regtype FROM d WHERE d.typtype OPERATOR(pg_catalog.<>) 'd' ORDER BY d.depth LIMIT 1) IN ('pg_catalog.text'::pg_catalog.regtype, 'pg_catalog.varchar'::pg_catalog.regtype, 'pg_catalog.name'::pg_catalog.regtype), false) AS safe_type
+      INTO v_att
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+     WHERE a.attrelid = p_table AND a.attname = p_code_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND OR v_att.attgenerated <> '' OR NOT v_att.safe_type THEN
+        RAISE EXCEPTION USING
+                    ERRCODE = 'BG103',
+                    MESSAGE = 'invalid code column',
+                    DETAIL = format('column %I of %s (collection %s): %s', p_code_column, p_table, p_collection, CASE WHEN v_att.attnum IS NULL THEN 'does not exist' WHEN v_att.attgenerated <> '' THEN 'is a generated column (BEFORE triggers cannot see its value)' ELSE format('type %s is not text, varchar or name, nor a domain over one of them', v_att.type_name) END),
+                    HINT = 'Name an existing, non-generated column of the table whose type is text-like (text, varchar, char, name or a domain over them).';
+    END IF;
+    -- a nondeterministic collation makes different codes equal in the table, not in the registry (since 000020)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_collation k WHERE k.oid = v_att.attcollation AND NOT k.collisdeterministic) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG103',
+            MESSAGE = 'invalid code column',
+            DETAIL = format('column %I of %s (collection %s) has the nondeterministic collation %s: codes the registry keeps apart (e.g. A-1 and a-1) would be equal in the table', p_code_column, p_table, p_collection, (SELECT pg_catalog.format('%I.%I', n.nspname, k.collname) FROM pg_catalog.pg_collation k JOIN pg_catalog.pg_namespace n ON n.oid = k.collnamespace WHERE k.oid = v_att.attcollation)),
+            HINT = format('Use a deterministic collation for the code column: ALTER TABLE %s ALTER COLUMN %I TYPE text COLLATE "default"; (keep a case-insensitive lookup in an index on lower(%I) if the application needs one)', p_table, p_code_column, p_code_column);
+    END IF;
+    IF v_to.oid IS NULL
+       OR NOT (pg_catalog.pg_has_role(v_actor, v_to.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, p_table, 'TRIGGER'))
+       OR (v_from.oid IS NOT NULL
+           AND NOT (pg_catalog.pg_has_role(v_actor, v_from.relowner, 'USAGE') OR pg_catalog.has_table_privilege(v_actor, v_from.oid, 'TRIGGER'))) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG154',
+            MESSAGE = 'a family move needs the owner (or TRIGGER privilege) of both tables',
+            DETAIL = format('role %I moving collection %s from %s (owner %s) to %s (owner %s)', v_actor, p_collection, COALESCE(v_from.ident, v_family.table_name::text), COALESCE(pg_catalog.pg_get_userbyid(v_from.relowner)::text, '-'), p_table, COALESCE(pg_catalog.pg_get_userbyid(v_to.relowner)::text, '-')),
+            HINT = 'Call move_family as a role that owns, or has TRIGGER on, both the current and the new table (GRANT TRIGGER ON TABLE ... TO ...).';
+    END IF;
+    IF v_from.oid IS NOT NULL THEN
+        PERFORM "birthgate"."birth_lock_table"(v_from.oid::regclass, pg_catalog.format('moving collection %s off %s', p_collection, v_from.ident));
+        FOR v_trigger IN
+            SELECT t.tgname FROM pg_catalog.pg_trigger t
+             WHERE t.tgrelid = v_from.oid AND NOT t.tgisinternal AND t.tgname = ANY (ARRAY['_100_birth_gate', '_110_birth_register', '_120_birth_recode', '_130_birth_truncate', '_900_birth_finalize', '_910_birth_finalize_recode', '_905_birth_finalize_delete']::name[])
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_trigger, v_from.ident);
+        END LOOP;
+    END IF;
+    INSERT INTO "birthgate"."birth_family_move" (collection_name, from_table, from_table_name, to_table, reason, moved_by)
+    VALUES (p_collection, v_family.table_name::oid, COALESCE(v_from.ident, v_family.table_name::text), p_table::oid, p_reason, v_actor);
+    UPDATE "birthgate"."birth_family" SET table_name = p_table WHERE collection_name = p_collection;
+    PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."move_family"(text, regclass, text) IS 'Moves a collection to another table on purpose: needs the owner (or TRIGGER privilege) of both tables (BG154) and a reason; takes the gate triggers off the old table, records the move in birth_family_move and registers the new table with the same column, pattern, mode and limit. v_drift_trigger_state keeps reporting the old table as a governed table without gates while it exists.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."set_family_code_limit"(p_collection text, p_max_length integer)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM "birthgate"."assert_writable"('set_family_code_limit', 'admission');
+    IF p_max_length IS NULL OR p_max_length < 1 OR p_max_length > 600 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG159',
+            MESSAGE = 'invalid code length limit',
+            DETAIL = format('code length limit %s for collection %s', coalesce((p_max_length)::text, 'NULL'), pg_catalog.left(p_collection, 100)),
+            HINT = 'Give a limit between 1 and 600 characters (the registry index holds at most about 2,700 bytes).';
+    END IF;
+    UPDATE "birthgate"."birth_family" SET code_max_length = p_max_length WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    -- the limit is part of the WHEN clause of _100_birth_gate: re-attach it (when the table exists)
+    IF EXISTS (SELECT 1 FROM "birthgate"."birth_family" f JOIN pg_catalog.pg_class k ON k.oid = f.table_name
+                WHERE f.collection_name = p_collection) THEN
+        PERFORM "birthgate"."birth_family_attach_gates"(p_collection);
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."set_family_code_limit"(text, integer) IS 'Sets the longest code (in characters, 1-600) the family admits: issue_permit, the gates and retire refuse longer codes with BG152. Re-attaches the gate triggers (the limit is part of the WHEN clause of _100_birth_gate; table lock under a bounded lock_timeout, BG156).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."set_family_mode"(p_collection text, p_mode text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM "birthgate"."assert_writable"('set_family_mode', 'admission');
+    IF p_mode IS NULL OR p_mode NOT IN ('off', 'report', 'enforce') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG105',
+            MESSAGE = 'invalid family mode',
+            DETAIL = format('mode %L for collection %s', pg_catalog.left(p_mode, 100), pg_catalog.left(p_collection, 100)),
+            HINT = format('Use one of off, report, enforce: SELECT birthgate.set_family_mode(%L, ''enforce'');', pg_catalog.left(p_collection, 63));
+    END IF;
+    UPDATE "birthgate"."birth_family"
+       SET mode = p_mode, mode_changed_at = pg_catalog.now(), mode_changed_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name
+     WHERE collection_name = p_collection AND mode <> p_mode;
+    IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" WHERE collection_name = p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION "birthgate"."issue_permit"(p_collection text, p_entity_code text, p_ttl interval DEFAULT '24 hours')
+RETURNS bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_collection text := p_collection;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_permit_id bigint;
+    v_live record;
+    v_born record;
+    v_now timestamptz;
+    v_expires timestamptz;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('issue_permit', 'admission');
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF pg_catalog.length(p_entity_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s: code of %s characters (limit %s): %L', p_collection, pg_catalog.length(p_entity_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Use a code of at most %s characters, or raise the limit: SELECT birthgate.set_family_code_limit(%L, %s);', v_family.code_max_length, p_collection, LEAST(pg_catalog.length(p_entity_code), 600));
+    END IF;
+    IF p_entity_code IS NULL OR p_entity_code = '' OR p_entity_code !~ v_family.code_pattern THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG114',
+            MESSAGE = 'the code does not satisfy the family code rule',
+            DETAIL = format('collection %s, code %L, pattern %L', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_family.code_pattern),
+            HINT = format('Issue permits only for non-empty codes matching %L (SELECT code_pattern FROM birthgate.birth_family WHERE collection_name = %L).', v_family.code_pattern, p_collection);
+    END IF;
+    IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG113',
+            MESSAGE = 'invalid permit lifetime',
+            DETAIL = format('ttl %L for collection %s, code %L', p_ttl, p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Give a positive lifetime: SELECT birthgate.issue_permit(%L, %L, interval ''24 hours'');', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
+    END IF;
+    v_now := pg_catalog.clock_timestamp();
+    BEGIN
+        v_expires := v_now + p_ttl;
+        IF NOT pg_catalog.isfinite(v_expires) THEN
+            RAISE datetime_field_overflow;
+        END IF;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG155',
+            MESSAGE = 'the permit lifetime runs past the end of the timestamp range',
+            DETAIL = format('ttl %s from %s for collection %s, code %L', p_ttl, v_now, p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('Give a lifetime that ends within the timestamp range: SELECT birthgate.issue_permit(%L, %L, interval ''30 days'');', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
+    END;
+    SELECT registry_id, status, born_at INTO v_born
+      FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code;
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG115',
+            MESSAGE = 'the code is already in the birth registry',
+            DETAIL = format('collection %s, code %L: registry_id %s, %s since %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_born.registry_id, v_born.status, v_born.born_at),
+            HINT = 'A code is born once; an object that already exists needs no permit. Pick a new code.';
+    END IF;
+
+    -- a permit whose lifetime ran out becomes EXPIRED now, so it does not block a new one
+    UPDATE "birthgate"."birth_admission_permit" SET state = 'EXPIRED', expired_at = v_now
+     WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED' AND expires_at <= v_now;
+
+    INSERT INTO "birthgate"."birth_admission_permit" (collection_name, entity_code, issued_by, issued_at, expires_at)
+    VALUES (p_collection, p_entity_code, COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, v_now, v_expires)
+    ON CONFLICT (collection_name, entity_code) WHERE state = 'ISSUED' DO NOTHING
+    RETURNING permit_id INTO v_permit_id;
+    IF v_permit_id IS NULL THEN
+        SELECT permit_id, issued_by, expires_at INTO v_live
+          FROM "birthgate"."birth_admission_permit" WHERE collection_name = p_collection AND entity_code = p_entity_code AND state = 'ISSUED';
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG110',
+            MESSAGE = 'a live permit already exists for this code',
+            DETAIL = format('collection %s, code %L: permit %s issued by %I, expires %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), v_live.permit_id, v_live.issued_by, v_live.expires_at),
+            HINT = format('Use the live permit %s, or revoke it first: SELECT birthgate.revoke_permit(%s, ''<reason>'');', v_live.permit_id, v_live.permit_id);
+    END IF;
+    RETURN v_permit_id;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."issue_permit"(text, text, interval) IS 'Issues the admission permit for one (collection, code) and returns its permit_id; issued_at is the clock time of the call and expires_at = issued_at + ttl. Refuses an unknown family (BG100), a code longer than the family limit (BG152), a NULL/empty code or one that fails the family pattern (BG114), a non-positive lifetime (BG113) or one past the timestamp range (BG155), a code already in the registry (BG115) and a second live permit (BG110; a lapsed ISSUED permit is marked EXPIRED first).';
+
+CREATE OR REPLACE FUNCTION "birthgate"."revoke_permit"(p_permit_id bigint, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_permit "birthgate"."birth_admission_permit"%ROWTYPE;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('revoke_permit', 'admission');
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('revoke_permit(%s, %L)', coalesce((p_permit_id)::text, 'NULL'), p_reason),
+            HINT = format('Give a reason: SELECT birthgate.revoke_permit(%s, ''<reason>'');', coalesce(p_permit_id::text, '<permit_id>'));
+    END IF;
+    SELECT * INTO v_permit FROM "birthgate"."birth_admission_permit" WHERE permit_id = p_permit_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG111',
+            MESSAGE = 'no such permit',
+            DETAIL = format('permit_id %s', coalesce((p_permit_id)::text, 'NULL')),
+            HINT = 'Pass the permit_id of an existing permit (SELECT permit_id, state FROM birthgate.birth_admission_permit WHERE ...).';
+    END IF;
+    IF v_permit.state <> 'ISSUED' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG112',
+            MESSAGE = 'the permit is not live (ISSUED); CONSUMED, EXPIRED and REVOKED are final',
+            DETAIL = format('permit %s (%s:%s) is %s; ISSUED -> REVOKED refused', p_permit_id, v_permit.collection_name, (CASE WHEN pg_catalog.length(v_permit.entity_code) > 100 THEN pg_catalog.left(v_permit.entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(v_permit.entity_code)) ELSE v_permit.entity_code END), v_permit.state),
+            HINT = 'Only an ISSUED permit can be consumed, revoked or expired; issue a new permit if the code still needs one.';
+    END IF;
+    -- clock time after the row lock, never before the permit was issued (it may have been issued
+    -- after this transaction began)
+    UPDATE "birthgate"."birth_admission_permit"
+       SET state = 'REVOKED', revoked_at = GREATEST(pg_catalog.clock_timestamp(), issued_at), revoked_by = COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name, revoke_reason = p_reason
+     WHERE permit_id = p_permit_id;
+END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION "birthgate"."expire_permits"()
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := pg_catalog.clock_timestamp();
+    v_count integer;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('expire_permits', 'admission');
+    UPDATE "birthgate"."birth_admission_permit"
+       SET state = 'EXPIRED', expired_at = v_now
+     WHERE state = 'ISSUED' AND expires_at <= v_now;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$fn$;
+
+CREATE OR REPLACE FUNCTION "birthgate"."retire"(p_collection text, p_entity_code text, p_reason text)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_actor name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user)::name;
+    v_family "birthgate"."birth_family"%ROWTYPE;
+    v_reg "birthgate"."birth_registry"%ROWTYPE;
+    v_check record;
+BEGIN
+    PERFORM "birthgate"."assert_writable"('retire', 'admission');
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG117',
+            MESSAGE = 'a reason is required',
+            DETAIL = format('retire(%L, %L, %L)', pg_catalog.left(p_collection, 100), (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), p_reason),
+            HINT = format('Give a reason: SELECT birthgate.retire(%L, %L, ''<reason>'');', pg_catalog.left(p_collection, 63), (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
+    END IF;
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG142',
+            MESSAGE = 'retire needs READ COMMITTED isolation',
+            DETAIL = format('transaction_isolation is %s', pg_catalog.current_setting('transaction_isolation')),
+            HINT = 'Call birthgate.retire() in a READ COMMITTED transaction, so its phantom check sees every row committed before its table lock.';
+    END IF;
+    SELECT * INTO v_family FROM "birthgate"."birth_family" WHERE collection_name = p_collection;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG100',
+            MESSAGE = 'unknown family',
+            DETAIL = format('collection %L', pg_catalog.left(p_collection, 100)),
+            HINT = format('Register it first: SELECT birthgate.register_family(%L, ''<schema.table>'', ''<code column>'', ''<pattern>'', ''report''); registered collections: SELECT collection_name FROM birthgate.birth_family;', pg_catalog.left(p_collection, 63));
+    END IF;
+    IF pg_catalog.length(p_entity_code) > v_family.code_max_length THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG152',
+            MESSAGE = 'the code is longer than the family allows',
+            DETAIL = format('collection %s: code of %s characters (limit %s): %L', p_collection, pg_catalog.length(p_entity_code), v_family.code_max_length, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END)),
+            HINT = format('No code longer than %s characters can be born in %s; list the born codes: SELECT entity_code FROM birthgate.birth_registry WHERE collection_name = %L;', v_family.code_max_length, p_collection, p_collection);
+    END IF;
+    SELECT * INTO v_reg FROM "birthgate"."birth_registry" WHERE collection_name = p_collection AND entity_code = p_entity_code FOR UPDATE;
+    IF NOT FOUND OR v_reg.status <> 'BORN' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG140',
+            MESSAGE = 'only a BORN object can be retired',
+            DETAIL = format('%s:%L is %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), COALESCE(v_reg.status, 'not in the registry')),
+            HINT = 'Check the registry row (SELECT status FROM birthgate.birth_registry WHERE ...): unknown codes cannot be retired and RETIRED is final.';
+    END IF;
+    -- hold off writers of the family table, so the phantom check below sees every committed row
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = v_family.table_name) THEN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE MODE', v_family.table_name);
+    END IF;
+    SELECT * INTO v_check FROM "birthgate"."retire_gate_check"(p_collection, p_entity_code);
+    IF NOT v_check.allowed THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG141',
+            MESSAGE = 'retire refused by retire_gate_check',
+            DETAIL = format('%s:%L: %s', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END), pg_catalog.left(v_check.reason, 300)),
+            HINT = format('retire() only retires phantoms: remove the object from its table first, then retry; see SELECT * FROM birthgate.retire_gate_check(%L, %L);', p_collection, (CASE WHEN pg_catalog.length(p_entity_code) > 100 THEN pg_catalog.left(p_entity_code, 100) || pg_catalog.format('...(%s characters)', pg_catalog.length(p_entity_code)) ELSE p_entity_code END));
+    END IF;
+    WITH retired AS (
+        UPDATE "birthgate"."birth_registry"
+           SET status = 'RETIRED', retired_at = pg_catalog.now(), retired_by = v_actor, retire_reason = p_reason
+         WHERE registry_id = v_reg.registry_id
+        RETURNING registry_id, collection_name, entity_code, born_at
+    )
+    INSERT INTO "birthgate"."registry_changelog" (op, collection_name, entity_code, registry_id, born_at, actor, detail)
+    SELECT 'RETIRED', r.collection_name, r.entity_code, r.registry_id, r.born_at, v_actor,
+           pg_catalog.jsonb_build_object('reason', p_reason, 'check', v_check.reason)
+      FROM retired r;
+END;
+$fn$;
+
+CREATE OR REPLACE PROCEDURE "birthgate"."handoff_drain"(p_batch_size integer DEFAULT 5000, p_max_batches integer DEFAULT NULL)
+LANGUAGE plpgsql
+AS $pr$
+DECLARE
+    v_started timestamptz;
+    v_batch_started timestamptz;
+    v_batches integer := 0;
+    v_total bigint := 0;
+    v_emitted bigint := 0;
+    v_captured bigint := 0;
+    v_consumed integer;
+    v_e integer;
+    v_c integer;
+    v_lag bigint;
+BEGIN
+    -- A procedure that COMMITs cannot carry a SET clause: pin search_path for this transaction
+    -- here (it is re-pinned after every COMMIT below) and qualify every name and operator.
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    v_started := pg_catalog.clock_timestamp();
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 OR p_batch_size OPERATOR(pg_catalog.>) 100000 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_batch_size => %s): must be between 1 and 100000', coalesce(p_batch_size::pg_catalog.text, 'NULL')),
+            HINT = 'Pass p_batch_size between 1 and 100000 (rows per committed batch): CALL birthgate.handoff_drain(5000);';
+    END IF;
+    IF p_max_batches IS NOT NULL AND p_max_batches OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG200',
+            MESSAGE = 'invalid argument to a handoff function',
+            DETAIL = pg_catalog.format('handoff_drain(p_max_batches => %s): must be NULL (no limit) or at least 1', p_max_batches),
+            HINT = 'Pass p_max_batches NULL or at least 1 (NULL: until the backlog is drained): CALL birthgate.handoff_drain(5000, 100);';
+    END IF;
+    LOOP
+        EXIT WHEN p_max_batches IS NOT NULL AND v_batches OPERATOR(pg_catalog.>=) p_max_batches;
+        v_batch_started := pg_catalog.clock_timestamp();
+        SELECT r.consumed, r.emitted, r.captured, r.lag
+        INTO v_consumed, v_e, v_c, v_lag
+        FROM "birthgate"."handoff_consume"(p_batch_size) AS r;
+        COMMIT;
+        PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+        IF v_lag IS NULL THEN
+            RAISE NOTICE 'handoff_drain: another consumer holds the cursor; stopping after % batches, % rows', v_batches, v_total;
+            EXIT;
+        END IF;
+        v_batches := v_batches OPERATOR(pg_catalog.+) 1;
+        v_total := v_total OPERATOR(pg_catalog.+) v_consumed;
+        v_emitted := v_emitted OPERATOR(pg_catalog.+) v_e;
+        v_captured := v_captured OPERATOR(pg_catalog.+) v_c;
+        RAISE NOTICE 'handoff_drain: batch % consumed % rows (% emitted, % captured) in % ms; total % rows; lag %; elapsed %',
+            v_batches, v_consumed, v_e, v_c,
+            pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_batch_started)::pg_catalog.numeric OPERATOR(pg_catalog.*) 1000, 1),
+            v_total, v_lag, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+        -- A short batch means the consumer caught up with a snapshot taken in that batch.
+        EXIT WHEN v_consumed OPERATOR(pg_catalog.<) p_batch_size;
+    END LOOP;
+    RAISE NOTICE 'handoff_drain: done: % batches, % rows, % emitted, % captured, elapsed %',
+        v_batches, v_total, v_emitted, v_captured, pg_catalog.date_trunc('millisecond', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) v_started);
+END;
+$pr$;
+COMMENT ON PROCEDURE "birthgate"."handoff_drain"(integer, integer) IS 'Drains the handoff backlog for cron jobs: calls handoff_consume(p_batch_size) and COMMITs after every batch, until a batch comes back short (the consumer caught up with a snapshot taken in that batch) or p_max_batches batches ran; RAISE NOTICE per batch (batch n, rows, total, lag, elapsed). CALL it outside an explicit transaction block (it commits). Security invoker without a SET clause because a procedure that commits cannot have either: it pins search_path itself with set_config(..., true) at the start and after every COMMIT, and every name and operator in it is schema-qualified.';
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000027_operator_errors', now());
+
 COMMIT;

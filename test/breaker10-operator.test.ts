@@ -2,8 +2,9 @@
  * An operator's server, not a throwaway: the consumer run where it cannot write
  * (default_transaction_read_only = on, as on a hot standby), inside a REPEATABLE READ transaction
  * that another consumer overtook, `birthgate status` run as the consumer's login, and births
- * while another database holds a transaction open. Known defects are `it.fails`: each must turn
- * into a BG SQLSTATE with a HINT (or a hint in the CLI's JSON).
+ * while another database holds a transaction open. Read-only: BG222 with DETAIL and HINT, nothing
+ * lost. Overtaken under REPEATABLE READ: the call ends like one that found the cursor locked
+ * (skipped, lag NULL), never 40001. Status as the consumer's login: the exact GRANT in the hint.
  */
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -73,15 +74,18 @@ describe('breaker10: the consumer on an operator\'s server', () => {
     await db?.drop();
   });
 
-  it.fails('consume with default_transaction_read_only = on (a hot standby) fails with a BG SQLSTATE and a hint, not 25006', async () => {
+  it('consume with default_transaction_read_only = on (as on a hot standby) fails with BG222, a DETAIL and a hint, not 25006', async () => {
     await births(c, 'RO-', 3);
     const r = await cli(['consume', '--until-empty', '--json'], { DATABASE_URL: db.url, PGOPTIONS: '-c default_transaction_read_only=on' });
     console.log('read-only consume:', r.code, r.stdout.trim());
     const j = oneJsonLine(r.stdout);
     expect(r.code).toBe(1);
     expect(j.ok).toBe(false);
-    expect(String(j.error?.sqlstate)).toMatch(/^BG/); // today: 25006, no hint
-    expect(j.error?.hint).toBeTruthy();
+    expect(j.error?.sqlstate).toBe('BG222');
+    expect(j.error?.detail).toMatch(/^handoff_consume: the transaction is read-only/);
+    expect(j.error?.hint).toMatch(/primary/);
+    expect(j.error?.hint).toMatch(/SET TRANSACTION READ WRITE/);
+    expect(await handedOff(c, 'RO-')).toBe(0);
   });
 
   it('read-only: nothing lost, the next writable run hands every row off', async () => {
@@ -91,33 +95,67 @@ describe('breaker10: the consumer on an operator\'s server', () => {
     expect(await handedOff(c, 'RO-')).toBe(3);
   });
 
-  it.fails('handoff_consume in REPEATABLE READ after another consumer advanced the cursor raises a BG SQLSTATE, not 40001', async () => {
-    const rr = await db.client();
-    await rr.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-    await rr.query('SELECT 1'); // the snapshot is taken here
-    await births(c, 'RR-', 2);
-    await c.query(`SELECT * FROM ${S}.handoff_consume(100)`); // autocommit: another consumer moves the cursor
-    let state = 'none';
-    let hint: string | undefined;
-    try {
-      await rr.query(`SELECT * FROM ${S}.handoff_consume(100)`);
-    } catch (e) {
-      state = (e as { code?: string }).code ?? 'unknown';
-      hint = (e as { hint?: string }).hint;
-    } finally {
-      await rr.query('ROLLBACK');
+  it('handoff_consume in REPEATABLE READ after another consumer advanced the cursor returns skipped (lag NULL), not 40001, and loses nothing', async () => {
+    for (const level of ['REPEATABLE READ', 'SERIALIZABLE']) {
+      const rr = await db.client();
+      const tag = level === 'SERIALIZABLE' ? 'SR-' : 'RR-';
+      let state = 'none';
+      let row: Record<string, unknown> | undefined;
+      try {
+        await rr.query(`BEGIN ISOLATION LEVEL ${level}`);
+        await rr.query('SELECT 1'); // the snapshot is taken here
+        await births(c, tag, 2);
+        await c.query(`SELECT * FROM ${S}.handoff_consume(100)`); // autocommit: another consumer moves the cursor
+        try {
+          row = (await rr.query(`SELECT * FROM ${S}.handoff_consume(100)`)).rows[0];
+          await rr.query('COMMIT');
+        } catch (e) {
+          state = (e as { code?: string }).code ?? 'unknown';
+          await rr.query('ROLLBACK');
+        }
+      } finally {
+        await rr.end();
+      }
+      console.log(`${level} consume after a concurrent consume:`, state, JSON.stringify(row));
+      expect(state, level).toBe('none'); // before 000027: 40001 "could not serialize access due to concurrent update"
+      expect(row, level).toEqual({ consumed: 0, emitted: 0, captured: 0, lag: null });
+      expect(await handedOff(c, tag)).toBe(2); // the other consumer's work stands
     }
-    console.log('RR consume after a concurrent consume:', state);
-    expect(state).toMatch(/^BG/); // today: 40001 "could not serialize access due to concurrent update"
-    expect(hint).toBeTruthy();
   });
 
-  it.fails('`birthgate status` as a login of birthgate_consumer says which grant is missing (today: bare 42501, no hint)', async () => {
-    const r = await cli(['status', '--json'], { DATABASE_URL: asUser(db.url, login) });
-    console.log('status as consumer:', r.code, r.stdout.trim());
-    const j = oneJsonLine(r.stdout);
-    expect(r.code).toBe(1);
-    expect(j.error?.hint ?? '').toMatch(/birthgate_reader/);
+  it('on a server whose default_transaction_isolation is serializable, `birthgate consume` hands every row off', async () => {
+    await births(c, 'SER-', 4);
+    const r = await cli(['consume', '--until-empty', '--json'], {
+      DATABASE_URL: asUser(db.url, login),
+      PGOPTIONS: '-c default_transaction_isolation=serializable',
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(oneJsonLine(r.stdout).ok).toBe(true);
+    expect(await handedOff(c, 'SER-')).toBe(4);
+  });
+
+  it('`birthgate status` and `birthgate metrics` as a login of birthgate_consumer name the object refused and the exact GRANT for that login', async () => {
+    for (const command of ['status', 'metrics']) {
+      const r = await cli([command, '--json'], { DATABASE_URL: asUser(db.url, login) });
+      console.log(`${command} as consumer:`, r.code, r.stdout.trim());
+      const j = oneJsonLine(r.stdout);
+      expect(r.code, command).toBe(1);
+      expect(j.error?.sqlstate, command).toBe('42501');
+      const denied = /permission denied for \w+ (\S+)/.exec(String(j.error?.message))?.[1];
+      expect(denied, command).toBeTruthy();
+      const hint = String(j.error?.hint ?? '');
+      expect(hint, command).toContain(`birthgate ${command} reads ${denied!.includes('.') ? denied : `${S}.${denied}`}`);
+      expect(hint, command).toContain(`its package roles: ${S}_consumer`);
+      expect(hint, command).toContain(`GRANT ${S}_reader TO ${login};`);
+    }
+    // and the GRANT it names is the one that is missing: with it, status works
+    await c.query(`GRANT ${S}_reader TO ${login}`);
+    try {
+      const r = await cli(['status', '--json'], { DATABASE_URL: asUser(db.url, login) });
+      expect(oneJsonLine(r.stdout).error).toBeUndefined();
+    } finally {
+      await c.query(`REVOKE ${S}_reader FROM ${login}`);
+    }
   });
 
   it('a transaction open in another database holds nothing back; its own births follow once it commits', async () => {

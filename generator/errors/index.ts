@@ -14,6 +14,7 @@ import { sweepErrors } from './sweeps.js';
 import { sweepV3Errors } from './sweeps_v3.js';
 import { outboxErrors } from './outbox.js';
 import { handoffCursorErrors } from './handoff_cursor.js';
+import { operatorContextErrors } from './operator_context.js';
 import { lit } from '../lib/sql.js';
 
 export type { ErrorDef } from './types.js';
@@ -29,6 +30,7 @@ const all: readonly ErrorDef[] = [
   ...outboxErrors,
   ...sweepErrors,
   ...sweepV3Errors,
+  ...operatorContextErrors,
 ];
 
 export function allErrors(): readonly ErrorDef[] {

@@ -233,6 +233,10 @@ export async function run(argv: string[]): Promise<number> {
   };
   try {
     client = await connect(cfg.databaseUrl, 'birthgate consume');
+    // Each batch is its own READ COMMITTED transaction, whatever default_transaction_isolation the
+    // server or role sets: the consumer needs no stronger isolation (its snapshot cursor orders
+    // the work), and under SERIALIZABLE its reads of the changelog would only add conflicts.
+    await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED');
     result = await runConsumer(
       client,
       cfg.schema,

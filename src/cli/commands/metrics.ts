@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
+import { explainDenied } from '../denied.js';
 import { parseCli } from '../../operator/args.js';
 import { relationExists } from '../../operator/report.js';
 import { COMMON_EXIT_CODES, CliError, EXIT, describeError, errorText, printJson, usageError } from '../io.js';
@@ -83,6 +84,9 @@ export async function run(argv: string[]): Promise<number> {
         rows = (await client.query<MetricRow>(`SELECT metric, metric_type, help, labels, value FROM ${s}.v_metrics ORDER BY metric_order, labels::text`)).rows;
       }
       text = (await client.query<{ t: string }>(`SELECT ${s}.metrics_exposition() AS t`)).rows[0]!.t;
+    } catch (e) {
+      await explainDenied(client, e, 'metrics', cfg.schema);
+      throw e;
     } finally {
       await client.end().catch(() => {});
     }

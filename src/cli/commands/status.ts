@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { connectionFromEnv } from '../../config.js';
 import { connect } from '../../db.js';
+import { explainDenied } from '../denied.js';
 import { Severity } from '../../generated/vocab.js';
 import { parseFlags } from '../../operator/args.js';
 import { age, table } from '../../operator/format.js';
@@ -135,6 +136,9 @@ export async function collectStatus(databaseUrl: string, schema: string, failOn:
       summary,
       findings,
     };
+  } catch (e) {
+    await explainDenied(client, e, 'status', schema);
+    throw e;
   } finally {
     await client.end();
   }
