@@ -205,7 +205,7 @@ WITH baseline AS (
                 THEN pg_catalog.format('PUBLIC may execute %s, a SECURITY DEFINER function: any role that may use schema %s runs it with the rights of its owner %s (the package grants nothing to PUBLIC; a restore into a cluster without the package roles leaves this)%s',
                                        f.identity, 'birthgate', p.proowner::pg_catalog.regrole, g.missing_note)
                 ELSE pg_catalog.format('PUBLIC may execute %s (the package grants nothing to PUBLIC)%s', f.identity, g.missing_note) END,
-           pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC;%s', f.identity,
+           pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC;%s', f.identity,
                              CASE WHEN g.grants <> '' THEN g.grants
                                   ELSE ' then GRANT EXECUTE to the package role that needs it (see the role table in the README)' END),
            jsonb_build_object('security_definer', p.prosecdef, 'execute_grantees', to_jsonb(b.execute_grantees), 'missing_roles', to_jsonb(g.missing))
@@ -213,7 +213,7 @@ WITH baseline AS (
       JOIN pg_catalog.pg_proc p ON p.oid = f.function_oid
       LEFT JOIN "birthgate"."drift_baseline" b ON b.object_kind = 'function' AND b.identity = f.identity
      CROSS JOIN LATERAL (
-           SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(' GRANT EXECUTE ON FUNCTION %s TO %I;', f.identity, r.role), '' ORDER BY r.role), '') AS grants,
+           SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(' GRANT EXECUTE ON ROUTINE %s TO %I;', f.identity, r.role), '' ORDER BY r.role), '') AS grants,
                   pg_catalog.array_agg(r.role ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)) AS missing,
                   coalesce('; roles missing in this cluster, create them first: '
                            || pg_catalog.string_agg(r.role, ', ' ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)), '') AS missing_note
