@@ -20,8 +20,8 @@ SELECT ok(has_function_privilege('birthgate_admin', 'birthgate.gate_attach_recor
           AND NOT has_function_privilege('birthgate_reader', 'birthgate.gate_attach_record(text)', 'EXECUTE')
           AND NOT has_function_privilege('birthgate_issuer', 'birthgate.gate_attach_record(text)', 'EXECUTE'),
           'only the admin role may record gates');
-SELECT has_table('birthgate', 'drift_baseline_grants', 'drift_baseline_grants records who may execute each function');
-SELECT is((SELECT execute_grantees FROM birthgate.drift_baseline_grants WHERE identity = 'birthgate.set_family_mode(text,text)'),
+SELECT has_column('birthgate', 'drift_baseline', 'execute_grantees', 'drift_baseline records who may execute each function');
+SELECT is((SELECT execute_grantees FROM birthgate.drift_baseline WHERE object_kind = 'function' AND identity = 'birthgate.set_family_mode(text,text)'),
           ARRAY['birthgate_admin']::text[], 'the baseline records the admin role as the one grantee of set_family_mode');
 
 -- a family, born objects, a fresh heartbeat: a clean report
@@ -90,7 +90,7 @@ SELECT throws_ok($$SELECT birthgate.gate_attach_record('no_such_family')$$, 'BG3
 SELECT is((SELECT count(*) FROM birthgate.gate_trigger_attach), (SELECT n FROM attach_before), 'BG302 changed no attach record');
 SELECT is(birthgate.gate_attach_record('restore_probe'), 1, 'gate_attach_record records the one unrecorded gate');
 SELECT is((SELECT count(*)::int FROM birthgate.v_drift_report), 0, 'the report is clean again');
-SELECT is((SELECT count(*)::int FROM birthgate.gate_trigger_attach a WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.oid = a.trigger_oid)), 0,
+SELECT is((SELECT count(*)::int FROM birthgate.gate_trigger_attach a WHERE a.collection_name = 'restore_probe' AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.oid = a.trigger_oid)), 0,
           'the record of the dropped trigger is gone');
 -- after that, an alteration is seen and not laundered
 ALTER TABLE public.restore_probe DISABLE TRIGGER _905_birth_finalize_delete;
@@ -121,7 +121,7 @@ SELECT is((SELECT remedy FROM birthgate.v_drift_report WHERE kind = 'function_pu
           'its remedy revokes from PUBLIC and grants what the baseline recorded');
 SELECT throws_ok($$SELECT birthgate.drift_assert_clean('critical')$$, 'BG300', NULL, 'drift_assert_clean fails on it');
 SELECT is(birthgate.drift_capture_baseline() > 0, true, 'a capture while PUBLIC may execute it ...');
-SELECT is((SELECT execute_grantees FROM birthgate.drift_baseline_grants WHERE identity = 'birthgate.set_family_mode(text,text)'),
+SELECT is((SELECT execute_grantees FROM birthgate.drift_baseline WHERE object_kind = 'function' AND identity = 'birthgate.set_family_mode(text,text)'),
           ARRAY['birthgate_admin']::text[], '... keeps the recorded grantees');
 DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT remedy FROM birthgate.v_drift_report WHERE kind = 'function_public_execute' LOOP EXECUTE r.remedy; END LOOP;

@@ -264,13 +264,13 @@ BEGIN
     LOCK TABLE "birthgate"."drift_baseline" IN SHARE ROW EXCLUSIVE MODE;
     -- the roles recorded before: kept for a function PUBLIC may execute now (a restore without
     -- the package roles), so the remedy still names the grants the package made
-    LOCK TABLE "birthgate"."drift_baseline_grants" IN SHARE ROW EXCLUSIVE MODE;
     SELECT pg_catalog.jsonb_object_agg(x.identity, pg_catalog.to_jsonb(x.execute_grantees))
       INTO v_previous
-      FROM "birthgate"."drift_baseline_grants" x;
-    DELETE FROM "birthgate"."drift_baseline_grants";
-    INSERT INTO "birthgate"."drift_baseline_grants" (identity, execute_grantees)
-    SELECT f.identity,
+      FROM "birthgate"."drift_baseline" x
+     WHERE x.object_kind = 'function' AND x.execute_grantees IS NOT NULL;
+    DELETE FROM "birthgate"."drift_baseline";
+    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition, execute_grantees)
+    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition,
            CASE WHEN f.public_execute AND v_previous -> f.identity IS NOT NULL
                 THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_previous -> f.identity))
                 ELSE ARRAY(SELECT DISTINCT r.rolname::text
@@ -279,13 +279,9 @@ BEGIN
                              JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
                             WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
                             ORDER BY 1) END
-      FROM "birthgate"."drift_current_functions"() f;
-    DELETE FROM "birthgate"."drift_baseline";
-    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition)
-    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition
       FROM "birthgate"."drift_current_functions"() f
     UNION ALL
-    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition
+    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition, NULL
       FROM "birthgate"."drift_current_triggers"() t;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
@@ -5087,6 +5083,7 @@ CREATE TABLE birthgate.drift_baseline (
     definition text NOT NULL,
     captured_at timestamp with time zone DEFAULT now() NOT NULL,
     captured_by name DEFAULT SESSION_USER NOT NULL,
+    execute_grantees text[],
     CONSTRAINT drift_baseline_definition_hash_check CHECK ((definition_hash ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT drift_baseline_identity_check CHECK ((identity <> ''::text)),
     CONSTRAINT drift_baseline_object_kind_check CHECK ((object_kind = ANY (ARRAY['function'::text, 'trigger'::text]))),
@@ -5107,18 +5104,7 @@ COMMENT ON COLUMN birthgate.drift_baseline.definition IS 'The definition as capt
 
 COMMENT ON COLUMN birthgate.drift_baseline.captured_by IS 'session_user of the capture (the migrating role, or the DBA who accepted a change).';
 
-CREATE TABLE birthgate.drift_baseline_grants (
-    identity text NOT NULL,
-    execute_grantees text[] NOT NULL,
-    captured_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT drift_baseline_grants_identity_check CHECK ((identity <> ''::text))
-);
-
-COMMENT ON TABLE birthgate.drift_baseline_grants IS 'For every package function in the drift baseline: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, written by drift_capture_baseline() (since 000026). When PUBLIC may execute a function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them.';
-
-COMMENT ON COLUMN birthgate.drift_baseline_grants.identity IS 'schema.name(argument types), as drift_baseline.identity.';
-
-COMMENT ON COLUMN birthgate.drift_baseline_grants.execute_grantees IS 'Role names with EXECUTE on it (owner and PUBLIC excepted), sorted.';
+COMMENT ON COLUMN birthgate.drift_baseline.execute_grantees IS 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
 
 CREATE TABLE birthgate.event_dead_letter (
     outbox_id bigint NOT NULL,
@@ -5718,13 +5704,9 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
                     cur.definition_hash
                    FROM cur
                   WHERE (cur.scope = 'package'::text)) t
-             FULL JOIN ( SELECT drift_baseline.object_kind,
-                    drift_baseline.identity,
-                    drift_baseline.scope,
+             FULL JOIN ( SELECT drift_baseline.identity,
                     drift_baseline.definition_hash,
-                    drift_baseline.definition,
-                    drift_baseline.captured_at,
-                    drift_baseline.captured_by
+                    drift_baseline.definition
                    FROM birthgate.drift_baseline
                   WHERE ((drift_baseline.object_kind = 'trigger'::text) AND (drift_baseline.scope = 'package'::text))) b ON ((b.identity = t.identity)))
              LEFT JOIN pg_class cl ON ((cl.oid = t.table_oid)))
@@ -5864,7 +5846,7 @@ CREATE VIEW birthgate.v_drift_report AS
             jsonb_build_object('security_definer', p.prosecdef, 'execute_grantees', to_jsonb(b.execute_grantees), 'missing_roles', to_jsonb(g.missing)) AS jsonb_build_object
            FROM (((birthgate.drift_current_functions() f(identity, function_oid, kind, definition, definition_hash, public_execute)
              JOIN pg_proc p ON ((p.oid = f.function_oid)))
-             LEFT JOIN birthgate.drift_baseline_grants b ON ((b.identity = f.identity)))
+             LEFT JOIN birthgate.drift_baseline b ON (((b.object_kind = 'function'::text) AND (b.identity = f.identity))))
              CROSS JOIN LATERAL ( SELECT COALESCE(string_agg(format(' GRANT EXECUTE ON ROUTINE %s TO %I;'::text, f.identity, r.role), ''::text ORDER BY r.role), ''::text) AS grants,
                     array_agg(r.role ORDER BY r.role) FILTER (WHERE (NOT (EXISTS ( SELECT 1
                            FROM pg_roles x
@@ -6731,9 +6713,6 @@ ALTER TABLE ONLY birthgate.birth_registry
 
 ALTER TABLE ONLY birthgate.birth_registry
     ADD CONSTRAINT birth_registry_pkey PRIMARY KEY (registry_id);
-
-ALTER TABLE ONLY birthgate.drift_baseline_grants
-    ADD CONSTRAINT drift_baseline_grants_pkey PRIMARY KEY (identity);
 
 ALTER TABLE ONLY birthgate.drift_baseline
     ADD CONSTRAINT drift_baseline_pkey PRIMARY KEY (object_kind, identity);

@@ -13026,61 +13026,6 @@ CREATE TRIGGER "_100_permit_transition_guard"
     EXECUTE FUNCTION "birthgate"."tg_birth_admission_permit_guard"();
 COMMENT ON TRIGGER "_100_permit_transition_guard" ON "birthgate"."birth_admission_permit" IS 'Only ISSUED -> CONSUMED | EXPIRED | REVOKED: final states never change, nor the permit''s identity and terms.';
 
-CREATE TABLE IF NOT EXISTS "birthgate"."drift_baseline_grants" (
-    "identity" text PRIMARY KEY CHECK (identity <> ''),
-    "execute_grantees" text[] NOT NULL,
-    "captured_at" timestamptz DEFAULT now() NOT NULL
-);
-REVOKE ALL ON TABLE "birthgate"."drift_baseline_grants" FROM PUBLIC;
-GRANT SELECT ON TABLE "birthgate"."drift_baseline_grants" TO "birthgate_admin", "birthgate_reader";
-COMMENT ON TABLE "birthgate"."drift_baseline_grants" IS 'For every package function in the drift baseline: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, written by drift_capture_baseline() (since 000026). When PUBLIC may execute a function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them.';
-COMMENT ON COLUMN "birthgate"."drift_baseline_grants"."identity" IS 'schema.name(argument types), as drift_baseline.identity.';
-COMMENT ON COLUMN "birthgate"."drift_baseline_grants"."execute_grantees" IS 'Role names with EXECUTE on it (owner and PUBLIC excepted), sorted.';
-
-CREATE OR REPLACE FUNCTION "birthgate"."drift_capture_baseline"()
-RETURNS integer
-LANGUAGE plpgsql
-VOLATILE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    v_count integer;
-    v_previous jsonb;
-BEGIN
-    -- one capture at a time; readers of the views are not blocked
-    LOCK TABLE "birthgate"."drift_baseline" IN SHARE ROW EXCLUSIVE MODE;
-    -- the roles recorded before: kept for a function PUBLIC may execute now (a restore without
-    -- the package roles), so the remedy still names the grants the package made
-    LOCK TABLE "birthgate"."drift_baseline_grants" IN SHARE ROW EXCLUSIVE MODE;
-    SELECT pg_catalog.jsonb_object_agg(x.identity, pg_catalog.to_jsonb(x.execute_grantees))
-      INTO v_previous
-      FROM "birthgate"."drift_baseline_grants" x;
-    DELETE FROM "birthgate"."drift_baseline_grants";
-    INSERT INTO "birthgate"."drift_baseline_grants" (identity, execute_grantees)
-    SELECT f.identity,
-           CASE WHEN f.public_execute AND v_previous -> f.identity IS NOT NULL
-                THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_previous -> f.identity))
-                ELSE ARRAY(SELECT DISTINCT r.rolname::text
-                             FROM pg_catalog.pg_proc p
-                            CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
-                             JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-                            WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
-                            ORDER BY 1) END
-      FROM "birthgate"."drift_current_functions"() f;
-    DELETE FROM "birthgate"."drift_baseline";
-    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition)
-    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition
-      FROM "birthgate"."drift_current_functions"() f
-    UNION ALL
-    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition
-      FROM "birthgate"."drift_current_triggers"() t;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
-    RETURN v_count;
-END;
-$fn$;
-COMMENT ON FUNCTION "birthgate"."drift_capture_baseline"() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one), with the roles that may execute each function, and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
-
 CREATE OR REPLACE VIEW "birthgate"."v_drift_trigger_state" AS
 WITH fam AS (
     SELECT f.collection_name,
@@ -13154,7 +13099,7 @@ WITH fam AS (
            false,
            false
       FROM (SELECT * FROM cur WHERE cur.scope = 'package') t
-      FULL JOIN (SELECT * FROM "birthgate"."drift_baseline" WHERE object_kind = 'trigger' AND scope = 'package') b
+      FULL JOIN (SELECT identity, definition_hash, definition FROM "birthgate"."drift_baseline" WHERE object_kind = 'trigger' AND scope = 'package') b
         ON b.identity = t.identity
       LEFT JOIN pg_catalog.pg_class cl ON cl.oid = t.table_oid
       LEFT JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
@@ -13189,6 +13134,49 @@ SELECT x.scope,
 COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its four gate triggers (_100_birth_gate, _110_birth_register, _120_birth_recode, _900_birth_finalize; expected definition from birth_gate_trigger_definitions), the same four on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state.';
 COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again.';
 COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again; state unrecorded (since 000026): enabled and as expected, but gate_trigger_attach has no record of this very trigger (OID, table, name): the database was restored from a dump or upgraded, or the trigger was dropped and created again; record it with gate_attach_record().';
+
+ALTER TABLE "birthgate"."drift_baseline" ADD COLUMN IF NOT EXISTS "execute_grantees" text[];
+COMMENT ON COLUMN "birthgate"."drift_baseline"."execute_grantees" IS 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."drift_capture_baseline"()
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_count integer;
+    v_previous jsonb;
+BEGIN
+    -- one capture at a time; readers of the views are not blocked
+    LOCK TABLE "birthgate"."drift_baseline" IN SHARE ROW EXCLUSIVE MODE;
+    -- the roles recorded before: kept for a function PUBLIC may execute now (a restore without
+    -- the package roles), so the remedy still names the grants the package made
+    SELECT pg_catalog.jsonb_object_agg(x.identity, pg_catalog.to_jsonb(x.execute_grantees))
+      INTO v_previous
+      FROM "birthgate"."drift_baseline" x
+     WHERE x.object_kind = 'function' AND x.execute_grantees IS NOT NULL;
+    DELETE FROM "birthgate"."drift_baseline";
+    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition, execute_grantees)
+    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition,
+           CASE WHEN f.public_execute AND v_previous -> f.identity IS NOT NULL
+                THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_previous -> f.identity))
+                ELSE ARRAY(SELECT DISTINCT r.rolname::text
+                             FROM pg_catalog.pg_proc p
+                            CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+                             JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+                            WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                            ORDER BY 1) END
+      FROM "birthgate"."drift_current_functions"() f
+    UNION ALL
+    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition, NULL
+      FROM "birthgate"."drift_current_triggers"() t;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_capture_baseline"() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one), with the roles that may execute each function, and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
 
 CREATE OR REPLACE VIEW "birthgate"."v_drift_report" AS
 WITH baseline AS (
@@ -13231,7 +13219,7 @@ WITH baseline AS (
            jsonb_build_object('security_definer', p.prosecdef, 'execute_grantees', to_jsonb(b.execute_grantees), 'missing_roles', to_jsonb(g.missing))
       FROM "birthgate"."drift_current_functions"() f
       JOIN pg_catalog.pg_proc p ON p.oid = f.function_oid
-      LEFT JOIN "birthgate"."drift_baseline_grants" b ON b.identity = f.identity
+      LEFT JOIN "birthgate"."drift_baseline" b ON b.object_kind = 'function' AND b.identity = f.identity
      CROSS JOIN LATERAL (
            SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(' GRANT EXECUTE ON ROUTINE %s TO %I;', f.identity, r.role), '' ORDER BY r.role), '') AS grants,
                   pg_catalog.array_agg(r.role ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)) AS missing,

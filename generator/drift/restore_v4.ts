@@ -24,7 +24,7 @@
  * 3. PUBLIC may execute a SECURITY DEFINER package function (a restore into a cluster without the
  *    package roles leaves PostgreSQL's default EXECUTE for PUBLIC, because each of pg_dump's ACL
  *    entries fails as a whole): a critical function_public_execute finding (a plain function stays
- *    a warning). drift_baseline_grants records which roles may execute each function,
+ *    a warning). drift_baseline.execute_grantees records which roles may execute each function,
  *    so the remedy is the copyable REVOKE ... FROM PUBLIC and the GRANTs the source database had.
  */
 import type { Ctx } from '../lib/ctx.js';
@@ -69,31 +69,24 @@ export function permitGuardTriggerV1(c: Ctx): string {
     ${commentTrigger('_100_permit_transition_guard', permit, PERMIT_GUARD_COMMENT)}`;
 }
 
-export const GRANTS_TABLE = 'drift_baseline_grants';
-
-/** Who may execute each package function, captured with the baseline (a table of its own: the drift views read drift_baseline with *). */
-export function baselineGrantsTable(c: Ctx): string {
-  const t = c.q(GRANTS_TABLE);
+/**
+ * Who may execute each package function, captured with the baseline. The views of 000004-000016
+ * read drift_baseline with `SELECT *`; triggerStateViewV4 names its columns, so the Down can drop
+ * this column again once v_drift_report no longer uses it (before it restores the older view).
+ */
+export function baselineGranteesColumn(c: Ctx): string {
+  const t = c.q('drift_baseline');
   return sqlText`
-    CREATE TABLE IF NOT EXISTS ${t} (
-        "identity" text PRIMARY KEY CHECK (identity <> ''),
-        "execute_grantees" text[] NOT NULL,
-        "captured_at" timestamptz DEFAULT now() NOT NULL
-    );
-    REVOKE ALL ON TABLE ${t} FROM PUBLIC;
-    GRANT SELECT ON TABLE ${t} TO ${qi(c.roles.admin)}, ${qi(c.roles.reader)};
-    ${comment('TABLE', t, 'For every package function in the drift baseline: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, written by drift_capture_baseline() (since 000026). When PUBLIC may execute a function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them.')}
-    ${comment('COLUMN', `${t}."identity"`, 'schema.name(argument types), as drift_baseline.identity.')}
-    ${comment('COLUMN', `${t}."execute_grantees"`, 'Role names with EXECUTE on it (owner and PUBLIC excepted), sorted.')}`;
+    ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS "execute_grantees" text[];
+    ${comment('COLUMN', `${t}."execute_grantees"`, 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.')}`;
 }
 
-export const dropBaselineGrantsTable = (c: Ctx) => `DROP TABLE IF EXISTS ${c.q(GRANTS_TABLE)};`;
+export const dropBaselineGranteesColumn = (c: Ctx) => `ALTER TABLE ${c.q('drift_baseline')} DROP COLUMN IF EXISTS "execute_grantees";`;
 
 /** drift_capture_baseline as of 000026: also records execute_grantees. */
 export function captureBaselineV2(c: Ctx): string {
   const fn = c.q('drift_capture_baseline');
   const b = c.q('drift_baseline');
-  const g = c.q(GRANTS_TABLE);
   return sqlText`
     CREATE OR REPLACE FUNCTION ${fn}()
     RETURNS integer
@@ -110,13 +103,13 @@ export function captureBaselineV2(c: Ctx): string {
         LOCK TABLE ${b} IN SHARE ROW EXCLUSIVE MODE;
         -- the roles recorded before: kept for a function PUBLIC may execute now (a restore without
         -- the package roles), so the remedy still names the grants the package made
-        LOCK TABLE ${g} IN SHARE ROW EXCLUSIVE MODE;
         SELECT pg_catalog.jsonb_object_agg(x.identity, pg_catalog.to_jsonb(x.execute_grantees))
           INTO v_previous
-          FROM ${g} x;
-        DELETE FROM ${g};
-        INSERT INTO ${g} (identity, execute_grantees)
-        SELECT f.identity,
+          FROM ${b} x
+         WHERE x.object_kind = 'function' AND x.execute_grantees IS NOT NULL;
+        DELETE FROM ${b};
+        INSERT INTO ${b} (object_kind, identity, scope, definition_hash, definition, execute_grantees)
+        SELECT 'function', f.identity, 'package', f.definition_hash, f.definition,
                CASE WHEN f.public_execute AND v_previous -> f.identity IS NOT NULL
                     THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_previous -> f.identity))
                     ELSE ARRAY(SELECT DISTINCT r.rolname::text
@@ -125,13 +118,9 @@ export function captureBaselineV2(c: Ctx): string {
                                  JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
                                 WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
                                 ORDER BY 1) END
-          FROM ${c.q('drift_current_functions')}() f;
-        DELETE FROM ${b};
-        INSERT INTO ${b} (object_kind, identity, scope, definition_hash, definition)
-        SELECT 'function', f.identity, 'package', f.definition_hash, f.definition
           FROM ${c.q('drift_current_functions')}() f
         UNION ALL
-        SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition
+        SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition, NULL
           FROM ${c.q('drift_current_triggers')}() t;
         GET DIAGNOSTICS v_count = ROW_COUNT;
         RETURN v_count;
@@ -143,6 +132,12 @@ export function captureBaselineV2(c: Ctx): string {
 /** v_drift_trigger_state as of 000026: a gate without a record of its own trigger is `unrecorded`. */
 export function triggerStateViewV4(c: Ctx): string {
   let sql = triggerStateViewV3(c);
+  // name the baseline's columns (not *), so that a later column of drift_baseline is no dependency
+  sql = replaceOnce(
+    sql,
+    `FULL JOIN (SELECT * FROM ${c.q('drift_baseline')} WHERE object_kind = 'trigger' AND scope = 'package') b`,
+    `FULL JOIN (SELECT identity, definition_hash, definition FROM ${c.q('drift_baseline')} WHERE object_kind = 'trigger' AND scope = 'package') b`,
+  );
   // a record names its trigger by OID, table and name: an OID reused by another trigger is no record
   sql = replaceOnce(
     sql,
@@ -200,7 +195,7 @@ export function reportViewV4(c: Ctx): string {
            jsonb_build_object('security_definer', p.prosecdef, 'execute_grantees', to_jsonb(b.execute_grantees), 'missing_roles', to_jsonb(g.missing))
       FROM ${c.q('drift_current_functions')}() f
       JOIN pg_catalog.pg_proc p ON p.oid = f.function_oid
-      LEFT JOIN ${c.q(GRANTS_TABLE)} b ON b.identity = f.identity
+      LEFT JOIN ${c.q('drift_baseline')} b ON b.object_kind = 'function' AND b.identity = f.identity
      CROSS JOIN LATERAL (
            SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(' GRANT EXECUTE ON ROUTINE %s TO %I;', f.identity, r.role), '' ORDER BY r.role), '') AS grants,
                   pg_catalog.array_agg(r.role ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)) AS missing,

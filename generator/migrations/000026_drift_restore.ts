@@ -9,7 +9,7 @@
  *   critical trigger_unrecorded finding; gate_attach_record(collection) records it, after which every
  *   ALTER/DISABLE/ENABLE of it is trigger_altered again.
  * - PUBLIC may execute a SECURITY DEFINER package function: critical function_public_execute, with
- *   the REVOKE and the GRANTs the baseline recorded (drift_baseline_grants).
+ *   the REVOKE and the GRANTs the baseline recorded (drift_baseline.execute_grantees).
  * SQL: generator/drift/restore_v4.ts.
  */
 import type { Migration } from '../lib/migration.js';
@@ -24,19 +24,21 @@ export const driftRestore: Migration = {
   summary: 'drift: hashes survive a dump/restore, a gate without its own attach record is a finding (gate_attach_record), PUBLIC EXECUTE on a SECURITY DEFINER function is critical',
   up: (c) => [
     v4.permitGuardTriggerCanonical(c),
-    v4.baselineGrantsTable(c),
-    v4.captureBaselineV2(c),
     v4.triggerStateViewV4(c),
+    v4.baselineGranteesColumn(c),
+    v4.captureBaselineV2(c),
     v4.reportViewV4(c),
     v4.gateAttachRecord(c),
     recaptureDriftBaseline(c),
   ],
+  // v_drift_report v4 is the one object that reads execute_grantees: replaced first, then the column
+  // goes, and only then the trigger-state view of 000016 (it reads drift_baseline with *) comes back
   down: (c) => [
     v4.dropGateAttachRecord(c),
     reportViewV3(c),
-    triggerStateViewV3(c),
     orReplace(captureBaseline(c)),
-    v4.dropBaselineGrantsTable(c),
+    v4.dropBaselineGranteesColumn(c),
+    triggerStateViewV3(c),
     v4.permitGuardTriggerV1(c),
     recaptureDriftBaseline(c),
   ],
