@@ -311,6 +311,37 @@ describe('restored into a cluster without the package roles', () => {
     expect(st.code).toBe(3);
   });
 
+  it('PUBLIC has no USAGE on the restored package schema (the schema ACL entry failed as well), so the open functions are reachable only once someone grants USAGE', async (ctx) => {
+    if (!dumpable) ctx.skip();
+    const c = await r.client();
+    expect(await one(c, `SELECT has_schema_privilege('public', $1, 'USAGE')`, [schema])).toBe(false);
+  });
+
+  it('once the roles exist, re-applying only the ACL entries of the dump (pg_restore -L, as the README says) restores every grant: no function_public_execute finding, the reader may read the report', async (ctx) => {
+    if (!dumpable) ctx.skip();
+    const a = new (await import('pg')).default.Client(adminUrl());
+    await a.connect();
+    try {
+      for (const role of roles) await a.query(`CREATE ROLE ${role} NOLOGIN`).catch(() => undefined);
+    } finally {
+      await a.end();
+    }
+    const again = await empty();
+    const dump = join(work, 'roles.dump');
+    const missingRoles = await run('pg_restore', ['-d', again.url, dump]);
+    expect(missingRoles.stderr).toBe('');
+    const c = await again.client();
+    await c.query(`REVOKE ALL ON ALL ROUTINES IN SCHEMA ${schema} FROM ${roles.join(', ')}; GRANT EXECUTE ON ALL ROUTINES IN SCHEMA ${schema} TO PUBLIC; REVOKE USAGE ON SCHEMA ${schema} FROM ${roles.join(', ')}`);
+    expect(await one(c, `SELECT count(*)::int FROM ${schema}.v_drift_report WHERE kind = 'function_public_execute' AND severity = 'critical'`)).toBeGreaterThan(10);
+    const list = (await run('pg_restore', ['-l', dump])).stdout.split('\n').filter((l) => / ACL /.test(l)).join('\n');
+    const listFile = join(work, 'acl.list');
+    (await import('node:fs')).writeFileSync(listFile, list + '\n');
+    const acl = await run('pg_restore', ['-L', listFile, '-d', again.url, dump]);
+    expect(acl.code, acl.stderr).toBe(0);
+    expect(await one(c, `SELECT count(*)::int FROM ${schema}.v_drift_report WHERE kind = 'function_public_execute'`)).toBe(0);
+    expect(await one(c, `SELECT has_schema_privilege($1, $2, 'USAGE') AND has_table_privilege($1, $3, 'SELECT')`, [`${schema}_reader`, schema, `${schema}.v_drift_report`])).toBe(true);
+  });
+
   it('once the roles exist, every printed remedy, run as it is, clears its finding and restores the grants; `birthgate status` exits 0', async (ctx) => {
     if (!dumpable) ctx.skip();
     const c = await r.client();
