@@ -79,8 +79,8 @@ DROP FUNCTION birthgate.expire_permits();
 SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'function_missing'::text, 'birthgate.expire_permits()'::text)$$,
                   'a dropped package function is a critical function_missing finding');
 DO $$ BEGIN EXECUTE (SELECT def FROM saved WHERE fn = 'birthgate.expire_permits()'); END $$;
-SELECT results_eq('SELECT * FROM findings', $$VALUES ('warning'::text, 'function_public_execute'::text, 'birthgate.expire_permits()'::text)$$,
-                  'recreated from its text, it is no longer missing, but PUBLIC may now execute it: flagged');
+SELECT results_eq('SELECT * FROM findings', $$VALUES ('critical'::text, 'function_public_execute'::text, 'birthgate.expire_permits()'::text)$$,
+                  'recreated from its text, it is no longer missing, but PUBLIC may now execute it, a SECURITY DEFINER function: critical (since 000026)');
 REVOKE ALL ON FUNCTION birthgate.expire_permits() FROM PUBLIC;
 SELECT is_empty('SELECT * FROM findings', 'with the grant repaired, no finding is left');
 CREATE FUNCTION birthgate.sneaky() RETURNS integer LANGUAGE sql AS 'SELECT 1';

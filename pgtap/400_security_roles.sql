@@ -18,7 +18,7 @@ CREATE FUNCTION pg_temp.sweeps() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
 $$;
 INSERT INTO expected_exec
 SELECT 'birthgate_admin', unnest(ARRAY[
-    'activate_candidates(integer)', 'drift_assert_clean(text)', 'drift_capture_baseline()', 'drift_current_functions()',
+    'activate_candidates(integer)', 'drift_assert_clean(text)', 'drift_capture_baseline()', 'gate_attach_record(text)', 'drift_current_functions()',
     'drift_current_triggers()', 'drift_definition_hash(text)', 'drift_family_objects(text)', 'drift_normalize_definition(text)',
     'expire_permits()', 'handoff_consume(integer)', 'handoff_drain(integer,integer)', 'handoff_holding_xact()', 'handoff_horizon()',
     'register_family(text,regclass,name,text,text)', 'release_pending(text)', 'retire(text,text,text)', 'retire_gate_check(text,text)',

@@ -297,22 +297,37 @@ CREATE FUNCTION birthgate.drift_capture_baseline() RETURNS integer
     AS $$
 DECLARE
     v_count integer;
+    v_previous jsonb;
 BEGIN
     -- one capture at a time; readers of the views are not blocked
     LOCK TABLE "birthgate"."drift_baseline" IN SHARE ROW EXCLUSIVE MODE;
+    -- the roles recorded before: kept for a function PUBLIC may execute now (a restore without
+    -- the package roles), so the remedy still names the grants the package made
+    SELECT pg_catalog.jsonb_object_agg(x.identity, pg_catalog.to_jsonb(x.execute_grantees))
+      INTO v_previous
+      FROM "birthgate"."drift_baseline" x
+     WHERE x.object_kind = 'function' AND x.execute_grantees IS NOT NULL;
     DELETE FROM "birthgate"."drift_baseline";
-    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition)
-    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition
+    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition, execute_grantees)
+    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition,
+           CASE WHEN f.public_execute AND v_previous -> f.identity IS NOT NULL
+                THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_previous -> f.identity))
+                ELSE ARRAY(SELECT DISTINCT r.rolname::text
+                             FROM pg_catalog.pg_proc p
+                            CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+                             JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+                            WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                            ORDER BY 1) END
       FROM "birthgate"."drift_current_functions"() f
     UNION ALL
-    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition
+    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition, NULL
       FROM "birthgate"."drift_current_triggers"() t;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END;
 $$;
 
-COMMENT ON FUNCTION birthgate.drift_capture_baseline() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one) and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
+COMMENT ON FUNCTION birthgate.drift_capture_baseline() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one), with the roles that may execute each function, and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
 
 CREATE FUNCTION birthgate.drift_current_functions() RETURNS TABLE(identity text, function_oid oid, kind text, definition text, definition_hash text, public_execute boolean)
     LANGUAGE sql STABLE
@@ -629,6 +644,43 @@ END;
 $$;
 
 COMMENT ON FUNCTION birthgate.family_relation_unsafe(p_rel oid) IS 'Internal: why planning a query over this relation as the package owner could run code of its owner (index expressions or predicates, CHECK constraints, statistics expressions or ancestor partition keys using a function, operator or type outside pg_catalog), or why its rows escape the gates (inheritance children); NULL when neither. Catalogs only; evaluates nothing. PL/pgSQL, so that its plan is cached per session: layer 2 calls it for every row at commit.';
+
+CREATE FUNCTION birthgate.gate_attach_record(p_collection text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    IF p_collection IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG302',
+            MESSAGE = 'unknown family',
+            DETAIL = pg_catalog.format('collection %L is not registered', pg_catalog.left(p_collection, 100)),
+            HINT = 'Pass a collection_name that is registered in birth_family, or NULL for every family.' || ' ' || pg_catalog.format('SELECT collection_name FROM %I.birth_family; then SELECT %I.gate_attach_record(NULL);', 'birthgate', 'birthgate');
+    END IF;
+    -- one recorder at a time, and no attach in between
+    LOCK TABLE "birthgate"."gate_trigger_attach" IN SHARE ROW EXCLUSIVE MODE;
+    -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger now
+    DELETE FROM "birthgate"."gate_trigger_attach" r
+     WHERE (p_collection IS NULL OR r.collection_name OPERATOR(pg_catalog.=) p_collection)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.oid = r.trigger_oid AND t.tgrelid = r.table_oid AND t.tgname = r.trigger_name);
+    -- the gates that are present, enabled and as expected, without a record of their own
+    INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+    SELECT t.oid, t.tgrelid, t.tgname, s.collection_name, t.xmin
+      FROM "birthgate"."v_drift_trigger_state" s
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = pg_catalog.to_regclass(s.table_name) AND t.tgname = s.trigger_name
+     WHERE s.scope = 'family' AND s.state = 'unrecorded'
+       AND (p_collection IS NULL OR s.collection_name OPERATOR(pg_catalog.=) p_collection)
+    ON CONFLICT (trigger_oid) DO NOTHING;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$$;
+
+COMMENT ON FUNCTION birthgate.gate_attach_record(p_collection text) IS 'After a restore from a dump (or a pg_upgrade, or a gate dropped and created again): records in gate_trigger_attach the gate triggers of one family (NULL: every family) that are present, enabled and as expected but have no record of their own (state unrecorded), and deletes records of triggers that no longer exist. Never refreshes a valid record (an altered gate stays a finding). Returns how many gates it recorded. BG302 for an unknown family.';
 
 CREATE FUNCTION birthgate.handoff_consume(p_batch_size integer DEFAULT 5000) RETURNS TABLE(consumed integer, emitted integer, captured integer, lag bigint)
     LANGUAGE plpgsql SECURITY DEFINER
@@ -5102,6 +5154,7 @@ CREATE TABLE birthgate.drift_baseline (
     definition text NOT NULL,
     captured_at timestamp with time zone DEFAULT now() NOT NULL,
     captured_by name DEFAULT SESSION_USER NOT NULL,
+    execute_grantees text[],
     CONSTRAINT drift_baseline_definition_hash_check CHECK ((definition_hash ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT drift_baseline_identity_check CHECK ((identity <> ''::text)),
     CONSTRAINT drift_baseline_object_kind_check CHECK ((object_kind = ANY (ARRAY['function'::text, 'trigger'::text]))),
@@ -5121,6 +5174,8 @@ COMMENT ON COLUMN birthgate.drift_baseline.definition_hash IS 'sha256 (hex) of t
 COMMENT ON COLUMN birthgate.drift_baseline.definition IS 'The definition as captured (pg_get_functiondef / pg_get_triggerdef), to diff against the live one.';
 
 COMMENT ON COLUMN birthgate.drift_baseline.captured_by IS 'session_user of the capture (the migrating role, or the DBA who accepted a change).';
+
+COMMENT ON COLUMN birthgate.drift_baseline.execute_grantees IS 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
 
 CREATE TABLE birthgate.event_dead_letter (
     outbox_id bigint NOT NULL,
@@ -5682,11 +5737,12 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             b.definition_hash AS baseline_hash,
             COALESCE(((g.trigger_oid IS NOT NULL) AND (( SELECT tr.xmin
                    FROM pg_trigger tr
-                  WHERE (tr.oid = g.trigger_oid)) IS DISTINCT FROM ga.attached_xmin) AND (ga.trigger_oid IS NOT NULL)), false) AS altered
+                  WHERE (tr.oid = g.trigger_oid)) IS DISTINCT FROM ga.attached_xmin) AND (ga.trigger_oid IS NOT NULL)), false) AS altered,
+            ((g.trigger_oid IS NOT NULL) AND (q.table_ident IS NOT NULL) AND (ga.trigger_oid IS NULL)) AS unrecorded
            FROM ((((required q
              LEFT JOIN gates g ON (((g.table_oid = q.table_oid) AND (g.trigger_name = q.trigger_name))))
              LEFT JOIN cur t ON ((t.trigger_oid = g.trigger_oid)))
-             LEFT JOIN birthgate.gate_trigger_attach ga ON ((ga.trigger_oid = g.trigger_oid)))
+             LEFT JOIN birthgate.gate_trigger_attach ga ON (((ga.trigger_oid = g.trigger_oid) AND (ga.table_oid = g.table_oid) AND (ga.trigger_name = g.trigger_name))))
              LEFT JOIN birthgate.drift_baseline b ON (((b.object_kind = 'trigger'::text) AND (b.identity = t.identity))))
         ), package_rows AS (
          SELECT 'package'::text AS text,
@@ -5707,6 +5763,7 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             t.definition,
             t.definition_hash,
             b.definition_hash,
+            false AS "?column?",
             false AS "?column?"
            FROM (((( SELECT cur.scope,
                     cur.identity,
@@ -5718,13 +5775,9 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
                     cur.definition_hash
                    FROM cur
                   WHERE (cur.scope = 'package'::text)) t
-             FULL JOIN ( SELECT drift_baseline.object_kind,
-                    drift_baseline.identity,
-                    drift_baseline.scope,
+             FULL JOIN ( SELECT drift_baseline.identity,
                     drift_baseline.definition_hash,
-                    drift_baseline.definition,
-                    drift_baseline.captured_at,
-                    drift_baseline.captured_by
+                    drift_baseline.definition
                    FROM birthgate.drift_baseline
                   WHERE ((drift_baseline.object_kind = 'trigger'::text) AND (drift_baseline.scope = 'package'::text))) b ON ((b.identity = t.identity)))
              LEFT JOIN pg_class cl ON ((cl.oid = t.table_oid)))
@@ -5756,6 +5809,7 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             WHEN (x.enabled_mode = 'R'::"char") THEN 'replica_only'::text
             WHEN (x.current_hash <> x.expected_hash) THEN 'drifted'::text
             WHEN x.altered THEN 'altered'::text
+            WHEN x.unrecorded THEN 'unrecorded'::text
             ELSE 'ok'::text
         END AS state,
     (x.expected_hash COLLATE "default") AS expected_hash,
@@ -5777,7 +5831,8 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             family_rows.current_definition,
             family_rows.current_hash,
             family_rows.baseline_hash,
-            family_rows.altered
+            family_rows.altered,
+            family_rows.unrecorded
            FROM family_rows
         UNION ALL
          SELECT package_rows.text,
@@ -5794,10 +5849,11 @@ CREATE VIEW birthgate.v_drift_trigger_state AS
             package_rows.definition_1 AS definition,
             package_rows.definition_hash_1 AS definition_hash,
             package_rows.definition_hash_2 AS definition_hash,
-            package_rows."?column?_3" AS "?column?"
-           FROM package_rows package_rows(text, text_1, "coalesce", coalesce_1, text_2, "?column?", "?column?_1", "?column?_2", enabled_mode, definition, definition_hash, definition_1, definition_hash_1, definition_hash_2, "?column?_3")) x;
+            package_rows."?column?_3" AS "?column?",
+            package_rows."?column?_4" AS "?column?"
+           FROM package_rows package_rows(text, text_1, "coalesce", coalesce_1, text_2, "?column?", "?column?_1", "?column?_2", enabled_mode, definition, definition_hash, definition_1, definition_hash_1, definition_hash_2, "?column?_3", "?column?_4")) x;
 
-COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again.';
+COMMENT ON VIEW birthgate.v_drift_trigger_state IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again; state unrecorded (since 000026): enabled and as expected, but gate_trigger_attach has no record of this very trigger (OID, table, name): the database was restored from a dump or upgraded, or the trigger was dropped and created again; record it with gate_attach_record().';
 
 CREATE VIEW birthgate.v_drift_report AS
  WITH baseline AS (
@@ -5841,15 +5897,36 @@ CREATE VIEW birthgate.v_drift_report AS
             baseline
           WHERE (v.drifted AND ((v.state <> 'unexpected'::text) OR (baseline.objects > 0)))
         UNION ALL
-         SELECT 'warning'::text,
+         SELECT
+                CASE
+                    WHEN p.prosecdef THEN 'critical'::text
+                    ELSE 'warning'::text
+                END AS "case",
             'function_public_execute'::text,
             'function'::text,
-            v.identity,
-            format('PUBLIC may execute %s (the package grants nothing to PUBLIC)'::text, v.identity) AS format,
-            format('REVOKE ALL ON FUNCTION %s FROM PUBLIC; then grant EXECUTE to the package role that needs it'::text, v.identity) AS format,
-            '{}'::jsonb AS jsonb
-           FROM birthgate.v_drift_function_hash v
-          WHERE v.public_execute
+            f.identity,
+                CASE
+                    WHEN p.prosecdef THEN format('PUBLIC may execute %s, a SECURITY DEFINER function: any role that may use schema %s runs it with the rights of its owner %s (the package grants nothing to PUBLIC; a restore into a cluster without the package roles leaves this)%s'::text, f.identity, 'birthgate', (p.proowner)::regrole, g.missing_note)
+                    ELSE format('PUBLIC may execute %s (the package grants nothing to PUBLIC)%s'::text, f.identity, g.missing_note)
+                END AS format,
+            format('REVOKE ALL ON ROUTINE %s FROM PUBLIC;%s'::text, f.identity,
+                CASE
+                    WHEN (g.grants <> ''::text) THEN g.grants
+                    ELSE ' then GRANT EXECUTE to the package role that needs it (see the role table in the README)'::text
+                END) AS format,
+            jsonb_build_object('security_definer', p.prosecdef, 'execute_grantees', to_jsonb(b.execute_grantees), 'missing_roles', to_jsonb(g.missing)) AS jsonb_build_object
+           FROM (((birthgate.drift_current_functions() f(identity, function_oid, kind, definition, definition_hash, public_execute)
+             JOIN pg_proc p ON ((p.oid = f.function_oid)))
+             LEFT JOIN birthgate.drift_baseline b ON (((b.object_kind = 'function'::text) AND (b.identity = f.identity))))
+             CROSS JOIN LATERAL ( SELECT COALESCE(string_agg(format(' GRANT EXECUTE ON ROUTINE %s TO %I;'::text, f.identity, r.role), ''::text ORDER BY r.role), ''::text) AS grants,
+                    array_agg(r.role ORDER BY r.role) FILTER (WHERE (NOT (EXISTS ( SELECT 1
+                           FROM pg_roles x
+                          WHERE (x.rolname = r.role))))) AS missing,
+                    COALESCE(('; roles missing in this cluster, create them first: '::text || string_agg(r.role, ', '::text ORDER BY r.role) FILTER (WHERE (NOT (EXISTS ( SELECT 1
+                           FROM pg_roles x
+                          WHERE (x.rolname = r.role)))))), ''::text) AS missing_note
+                   FROM unnest(b.execute_grantees) r(role)) g)
+          WHERE f.public_execute
         UNION ALL
          SELECT 'critical'::text,
             'family_table_missing'::text,
@@ -5894,6 +5971,7 @@ CREATE VIEW birthgate.v_drift_report AS
                     END)
                     WHEN 'replica_only'::text THEN format('trigger %s on %s fires only under session_replication_role = replica (tgenabled = R): it does not fire in normal sessions'::text, t.trigger_name, t.table_name)
                     WHEN 'drifted'::text THEN format('trigger %s on %s differs from its expected definition'::text, t.trigger_name, t.table_name)
+                    WHEN 'unrecorded'::text THEN format('trigger %s on %s (family %s, mode %s) is not the trigger the package attached: gate_trigger_attach has no record of it (the database was restored from a dump or upgraded, or the trigger was dropped and created again), so an alteration of it (DISABLE/ENABLE) cannot be seen'::text, t.trigger_name, t.table_name, t.collection_name, t.family_mode)
                     WHEN 'altered'::text THEN format('trigger %s on %s was altered after the package attached it (its pg_trigger row changed, e.g. ALTER TABLE ... DISABLE TRIGGER and ENABLE again, possibly for one statement)%s: births in that window may not have been gated; see phantom_objects and unborn_objects'::text, t.trigger_name, t.table_name,
                     CASE
                         WHEN (t.scope = 'family'::text) THEN format(' (family %s, mode %s)'::text, t.collection_name, t.family_mode)
@@ -5903,6 +5981,7 @@ CREATE VIEW birthgate.v_drift_report AS
                 END AS format,
                 CASE
                     WHEN (t.state = ANY (ARRAY['disabled'::text, 'replica_only'::text])) THEN format('ALTER TABLE %s ENABLE TRIGGER %I;'::text, t.table_name, t.trigger_name)
+                    WHEN (t.state = 'unrecorded'::text) THEN format('Check that nobody re-created it on purpose (compare current_definition in birthgate.v_drift_trigger_state), then record the gates of the family as they are: SELECT birthgate.gate_attach_record(%L);'::text, t.collection_name)
                     WHEN (t.scope = 'family'::text) THEN format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s'::text, t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
                     WHEN (t.state = 'unexpected'::text) THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'::text
                     ELSE format('Recreate it as recorded in the baseline, as the package owner: DROP TRIGGER IF EXISTS %I ON %s; %s;'::text, t.trigger_name, t.table_name, t.expected_definition)
@@ -5910,7 +5989,7 @@ CREATE VIEW birthgate.v_drift_report AS
             jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode, 'expected_hash', t.expected_hash, 'current_hash', t.current_hash) AS jsonb_build_object
            FROM (birthgate.v_drift_trigger_state t
              LEFT JOIN birthgate.birth_family bf ON ((bf.collection_name = t.collection_name)))
-          WHERE (t.state = ANY (ARRAY['missing'::text, 'disabled'::text, 'replica_only'::text, 'drifted'::text, 'unexpected'::text, 'altered'::text]))
+          WHERE (t.state = ANY (ARRAY['missing'::text, 'disabled'::text, 'replica_only'::text, 'drifted'::text, 'unexpected'::text, 'altered'::text, 'unrecorded'::text]))
         UNION ALL
          SELECT 'info'::text,
             'trigger_always'::text,
@@ -6808,7 +6887,7 @@ CREATE TRIGGER _100_append_only BEFORE DELETE OR UPDATE ON birthgate.registry_ch
 
 COMMENT ON TRIGGER _100_append_only ON birthgate.registry_changelog IS 'Keeps registry_changelog append-only: no row is ever updated or deleted.';
 
-CREATE TRIGGER _100_permit_transition_guard BEFORE UPDATE ON birthgate.birth_admission_permit FOR EACH ROW WHEN (((old.state <> 'ISSUED'::text) OR ((((((old.permit_id IS DISTINCT FROM new.permit_id) OR (old.collection_name IS DISTINCT FROM new.collection_name)) OR (old.entity_code IS DISTINCT FROM new.entity_code)) OR (old.issued_at IS DISTINCT FROM new.issued_at)) OR (old.issued_by IS DISTINCT FROM new.issued_by)) OR (old.expires_at IS DISTINCT FROM new.expires_at)))) EXECUTE FUNCTION birthgate.tg_birth_admission_permit_guard();
+CREATE TRIGGER _100_permit_transition_guard BEFORE UPDATE ON birthgate.birth_admission_permit FOR EACH ROW WHEN (((old.state <> 'ISSUED'::text) OR (old.permit_id IS DISTINCT FROM new.permit_id) OR (old.collection_name IS DISTINCT FROM new.collection_name) OR (old.entity_code IS DISTINCT FROM new.entity_code) OR (old.issued_at IS DISTINCT FROM new.issued_at) OR (old.issued_by IS DISTINCT FROM new.issued_by) OR (old.expires_at IS DISTINCT FROM new.expires_at))) EXECUTE FUNCTION birthgate.tg_birth_admission_permit_guard();
 
 COMMENT ON TRIGGER _100_permit_transition_guard ON birthgate.birth_admission_permit IS 'Only ISSUED -> CONSUMED | EXPIRED | REVOKED: final states never change, nor the permit''s identity and terms.';
 

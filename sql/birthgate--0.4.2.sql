@@ -13010,6 +13010,392 @@ COMMENT ON SCHEMA "birthgate" IS 'birthgate 0.4.2: pre-birth admission control a
 
 INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000025_release_0_4_2', now());
 
+-- 000026_drift_restore: drift: hashes survive a dump/restore, a gate without its own attach record is a finding (gate_attach_record), PUBLIC EXECUTE on a SECURITY DEFINER function is critical
+
+DROP TRIGGER IF EXISTS "_100_permit_transition_guard" ON "birthgate"."birth_admission_permit";
+CREATE TRIGGER "_100_permit_transition_guard"
+    BEFORE UPDATE ON "birthgate"."birth_admission_permit"
+    FOR EACH ROW
+    WHEN (OLD.state <> 'ISSUED'
+          OR OLD.permit_id IS DISTINCT FROM NEW.permit_id
+          OR OLD.collection_name IS DISTINCT FROM NEW.collection_name
+          OR OLD.entity_code IS DISTINCT FROM NEW.entity_code
+          OR OLD.issued_at IS DISTINCT FROM NEW.issued_at
+          OR OLD.issued_by IS DISTINCT FROM NEW.issued_by
+          OR OLD.expires_at IS DISTINCT FROM NEW.expires_at)
+    EXECUTE FUNCTION "birthgate"."tg_birth_admission_permit_guard"();
+COMMENT ON TRIGGER "_100_permit_transition_guard" ON "birthgate"."birth_admission_permit" IS 'Only ISSUED -> CONSUMED | EXPIRED | REVOKED: final states never change, nor the permit''s identity and terms.';
+
+CREATE OR REPLACE VIEW "birthgate"."v_drift_trigger_state" AS
+WITH fam AS (
+    SELECT f.collection_name,
+           f.table_name::pg_catalog.oid AS table_oid,
+           f.code_column,
+           f.mode,
+           c.oid IS NOT NULL AS table_exists,
+           CASE WHEN c.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, c.relname) END AS table_ident,
+           EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = c.oid AND a.attname = f.code_column AND a.attnum > 0 AND NOT a.attisdropped) AS column_exists
+      FROM "birthgate"."birth_family" f
+      LEFT JOIN pg_catalog.pg_class c ON c.oid = f.table_name::pg_catalog.oid
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    UNION ALL
+    -- tables a collection was moved off: still governed in the eyes of the monitor while they exist
+    SELECT DISTINCT ON (m.from_table) m.collection_name, m.from_table, f.code_column, f.mode, true,
+           pg_catalog.format('%I.%I', n.nspname, c.relname), true
+      FROM "birthgate"."birth_family_move" m
+      JOIN "birthgate"."birth_family" f ON f.collection_name = m.collection_name
+      JOIN pg_catalog.pg_class c ON c.oid = m.from_table
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" g WHERE g.table_name::pg_catalog.oid = m.from_table)
+), required AS (
+    SELECT fam.*, d.trigger_name, d.definition AS expected_definition
+      FROM fam
+     CROSS JOIN LATERAL "birthgate"."birth_gate_trigger_definitions"(fam.collection_name, fam.table_ident, fam.code_column) d
+), cur AS (
+    SELECT * FROM "birthgate"."drift_current_triggers"()
+), gates AS (
+    SELECT * FROM "birthgate"."birth_gate_triggers_present"()
+), family_rows AS (
+    SELECT 'family'::text AS scope,
+           q.collection_name,
+           coalesce(q.table_ident, q.table_oid::text) AS table_name,
+           q.trigger_name,
+           q.mode AS family_mode,
+           q.table_exists,
+           q.column_exists,
+           g.trigger_oid IS NOT NULL AS present,
+           g.enabled_mode,
+           CASE WHEN q.table_ident IS NOT NULL THEN q.expected_definition END AS expected_definition,
+           CASE WHEN q.table_ident IS NOT NULL THEN "birthgate"."drift_definition_hash"(q.expected_definition) END AS expected_hash,
+           g.definition AS current_definition,
+           "birthgate"."drift_definition_hash"(g.definition) AS current_hash,
+           b.definition_hash AS baseline_hash,
+           COALESCE(g.trigger_oid IS NOT NULL
+                    AND (SELECT tr.xmin FROM pg_catalog.pg_trigger tr WHERE tr.oid = g.trigger_oid) IS DISTINCT FROM ga.attached_xmin
+                    AND ga.trigger_oid IS NOT NULL, false) AS altered,
+           g.trigger_oid IS NOT NULL AND q.table_ident IS NOT NULL AND ga.trigger_oid IS NULL AS unrecorded
+      FROM required q
+      LEFT JOIN gates g ON g.table_oid = q.table_oid AND g.trigger_name = q.trigger_name
+      LEFT JOIN cur t ON t.trigger_oid = g.trigger_oid
+      LEFT JOIN "birthgate"."gate_trigger_attach" ga ON ga.trigger_oid = g.trigger_oid AND ga.table_oid = g.table_oid AND ga.trigger_name = g.trigger_name
+      LEFT JOIN "birthgate"."drift_baseline" b ON b.object_kind = 'trigger' AND b.identity = t.identity
+), package_rows AS (
+    SELECT 'package'::text,
+           NULL::text,
+           coalesce(CASE WHEN cl.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, cl.relname) END,
+                    pg_catalog.regexp_replace(b.identity, '\.[^.]*$', '')),
+           coalesce(t.trigger_name, pg_catalog.regexp_replace(b.identity, '^.*\.', '')::name),
+           NULL::text,
+           true,
+           true,
+           t.trigger_oid IS NOT NULL,
+           t.enabled_mode,
+           b.definition,
+           b.definition_hash,
+           t.definition,
+           t.definition_hash,
+           b.definition_hash,
+           false,
+           false
+      FROM (SELECT * FROM cur WHERE cur.scope = 'package') t
+      FULL JOIN (SELECT identity, definition_hash, definition FROM "birthgate"."drift_baseline" WHERE object_kind = 'trigger' AND scope = 'package') b
+        ON b.identity = t.identity
+      LEFT JOIN pg_catalog.pg_class cl ON cl.oid = t.table_oid
+      LEFT JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+)
+SELECT x.scope,
+       x.collection_name,
+       x.table_name COLLATE "default" AS table_name,
+       x.trigger_name,
+       x.family_mode,
+       x.table_exists,
+       x.column_exists,
+       x.present,
+       x.present AND x.enabled_mode IN ('O', 'A') AS enabled,
+       CASE x.enabled_mode WHEN 'O' THEN 'origin' WHEN 'A' THEN 'always' WHEN 'R' THEN 'replica' WHEN 'D' THEN 'disabled' END AS enabled_mode,
+       x.present AND x.expected_hash IS NOT NULL AND x.current_hash IS DISTINCT FROM x.expected_hash AS drifted,
+       CASE WHEN NOT x.table_exists THEN 'table_missing'
+            WHEN NOT x.column_exists THEN 'column_missing'
+            WHEN x.expected_hash IS NULL THEN 'unexpected'
+            WHEN NOT x.present THEN 'missing'
+            WHEN x.enabled_mode = 'D' THEN 'disabled'
+            WHEN x.enabled_mode = 'R' THEN 'replica_only'
+            WHEN x.current_hash <> x.expected_hash THEN 'drifted'
+            WHEN x.altered THEN 'altered'
+            WHEN x.unrecorded THEN 'unrecorded'
+            ELSE 'ok' END AS state,
+       x.expected_hash COLLATE "default" AS expected_hash,
+       x.current_hash,
+       x.baseline_hash,
+       x.expected_definition COLLATE "default" AS expected_definition,
+       x.current_definition
+  FROM (SELECT * FROM family_rows UNION ALL SELECT * FROM package_rows) x;
+COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its four gate triggers (_100_birth_gate, _110_birth_register, _120_birth_recode, _900_birth_finalize; expected definition from birth_gate_trigger_definitions), the same four on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state.';
+COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again.';
+COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again; state unrecorded (since 000026): enabled and as expected, but gate_trigger_attach has no record of this very trigger (OID, table, name): the database was restored from a dump or upgraded, or the trigger was dropped and created again; record it with gate_attach_record().';
+
+ALTER TABLE "birthgate"."drift_baseline" ADD COLUMN IF NOT EXISTS "execute_grantees" text[];
+COMMENT ON COLUMN "birthgate"."drift_baseline"."execute_grantees" IS 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."drift_capture_baseline"()
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_count integer;
+    v_previous jsonb;
+BEGIN
+    -- one capture at a time; readers of the views are not blocked
+    LOCK TABLE "birthgate"."drift_baseline" IN SHARE ROW EXCLUSIVE MODE;
+    -- the roles recorded before: kept for a function PUBLIC may execute now (a restore without
+    -- the package roles), so the remedy still names the grants the package made
+    SELECT pg_catalog.jsonb_object_agg(x.identity, pg_catalog.to_jsonb(x.execute_grantees))
+      INTO v_previous
+      FROM "birthgate"."drift_baseline" x
+     WHERE x.object_kind = 'function' AND x.execute_grantees IS NOT NULL;
+    DELETE FROM "birthgate"."drift_baseline";
+    INSERT INTO "birthgate"."drift_baseline" (object_kind, identity, scope, definition_hash, definition, execute_grantees)
+    SELECT 'function', f.identity, 'package', f.definition_hash, f.definition,
+           CASE WHEN f.public_execute AND v_previous -> f.identity IS NOT NULL
+                THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v_previous -> f.identity))
+                ELSE ARRAY(SELECT DISTINCT r.rolname::text
+                             FROM pg_catalog.pg_proc p
+                            CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+                             JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+                            WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                            ORDER BY 1) END
+      FROM "birthgate"."drift_current_functions"() f
+    UNION ALL
+    SELECT 'trigger', t.identity, t.scope, t.definition_hash, t.definition, NULL
+      FROM "birthgate"."drift_current_triggers"() t;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."drift_capture_baseline"() IS 'Records the current hashes of every package function and trigger as the drift baseline (replacing the previous one), with the roles that may execute each function, and returns how many objects it recorded. Every migration that changes an owned function ends with it; a DBA calls it only to accept a reviewed change.';
+
+CREATE OR REPLACE VIEW "birthgate"."v_drift_report" AS
+WITH baseline AS (
+    SELECT count(*) AS objects, max(captured_at) AS captured_at FROM "birthgate"."drift_baseline"
+), findings AS (
+    -- the baseline itself
+    SELECT 'critical'::text AS severity, 'baseline_missing'::text AS kind, 'baseline'::text AS object_type,
+           'birthgate.drift_baseline'::text AS object_name,
+           'the drift baseline is empty: function and package-trigger drift cannot be judged'::text AS message,
+           'Review the live definitions, then record them: SELECT birthgate.drift_capture_baseline();'::text AS remedy,
+           '{}'::jsonb AS detail
+      FROM baseline WHERE baseline.objects = 0
+    UNION ALL
+    -- functions
+    SELECT CASE WHEN v.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'function_' || v.state,
+           'function',
+           v.identity,
+           CASE v.state
+               WHEN 'missing' THEN pg_catalog.format('function %s is in the baseline but no longer exists', v.identity)
+               WHEN 'drifted' THEN pg_catalog.format('function %s differs from its baseline (captured %s by %s)', v.identity, v.captured_at, v.captured_by)
+               ELSE pg_catalog.format('function %s is in the package schema but not in the baseline', v.identity) END,
+           CASE v.state
+               WHEN 'unexpected' THEN 'Find out who created it; drop it if it is not part of a reviewed migration, or record it: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Compare baseline_definition and current_definition in birthgate.v_drift_function_hash. Only if the change was reviewed and is intended, accept it: SELECT birthgate.drift_capture_baseline(); Otherwise re-apply the recorded definition as the package owner, in psql%s: SELECT baseline_definition FROM birthgate.v_drift_function_hash WHERE identity = %L \gexec',
+                                      CASE WHEN v.state = 'missing' THEN pg_catalog.format(' (it comes back without its grants: then run REVOKE ALL ON FUNCTION %s FROM PUBLIC; and GRANT EXECUTE to the roles the README role table lists)', v.identity) ELSE '' END,
+                                      v.identity) END,
+           jsonb_build_object('baseline_hash', v.baseline_hash, 'current_hash', v.current_hash, 'captured_at', v.captured_at)
+      FROM "birthgate"."v_drift_function_hash" v, baseline
+     WHERE v.drifted AND (v.state <> 'unexpected' OR baseline.objects > 0)
+    UNION ALL
+    SELECT CASE WHEN p.prosecdef THEN 'critical' ELSE 'warning' END, 'function_public_execute', 'function', f.identity,
+           CASE WHEN p.prosecdef
+                THEN pg_catalog.format('PUBLIC may execute %s, a SECURITY DEFINER function: any role that may use schema %s runs it with the rights of its owner %s (the package grants nothing to PUBLIC; a restore into a cluster without the package roles leaves this)%s',
+                                       f.identity, 'birthgate', p.proowner::pg_catalog.regrole, g.missing_note)
+                ELSE pg_catalog.format('PUBLIC may execute %s (the package grants nothing to PUBLIC)%s', f.identity, g.missing_note) END,
+           pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC;%s', f.identity,
+                             CASE WHEN g.grants <> '' THEN g.grants
+                                  ELSE ' then GRANT EXECUTE to the package role that needs it (see the role table in the README)' END),
+           jsonb_build_object('security_definer', p.prosecdef, 'execute_grantees', to_jsonb(b.execute_grantees), 'missing_roles', to_jsonb(g.missing))
+      FROM "birthgate"."drift_current_functions"() f
+      JOIN pg_catalog.pg_proc p ON p.oid = f.function_oid
+      LEFT JOIN "birthgate"."drift_baseline" b ON b.object_kind = 'function' AND b.identity = f.identity
+     CROSS JOIN LATERAL (
+           SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(' GRANT EXECUTE ON ROUTINE %s TO %I;', f.identity, r.role), '' ORDER BY r.role), '') AS grants,
+                  pg_catalog.array_agg(r.role ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)) AS missing,
+                  coalesce('; roles missing in this cluster, create them first: '
+                           || pg_catalog.string_agg(r.role, ', ' ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)), '') AS missing_note
+             FROM pg_catalog.unnest(b.execute_grantees) AS r(role)) g
+     WHERE f.public_execute
+    UNION ALL
+    -- family tables and their gate triggers
+    SELECT 'critical', 'family_table_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: its table (oid %s) no longer exists; the family is ungoverned', t.collection_name, pg_catalog.min(t.table_name)),
+           'Recreate the table and re-register the family (register_family is idempotent), or remove the family row if the collection is gone',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'table_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT 'critical', 'family_column_missing', 'table', pg_catalog.min(t.table_name),
+           pg_catalog.format('family %s: code column of %s no longer exists; the gate cannot see codes', t.collection_name, pg_catalog.min(t.table_name)),
+           'Restore the code column, or re-register the family with the new code column',
+           jsonb_build_object('collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.scope = 'family' AND t.state = 'column_missing'
+     GROUP BY t.collection_name
+    UNION ALL
+    SELECT CASE WHEN t.state = 'unexpected' THEN 'warning' ELSE 'critical' END,
+           'trigger_' || t.state,
+           'trigger',
+           pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           CASE t.state
+               WHEN 'missing' THEN pg_catalog.format('trigger %s on %s is missing%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'disabled' THEN pg_catalog.format('trigger %s on %s is disabled (tgenabled = D)%s', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s): births there are not gated', t.collection_name, t.family_mode) ELSE '' END)
+               WHEN 'replica_only' THEN pg_catalog.format('trigger %s on %s fires only under session_replication_role = replica (tgenabled = R): it does not fire in normal sessions', t.trigger_name, t.table_name)
+               WHEN 'drifted' THEN pg_catalog.format('trigger %s on %s differs from its expected definition', t.trigger_name, t.table_name)
+               WHEN 'unrecorded' THEN pg_catalog.format('trigger %s on %s (family %s, mode %s) is not the trigger the package attached: gate_trigger_attach has no record of it (the database was restored from a dump or upgraded, or the trigger was dropped and created again), so an alteration of it (DISABLE/ENABLE) cannot be seen', t.trigger_name, t.table_name, t.collection_name, t.family_mode)
+               WHEN 'altered' THEN pg_catalog.format('trigger %s on %s was altered after the package attached it (its pg_trigger row changed, e.g. ALTER TABLE ... DISABLE TRIGGER and ENABLE again, possibly for one statement)%s: births in that window may not have been gated; see phantom_objects and unborn_objects', t.trigger_name, t.table_name,
+                                    CASE WHEN t.scope = 'family' THEN pg_catalog.format(' (family %s, mode %s)', t.collection_name, t.family_mode) ELSE '' END)
+               ELSE pg_catalog.format('trigger %s on package table %s is not in the baseline', t.trigger_name, t.table_name) END,
+           CASE
+               WHEN t.state IN ('disabled', 'replica_only') THEN pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name)
+               WHEN t.state = 'unrecorded' THEN pg_catalog.format('Check that nobody re-created it on purpose (compare current_definition in birthgate.v_drift_trigger_state), then record the gates of the family as they are: SELECT birthgate.gate_attach_record(%L);', t.collection_name)
+               WHEN t.scope = 'family' THEN pg_catalog.format('Re-attach the gate triggers (register_family is idempotent): DROP TRIGGER IF EXISTS %I ON %s; SELECT birthgate.register_family(%L, %L, %L, %L, %L); expected: %s',
+                                                              t.trigger_name, t.table_name, t.collection_name, t.table_name, bf.code_column, bf.code_pattern, bf.mode, t.expected_definition)
+               WHEN t.state = 'unexpected' THEN 'Find out who created it; drop it unless it belongs to a reviewed migration, then: SELECT birthgate.drift_capture_baseline();'
+               ELSE pg_catalog.format('Recreate it as recorded in the baseline, as the package owner: DROP TRIGGER IF EXISTS %I ON %s; %s;', t.trigger_name, t.table_name, t.expected_definition) END,
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name, 'enabled_mode', t.enabled_mode,
+                              'expected_hash', t.expected_hash, 'current_hash', t.current_hash)
+      FROM "birthgate"."v_drift_trigger_state" t
+      LEFT JOIN "birthgate"."birth_family" bf ON bf.collection_name = t.collection_name
+     WHERE t.state IN ('missing', 'disabled', 'replica_only', 'drifted', 'unexpected', 'altered', 'unrecorded')
+    UNION ALL
+    SELECT 'info', 'trigger_always', 'trigger', pg_catalog.format('%s ON %s', t.trigger_name, t.table_name),
+           pg_catalog.format('trigger %s on %s is ENABLE ALWAYS: it fires even under session_replication_role = replica (stricter than installed)', t.trigger_name, t.table_name),
+           pg_catalog.format('Nothing to do if intended; the installed state is: ALTER TABLE %s ENABLE TRIGGER %I;', t.table_name, t.trigger_name),
+           jsonb_build_object('scope', t.scope, 'collection_name', t.collection_name)
+      FROM "birthgate"."v_drift_trigger_state" t
+     WHERE t.present AND t.enabled_mode = 'always'
+    UNION ALL
+    -- the handoff heartbeat (the post-create guard treats coverage as unknown when stale)
+    SELECT 'critical', 'heartbeat_stale', 'handoff', h.consumer_name,
+           CASE WHEN h.heartbeat_at IS NULL
+                THEN pg_catalog.format('handoff %s has never run while %s changelog rows wait: governed activation fails closed until it runs (births are not affected)', h.consumer_name, w.waiting)
+                ELSE pg_catalog.format('handoff %s heartbeat is %s old (stale after %s; %s changelog rows waiting): governed activation fails closed until the consumer runs again (births are not affected)',
+                                       h.consumer_name, pg_catalog.date_trunc('second', now() - h.heartbeat_at), h.stale_after, w.waiting) END,
+           'Run the consumer (CALL birthgate.handoff_drain(); or birthgate consume) and check the scheduler that should run it',
+           jsonb_build_object('heartbeat_at', h.heartbeat_at, 'stale_after', h.stale_after, 'waiting', w.waiting,
+                              'position_txid', h.position_txid::text, 'position_change_id', h.position_change_id)
+      FROM "birthgate"."handoff_cursor" h
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS waiting FROM "birthgate"."registry_changelog" l
+            WHERE (l.txid, l.change_id) > (h.position_txid, h.position_change_id)) w
+     WHERE (h.heartbeat_at IS NULL AND EXISTS (SELECT 1 FROM "birthgate"."registry_changelog"))
+        OR h.heartbeat_at < now() - h.stale_after
+    UNION ALL
+    -- family tables the package cannot read without running code of their owner: nothing was read
+    SELECT 'critical', 'family_table_unsafe', 'table', tb.ident,
+           pg_catalog.format('family %s: %s cannot be read without running code of its owner (%s); its unborn objects and phantoms are not checked',
+                             u.collection_name, tb.ident, u.note),
+           pg_catalog.format('Find out who changed %s (owner %I) and undo what the description names (an ordinary table, code column %I of text, varchar or name, no index, CHECK, statistics or partition-key expression using functions outside pg_catalog, no inheritance child), then re-register: SELECT birthgate.register_family(%L, %L, %L, %L, %L);',
+                             tb.ident, tb.owner, f.code_column, f.collection_name, tb.ident, f.code_column, f.code_pattern, f.mode),
+           jsonb_build_object('collection_name', u.collection_name, 'reason', u.note, 'mode', f.mode)
+      FROM "birthgate"."drift_family_objects"(NULL) u
+      JOIN "birthgate"."birth_family" f ON f.collection_name = u.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident, pg_catalog.pg_get_userbyid(cl.relowner) AS owner
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+     WHERE u.finding = 'unsafe_table'
+    UNION ALL
+    -- objects in family tables vs the registry (codes of a family table only for a caller who may read it)
+    SELECT CASE WHEN o.finding = 'unborn' THEN CASE f.mode WHEN 'enforce' THEN 'critical' WHEN 'report' THEN 'warning' ELSE 'info' END
+                WHEN o.finding = 'phantom' THEN 'warning'
+                ELSE 'info' END,
+           CASE o.finding WHEN 'unborn' THEN 'unborn_objects' WHEN 'phantom' THEN 'phantom_objects' ELSE 'retired_objects_present' END,
+           'family',
+           o.collection_name,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('family %s (mode %s): %s row(s) in %s have no registry row (bypassed gate: session_replication_role = replica, disabled trigger or mode off)%s',
+                                                    o.collection_name, f.mode, o.n, tb.ident, CASE WHEN o.null_codes > 0 THEN pg_catalog.format(', %s with a NULL code', o.null_codes) ELSE '' END)
+               WHEN 'phantom' THEN pg_catalog.format('family %s: %s BORN registry row(s) have no object in %s (deleted without retire)', o.collection_name, o.n, tb.ident)
+               ELSE pg_catalog.format('family %s: %s row(s) in %s carry a RETIRED code', o.collection_name, o.n, tb.ident) END,
+           CASE o.finding
+               WHEN 'unborn' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''unborn''; birth each through a permit (issue_permit, then rewrite its code) or remove it', o.collection_name)
+               WHEN 'phantom' THEN pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''phantom''; restore the object or retire the code with birthgate.retire()', o.collection_name)
+               ELSE pg_catalog.format('List them: SELECT * FROM birthgate.drift_family_objects(%L) WHERE finding = ''retired_present''', o.collection_name) END,
+           jsonb_build_object('count', o.n, 'null_codes', o.null_codes, 'sample', to_jsonb(o.sample), 'mode', f.mode, 'codes_hidden', o.hidden_codes)
+      FROM (SELECT s.collection_name, s.finding, count(*) AS n,
+                   count(*) FILTER (WHERE s.entity_code IS NULL AND NOT s.code_hidden) AS null_codes,
+                   count(*) FILTER (WHERE s.code_hidden) AS hidden_codes,
+                   (array_agg(s.entity_code ORDER BY s.entity_code) FILTER (WHERE s.entity_code IS NOT NULL))[1:5] AS sample
+              FROM "birthgate"."drift_family_objects"(NULL) s
+             WHERE s.finding <> 'unsafe_table'
+             GROUP BY s.collection_name, s.finding) o
+      JOIN "birthgate"."birth_family" f ON f.collection_name = o.collection_name
+     CROSS JOIN LATERAL (SELECT pg_catalog.format('%I.%I', n.nspname, cl.relname) AS ident
+                           FROM pg_catalog.pg_class cl JOIN pg_catalog.pg_namespace n ON n.oid = cl.relnamespace
+                          WHERE cl.oid = f.table_name::pg_catalog.oid) tb
+)
+SELECT findings.severity,
+       pg_catalog.array_position(ARRAY['info', 'warning', 'critical']::text[], findings.severity) AS severity_rank,
+       findings.kind,
+       findings.object_type,
+       findings.object_name COLLATE "default" AS object_name,
+       findings.message COLLATE "default" AS message,
+       findings.remedy COLLATE "default" AS remedy,
+       findings.detail
+  FROM findings
+ ORDER BY 2 DESC, 3, 5;
+COMMENT ON VIEW "birthgate"."v_drift_report" IS 'One row per drift finding, worst first: drifted/missing/unexpected functions, missing/disabled/replica-only/drifted gate triggers, missing family tables or code columns, family tables that cannot be read without running code of their owner (family_table_unsafe), a stale handoff heartbeat (governed activation then fails closed), unborn objects and phantoms per family (sample codes only for a caller with SELECT on the code column). severity: info | warning | critical; remedy says what to do. Detect-only: reading it changes nothing and never runs code of a table owner.';
+
+CREATE OR REPLACE FUNCTION "birthgate"."gate_attach_record"(p_collection text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_count integer;
+BEGIN
+    IF p_collection IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM "birthgate"."birth_family" f WHERE f.collection_name OPERATOR(pg_catalog.=) p_collection) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'BG302',
+            MESSAGE = 'unknown family',
+            DETAIL = pg_catalog.format('collection %L is not registered', pg_catalog.left(p_collection, 100)),
+            HINT = 'Pass a collection_name that is registered in birth_family, or NULL for every family.' || ' ' || pg_catalog.format('SELECT collection_name FROM %I.birth_family; then SELECT %I.gate_attach_record(NULL);', 'birthgate', 'birthgate');
+    END IF;
+    -- one recorder at a time, and no attach in between
+    LOCK TABLE "birthgate"."gate_trigger_attach" IN SHARE ROW EXCLUSIVE MODE;
+    -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger now
+    DELETE FROM "birthgate"."gate_trigger_attach" r
+     WHERE (p_collection IS NULL OR r.collection_name OPERATOR(pg_catalog.=) p_collection)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.oid = r.trigger_oid AND t.tgrelid = r.table_oid AND t.tgname = r.trigger_name);
+    -- the gates that are present, enabled and as expected, without a record of their own
+    INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
+    SELECT t.oid, t.tgrelid, t.tgname, s.collection_name, t.xmin
+      FROM "birthgate"."v_drift_trigger_state" s
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = pg_catalog.to_regclass(s.table_name) AND t.tgname = s.trigger_name
+     WHERE s.scope = 'family' AND s.state = 'unrecorded'
+       AND (p_collection IS NULL OR s.collection_name OPERATOR(pg_catalog.=) p_collection)
+    ON CONFLICT (trigger_oid) DO NOTHING;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END;
+$fn$;
+COMMENT ON FUNCTION "birthgate"."gate_attach_record"(text) IS 'After a restore from a dump (or a pg_upgrade, or a gate dropped and created again): records in gate_trigger_attach the gate triggers of one family (NULL: every family) that are present, enabled and as expected but have no record of their own (state unrecorded), and deletes records of triggers that no longer exist. Never refreshes a valid record (an altered gate stays a finding). Returns how many gates it recorded. BG302 for an unknown family.';
+REVOKE ALL ON FUNCTION "birthgate"."gate_attach_record"(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION "birthgate"."gate_attach_record"(text) TO "birthgate_admin";
+
+SELECT "birthgate"."drift_capture_baseline"();
+
+INSERT INTO "birthgate_migrations"."pgmigrations" (name, run_on) VALUES ('000026_drift_restore', now());
+
 -- 000027_operator_errors: operator errors: writers refuse read-only transactions and hot standbys up front (BG222/BG511/BG165); handoff_consume overtaken under REPEATABLE READ returns skipped
 
 CREATE OR REPLACE FUNCTION "birthgate"."assert_writable"(p_caller text, p_lane text)

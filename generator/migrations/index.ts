@@ -25,6 +25,7 @@ import { admissionRowSecurity } from './000022_admission_row_security.js';
 import { release041 } from './000023_release_0_4_1.js';
 import { admissionRegisterSerialized } from './000024_admission_register_serialized.js';
 import { release042 } from './000025_release_0_4_2.js';
+import { driftRestore } from './000026_drift_restore.js';
 import { operatorErrors } from './000027_operator_errors.js';
 
 export const migrations: readonly Migration[] = [
@@ -53,5 +54,6 @@ export const migrations: readonly Migration[] = [
   release041,
   admissionRegisterSerialized,
   release042,
+  driftRestore,
   operatorErrors,
 ];
