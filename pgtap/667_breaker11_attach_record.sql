@@ -77,7 +77,7 @@ SELECT is((SELECT state FROM birthgate.v_drift_trigger_state WHERE table_name = 
           'collision: family c''s gate has no record of its own');
 SELECT matches((SELECT remedy FROM birthgate.v_drift_report WHERE kind = 'trigger_unrecorded' AND object_name LIKE '% ON b11.fc'),
                'gate_attach_record\(''b11_c''\)', 'the remedy names gate_attach_record(''b11_c'')');
-SELECT todo('000026 defect: gate_attach_record(collection) deletes only that family''s stale records, so an old record of another family holding the same trigger OID makes ON CONFLICT DO NOTHING skip the gate', 2);
+
 SELECT is(birthgate.gate_attach_record('b11_c'), 1, 'the printed remedy records family c''s gate despite a stale record of family a with the same OID');
 SELECT is((SELECT count(*)::int FROM birthgate.v_drift_report WHERE kind = 'trigger_unrecorded' AND object_name LIKE '% ON b11.fc'), 0,
           'and its finding is gone');
@@ -86,12 +86,12 @@ ROLLBACK TO SAVEPOINT collide;
 -- EXECUTE on a SECURITY DEFINER package function for a role the baseline does not name
 CREATE ROLE b11_mallory NOLOGIN;
 GRANT EXECUTE ON FUNCTION birthgate.set_family_mode(text, text) TO b11_mallory;
-SELECT todo('000026 gap: only PUBLIC is checked; a grant to any role outside drift_baseline.execute_grantees is no finding', 1);
+
 SELECT ok(EXISTS (SELECT 1 FROM birthgate.v_drift_report WHERE severity = 'critical' AND object_name = 'birthgate.set_family_mode(text,text)'),
           'EXECUTE granted to a role not in execute_grantees on a SECURITY DEFINER function is a critical finding');
 REVOKE EXECUTE ON FUNCTION birthgate.set_family_mode(text, text) FROM b11_mallory;
 GRANT EXECUTE ON FUNCTION birthgate.set_family_mode(text, text) TO birthgate_admin WITH GRANT OPTION;
-SELECT todo('000026 gap: WITH GRANT OPTION to a recorded grantee (who may then grant it to anyone) is no finding', 1);
+
 SELECT ok(EXISTS (SELECT 1 FROM birthgate.v_drift_report WHERE object_name = 'birthgate.set_family_mode(text,text)'),
           'EXECUTE WITH GRANT OPTION on a SECURITY DEFINER function is a finding');
 REVOKE GRANT OPTION FOR EXECUTE ON FUNCTION birthgate.set_family_mode(text, text) FROM birthgate_admin;
@@ -103,7 +103,7 @@ SELECT ok(NOT (SELECT 'PUBLIC' = ANY (execute_grantees) FROM birthgate.drift_bas
           'the capture records neither PUBLIC nor b11_mallory (keeps the grantees recorded before)');
 REVOKE EXECUTE ON FUNCTION birthgate.set_family_mode(text, text) FROM PUBLIC;
 SELECT cmp_ok(birthgate.drift_capture_baseline(), '>', 0, 'a capture once PUBLIC is revoked, b11_mallory still granted');
-SELECT todo('000026 gap: any capture without PUBLIC records every current grantee as legitimate', 1);
+
 SELECT is((SELECT execute_grantees FROM birthgate.drift_baseline WHERE identity = 'birthgate.set_family_mode(text,text)'), ARRAY['birthgate_admin']::text[],
           'a role granted outside the package is not recorded as a legitimate grantee by a routine capture');
 

@@ -317,6 +317,7 @@ BEGIN
                             CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
                              JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
                             WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                              AND r.rolname = ANY (ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer', 'birthgate_delivery']::pg_catalog.name[])
                             ORDER BY 1) END
       FROM "birthgate"."drift_current_functions"() f
     UNION ALL
@@ -662,10 +663,12 @@ BEGIN
     END IF;
     -- one recorder at a time, and no attach in between
     LOCK TABLE "birthgate"."gate_trigger_attach" IN SHARE ROW EXCLUSIVE MODE;
-    -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger now
+    -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger
+    -- now, of every family: after a restore a stale record of another family may hold the OID of
+    -- a gate of this one, and would keep it from being recorded (a stale record protects nothing:
+    -- the gate it named is gone)
     DELETE FROM "birthgate"."gate_trigger_attach" r
-     WHERE (p_collection IS NULL OR r.collection_name OPERATOR(pg_catalog.=) p_collection)
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                         WHERE t.oid = r.trigger_oid AND t.tgrelid = r.table_oid AND t.tgname = r.trigger_name);
     -- the gates that are present, enabled and as expected, without a record of their own
     INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
@@ -736,6 +739,12 @@ BEGIN
             FROM "birthgate"."handoff_cursor" AS hc
             WHERE hc.consumer_name = v_consumer
             FOR UPDATE SKIP LOCKED;
+            -- locked by another consumer now: end as the locked path below would, at once (locking
+            -- again after that consumer committed would raise 40001 under this isolation level)
+            IF NOT FOUND AND EXISTS (SELECT 1 FROM "birthgate"."handoff_cursor" AS hc WHERE hc.consumer_name = v_consumer) THEN
+                RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+                RETURN;
+            END IF;
         EXCEPTION WHEN serialization_failure THEN
             RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
             RETURN;
@@ -5175,7 +5184,7 @@ COMMENT ON COLUMN birthgate.drift_baseline.definition IS 'The definition as capt
 
 COMMENT ON COLUMN birthgate.drift_baseline.captured_by IS 'session_user of the capture (the migrating role, or the DBA who accepted a change).';
 
-COMMENT ON COLUMN birthgate.drift_baseline.execute_grantees IS 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
+COMMENT ON COLUMN birthgate.drift_baseline.execute_grantees IS 'For a function: the package roles (by name) that may EXECUTE it, sorted (since 000026); a grant to any other role is never recorded (it is a function_execute_grant finding). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
 
 CREATE TABLE birthgate.event_dead_letter (
     outbox_id bigint NOT NULL,
@@ -5927,6 +5936,40 @@ CREATE VIEW birthgate.v_drift_report AS
                           WHERE (x.rolname = r.role)))))), ''::text) AS missing_note
                    FROM unnest(b.execute_grantees) r(role)) g)
           WHERE f.public_execute
+        UNION ALL
+         SELECT
+                CASE
+                    WHEN p.prosecdef THEN 'critical'::text
+                    ELSE 'warning'::text
+                END AS "case",
+            'function_execute_grant'::text,
+            'function'::text,
+            f.identity,
+            format('%s may execute %s%s%s, which the package does not grant (it grants EXECUTE only to its roles %s, each only the functions of its role table, without grant option)'::text, (a.grantee)::regrole, f.identity,
+                CASE
+                    WHEN p.prosecdef THEN (', a SECURITY DEFINER function running with the rights of its owner '::text || ((p.proowner)::regrole)::text)
+                    ELSE ''::text
+                END,
+                CASE
+                    WHEN a.is_grantable THEN ' WITH GRANT OPTION (it may grant it to anyone)'::text
+                    ELSE ''::text
+                END, 'birthgate_admin, birthgate_issuer, birthgate_reader, birthgate_consumer, birthgate_delivery') AS format,
+                CASE
+                    WHEN (EXISTS ( SELECT 1
+                       FROM pg_roles r
+                      WHERE ((r.oid = a.grantee) AND (r.rolname = ANY (ARRAY['birthgate_admin'::name, 'birthgate_issuer'::name, 'birthgate_reader'::name, 'birthgate_consumer'::name, 'birthgate_delivery'::name]))))) THEN format('REVOKE GRANT OPTION FOR EXECUTE ON ROUTINE %s FROM %s CASCADE;'::text, f.identity, (a.grantee)::regrole)
+                    ELSE format('REVOKE EXECUTE ON ROUTINE %s FROM %s CASCADE; then grant the role the package role it needs instead (GRANT %I TO %s;)'::text, f.identity, (a.grantee)::regrole, 'birthgate_admin', (a.grantee)::regrole)
+                END AS format,
+            jsonb_build_object('security_definer', p.prosecdef, 'grantee', ((a.grantee)::regrole)::text, 'grant_option', a.is_grantable, 'grantor', ((a.grantor)::regrole)::text) AS jsonb_build_object
+           FROM (((birthgate.drift_current_functions() f(identity, function_oid, kind, definition, definition_hash, public_execute)
+             JOIN pg_proc p ON ((p.oid = f.function_oid)))
+             CROSS JOIN LATERAL aclexplode(p.proacl) a(grantor, grantee, privilege_type, is_grantable))
+             LEFT JOIN birthgate.drift_baseline gb ON (((gb.object_kind = 'function'::text) AND (gb.identity = f.identity))))
+          WHERE ((a.privilege_type = 'EXECUTE'::text) AND (a.grantee <> p.proowner) AND (a.grantee <> (0)::oid) AND (a.is_grantable OR (NOT (EXISTS ( SELECT 1
+                   FROM pg_roles r
+                  WHERE ((r.oid = a.grantee) AND (r.rolname = ANY (ARRAY['birthgate_admin'::name, 'birthgate_issuer'::name, 'birthgate_reader'::name, 'birthgate_consumer'::name, 'birthgate_delivery'::name])))))) OR ((gb.execute_grantees IS NOT NULL) AND (NOT (( SELECT (r.rolname)::text AS rolname
+                   FROM pg_roles r
+                  WHERE (r.oid = a.grantee)) = ANY (gb.execute_grantees))))))
         UNION ALL
          SELECT 'critical'::text,
             'family_table_missing'::text,

@@ -13136,7 +13136,7 @@ COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package
 COMMENT ON VIEW "birthgate"."v_drift_trigger_state" IS 'Each trigger the package needs: per family its gate triggers (expected definitions from birth_gate_trigger_definitions: seven since 000015), the same on every table a collection was moved off (birth_family_move) while that table exists and no family governs it (state missing: it lost its gates), and the triggers on package tables (expected = baseline). present, enabled (tgenabled O or A; D = disabled, R = replica only), hashes, drifted, state; state altered (since 000016): enabled and as expected, but its pg_trigger row changed after the package attached it (gate_trigger_attach), e.g. disabled and enabled again; state unrecorded (since 000026): enabled and as expected, but gate_trigger_attach has no record of this very trigger (OID, table, name): the database was restored from a dump or upgraded, or the trigger was dropped and created again; record it with gate_attach_record().';
 
 ALTER TABLE "birthgate"."drift_baseline" ADD COLUMN IF NOT EXISTS "execute_grantees" text[];
-COMMENT ON COLUMN "birthgate"."drift_baseline"."execute_grantees" IS 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
+COMMENT ON COLUMN "birthgate"."drift_baseline"."execute_grantees" IS 'For a function: the package roles (by name) that may EXECUTE it, sorted (since 000026); a grant to any other role is never recorded (it is a function_execute_grant finding). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.';
 
 CREATE OR REPLACE FUNCTION "birthgate"."drift_capture_baseline"()
 RETURNS integer
@@ -13167,6 +13167,7 @@ BEGIN
                             CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
                              JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
                             WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                              AND r.rolname = ANY (ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer', 'birthgate_delivery']::pg_catalog.name[])
                             ORDER BY 1) END
       FROM "birthgate"."drift_current_functions"() f
     UNION ALL
@@ -13227,6 +13228,31 @@ WITH baseline AS (
                            || pg_catalog.string_agg(r.role, ', ' ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)), '') AS missing_note
              FROM pg_catalog.unnest(b.execute_grantees) AS r(role)) g
      WHERE f.public_execute
+    UNION ALL
+    -- EXECUTE for a role that is not one of the package's own, or WITH GRANT OPTION (since 000026):
+    -- on a SECURITY DEFINER function that role runs it with the owner's rights
+    SELECT CASE WHEN p.prosecdef THEN 'critical' ELSE 'warning' END, 'function_execute_grant', 'function', f.identity,
+           pg_catalog.format('%s may execute %s%s%s, which the package does not grant (it grants EXECUTE only to its roles %s, each only the functions of its role table, without grant option)',
+                             a.grantee::pg_catalog.regrole, f.identity,
+                             CASE WHEN p.prosecdef THEN ', a SECURITY DEFINER function running with the rights of its owner ' || p.proowner::pg_catalog.regrole::text ELSE '' END,
+                             CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION (it may grant it to anyone)' ELSE '' END,
+                             'birthgate_admin, birthgate_issuer, birthgate_reader, birthgate_consumer, birthgate_delivery'),
+           CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee AND r.rolname = ANY (ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer', 'birthgate_delivery']::pg_catalog.name[]))
+                THEN pg_catalog.format('REVOKE GRANT OPTION FOR EXECUTE ON ROUTINE %s FROM %s CASCADE;', f.identity, a.grantee::pg_catalog.regrole)
+                ELSE pg_catalog.format('REVOKE EXECUTE ON ROUTINE %s FROM %s CASCADE; then grant the role the package role it needs instead (GRANT %I TO %s;)', f.identity, a.grantee::pg_catalog.regrole, 'birthgate_admin', a.grantee::pg_catalog.regrole) END,
+           jsonb_build_object('security_definer', p.prosecdef, 'grantee', a.grantee::pg_catalog.regrole::text, 'grant_option', a.is_grantable,
+                              'grantor', a.grantor::pg_catalog.regrole::text)
+      FROM "birthgate"."drift_current_functions"() f
+      JOIN pg_catalog.pg_proc p ON p.oid = f.function_oid
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+      LEFT JOIN "birthgate"."drift_baseline" gb ON gb.object_kind = 'function' AND gb.identity = f.identity
+     WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+       AND (a.is_grantable
+            OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee AND r.rolname = ANY (ARRAY['birthgate_admin', 'birthgate_issuer', 'birthgate_reader', 'birthgate_consumer', 'birthgate_delivery']::pg_catalog.name[]))
+            -- a package role the function was not granted to when the baseline was taken (the reader
+            -- granted set_family_mode would be an administrator)
+            OR (gb.execute_grantees IS NOT NULL
+                AND NOT (SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee) = ANY (gb.execute_grantees)))
     UNION ALL
     -- family tables and their gate triggers
     SELECT 'critical', 'family_table_missing', 'table', pg_catalog.min(t.table_name),
@@ -13371,10 +13397,12 @@ BEGIN
     END IF;
     -- one recorder at a time, and no attach in between
     LOCK TABLE "birthgate"."gate_trigger_attach" IN SHARE ROW EXCLUSIVE MODE;
-    -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger now
+    -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger
+    -- now, of every family: after a restore a stale record of another family may hold the OID of
+    -- a gate of this one, and would keep it from being recorded (a stale record protects nothing:
+    -- the gate it named is gone)
     DELETE FROM "birthgate"."gate_trigger_attach" r
-     WHERE (p_collection IS NULL OR r.collection_name OPERATOR(pg_catalog.=) p_collection)
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                         WHERE t.oid = r.trigger_oid AND t.tgrelid = r.table_oid AND t.tgname = r.trigger_name);
     -- the gates that are present, enabled and as expected, without a record of their own
     INSERT INTO "birthgate"."gate_trigger_attach" (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)
@@ -13495,6 +13523,12 @@ BEGIN
             FROM "birthgate"."handoff_cursor" AS hc
             WHERE hc.consumer_name = v_consumer
             FOR UPDATE SKIP LOCKED;
+            -- locked by another consumer now: end as the locked path below would, at once (locking
+            -- again after that consumer committed would raise 40001 under this isolation level)
+            IF NOT FOUND AND EXISTS (SELECT 1 FROM "birthgate"."handoff_cursor" AS hc WHERE hc.consumer_name = v_consumer) THEN
+                RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+                RETURN;
+            END IF;
         EXCEPTION WHEN serialization_failure THEN
             RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
             RETURN;

@@ -103,6 +103,32 @@ describe('operator errors: writers called by their roles where they cannot write
     expect(await counts()).toEqual(before);
   });
 
+  it('a REPEATABLE READ consumer while another consumer holds the cursor, which then commits: skipped both times, never 40001, nothing lost', async () => {
+    const k = new pg.Client({ connectionString: asUser(db.url, cron) });
+    const holder = await db.client();
+    await k.connect();
+    try {
+      await admin.query(`INSERT INTO public.op_items VALUES ('OP-20'), ('OP-21')`);
+      await k.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await k.query('SELECT 1'); // snapshot
+      // another consumer is in the middle of a batch: it holds the cursor row
+      await holder.query('BEGIN');
+      const first = await holder.query(`SELECT * FROM ${S}.handoff_consume(100)`);
+      expect(first.rows[0].consumed).toBeGreaterThanOrEqual(2);
+      expect((await k.query(`SELECT * FROM ${S}.handoff_consume(100)`)).rows[0]).toEqual({ consumed: 0, emitted: 0, captured: 0, lag: null });
+      await holder.query('COMMIT');
+      // the same snapshot now sees a cursor row changed after it: still skipped, no 40001
+      expect((await k.query(`SELECT * FROM ${S}.handoff_consume(100)`)).rows[0]).toEqual({ consumed: 0, emitted: 0, captured: 0, lag: null });
+      await k.query('COMMIT');
+      const n = await admin.query(`SELECT count(*)::int AS n FROM ${S}.governance_candidate_state WHERE object_key IN ('op:OP-20', 'op:OP-21')`);
+      expect(n.rows[0].n).toBe(2);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+      await k.end();
+    }
+  });
+
   it('a consumer whose session defaults to serializable, overtaken inside its transaction, is skipped and loses nothing', async () => {
     const k = new pg.Client({ connectionString: asUser(db.url, cron, '-c default_transaction_isolation=serializable') });
     await k.connect();

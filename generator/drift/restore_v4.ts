@@ -26,11 +26,16 @@
  *    entries fails as a whole): a critical function_public_execute finding (a plain function stays
  *    a warning). drift_baseline.execute_grantees records which roles may execute each function,
  *    so the remedy is the copyable REVOKE ... FROM PUBLIC and the GRANTs the source database had.
+ *    EXECUTE for any role that is not one of the package's own, or WITH GRANT OPTION (a grantee who
+ *    may pass it on), is a function_execute_grant finding (critical on a SECURITY DEFINER function),
+ *    and a capture records only the package's roles in execute_grantees, so no capture (every
+ *    migration runs one) turns such a grant into a legitimate one. Grant a login the package role.
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment, commentTrigger } from '../lib/migration.js';
 import { PINNED_SEARCH_PATH, lit, qi, replaceOnce, sqlText } from '../lib/sql.js';
 import { raiseAt } from '../errors/index.js';
+import { deliveryRole } from '../outbox/common.js';
 import { ATTACH_TABLE, reportViewV3, triggerStateViewV3 } from './gate_alteration_v3.js';
 
 const PERMIT_GUARD_COMMENT = "Only ISSUED -> CONSUMED | EXPIRED | REVOKED: final states never change, nor the permit's identity and terms.";
@@ -78,7 +83,7 @@ export function baselineGranteesColumn(c: Ctx): string {
   const t = c.q('drift_baseline');
   return sqlText`
     ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS "execute_grantees" text[];
-    ${comment('COLUMN', `${t}."execute_grantees"`, 'For a function: the roles (by name) that may EXECUTE it, owner and PUBLIC excepted, sorted (since 000026). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.')}`;
+    ${comment('COLUMN', `${t}."execute_grantees"`, 'For a function: the package roles (by name) that may EXECUTE it, sorted (since 000026); a grant to any other role is never recorded (it is a function_execute_grant finding). When PUBLIC may execute the function at capture time (a restore into a cluster without the package roles), the roles recorded before are kept. The remedy of a function_public_execute finding grants to them. NULL for a trigger.')}`;
 }
 
 export const dropBaselineGranteesColumn = (c: Ctx) => `ALTER TABLE ${c.q('drift_baseline')} DROP COLUMN IF EXISTS "execute_grantees";`;
@@ -117,6 +122,7 @@ export function captureBaselineV2(c: Ctx): string {
                                 CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
                                  JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
                                 WHERE p.oid = f.function_oid AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                                  AND r.rolname = ANY (${packageRolesArray(c)})
                                 ORDER BY 1) END
           FROM ${c.q('drift_current_functions')}() f
         UNION ALL
@@ -203,10 +209,41 @@ export function reportViewV4(c: Ctx): string {
                            || pg_catalog.string_agg(r.role, ', ' ORDER BY r.role) FILTER (WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x WHERE x.rolname = r.role)), '') AS missing_note
              FROM pg_catalog.unnest(b.execute_grantees) AS r(role)) g
      WHERE f.public_execute
+    UNION ALL
+    -- EXECUTE for a role that is not one of the package's own, or WITH GRANT OPTION (since 000026):
+    -- on a SECURITY DEFINER function that role runs it with the owner's rights
+    SELECT CASE WHEN p.prosecdef THEN 'critical' ELSE 'warning' END, 'function_execute_grant', 'function', f.identity,
+           pg_catalog.format('%s may execute %s%s%s, which the package does not grant (it grants EXECUTE only to its roles %s, each only the functions of its role table, without grant option)',
+                             a.grantee::pg_catalog.regrole, f.identity,
+                             CASE WHEN p.prosecdef THEN ', a SECURITY DEFINER function running with the rights of its owner ' || p.proowner::pg_catalog.regrole::text ELSE '' END,
+                             CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION (it may grant it to anyone)' ELSE '' END,
+                             ${lit(packageRoles(c).join(', '))}),
+           CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee AND r.rolname = ANY (${packageRolesArray(c)}))
+                THEN pg_catalog.format('REVOKE GRANT OPTION FOR EXECUTE ON ROUTINE %s FROM %s CASCADE;', f.identity, a.grantee::pg_catalog.regrole)
+                ELSE pg_catalog.format('REVOKE EXECUTE ON ROUTINE %s FROM %s CASCADE; then grant the role the package role it needs instead (GRANT %I TO %s;)', f.identity, a.grantee::pg_catalog.regrole, ${lit(c.roles.admin)}, a.grantee::pg_catalog.regrole) END,
+           jsonb_build_object('security_definer', p.prosecdef, 'grantee', a.grantee::pg_catalog.regrole::text, 'grant_option', a.is_grantable,
+                              'grantor', a.grantor::pg_catalog.regrole::text)
+      FROM ${c.q('drift_current_functions')}() f
+      JOIN pg_catalog.pg_proc p ON p.oid = f.function_oid
+     CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+      LEFT JOIN ${c.q('drift_baseline')} gb ON gb.object_kind = 'function' AND gb.identity = f.identity
+     WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+       AND (a.is_grantable
+            OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee AND r.rolname = ANY (${packageRolesArray(c)}))
+            -- a package role the function was not granted to when the baseline was taken (the reader
+            -- granted set_family_mode would be an administrator)
+            OR (gb.execute_grantees IS NOT NULL
+                AND NOT (SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee) = ANY (gb.execute_grantees)))
 `,
   );
   return sql;
 }
+
+/** The roles the package creates and grants EXECUTE to: the only legitimate grantees of its functions. */
+export function packageRoles(c: Ctx): string[] {
+  return [c.roles.admin, c.roles.issuer, c.roles.reader, c.roles.consumer, deliveryRole(c)];
+}
+const packageRolesArray = (c: Ctx) => `ARRAY[${packageRoles(c).map(lit).join(', ')}]::pg_catalog.name[]`;
 
 /** gate_attach_record(): records the gates a family has now, where no valid record exists. */
 export function gateAttachRecord(c: Ctx): string {
@@ -229,10 +266,12 @@ export function gateAttachRecord(c: Ctx): string {
         END IF;
         -- one recorder at a time, and no attach in between
         LOCK TABLE ${a} IN SHARE ROW EXCLUSIVE MODE;
-        -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger now
+        -- records of triggers that are gone (a restore, DROP TRIGGER) or whose OID is another trigger
+        -- now, of every family: after a restore a stale record of another family may hold the OID of
+        -- a gate of this one, and would keep it from being recorded (a stale record protects nothing:
+        -- the gate it named is gone)
         DELETE FROM ${a} r
-         WHERE (p_collection IS NULL OR r.collection_name OPERATOR(pg_catalog.=) p_collection)
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                             WHERE t.oid = r.trigger_oid AND t.tgrelid = r.table_oid AND t.tgname = r.trigger_name);
         -- the gates that are present, enabled and as expected, without a record of their own
         INSERT INTO ${a} (trigger_oid, table_oid, trigger_name, collection_name, attached_xmin)

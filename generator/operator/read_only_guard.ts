@@ -145,6 +145,12 @@ export function consumeFunctionV3(c: Ctx, guarded: string): string {
             FROM ${c.q('handoff_cursor')} AS hc
             WHERE hc.consumer_name = v_consumer
             FOR UPDATE SKIP LOCKED;
+            -- locked by another consumer now: end as the locked path below would, at once (locking
+            -- again after that consumer committed would raise 40001 under this isolation level)
+            IF NOT FOUND AND EXISTS (SELECT 1 FROM ${c.q('handoff_cursor')} AS hc WHERE hc.consumer_name = v_consumer) THEN
+                RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
+                RETURN;
+            END IF;
         EXCEPTION WHEN serialization_failure THEN
             RETURN QUERY SELECT 0, 0, 0, NULL::bigint;
             RETURN;
