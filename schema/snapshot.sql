@@ -1,6 +1,6 @@
 CREATE SCHEMA birthgate;
 
-COMMENT ON SCHEMA birthgate IS 'birthgate 0.4.2: pre-birth admission control and the governance handoff.';
+COMMENT ON SCHEMA birthgate IS 'birthgate 0.4.3: pre-birth admission control and the governance handoff.';
 
 CREATE SCHEMA birthgate_migrations;
 

@@ -27,6 +27,7 @@ import { admissionRegisterSerialized } from './000024_admission_register_seriali
 import { release042 } from './000025_release_0_4_2.js';
 import { driftRestore } from './000026_drift_restore.js';
 import { operatorErrors } from './000027_operator_errors.js';
+import { release043 } from './000028_release_0_4_3.js';
 
 export const migrations: readonly Migration[] = [
   substrate,
@@ -56,4 +57,5 @@ export const migrations: readonly Migration[] = [
   release042,
   driftRestore,
   operatorErrors,
+  release043,
 ];
