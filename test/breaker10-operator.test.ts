@@ -6,30 +6,15 @@
  * lost. Overtaken under REPEATABLE READ: the call ends like one that found the cursor locked
  * (skipped, lag NULL), never 40001. Status as the consumer's login: the exact GRANT in the hint.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { oneJsonLine, runCli } from './helpers/cli.js';
 import { adminUrl, freshDatabase, type TestDb } from './helpers/db.js';
 import { withDatabase } from '../src/db.js';
 
-const root = resolve(import.meta.dirname, '..');
 const S = 'birthgate';
 
-interface Run { code: number; stdout: string; stderr: string }
-function cli(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['bin/birthgate.mjs', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
-function oneJsonLine(stdout: string): Record<string, any> {
-  const lines = stdout.split('\n').filter((l) => l.length > 0);
-  expect(lines, `stdout must be exactly one line, got ${JSON.stringify(stdout)}`).toHaveLength(1);
-  return JSON.parse(lines[0]!) as Record<string, any>;
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
 function asUser(url: string, user: string): string {
   const u = new URL(url);
   u.username = user;

@@ -9,21 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { freshDatabase, type TestDb } from './helpers/db.js';
 import { runCli, oneJsonLine } from './helpers/cli.js';
+import { prng } from './helpers/random.js';
 
 const S = 'birthgate';
 const WRITERS = 3;
 const TXNS = 60;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function birth(c: pg.Client, collection: string, code: string): Promise<void> {

@@ -18,22 +18,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import pgModule from 'pg';
 import { adminUrl, freshDatabase, type TestDb } from './helpers/db.js';
+import { prng } from './helpers/random.js';
 
 const WRITERS = 5;
 const TXNS_PER_WRITER = 30;
 const S = 'birthgate';
 
 /** mulberry32: small, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function birth(c: pg.Client, code: string): Promise<void> {
