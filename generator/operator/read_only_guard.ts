@@ -11,7 +11,7 @@
  */
 import type { Ctx } from '../lib/ctx.js';
 import { comment } from '../lib/migration.js';
-import { lit, replaceOnce, sqlText } from '../lib/sql.js';
+import { lit, orReplace, replaceOnce, sqlText } from '../lib/sql.js';
 import { raiseAt } from '../errors/index.js';
 import { consumeFunctionV2 } from '../handoff/snapshot_cursor_v2.js';
 import { releasePendingFunction, setEventTypeActiveFunction } from '../handoff/lanes.js';
@@ -67,9 +67,12 @@ export function assertWritableFunction(c: Ctx): string {
 
 export const dropAssertWritable = (c: Ctx) => `DROP FUNCTION ${c.q(GUARD)}(text, text);`;
 
+/** A definition as CREATE OR REPLACE (some current definitions already are). */
+const asReplace = (sql: string) => (sql.includes('CREATE OR REPLACE FUNCTION ') ? sql : orReplace(sql));
+
 /** A current definition with the guard as its first statement, as CREATE OR REPLACE. */
 export function withWritableGuard(c: Ctx, definition: string, caller: string, lane: Lane): string {
-  const replaced = definition.includes('CREATE OR REPLACE FUNCTION ') ? definition : replaceOnce(definition, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ');
+  const replaced = asReplace(definition);
   // the body's first BEGIN line after its one AS $tag$ opens the top-level block (a DECLARE section holds none)
   const as = /\n *AS \$[a-z]*\$\n/g;
   const heads = [...replaced.matchAll(as)];
@@ -114,7 +117,7 @@ export function currentWriters(c: Ctx): { name: string; lane: Lane; sql: string 
 
 /** The current definitions, as CREATE OR REPLACE (the Down). */
 export function writersRestored(c: Ctx): string[] {
-  return currentWriters(c).map((w) => (w.sql.includes('CREATE OR REPLACE FUNCTION ') ? w.sql : replaceOnce(w.sql, 'CREATE FUNCTION ', 'CREATE OR REPLACE FUNCTION ')));
+  return currentWriters(c).map((w) => asReplace(w.sql));
 }
 
 /** The guarded definitions (the Up); `override` changes some further (consumeFunctionV3, operatorDetails). */
