@@ -23,18 +23,6 @@ EXCEPTION
 END
 $f$;
 
--- every package table a writer touches, as one comparable text
-CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $f$
-  SELECT bgtest.package_counts() || format(' pending=%s outbox=%s candidates=%s dead=%s receipts=%s sweeps=%s findings=%s cursor=%s types=%s families=%s config=%s',
-    (SELECT count(*) FROM birthgate.event_pending), (SELECT count(*) FROM birthgate.event_outbox),
-    (SELECT count(*) FROM birthgate.governance_candidate_state), (SELECT count(*) FROM birthgate.event_dead_letter),
-    (SELECT count(*) FROM birthgate.outbox_receipt), (SELECT count(*) FROM birthgate.sweep_cursor),
-    (SELECT count(*) FROM birthgate.sweep_finding),
-    (SELECT md5(string_agg(hc::text, ',' ORDER BY consumer_name)) FROM birthgate.handoff_cursor AS hc),
-    (SELECT md5(string_agg(et::text, ',' ORDER BY event_type)) FROM birthgate.event_type_registry AS et),
-    (SELECT md5(string_agg(f::text, ',' ORDER BY collection_name)) FROM birthgate.birth_family AS f),
-    (SELECT md5(string_agg(oc::text, ',')) FROM birthgate.outbox_config AS oc));
-$f$;
 
 -- something for every writer to do: a family, a permit, births waiting for the handoff, an
 -- active event type with an event claimed and one dead-lettered
@@ -49,7 +37,7 @@ INSERT INTO birthgate.event_outbox (event_type, object_key, born_at, payload, so
 SELECT 'handoff.object_born', 'ro670:' || g, now(), '{}', g FROM generate_series(1, 2) AS g;
 SELECT outbox_id AS claimed_id FROM birthgate.outbox_claim('w670', 1) \gset
 
-CREATE TEMP TABLE before AS SELECT pg_temp.fingerprint() AS fp;
+CREATE TEMP TABLE before AS SELECT bgtest.package_state() AS fp;
 
 CREATE TEMP TABLE calls (fn text, lane_code text, sql text);
 INSERT INTO calls VALUES
@@ -96,7 +84,7 @@ SELECT ok((SELECT bool_and(split_part(r.got, '|', 3) ~ 'Connect the delivery wor
   'the outbox HINT is written for the delivery worker');
 SELECT ok((SELECT bool_and(split_part(r.got, '|', 3) ~ 'cron job') FROM results AS r WHERE r.lane_code = 'BG222'),
   'the handoff HINT is written for the cron job');
-SELECT is(pg_temp.fingerprint(), (SELECT fp FROM before), 'the refused calls changed nothing');
+SELECT is(bgtest.package_state(), (SELECT fp FROM before), 'the refused calls changed nothing');
 
 -- the transaction has written (it has an xid) and is then set read-only: refused all the same, and
 -- nothing it would have written is there
@@ -135,7 +123,7 @@ WHERE c.sql NOT LIKE '%outbox_ack%' AND c.sql NOT LIKE '%outbox_fail%' AND c.sql
 ORDER BY c.sql;
 SELECT dblink_disconnect('ro670');
 
-SELECT is(pg_temp.fingerprint(), (SELECT fp FROM before), 'still nothing changed');
+SELECT is(bgtest.package_state(), (SELECT fp FROM before), 'still nothing changed');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -19,21 +19,13 @@ EXCEPTION
     RETURN SQLSTATE || '|' || coalesce(v_d, '') || '|' || coalesce(v_h, '');
 END
 $f$;
-CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $f$
-  SELECT bgtest.package_counts() || format(' pending=%s outbox=%s candidates=%s dead=%s cursor=%s families=%s types=%s',
-    (SELECT count(*) FROM birthgate.event_pending), (SELECT count(*) FROM birthgate.event_outbox),
-    (SELECT count(*) FROM birthgate.governance_candidate_state), (SELECT count(*) FROM birthgate.event_dead_letter),
-    (SELECT md5(string_agg(hc::text, ',' ORDER BY consumer_name)) FROM birthgate.handoff_cursor AS hc),
-    (SELECT md5(string_agg(f::text, ',' ORDER BY collection_name)) FROM birthgate.birth_family AS f),
-    (SELECT md5(string_agg(et::text, ',' ORDER BY event_type)) FROM birthgate.event_type_registry AS et));
-$f$;
 
 CREATE TABLE public.n671 (code text PRIMARY KEY);
 CREATE TABLE public.n671_other (code text PRIMARY KEY);
 CREATE TABLE public.n671_fresh (code text PRIMARY KEY);
 SELECT birthgate.register_family('n671', 'public.n671', 'code', '^N-[0-9]+$', 'report');
 SELECT birthgate.issue_permit('n671', 'N-1') AS permit_id \gset
-CREATE TEMP TABLE before AS SELECT pg_temp.fingerprint() AS fp;
+CREATE TEMP TABLE before AS SELECT bgtest.package_state() AS fp;
 
 -- (call, the text DETAIL must contain for the NULL argument)
 CREATE TEMP TABLE refused (sql text, shows text);
@@ -94,7 +86,7 @@ SELECT ok((SELECT split_part(e, '|', 3) FROM got WHERE sql LIKE '%activate_candi
   'activate_candidates''s BG200 hint shows a call of activate_candidates');
 SELECT ok((SELECT split_part(e, '|', 3) FROM got WHERE sql LIKE '%outbox_fail(NULL%') ~ 'outbox_fail\(101',
   'outbox_fail''s BG503 hint is about one outbox_id, not an array');
-SELECT is(pg_temp.fingerprint(), (SELECT fp FROM before), 'the refused calls changed nothing');
+SELECT is(bgtest.package_state(), (SELECT fp FROM before), 'the refused calls changed nothing');
 
 -- NULL where it is documented to mean something: works
 SELECT lives_ok($$SELECT birthgate.register_family('n671b', 'public.n671_fresh', 'code', '^N-[0-9]+$', 'report', NULL)$$,

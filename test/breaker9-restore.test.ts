@@ -29,12 +29,13 @@
  * table replicated into another database (the apply worker runs as replica) is a critical
  * unborn_objects finding there (only when the server runs with wal_level = logical).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { runCommand } from './helpers/cli.js';
+import { sqlstate } from './helpers/sql.js';
 import { adminUrl, databasesDroppedAfterAll, type TestDb } from './helpers/db.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -50,21 +51,7 @@ let restoreLog = '';
 let dumpable = true;
 const work = mkdtempSync(join(tmpdir(), 'bg-b9-'));
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(cmd, args, { cwd: root, env: { ...process.env, ...env }, timeout: 240_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      res({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-async function sqlstate(p: Promise<unknown>): Promise<string | null> {
-  try {
-    await p;
-    return null;
-  } catch (e) {
-    return (e as { code?: string }).code ?? 'unknown';
-  }
-}
+const run = (cmd: string, args: string[], env: Record<string, string> = {}) => runCommand(cmd, args, env, 240_000);
 async function one<T = unknown>(c: pg.Client, sql: string, params: unknown[] = []): Promise<T> {
   const r = await c.query(sql, params);
   return Object.values(r.rows[0] ?? {})[0] as T;

@@ -57,3 +57,20 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         (SELECT count(*) FROM birthgate.admission_verify));
 $$;
 COMMENT ON FUNCTION bgtest.package_counts() IS 'Row counts of the package tables an admission refusal must not change (registry, issued and consumed permits, changelog, violations, verification queue).';
+
+-- bgtest.package_state(): package_counts() and every other package table a writer of the handoff,
+-- the outbox or the sweeps touches (row counts; the cursor, the event types, the families and the
+-- outbox settings by content), as one comparable text: what a refused call must leave as it was.
+CREATE OR REPLACE FUNCTION bgtest.package_state() RETURNS text
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT bgtest.package_counts() || format(' pending=%s outbox=%s candidates=%s dead=%s receipts=%s sweeps=%s findings=%s cursor=%s types=%s families=%s config=%s',
+        (SELECT count(*) FROM birthgate.event_pending), (SELECT count(*) FROM birthgate.event_outbox),
+        (SELECT count(*) FROM birthgate.governance_candidate_state), (SELECT count(*) FROM birthgate.event_dead_letter),
+        (SELECT count(*) FROM birthgate.outbox_receipt), (SELECT count(*) FROM birthgate.sweep_cursor),
+        (SELECT count(*) FROM birthgate.sweep_finding),
+        (SELECT md5(string_agg(hc::text, ',' ORDER BY consumer_name)) FROM birthgate.handoff_cursor AS hc),
+        (SELECT md5(string_agg(et::text, ',' ORDER BY event_type)) FROM birthgate.event_type_registry AS et),
+        (SELECT md5(string_agg(f::text, ',' ORDER BY collection_name)) FROM birthgate.birth_family AS f),
+        (SELECT md5(string_agg(oc::text, ',')) FROM birthgate.outbox_config AS oc));
+$$;
+COMMENT ON FUNCTION bgtest.package_state() IS 'package_counts() plus the handoff, outbox and sweep tables (counts; cursor, event types, families and outbox settings by content): what a refused call must not change.';
